@@ -1,0 +1,62 @@
+// The validated, defaults-filled shape of a node config. The YAML on disk uses snake_case
+// (documented in README.md "Node config reference"); config.ts maps it to these types.
+
+export type Suite = 'aes-gcm-128' | 'aes-gcm-256' | 'chacha20-poly1305';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+export interface NodeConfig {
+  /** node: node name, [a-z0-9][a-z0-9-]{0,31}. */
+  node: string;
+  /** control_socket: default /run/iiptran/<node>.sock. */
+  controlSocket: string;
+  /** log_level: default info. */
+  logLevel: LogLevel;
+  underlay: UnderlayConfig;
+  vlinks: VlinkConfig[];
+}
+
+export interface UnderlayConfig {
+  /** underlay.address: this node's underlay IPv4 address (outer source). */
+  address: string;
+  /** underlay.mtu: underlay path MTU, default 1500, range 576..65535. */
+  mtu: number;
+  /** underlay.port: local UDP port for RFC 3948 encapsulation, default 4500. */
+  port: number;
+}
+
+export interface ManualKeying {
+  mode: 'manual';
+  suite: Suite;
+  /** SPI we expect on inbound packets (0x100..0xffffffff). */
+  spiIn: number;
+  /** SPI we put on outbound packets. */
+  spiOut: number;
+  /** Absolute path of the inbound key file (resolved relative to the config file). */
+  keyIn: string;
+  /** Absolute path of the outbound key file. */
+  keyOut: string;
+  /** Extended sequence numbers (RFC 4304), default false. */
+  esn: boolean;
+}
+
+export interface VlinkConfig {
+  /** name: the TUN interface name, 1..15 chars of [A-Za-z0-9_.-]. */
+  name: string;
+  /** peer: peer's underlay IPv4 address (outer destination). */
+  peer: string;
+  /** peer_port: peer's UDP encapsulation port, default 4500. Ignored for encap esp. */
+  peerPort: number;
+  /** encap: 'udp' (RFC 3948, default) or 'esp' (raw IP protocol 50). */
+  encap: 'udp' | 'esp';
+  /** address: local VN address with prefix, e.g. 10.255.0.0/31. */
+  address: string;
+  /** Parsed from address. */
+  prefixLen: number;
+  /** peer_address: optional VN peer address for a /32 point-to-point setup ("ip addr add A peer B"). */
+  peerAddress: string | undefined;
+  /** mtu: 'auto' (default: underlay.mtu minus exact overhead) or a number no larger than that. */
+  mtu: number | 'auto';
+  /** replay_window: anti-replay window in packets, default 1024, 1024..65536, multiple of 64. */
+  replayWindow: number;
+  keying: ManualKeying;
+}

@@ -1,0 +1,33 @@
+// Drop reasons are data (BIRD's DROP(reason)): the hot path never throws, it returns one of
+// these and the caller bumps the matching counter. Names are stable: the inspector and its
+// --json output show them verbatim.
+
+export const DROP_REASONS = [
+  'malformed',        // packet too short or a header field is inconsistent
+  'unknown-spi',      // inbound ESP with an SPI that has no SA
+  'bad-icv',          // AEAD authentication failed
+  'replay',           // sequence number already seen or left of the window
+  'policy-mismatch',  // decrypted packet's outer header does not match the SA's selectors
+  'no-sa',            // outbound: SPD says PROTECT but no usable SA (never bypass)
+  'spd-discard',      // outbound: SPD has no entry or says DISCARD
+  'mtu',              // inner packet too large for the vlink (ICMP frag-needed sent when DF)
+  'sa-exhausted',     // outbound: non-ESN SA reached 2^32-1 sequence numbers
+  'bad-padding',      // ESP trailer padding bytes are not 1,2,3,...
+  'bad-next-header',  // ESP next header is not 4 (IPIP) on an IIPtran SA
+  'ttl-exceeded',     // inner TTL would reach zero on decapsulation
+  'tun-write',        // writing to the TUN failed (link down, EIO)
+  'send-error',       // the underlay socket refused the datagram
+  'non-esp-marker',   // UDP 4500 datagram with the non-ESP marker (IKE) while no IKE handler
+  'keepalive',        // NAT keepalive (0xff), consumed, not an error
+] as const;
+
+export type DropReason = (typeof DROP_REASONS)[number];
+
+/** A fixed record of counters, one per reason; cheap to bump on the hot path. */
+export type DropCounters = Record<DropReason, number>;
+
+export function newDropCounters(): DropCounters {
+  const c = {} as DropCounters;
+  for (const r of DROP_REASONS) c[r] = 0;
+  return c;
+}
