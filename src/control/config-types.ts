@@ -56,7 +56,7 @@ export interface VlinkConfig {
   peerAddress: string | undefined;
   /** mtu: 'auto' (default: underlay.mtu minus exact overhead) or a number no larger than that. */
   mtu: number | 'auto';
-  /** replay_window: anti-replay window in packets, default 1024, 1024..65536, multiple of 64. */
+  /** replay_window: anti-replay window in packets, default 1024, 1024..65536, multiple of 32. */
   replayWindow: number;
   keying: ManualKeying;
 }

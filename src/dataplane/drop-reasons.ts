@@ -14,7 +14,8 @@ export const DROP_REASONS = [
   'sa-exhausted',     // outbound: non-ESN SA reached 2^32-1 sequence numbers
   'bad-padding',      // ESP trailer padding bytes are not 1,2,3,...
   'bad-next-header',  // ESP next header is not 4 (IPIP) on an IIPtran SA
-  'ttl-exceeded',     // inner TTL would reach zero on decapsulation
+  'ecn-ce-not-ect',   // RFC 6040: outer CE over a Not-ECT inner packet must be dropped
+  'not-ipv4',         // vlink delivered a non-IPv4 packet (IIPtran here carries IPv4 VNs)
   'tun-write',        // writing to the TUN failed (link down, EIO)
   'send-error',       // the underlay socket refused the datagram
   'non-esp-marker',   // UDP 4500 datagram with the non-ESP marker (IKE) while no IKE handler

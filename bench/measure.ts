@@ -1,0 +1,96 @@
+// The measurements: iperf3 TCP throughput (both directions) and ping RTT (idle and under load).
+
+import type { NsPair } from './netns.js';
+import { sleep } from './proc.js';
+
+export interface PingStats {
+  sent: number;
+  received: number;
+  lossPct: number;
+  minMs: number;
+  avgMs: number;
+  maxMs: number;
+  mdevMs: number;
+}
+
+export interface ThroughputResult {
+  /** end.sum_received.bits_per_second, in Mbit/s. */
+  mbps: number;
+  /** end.sum_sent.retransmits (TCP retransmissions seen by the sender), when reported. */
+  retransmits: number | undefined;
+  /** start.tcp_mss_default: the MSS the sender's TCP used (after any MSS clamping). */
+  mss: number | undefined;
+}
+
+export const PING_COUNT = 200;
+export const PING_INTERVAL_S = '0.005';
+
+/** Parse the summary of `ping -q`. */
+export function parsePing(out: string): PingStats {
+  const pk = out.match(/(\d+) packets transmitted, (\d+) (?:packets )?received.*?([\d.]+)% packet loss/);
+  if (!pk) throw new Error(`cannot parse ping output: ${out.trim().slice(-300)}`);
+  const rtt = out.match(/= ([\d.]+)\/([\d.]+)\/([\d.]+)\/([\d.]+) ms/);
+  if (!rtt) throw new Error(`ping got no replies (${pk[0]})`);
+  return {
+    sent: Number(pk[1]),
+    received: Number(pk[2]),
+    lossPct: Number(pk[3]),
+    minMs: Number(rtt[1]),
+    avgMs: Number(rtt[2]),
+    maxMs: Number(rtt[3]),
+    mdevMs: Number(rtt[4]),
+  };
+}
+
+/** `ping -c 200 -i 0.005 -q` from A to `addr`. */
+export async function ping(pair: NsPair, addr: string): Promise<PingStats> {
+  const r = await pair.exec('a', 'ping', ['-n', '-q', '-c', String(PING_COUNT), '-i', PING_INTERVAL_S, '-W', '2', addr], {
+    timeoutMs: 30_000,
+  });
+  // ping exits 1 when some replies were lost; parsePing still reports the loss.
+  return parsePing(r.stdout + r.stderr);
+}
+
+export interface IperfOptions {
+  seconds: number;
+  reverse: boolean;
+  /** Called when the measured (non-omitted) part of the test starts; used for the loaded ping. */
+  duringLoad?: () => Promise<void>;
+}
+
+/**
+ * iperf3 server in B bound to `addr` (`-s -1 -B addr --forceflush`, so "Server listening" is not stuck in a pipe buffer), client in A: `iperf3 -c addr -t N -O 1 -J [-R]`.
+ * Returns end.sum_received.bits_per_second (the receiver's view, whichever side that is).
+ */
+export async function iperf(pair: NsPair, addr: string, opts: IperfOptions): Promise<ThroughputResult> {
+  const server = pair.spawn('b', `iperf3 server (${addr})`, 'iperf3', ['-s', '-1', '-B', addr, '--forceflush']);
+  try {
+    await server.waitFor(/Server listening/, 5000);
+    const args = ['-c', addr, '-t', String(opts.seconds), '-O', '1', '-J', '--connect-timeout', '3000'];
+    if (opts.reverse) args.push('-R');
+    const clientP = pair.exec('a', 'iperf3', args, { timeoutMs: (opts.seconds + 30) * 1000 });
+    let loadP: Promise<void> | undefined;
+    if (opts.duringLoad) {
+      const cb = opts.duringLoad;
+      // 1 s omitted (-O 1) + ~0.5 s connection setup: start measuring at steady state.
+      loadP = sleep(1500).then(cb);
+    }
+    const [client] = await Promise.all([clientP, loadP]);
+    let j: {
+      error?: string;
+      start?: { tcp_mss_default?: number };
+      end?: { sum_received?: { bits_per_second?: number }; sum_sent?: { retransmits?: number } };
+    };
+    try {
+      j = JSON.parse(client.stdout) as typeof j;
+    } catch {
+      throw new Error(`iperf3 client (exit ${client.code}) printed no JSON: ${(client.stderr || client.stdout).trim().slice(-400)}`);
+    }
+    if (j.error) throw new Error(`iperf3: ${j.error}`);
+    const bps = j.end?.sum_received?.bits_per_second;
+    if (typeof bps !== 'number') throw new Error('iperf3 JSON lacks end.sum_received.bits_per_second');
+    return { mbps: bps / 1e6, retransmits: j.end?.sum_sent?.retransmits, mss: j.start?.tcp_mss_default };
+  } finally {
+    await server.stop(1000);
+  }
+}

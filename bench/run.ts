@@ -1,0 +1,308 @@
+// `npm run bench`: TCP throughput and ping RTT of the iiptran overlay vs raw veth, OpenVPN and
+// wireguard-go, each in a fresh pair of network namespaces, in one run. See docs/benchmark.md.
+//
+//   node dist/bench/run.js [--only veth,openvpn,wireguard-go,iiptran-udp,iiptran-esp] [--time 8] [--json]
+
+import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Contender } from './contender.js';
+import { iperf, ping, PING_COUNT, PING_INTERVAL_S, type PingStats, type ThroughputResult } from './measure.js';
+import { destroyAllSync, NsPair } from './netns.js';
+import { openvpn } from './openvpn.js';
+import { iiptran } from './overlay.js';
+import { killAllLive, run } from './proc.js';
+import { veth } from './veth.js';
+import { wireguardGo } from './wireguard.js';
+
+const ALL: Contender[] = [veth, openvpn, wireguardGo, iiptran('udp'), iiptran('esp')];
+const ALIASES: Record<string, string[]> = {
+  iiptran: ['iiptran-udp', 'iiptran-esp'],
+  wireguard: ['wireguard-go'],
+  wg: ['wireguard-go'],
+  ovpn: ['openvpn'],
+  all: ALL.map((c) => c.name),
+};
+const BASELINE = 'veth';
+const VERDICT_SUBJECT = 'iiptran-udp';
+const VERDICT_REFERENCE = 'openvpn';
+const ISSUE_BAR = 0.5;
+
+export interface Row {
+  name: string;
+  ok: boolean;
+  error?: string;
+  detail?: string;
+  target?: string;
+  tcpAtoB?: ThroughputResult;
+  tcpBtoA?: ThroughputResult;
+  pingIdle?: PingStats;
+  /** ping A->B while the A->B iperf3 runs. */
+  pingLoadedAtoB?: PingStats;
+  /** ping A->B while the B->A (-R) iperf3 runs. */
+  pingLoadedBtoA?: PingStats;
+  /** Non-fatal problems (e.g. the loaded ping failed). */
+  warnings: string[];
+  seconds: number;
+}
+
+interface Ratio {
+  atob: number;
+  btoa: number;
+}
+
+const log = (msg: string): void => void process.stderr.write(`[bench] ${msg}\n`);
+
+function usage(): string {
+  return [
+    'usage: node dist/bench/run.js [options]   (must run as root)',
+    `  --only LIST   comma-separated contenders (default all): ${ALL.map((c) => c.name).join(',')}`,
+    `                aliases: ${Object.keys(ALIASES).join(', ')}`,
+    '  --time N      iperf3 seconds per direction (default 8; plus 1 s omitted warm-up)',
+    '  --json        print machine-readable JSON on stdout instead of the table',
+    '  -h, --help    this text',
+  ].join('\n');
+}
+
+async function which(cmd: string): Promise<boolean> {
+  const r = await run('sh', ['-c', 'command -v "$1"', 'sh', cmd]);
+  return r.code === 0;
+}
+
+async function measureContender(c: Contender, root: string, seconds: number): Promise<Row> {
+  const t0 = Date.now();
+  const row: Row = { name: c.name, ok: false, warnings: [], seconds: 0 };
+  let pair: NsPair | undefined;
+  try {
+    const missing = [];
+    for (const exe of c.requires) if (!(await which(exe))) missing.push(exe);
+    if (missing.length) throw new Error(`not installed: ${missing.join(', ')}`);
+    const dir = join(root, c.name);
+    await mkdir(dir, { mode: 0o700 });
+    pair = await NsPair.create(c.tag);
+    log(`${c.name}: namespaces ${pair.a} / ${pair.b} up, setting up tunnel`);
+    const tun = await c.setup(pair, dir);
+    row.detail = tun.detail;
+    row.target = tun.target;
+    const p = pair;
+    log(`${c.name}: tunnel passes ping to ${tun.target}; ${tun.detail}`);
+
+    row.pingIdle = await ping(p, tun.target);
+    log(`${c.name}: idle ping avg ${row.pingIdle.avgMs} ms (loss ${row.pingIdle.lossPct}%)`);
+
+    const loaded = (key: 'pingLoadedAtoB' | 'pingLoadedBtoA') => async (): Promise<void> => {
+      try {
+        row[key] = await ping(p, tun.target);
+      } catch (err) {
+        row.warnings.push(`loaded ping (${key}): ${(err as Error).message}`);
+      }
+    };
+    row.tcpAtoB = await iperf(p, tun.target, { seconds, reverse: false, duringLoad: loaded('pingLoadedAtoB') });
+    log(`${c.name}: TCP A→B ${row.tcpAtoB.mbps.toFixed(1)} Mbit/s`);
+    row.tcpBtoA = await iperf(p, tun.target, { seconds, reverse: true, duringLoad: loaded('pingLoadedBtoA') });
+    log(`${c.name}: TCP B→A ${row.tcpBtoA.mbps.toFixed(1)} Mbit/s`);
+    await tun.close?.();
+    row.ok = true;
+  } catch (err) {
+    row.error = (err as Error).message;
+    log(`${c.name}: FAILED: ${row.error}`);
+  } finally {
+    await pair?.destroy().catch((e: Error) => row.warnings.push(`cleanup: ${e.message}`));
+    row.seconds = (Date.now() - t0) / 1000;
+  }
+  return row;
+}
+
+/** row ÷ ref throughput, per direction; undefined for the baseline row itself and for failures. */
+function ratio(row: Row | undefined, ref: Row | undefined): Ratio | undefined {
+  if (!row?.ok || !ref?.ok || row === ref || row.name === BASELINE) return undefined;
+  return { atob: row.tcpAtoB!.mbps / ref.tcpAtoB!.mbps, btoa: row.tcpBtoA!.mbps / ref.tcpBtoA!.mbps };
+}
+
+const fmtRatio = (r: Ratio | undefined): string => (r ? `${r.atob.toFixed(2)}/${r.btoa.toFixed(2)}×` : '—');
+const fmtMbps = (t: ThroughputResult | undefined): string => (t ? t.mbps.toFixed(1) : '—');
+const fmtPing = (p: PingStats | undefined): string =>
+  p ? `${p.avgMs.toFixed(3)}±${p.mdevMs.toFixed(3)}${p.lossPct > 0 ? ` (${p.lossPct}% loss)` : ''}` : '—';
+const fmtLoaded = (a: PingStats | undefined, b: PingStats | undefined): string =>
+  `${a ? a.avgMs.toFixed(2) : '—'}/${b ? b.avgMs.toFixed(2) : '—'}`;
+
+/** Rows with a single cell after the name (failures) do not widen the columns. */
+function table(header: string[], rows: string[][]): string {
+  const full = rows.filter((r) => r.length === header.length);
+  const w = header.map((h, i) => Math.max(h.length, ...full.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
+  return [line(header), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function verdict(rows: Row[]): { text: string; value: number | undefined } {
+  const subj = rows.find((r) => r.name === VERDICT_SUBJECT);
+  const ref = rows.find((r) => r.name === VERDICT_REFERENCE);
+  const bar = `(issue bar: ≥ ${ISSUE_BAR}×)`;
+  const r = ratio(subj, ref);
+  if (!r) {
+    const why = !subj ? `${VERDICT_SUBJECT} not run` : !subj.ok ? `${VERDICT_SUBJECT} failed` : !ref ? `${VERDICT_REFERENCE} not run` : `${VERDICT_REFERENCE} failed`;
+    return { text: `${VERDICT_SUBJECT} vs OpenVPN: n/a — ${why} ${bar}`, value: undefined };
+  }
+  // The verdict takes the worse of the two directions: the bar must hold both ways.
+  const v = Math.min(r.atob, r.btoa);
+  return {
+    text: `${VERDICT_SUBJECT} vs OpenVPN: ${v.toFixed(2)}× ${bar}  [TCP A→B ${r.atob.toFixed(2)}×, B→A ${r.btoa.toFixed(2)}×; the lower counts] ${v >= ISSUE_BAR ? 'MEETS' : 'BELOW'} the bar`,
+    value: v,
+  };
+}
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      options: {
+        only: { type: 'string' },
+        time: { type: 'string', default: '8' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${usage()}\n`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(usage() + '\n');
+    return 0;
+  }
+  const seconds = Number(args.time);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 600) {
+    process.stderr.write(`--time must be an integer number of seconds 1..600, got ${args.time}\n`);
+    return 2;
+  }
+  let selected = ALL;
+  if (args.only !== undefined) {
+    const names = new Set<string>();
+    for (const raw of args.only.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const expanded = ALIASES[raw] ?? [raw];
+      for (const n of expanded) {
+        if (!ALL.some((c) => c.name === n)) {
+          process.stderr.write(`--only: unknown contender '${raw}'\n${usage()}\n`);
+          return 2;
+        }
+        names.add(n);
+      }
+    }
+    selected = ALL.filter((c) => names.has(c.name)); // keep canonical order: baseline first
+  }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('bench: must run as root (network namespaces, TUN devices)\n');
+    return 2;
+  }
+  for (const exe of ['ip', 'ping', 'iperf3']) {
+    if (!(await which(exe))) {
+      process.stderr.write(`bench: required tool '${exe}' is not installed\n`);
+      return 2;
+    }
+  }
+
+  const root = await mkdtemp(join(os.tmpdir(), 'iib-bench-'));
+  const onSignal = (sig: NodeJS.Signals): void => {
+    process.stderr.write(`\n[bench] ${sig}: cleaning up namespaces and processes\n`);
+    killAllLive();
+    destroyAllSync();
+    rmSync(root, { recursive: true, force: true });
+    process.exit(128 + (os.constants.signals[sig] ?? 1));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+
+  const started = new Date();
+  const machine = {
+    date: started.toISOString(),
+    nproc: os.availableParallelism(),
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    iperf3: (await run('iperf3', ['--version'])).stdout.split('\n')[0]?.trim() ?? '',
+  };
+  log(`${machine.date}  nproc ${machine.nproc}  kernel ${machine.kernel}  node ${machine.node}`);
+  log(`contenders: ${selected.map((c) => c.name).join(', ')}; iperf3 -t ${seconds} -O 1 per direction`);
+
+  const rows: Row[] = [];
+  try {
+    for (const c of selected) rows.push(await measureContender(c, root, seconds));
+  } finally {
+    killAllLive();
+    destroyAllSync();
+    await rm(root, { recursive: true, force: true });
+  }
+  const totalS = (Date.now() - started.getTime()) / 1000;
+
+  const byName = (n: string): Row | undefined => rows.find((r) => r.name === n);
+  const base = byName(BASELINE);
+  const ovpn = byName('openvpn');
+  const wg = byName('wireguard-go');
+  const v = verdict(rows);
+
+  if (args.json) {
+    const out = {
+      machine,
+      settings: { iperfSeconds: seconds, iperfOmit: 1, pingCount: PING_COUNT, pingInterval: Number(PING_INTERVAL_S) },
+      results: rows.map((r) => ({
+        ...r,
+        ratios: { vsVeth: ratio(r, base) ?? null, vsOpenvpn: ratio(r, ovpn) ?? null, vsWireguardGo: ratio(r, wg) ?? null },
+      })),
+      verdict: { subject: VERDICT_SUBJECT, reference: VERDICT_REFERENCE, ratio: v.value ?? null, bar: ISSUE_BAR, text: v.text },
+      totalSeconds: totalS,
+    };
+    process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+  } else {
+    const header = ['contender', 'TCP A→B Mbit/s', 'TCP B→A Mbit/s', 'ping idle avg±mdev ms', 'ping loaded ms (A→B/B→A)', 'vs veth', 'vs OpenVPN', 'vs wireguard-go'];
+    const body = rows.map((r) =>
+      r.ok
+        ? [r.name, fmtMbps(r.tcpAtoB), fmtMbps(r.tcpBtoA), fmtPing(r.pingIdle), fmtLoaded(r.pingLoadedAtoB, r.pingLoadedBtoA),
+            fmtRatio(ratio(r, base)), fmtRatio(ratio(r, ovpn)), fmtRatio(ratio(r, wg))]
+        : [r.name, `failed: ${(r.error ?? 'unknown').split('\n')[0]!.slice(0, 200)}`],
+    );
+    const out: string[] = [
+      '',
+      `iiptran benchmark — ${machine.date}`,
+      `machine: nproc ${machine.nproc} (${machine.cpu}), kernel ${machine.kernel}, node ${machine.node}, ${machine.iperf3}`,
+      `method: fresh netns pair per contender, veth underlay 10.201.0.1↔10.201.0.2 MTU 1500; iperf3 -t ${seconds} -O 1 (TCP, 1 stream); ping -c ${PING_COUNT} -i ${PING_INTERVAL_S}`,
+      `ratios are throughput ratios "A→B/B→A" (row ÷ column contender)`,
+      '',
+      table(header, body),
+      '',
+      ...rows
+        .filter((r) => r.detail)
+        .map((r) => {
+          const tcp = r.ok ? `; TCP MSS ${r.tcpAtoB!.mss ?? '?'}, retransmits ${r.tcpAtoB!.retransmits ?? '?'}/${r.tcpBtoA!.retransmits ?? '?'}` : '';
+          return `  ${r.name}: ${r.detail}${tcp}`;
+        }),
+      ...rows.flatMap((r) => r.warnings.map((w) => `  warning (${r.name}): ${w}`)),
+      ...rows.filter((r) => !r.ok).map((r) => `\n${r.name} failed:\n${r.error}`),
+      '',
+      v.text,
+      `total run time ${totalS.toFixed(0)} s`,
+      '',
+    ];
+    process.stdout.write(out.join('\n'));
+  }
+  if (base && !base.ok) {
+    process.stderr.write(`bench: the baseline (veth) failed; results are meaningless\n`);
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error)?.stack ?? String(err)}\n`);
+    killAllLive();
+    destroyAllSync();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,81 @@
+// The `iiptran` command line. Thin: parse, call, print. Exit codes: 0 ok, 1 runtime error,
+// 2 usage or config error.
+
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { IiptranError } from '../errors.js';
+import { nodeCommand } from './node-cmd.js';
+import { showCommand, SHOW_VIEWS } from './show-cmd.js';
+import { genkeyCommand } from './genkey-cmd.js';
+import { checkConfigCommand } from './check-config-cmd.js';
+
+const SUITES = ['aes-gcm-128', 'aes-gcm-256', 'chacha20-poly1305'] as const;
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await yargs(hideBin(['node', 'iiptran', ...argv]))
+      .scriptName('iiptran')
+      .usage('iiptran: RFC 3884 overlay router (IPIP in ESP transport mode over TUN virtual links)\n\nUsage: $0 <command> [options]')
+      .command(
+        'node',
+        'Run one overlay node daemon (needs root: creates TUN interfaces and opens UDP 4500 / raw ESP sockets)',
+        (y) =>
+          y
+            .option('config', { alias: 'c', type: 'string', demandOption: true, describe: 'node config file (YAML; see README "Node config reference")' })
+            .option('socket', { type: 'string', describe: 'control socket path (overrides control_socket in the config)' })
+            .option('log-level', { type: 'string', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], describe: 'override log_level' })
+            .example('$0 node --config /etc/iiptran/a.yaml', 'start node a; SIGHUP reloads, SIGTERM stops'),
+        async (a) => nodeCommand({ config: a.config, socket: a.socket, logLevel: a['log-level'] }),
+      )
+      .command(
+        'show <what>',
+        'Inspect a running node through its control socket',
+        (y) =>
+          y
+            .positional('what', {
+              choices: SHOW_VIEWS,
+              describe: 'links: vlinks with MTU, outer header, counters | policies: SPD | sas: SAD | routes: kernel routes joined with vlink, outer header, policy and SA | counters: every drop reason',
+            })
+            .option('json', { type: 'boolean', default: false, describe: 'print the stable JSON view (schema field says its version)' })
+            .option('all', { type: 'boolean', default: false, describe: 'routes: include routes that do not leave by a vlink' })
+            .option('socket', { type: 'string', describe: 'control socket path' })
+            .option('node', { type: 'string', describe: 'node name: uses /run/iiptran/NAME.sock' })
+            .example('$0 show routes', 'which vlink, outer header, policy and SA carries each VN route')
+            .example('$0 show counters --json | jq .vlinks', 'drop counters for scripts'),
+        async (a) => showCommand({ what: a.what as string, json: a.json, all: a.all, socket: a.socket, node: a.node }),
+      )
+      .command(
+        'genkey',
+        'Generate a random key file (hex key||salt, mode 0600) for manual keying',
+        (y) =>
+          y
+            .option('suite', { type: 'string', choices: SUITES, default: 'aes-gcm-256', describe: 'ESP suite the key is for' })
+            .option('out', { alias: 'o', type: 'string', describe: 'write to this file (created 0600, never overwritten); default: stdout' }),
+        async (a) => genkeyCommand({ suite: a.suite as (typeof SUITES)[number], out: a.out }),
+      )
+      .command(
+        'check-config <file>',
+        'Validate a node config and its key files without starting anything; prints each vlink and its MTU',
+        (y) => y.positional('file', { type: 'string', demandOption: true }).option('json', { type: 'boolean', default: false }),
+        async (a) => checkConfigCommand({ file: a.file as string, json: a.json }),
+      )
+      .demandCommand(1, 'name a command; see --help')
+      .strict()
+      .help()
+      .alias('h', 'help')
+      .version()
+      .fail((msg, err, y) => {
+        if (err) throw err;
+        throw new IiptranError('IIPTRAN_ERR_USAGE', `${msg}\n\n${y.help()}`);
+      })
+      .parseAsync();
+  } catch (e) {
+    const err = e as IiptranError;
+    process.stderr.write(`iiptran: ${err.message}${err.code ? ` [${err.code}]` : ''}\n`);
+    const usage = err.code === 'IIPTRAN_ERR_USAGE' || err.code === 'IIPTRAN_ERR_CONFIG' || err.code === 'IIPTRAN_ERR_KEYFILE';
+    process.exitCode = usage ? 2 : 1;
+    // A failed command must not linger on some handle it left open; unref'd, so a clean
+    // exit is not delayed.
+    setTimeout(() => process.exit(), 1000).unref();
+  }
+}

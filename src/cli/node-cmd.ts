@@ -1,0 +1,30 @@
+import pino from 'pino';
+import { runDaemon } from '../control/daemon.js';
+import { openTun } from '../io/tun.js';
+import { openUdpUnderlay } from '../io/udp-underlay.js';
+import { openRawEsp } from '../io/raw-esp.js';
+import { RtNetSys } from '../io/netsys.js';
+import { loadNodeConfig } from '../control/config.js';
+
+export async function nodeCommand(o: { config: string; socket?: string | undefined; logLevel?: string | undefined }): Promise<void> {
+  // Read the level early so start-up errors are logged at the level the operator asked for.
+  const level = o.logLevel ?? loadNodeConfig(o.config).logLevel;
+  const log = pino({ level, base: { pid: process.pid } }, pino.destination(2));
+  const handle = await runDaemon(
+    o.config,
+    { openTun, openUdp: openUdpUnderlay, openRawEsp, netsys: new RtNetSys() },
+    log,
+    o.socket,
+  );
+  await new Promise<void>((resolve) => {
+    const done = (sig: string) => {
+      log.info({ signal: sig }, 'shutting down');
+      void handle.stop().then(resolve);
+    };
+    process.once('SIGTERM', () => done('SIGTERM'));
+    process.once('SIGINT', () => done('SIGINT'));
+  });
+  log.flush();
+  // Native pollers are closed; nothing should hold the loop, but a daemon must not linger.
+  setTimeout(() => process.exit(0), 200).unref();
+}

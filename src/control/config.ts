@@ -1,0 +1,491 @@
+import { readFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { Document, LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
+import { ConfigError, IiptranError } from '../errors.js';
+import type { LogLevel, ManualKeying, NodeConfig, Suite, UnderlayConfig, VlinkConfig } from './config-types.js';
+
+export interface ConfigProblem {
+  /** Path of the offending field, e.g. `vlinks[1].keying.spi_in`. */
+  field: string;
+  problem: string;
+  /** 1-based line in the YAML source, when the field (or its parent) exists there. */
+  line?: number;
+}
+
+/**
+ * All problems found in one config. `field` and the first line of the message describe the
+ * first problem so code written against plain ConfigError keeps working; `errors` has all of them.
+ */
+export class ConfigErrors extends ConfigError {
+  readonly errors: readonly ConfigProblem[];
+  readonly file: string | undefined;
+  constructor(errors: readonly ConfigProblem[], file?: string) {
+    const first = errors[0] ?? { field: '(config)', problem: 'invalid' };
+    super(first.field, first.problem, file);
+    this.name = 'ConfigErrors';
+    this.errors = errors;
+    this.file = file;
+    const prefix = file ? `${file}: ` : '';
+    this.message = errors.length === 1
+      ? prefix + formatProblem(first)
+      : `${prefix}${errors.length} problems:\n` + errors.map((e) => '  ' + formatProblem(e)).join('\n');
+  }
+}
+
+function formatProblem(p: ConfigProblem): string {
+  return `${p.field}: ${p.problem}${p.line === undefined ? '' : ` (line ${p.line})`}`;
+}
+
+export const DEFAULT_UNDERLAY_MTU = 1500;
+export const DEFAULT_UDP_PORT = 4500;
+export const DEFAULT_REPLAY_WINDOW = 1024;
+export const SPI_MIN = 0x100;
+export const SPI_MAX = 0xffffffff;
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+const SUITES: readonly Suite[] = ['aes-gcm-128', 'aes-gcm-256', 'chacha20-poly1305'];
+const ENCAPS = ['udp', 'esp'] as const;
+
+const TOP_FIELDS = ['node', 'control_socket', 'log_level', 'underlay', 'vlinks'];
+const UNDERLAY_FIELDS = ['address', 'mtu', 'port'];
+const VLINK_FIELDS = ['name', 'peer', 'peer_port', 'encap', 'address', 'peer_address', 'mtu', 'replay_window', 'keying'];
+const KEYING_FIELDS = ['mode', 'suite', 'spi_in', 'spi_out', 'key_in', 'key_out', 'esn'];
+
+const NODE_NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
+const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
+// sun_path is 108 bytes including the terminating NUL.
+const MAX_SOCKET_PATH_BYTES = 107;
+
+type Path = (string | number)[];
+type Obj = Record<string, unknown>;
+
+/** A vlink as far as it validated: '' / 0 / undefined mark fields that were invalid or missing. */
+interface PartialVlink {
+  index: number;
+  vl: Omit<VlinkConfig, 'keying' | 'encap'> & { encap: VlinkConfig['encap'] | undefined; keying: ManualKeying | undefined };
+}
+
+export function loadNodeConfig(path: string): NodeConfig {
+  const abs = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist'
+      : code === 'EISDIR' ? 'is a directory, not a file'
+      : code === 'EACCES' ? 'is not readable (permission denied)'
+      : `cannot be read (${code ?? String(err)})`;
+    throw new IiptranError('IIPTRAN_ERR_CONFIG', `config file ${abs} ${why}`, { cause: err });
+  }
+  return parseNodeConfig(text, { file: path, baseDir: dirname(abs) });
+}
+
+export function parseNodeConfig(text: string, opts: { file?: string; baseDir: string }): NodeConfig {
+  const lineCounter = new LineCounter();
+  // prettyErrors would embed a source excerpt in every message; we want one line per problem.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: '1.2', logLevel: 'error' });
+  if (doc.errors.length > 0) {
+    throw new ConfigErrors(
+      doc.errors.map((e) => {
+        const { line, col } = lineCounter.linePos(e.pos[0]);
+        return { field: '(yaml)', problem: `syntax error at line ${line}, column ${col}: ${firstLine(e.message)}` };
+      }),
+      opts.file,
+    );
+  }
+  const v = new Validator(doc, lineCounter, opts.baseDir);
+  const cfg = v.run(doc.toJS({ maxAliasCount: 100 }));
+  if (v.errors.length > 0 || cfg === undefined) throw new ConfigErrors(v.errors, opts.file);
+  return cfg;
+}
+
+function firstLine(s: string): string {
+  const i = s.indexOf('\n');
+  return (i < 0 ? s : s.slice(0, i)).replace(/ at line \d+, column \d+:?$/, '');
+}
+
+export function formatPath(path: Path): string {
+  let out = '';
+  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out === '' ? seg : `.${seg}`;
+  return out === '' ? '(config)' : out;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'an empty value';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return JSON.stringify(v);
+  return String(v);
+}
+
+function hex(n: number): string {
+  return '0x' + n.toString(16);
+}
+
+export function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j]!;
+      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length]!;
+}
+
+/** The one known name a typo most plausibly meant, or undefined when none (or several) fit. */
+export function suggestField(unknown: string, known: readonly string[]): string | undefined {
+  // camelCase is the most common slip from people who read the TypeScript types.
+  const snake = unknown.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/-/g, '_').toLowerCase();
+  if (snake !== unknown && known.includes(snake)) return snake;
+  let best: string | undefined;
+  let bestDist = 3;
+  let ties = 0;
+  for (const k of known) {
+    const d = editDistance(unknown.toLowerCase(), k);
+    if (d < bestDist) { best = k; bestDist = d; ties = 0; } else if (d === bestDist) ties++;
+  }
+  return best !== undefined && ties === 0 ? best : undefined;
+}
+
+class Validator {
+  readonly errors: ConfigProblem[] = [];
+
+  constructor(
+    private readonly doc: Document,
+    private readonly lines: LineCounter,
+    private readonly baseDir: string,
+  ) {}
+
+  private err(path: Path, problem: string): void {
+    const line = this.lineOf(path);
+    this.errors.push(line === undefined ? { field: formatPath(path), problem } : { field: formatPath(path), problem, line });
+  }
+
+  /** Line of the deepest node along `path` that exists in the source. */
+  private lineOf(path: Path): number | undefined {
+    let node: unknown = this.doc.contents;
+    let offset: number | undefined;
+    const rangeOf = (n: unknown) => (n as { range?: [number, number, number] } | null)?.range?.[0];
+    offset = rangeOf(node);
+    for (const seg of path) {
+      if (isAlias(node)) node = node.resolve(this.doc);
+      let next: unknown;
+      if (isMap(node)) {
+        const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === seg);
+        if (pair === undefined) break;
+        next = pair.value ?? pair.key;
+        offset = rangeOf(pair.key) ?? offset;
+      } else if (isSeq(node) && typeof seg === 'number') {
+        next = node.items[seg];
+        if (next === undefined) break;
+      } else break;
+      offset = rangeOf(next) ?? offset;
+      node = next as YamlNode;
+    }
+    return offset === undefined ? undefined : this.lines.linePos(offset).line;
+  }
+
+  private mapping(v: unknown, path: Path, known: readonly string[]): Obj | undefined {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+      this.err(path, `must be a mapping with fields ${known.join(', ')} (got ${describe(v)})`);
+      return undefined;
+    }
+    const obj = v as Obj;
+    for (const key of Object.keys(obj)) {
+      if (known.includes(key)) continue;
+      const hint = suggestField(key, known);
+      this.err([...path, key], `unknown field${hint ? `; did you mean "${hint}"?` : ''} (allowed here: ${known.join(', ')})`);
+    }
+    return obj;
+  }
+
+  private present(obj: Obj, key: string): boolean {
+    return Object.prototype.hasOwnProperty.call(obj, key);
+  }
+
+  private required(obj: Obj, key: string, path: Path, what: string): boolean {
+    if (this.present(obj, key)) return true;
+    this.err([...path, key], `is required (${what})`);
+    return false;
+  }
+
+  private integer(obj: Obj, key: string, path: Path, min: number, max: number, dflt: number, extra?: (n: number) => string | undefined): number {
+    if (!this.present(obj, key)) return dflt;
+    const v = obj[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      this.err([...path, key], `must be an integer ${min}..${max} (got ${describe(v)})`);
+      return dflt;
+    }
+    const bad = extra?.(v);
+    if (bad !== undefined) this.err([...path, key], bad);
+    return v;
+  }
+
+  private oneOf<T extends string>(obj: Obj, key: string, path: Path, allowed: readonly T[], dflt: T): T {
+    if (!this.present(obj, key)) return dflt;
+    const v = obj[key];
+    if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
+    this.err([...path, key], `must be one of ${allowed.join(', ')} (got ${describe(v)})`);
+    return dflt;
+  }
+
+  /** Unicast IPv4 in dotted-quad; 0.0.0.0, multicast and broadcast can never be a tunnel endpoint. */
+  private ipv4(v: unknown, path: Path): string | undefined {
+    if (typeof v !== 'string' || !isIPv4(v)) {
+      this.err(path, `must be an IPv4 address in dotted-quad form, e.g. 192.0.2.1 (got ${describe(v)})`);
+      return undefined;
+    }
+    const first = Number(v.split('.')[0]);
+    if (v === '0.0.0.0' || v === '255.255.255.255' || (first >= 224 && first <= 239)) {
+      this.err(path, `must be a unicast IPv4 address, not ${v}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  run(raw: unknown): NodeConfig | undefined {
+    if (raw === null || raw === undefined) {
+      this.err([], 'config is empty; expected a mapping with node, underlay and vlinks');
+      return undefined;
+    }
+    const top = this.mapping(raw, [], TOP_FIELDS);
+    if (top === undefined) return undefined;
+
+    let node = '';
+    if (this.required(top, 'node', [], 'the node name')) {
+      const v = top.node;
+      if (typeof v === 'string' && NODE_NAME_RE.test(v)) node = v;
+      else this.err(['node'], `must be 1..32 characters of a-z, 0-9 and "-", starting with a letter or digit (got ${describe(v)})`);
+    }
+
+    let controlSocket = `/run/iiptran/${node || 'node'}.sock`;
+    if (this.present(top, 'control_socket')) {
+      const v = top.control_socket;
+      if (typeof v !== 'string' || v === '') {
+        this.err(['control_socket'], `must be a non-empty path (got ${describe(v)})`);
+      } else {
+        controlSocket = resolve(this.baseDir, v);
+        if (Buffer.byteLength(controlSocket) > MAX_SOCKET_PATH_BYTES) {
+          this.err(['control_socket'], `resolves to ${controlSocket}, which is longer than the ${MAX_SOCKET_PATH_BYTES}-byte limit for a Unix socket path`);
+        }
+      }
+    }
+
+    const logLevel = this.oneOf(top, 'log_level', [], LOG_LEVELS, 'info');
+
+    let underlay: UnderlayConfig = { address: '', mtu: DEFAULT_UNDERLAY_MTU, port: DEFAULT_UDP_PORT };
+    if (this.required(top, 'underlay', [], 'a mapping with address, mtu, port')) {
+      const u = this.mapping(top.underlay, ['underlay'], UNDERLAY_FIELDS);
+      if (u !== undefined) {
+        let address = '';
+        if (this.required(u, 'address', ['underlay'], "this node's underlay IPv4 address")) {
+          address = this.ipv4(u.address, ['underlay', 'address']) ?? '';
+        }
+        underlay = {
+          address,
+          mtu: this.integer(u, 'mtu', ['underlay'], 576, 65535, DEFAULT_UNDERLAY_MTU),
+          port: this.integer(u, 'port', ['underlay'], 1, 65535, DEFAULT_UDP_PORT),
+        };
+      }
+    }
+
+    const vlinks: PartialVlink[] = [];
+    if (this.required(top, 'vlinks', [], 'a list of virtual links')) {
+      const list = top.vlinks;
+      if (!Array.isArray(list) || list.length === 0) {
+        this.err(['vlinks'], `must be a non-empty list of virtual links (got ${Array.isArray(list) ? 'an empty list' : describe(list)})`);
+      } else {
+        list.forEach((item, i) => {
+          const vl = this.vlink(item, i, underlay.address);
+          if (vl !== undefined) vlinks.push(vl);
+        });
+      }
+    }
+    // Cross-checks also run on vlinks with their own errors, so one pass reports everything.
+    this.crossCheck(vlinks);
+
+    if (this.errors.length > 0) return undefined;
+    return {
+      node, controlSocket, logLevel, underlay,
+      vlinks: vlinks.map(({ vl }) => ({ ...vl, encap: vl.encap!, keying: vl.keying! })),
+    };
+  }
+
+  private vlink(item: unknown, i: number, underlayAddress: string): PartialVlink | undefined {
+    const p: Path = ['vlinks', i];
+    const o = this.mapping(item, p, VLINK_FIELDS);
+    if (o === undefined) return undefined;
+
+    let name = '';
+    if (this.required(o, 'name', p, 'the TUN interface name')) {
+      const v = o.name;
+      if (typeof v === 'string' && IFNAME_RE.test(v) && v !== '.' && v !== '..') name = v;
+      else this.err([...p, 'name'], `must be an interface name of 1..15 characters from A-Z a-z 0-9 _ . - (got ${describe(v)})`);
+    }
+
+    let peer = '';
+    if (this.required(o, 'peer', p, "the peer's underlay IPv4 address")) {
+      peer = this.ipv4(o.peer, [...p, 'peer']) ?? '';
+      if (peer !== '' && peer === underlayAddress) {
+        this.err([...p, 'peer'], `must differ from underlay.address (${underlayAddress}); a vlink to this node itself would loop`);
+      }
+    }
+
+    const peerPort = this.integer(o, 'peer_port', p, 1, 65535, DEFAULT_UDP_PORT);
+    const encapBefore = this.errors.length;
+    let encap: VlinkConfig['encap'] | undefined = this.oneOf(o, 'encap', p, ENCAPS, 'udp');
+    if (this.errors.length > encapBefore) encap = undefined;
+
+    let address = '';
+    let prefixLen = 0;
+    if (this.required(o, 'address', p, 'local VN address with prefix, e.g. 10.255.0.0/31')) {
+      const v = o.address;
+      const m = typeof v === 'string' ? /^([^/]+)\/(\d{1,2})$/.exec(v) : null;
+      const len = m ? Number(m[2]) : NaN;
+      if (!m || !isIPv4(m[1]!) || !(len >= 0 && len <= 32)) {
+        this.err([...p, 'address'], `must be an IPv4 address with prefix length 0..32, e.g. 10.255.0.0/31 (got ${describe(v)})`);
+      } else {
+        address = v as string;
+        prefixLen = len;
+      }
+    }
+
+    let peerAddress: string | undefined;
+    if (this.present(o, 'peer_address')) {
+      const v = o.peer_address;
+      if (typeof v !== 'string' || !isIPv4(v)) {
+        this.err([...p, 'peer_address'], `must be an IPv4 address without prefix, e.g. 10.255.0.1 (got ${describe(v)})`);
+      } else {
+        peerAddress = v;
+        if (address !== '' && prefixLen !== 32) {
+          this.err([...p, 'address'], `must have prefix /32 when peer_address is set (point-to-point), got /${prefixLen}`);
+        }
+        if (address !== '' && address.split('/')[0] === v) {
+          this.err([...p, 'peer_address'], `must differ from the local address ${address}`);
+        }
+      }
+    }
+
+    let mtu: number | 'auto' = 'auto';
+    if (this.present(o, 'mtu')) {
+      const v = o.mtu;
+      if (v === 'auto' || (typeof v === 'number' && Number.isInteger(v) && v >= 576 && v <= 65535)) mtu = v as number | 'auto';
+      else this.err([...p, 'mtu'], `must be "auto" or an integer 576..65535 (got ${describe(v)})`);
+    }
+
+    const replayWindow = this.integer(o, 'replay_window', p, 1024, 65536, DEFAULT_REPLAY_WINDOW,
+      (n) => (n % 32 === 0 ? undefined : `must be a multiple of 32 in 1024..65536 (got ${n})`));
+
+    let keying: ManualKeying | undefined;
+    if (this.required(o, 'keying', p, 'keying: mode, suite, spi_in, spi_out, key_in, key_out')) {
+      keying = this.keying(o.keying, [...p, 'keying']);
+    }
+
+    return {
+      index: i,
+      vl: { name, peer, peerPort, encap, address, prefixLen, peerAddress, mtu, replayWindow, keying },
+    };
+  }
+
+  private keying(v: unknown, p: Path): ManualKeying | undefined {
+    const k = this.mapping(v, p, KEYING_FIELDS);
+    if (k === undefined) return undefined;
+    if (!this.required(k, 'mode', p, 'currently only "manual"')) return undefined;
+    if (k.mode !== 'manual') {
+      // Without a working mode the remaining fields have no defined meaning, so stop here.
+      this.err([...p, 'mode'], k.mode === 'ikev2'
+        ? 'ikev2 keying is not implemented yet; use mode: manual'
+        : `must be "manual" (got ${describe(k.mode)})`);
+      return undefined;
+    }
+    let suite: Suite = 'aes-gcm-256';
+    if (this.required(k, 'suite', p, SUITES.join(', '))) suite = this.oneOf(k, 'suite', p, SUITES, suite);
+    const spiIn = this.required(k, 'spi_in', p, 'the SPI this node expects on inbound packets') ? this.spi(k.spi_in, [...p, 'spi_in']) : 0;
+    const spiOut = this.required(k, 'spi_out', p, 'the SPI this node puts on outbound packets') ? this.spi(k.spi_out, [...p, 'spi_out']) : 0;
+    const keyIn = this.required(k, 'key_in', p, 'path of the inbound key file') ? this.keyPath(k.key_in, [...p, 'key_in']) : '';
+    const keyOut = this.required(k, 'key_out', p, 'path of the outbound key file') ? this.keyPath(k.key_out, [...p, 'key_out']) : '';
+    let esn = false;
+    if (this.present(k, 'esn')) {
+      if (typeof k.esn === 'boolean') esn = k.esn;
+      else this.err([...p, 'esn'], `must be true or false (got ${describe(k.esn)})`);
+    }
+    return { mode: 'manual', suite, spiIn, spiOut, keyIn, keyOut, esn };
+  }
+
+  private spi(v: unknown, p: Path): number {
+    let n = NaN;
+    if (typeof v === 'number') n = v;
+    else if (typeof v === 'string' && /^(0x[0-9a-f]+|[0-9]+)$/i.test(v.trim())) n = Number(v.trim());
+    const allowed = `must be an integer ${hex(SPI_MIN)}..${hex(SPI_MAX)}`;
+    if (!Number.isInteger(n)) {
+      this.err(p, `${allowed} (got ${describe(v)})`);
+      return 0;
+    }
+    if (n < SPI_MIN) {
+      this.err(p, `${allowed}; 0 is invalid and 1..255 are reserved by RFC 4303 (got ${n} = ${hex(n)})`);
+      return 0;
+    }
+    if (n > SPI_MAX) {
+      this.err(p, `${allowed}; an SPI is 32 bits (got ${n} = ${hex(n)})`);
+      return 0;
+    }
+    return n;
+  }
+
+  private keyPath(v: unknown, p: Path): string {
+    if (typeof v !== 'string' || v.trim() === '') {
+      this.err(p, `must be a path to a key file, relative to the config file's directory or absolute (got ${describe(v)})`);
+      return '';
+    }
+    return isAbsolute(v) ? resolve(v) : resolve(this.baseDir, v);
+  }
+
+  private crossCheck(vlinks: PartialVlink[]): void {
+    const names = new Map<string, number>();
+    const spis = new Map<number, number>();
+    const selectors = new Map<string, number>();
+    const keyFiles = new Map<string, string>();
+    // Empty / zero / undefined values were already reported as invalid; skip them here.
+    for (const { index: i, vl } of vlinks) {
+      const here = `vlinks[${i}]`;
+      if (vl.name !== '') {
+        const seen = names.get(vl.name);
+        if (seen !== undefined) {
+          this.err(['vlinks', i, 'name'], `duplicate vlink name "${vl.name}" (also used by vlinks[${seen}]); names must be unique`);
+        } else names.set(vl.name, i);
+      }
+
+      const spiIn = vl.keying?.spiIn ?? 0;
+      if (spiIn !== 0) {
+        const seen = spis.get(spiIn);
+        if (seen !== undefined) {
+          this.err(['vlinks', i, 'keying', 'spi_in'], `duplicate spi_in ${hex(spiIn)} (also used by vlinks[${seen}]); inbound SAs are looked up by SPI, so spi_in must be unique on a node`);
+        } else spis.set(spiIn, i);
+      }
+
+      if (vl.peer !== '' && vl.encap !== undefined) {
+        const sel = `${vl.peer}/${vl.encap}`;
+        const seen = selectors.get(sel);
+        if (seen !== undefined) {
+          this.err(['vlinks', i, 'peer'], `vlinks[${seen}] and ${here} both have peer ${vl.peer} with encap ${vl.encap}; the outer-header SPD selector (peer, encap) would be ambiguous`);
+        } else selectors.set(sel, i);
+      }
+
+      // Manual SAs all start their sequence numbers, and so their AEAD nonces, at the same
+      // value: one key behind two SAs repeats nonces, which breaks GCM and ChaCha20-Poly1305.
+      for (const [field, file] of [['key_in', vl.keying?.keyIn ?? ''], ['key_out', vl.keying?.keyOut ?? '']] as const) {
+        if (file === '') continue;
+        const seen = keyFiles.get(file);
+        if (seen !== undefined) {
+          this.err(['vlinks', i, 'keying', field], `key file ${file} is already used by ${seen}; every SA needs its own key, because reusing one repeats AEAD nonces`);
+        } else keyFiles.set(file, `${here}.keying.${field}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,80 @@
+// `iiptran node`: load config, start the node, serve the control socket, handle signals.
+//   SIGHUP  re-read the config file; apply it only if all of it (keys included) is valid
+//   SIGTERM / SIGINT  remove vlinks (their TUNs vanish), close sockets, remove the socket file
+
+import type { Logger } from 'pino';
+import { loadNodeConfig } from './config.js';
+import { OverlayNode, type NodeIo } from './node.js';
+import { ControlServer } from './control-server.js';
+import { countersView, linksView, policiesView, routesView, sasView } from './inspect.js';
+import { IiptranError } from '../errors.js';
+
+export interface DaemonHandle {
+  node: OverlayNode;
+  stop(): Promise<void>;
+}
+
+export async function runDaemon(configPath: string, io: NodeIo, log: Logger, socketOverride?: string): Promise<DaemonHandle> {
+  const cfg = loadNodeConfig(configPath);
+  if (socketOverride !== undefined) cfg.controlSocket = socketOverride;
+  const node = new OverlayNode(cfg, io, log);
+  await node.start();
+
+  const views: Record<string, (p: Record<string, unknown>) => unknown> = {
+    links: () => linksView(node),
+    policies: () => policiesView(node),
+    sas: () => sasView(node),
+    counters: () => countersView(node),
+    routes: async (p) => routesView(node, await io.netsys.routes(), p['all'] === true),
+  };
+  const reload = async () => {
+    const next = loadNodeConfig(configPath);
+    if (socketOverride !== undefined) next.controlSocket = socketOverride;
+    return node.reload(next);
+  };
+  const server = new ControlServer(
+    cfg.controlSocket,
+    {
+      ping: () => ({ node: cfg.node, pid: process.pid, uptimeSeconds: Math.round((Date.now() - node.startedAt) / 1000) }),
+      show: (p) => {
+        const what = String(p['what']);
+        const v = views[what];
+        if (v === undefined) throw new IiptranError('IIPTRAN_ERR_USAGE', `unknown view "${what}"; one of: ${Object.keys(views).join(', ')}`);
+        return v(p);
+      },
+      reload,
+    },
+    log,
+  );
+  try {
+    await server.listen();
+  } catch (e) {
+    await node.stop();
+    throw e;
+  }
+  log.info({ socket: cfg.controlSocket }, 'control socket listening');
+
+  let reloading = Promise.resolve();
+  const onHup = () => {
+    reloading = reloading.then(async () => {
+      try {
+        await reload();
+      } catch (e) {
+        // The running config stays: nothing was changed before validation finished.
+        log.error({ code: (e as IiptranError).code, err: (e as Error).message }, 'reload rejected; keeping the running config');
+      }
+    });
+  };
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      process.off('SIGHUP', onHup);
+      await reloading;
+      await server.close();
+      await node.stop();
+    })();
+    return stopping;
+  };
+  process.on('SIGHUP', onHup);
+  return { node, stop };
+}

@@ -1,0 +1,143 @@
+// The inspector's data model: stable JSON views of a running node. `iiptran show ... --json`
+// prints these verbatim, so field names are an interface: add fields, never rename them.
+// Every view carries `schema` (bump only on an incompatible change) and the node name.
+
+import type { InboundSa, OutboundSa } from '../dataplane/sa.js';
+import { DROP_REASONS, type DropCounters } from '../dataplane/drop-reasons.js';
+import type { KernelRoute } from '../io/netsys.js';
+import type { Vlink } from '../dataplane/vlink.js';
+import { outerHeadersLen } from '../dataplane/mtu.js';
+import { hex, type OverlayNode } from './node.js';
+
+export const SCHEMA = 1;
+
+export interface OuterHeader {
+  src: string;
+  dst: string;
+  proto: 4;
+  encap: 'udp' | 'esp';
+  /** Destination UDP port for encap udp, null for raw ESP. */
+  dport: number | null;
+}
+
+function outer(v: Vlink): OuterHeader {
+  return { src: v.local, dst: v.peer, proto: 4, encap: v.encap, dport: v.encap === 'udp' ? v.peerPort : null };
+}
+
+function nonZero(d: DropCounters): Record<string, number> {
+  const o: Record<string, number> = {};
+  for (const r of DROP_REASONS) if (d[r] !== 0) o[r] = d[r];
+  return o;
+}
+
+export function saView(sa: OutboundSa | InboundSa, vlink: string, now: number) {
+  const base = {
+    dir: sa.dir,
+    spi: hex(sa.spi),
+    vlink,
+    suite: sa.suite,
+    keying: 'manual' as const,
+    esn: sa.esn,
+    selector: { src: sa.src, dst: sa.dst, proto: 4 as const },
+    packets: sa.stats.packets,
+    bytes: sa.stats.bytes,
+    ageSeconds: Math.round((now - sa.createdAt) / 1000),
+  };
+  if (sa.dir === 'out') {
+    return { ...base, seq: sa.seq, exhausted: sa.exhausted, replayWindow: null, replayDrops: null, icvDrops: null };
+  }
+  return {
+    ...base,
+    seq: sa.replay.top,
+    exhausted: false,
+    replayWindow: sa.replay.size,
+    replayDrops: sa.stats.replayDrops,
+    icvDrops: sa.stats.icvDrops,
+  };
+}
+
+export function linksView(node: OverlayNode) {
+  return {
+    schema: SCHEMA,
+    node: node.cfg.node,
+    links: [...node.vlinks.values()].map((v) => ({
+      name: v.name,
+      state: v.carrier ? 'up' : 'down',
+      address: `${v.vnAddr}/${v.vnPeer === undefined ? v.vnPrefixLen : 32}`,
+      peerAddress: v.vnPeer ?? null,
+      mtu: v.mtu,
+      underlayMtu: node.cfg.underlay.mtu,
+      overhead: { outerHeaders: outerHeadersLen(v.encap), espMax: node.cfg.underlay.mtu - outerHeadersLen(v.encap) - v.mtu },
+      outer: outer(v),
+      spiOut: hex(v.policy.sa?.spi ?? 0),
+      spiIn: v.inbound.map((s) => hex(s.spi)),
+      ...v.stats,
+      drops: nonZero(v.drops),
+    })),
+  };
+}
+
+export function policiesView(node: OverlayNode) {
+  return {
+    schema: SCHEMA,
+    node: node.cfg.node,
+    default: 'discard',
+    policies: node.spd.entries().map((e) => ({
+      id: e.id,
+      selector: { src: e.src, dst: e.dst, proto: e.proto },
+      action: e.action,
+      vlink: e.vlink,
+      sa: e.sa === null ? null : hex(e.sa.spi),
+    })),
+  };
+}
+
+export function sasView(node: OverlayNode) {
+  const now = Date.now();
+  const sas = [];
+  for (const v of node.vlinks.values()) {
+    if (v.policy.sa !== null) sas.push(saView(v.policy.sa, v.name, now));
+    for (const s of v.inbound) sas.push(saView(s, v.name, now));
+  }
+  return { schema: SCHEMA, node: node.cfg.node, sas };
+}
+
+export function countersView(node: OverlayNode) {
+  const vlinks: Record<string, Record<string, number>> = {};
+  for (const v of node.vlinks.values()) vlinks[v.name] = { ...v.stats, ...v.drops };
+  return {
+    schema: SCHEMA,
+    node: node.cfg.node,
+    reasons: [...DROP_REASONS],
+    node_drops: { ...node.nodeDrops },
+    vlinks,
+  };
+}
+
+/**
+ * The signature view: every kernel route joined with the vlink it leaves by, that vlink's
+ * outer header, the SPD entry that outer header selects, and the SAs carrying it.
+ */
+export function routesView(node: OverlayNode, kernel: KernelRoute[], all = false) {
+  const now = Date.now();
+  const routes = [];
+  for (const r of kernel) {
+    const v = r.dev === null ? undefined : node.vlinks.get(r.dev);
+    if (v === undefined && !all) continue;
+    if (v === undefined) {
+      routes.push({ ...r, vlink: null, state: null, outer: null, policy: null, saOut: null, saIn: null });
+      continue;
+    }
+    const pol = node.spd.lookup(v.localU32, v.peerU32, 4);
+    routes.push({
+      ...r,
+      vlink: v.name,
+      state: v.carrier ? 'up' : 'down',
+      outer: outer(v),
+      policy: pol === undefined ? null : { id: pol.id, action: pol.action },
+      saOut: pol?.sa ? saView(pol.sa, v.name, now) : null,
+      saIn: v.inbound.length > 0 ? saView(v.inbound[0]!, v.name, now) : null,
+    });
+  }
+  return { schema: SCHEMA, node: node.cfg.node, routes };
+}

@@ -1,0 +1,273 @@
+// Node lifecycle (BIRD-style hooks: start / reconfigure / shutdown) for one overlay node.
+// The OS is handed in (NodeIo) so this file is testable with fakes; cli/node.ts wires the
+// real TUN, sockets and netlink.
+
+import type { Logger } from 'pino';
+import type { TunDevice, UnderlaySocket } from '../io/types.js';
+import type { NetSys } from '../io/netsys.js';
+import { ConfigError, IiptranError } from '../errors.js';
+import { ipv4ToU32 } from '../wire/addr.js';
+import { newDropCounters, type DropCounters } from '../dataplane/drop-reasons.js';
+import { newInboundSa, newOutboundSa, type InboundSa, type OutboundSa } from '../dataplane/sa.js';
+import { Spd, IPPROTO_IPIP } from '../dataplane/spd.js';
+import { Sad } from '../dataplane/sad.js';
+import { Sender } from '../dataplane/send.js';
+import { Receiver } from '../dataplane/receive.js';
+import { vlinkMtu } from '../dataplane/mtu.js';
+import { linkPeerU32, newVlinkStats, type Vlink } from '../dataplane/vlink.js';
+import type { NodeConfig, VlinkConfig } from './config-types.js';
+import { loadKeyFile } from './keyfile.js';
+
+export interface NodeIo {
+  openTun(name: string): TunDevice;
+  openUdp(bindAddr: string, port: number): UnderlaySocket;
+  openRawEsp(bindAddr: string): UnderlaySocket;
+  netsys: NetSys;
+}
+
+/** Everything a vlink needs that can fail without side effects: keys, SAs, MTU. */
+interface PreparedVlink {
+  cfg: VlinkConfig;
+  mtu: number;
+  out: OutboundSa;
+  in: InboundSa;
+  /** Key material fingerprint so a reload notices a changed key file. */
+  keyId: string;
+}
+
+export class OverlayNode {
+  readonly spd = new Spd();
+  readonly sad = new Sad();
+  readonly vlinks = new Map<string, Vlink>();
+  readonly nodeDrops: DropCounters = newDropCounters();
+  readonly startedAt = Date.now();
+  private readonly sender = new Sender(this.spd);
+  private readonly receiver: Receiver;
+  private udp: UnderlaySocket | null = null;
+  private esp: UnderlaySocket | null = null;
+  private prepared = new Map<string, PreparedVlink>();
+  private stopped = false;
+
+  constructor(
+    public cfg: NodeConfig,
+    private readonly io: NodeIo,
+    private readonly log: Logger,
+  ) {
+    this.receiver = new Receiver(this.sad, (n) => this.vlinks.get(n), this.nodeDrops);
+  }
+
+  /** Validate keys, SAs and MTUs of every vlink without touching the system. */
+  prepare(cfg: NodeConfig): Map<string, PreparedVlink> {
+    const out = new Map<string, PreparedVlink>();
+    const problems: string[] = [];
+    cfg.vlinks.forEach((v, i) => {
+      try {
+        out.set(v.name, prepareVlink(cfg, v, i));
+      } catch (e) {
+        problems.push(e instanceof Error ? e.message : String(e));
+      }
+    });
+    if (problems.length > 0) {
+      throw new IiptranError(problems.some((p) => p.startsWith('key file')) ? 'IIPTRAN_ERR_KEYFILE' : 'IIPTRAN_ERR_CONFIG', problems.join('\n'));
+    }
+    return out;
+  }
+
+  async start(): Promise<void> {
+    const prepared = this.prepare(this.cfg);
+    try {
+      for (const p of prepared.values()) await this.addVlink(p);
+    } catch (e) {
+      // Half a node is worse than none: undo what was created, then report.
+      await this.stop();
+      throw e;
+    }
+    this.log.info({ node: this.cfg.node, vlinks: [...this.vlinks.keys()] }, 'node started');
+  }
+
+  private socketFor(encap: 'udp' | 'esp'): UnderlaySocket {
+    const u = this.cfg.underlay;
+    if (encap === 'udp') {
+      if (this.udp === null) {
+        this.udp = this.io.openUdp(u.address, u.port);
+        this.udp.onDatagrams((d) => this.receiver.process('udp', d));
+      }
+      return this.udp;
+    }
+    if (this.esp === null) {
+      this.esp = this.io.openRawEsp(u.address);
+      this.esp.onDatagrams((d) => this.receiver.process('esp', d));
+    }
+    return this.esp;
+  }
+
+  private async addVlink(p: PreparedVlink): Promise<void> {
+    const c = p.cfg;
+    const vnAddr = c.address.split('/')[0]!;
+    const underlay = this.socketFor(c.encap);
+    const tun = this.io.openTun(c.name);
+    try {
+      await this.io.netsys.configureLink({
+        name: c.name,
+        mtu: p.mtu,
+        address: vnAddr,
+        prefixLen: c.prefixLen,
+        peer: c.peerAddress,
+      });
+    } catch (e) {
+      tun.close();
+      throw e;
+    }
+    const local = this.cfg.underlay.address;
+    const policy = this.spd.add({
+      src: local,
+      dst: c.peer,
+      srcU32: ipv4ToU32(local),
+      dstU32: ipv4ToU32(c.peer),
+      proto: IPPROTO_IPIP,
+      action: 'protect',
+      vlink: c.name,
+      sa: p.out,
+    });
+    this.sad.add(p.in, c.name);
+    const v: Vlink = {
+      name: c.name,
+      local,
+      peer: c.peer,
+      localU32: ipv4ToU32(local),
+      peerU32: ipv4ToU32(c.peer),
+      peerPort: c.peerPort,
+      encap: c.encap,
+      vnAddr,
+      vnAddrU32: ipv4ToU32(vnAddr),
+      vnPrefixLen: c.prefixLen,
+      vnPeer: c.peerAddress,
+      icmpSrcU32: linkPeerU32(ipv4ToU32(vnAddr), c.prefixLen, c.peerAddress === undefined ? undefined : ipv4ToU32(c.peerAddress)),
+      mtu: p.mtu,
+      tun,
+      underlay,
+      policy,
+      inbound: [p.in],
+      drops: newDropCounters(),
+      stats: newVlinkStats(),
+      carrier: true,
+      ident: 0,
+    };
+    this.vlinks.set(c.name, v);
+    this.prepared.set(c.name, p);
+    tun.onPackets((pkts) => this.sender.process(v, pkts));
+    this.log.info(
+      { vlink: c.name, peer: c.peer, encap: c.encap, mtu: p.mtu, spiOut: hex(p.out.spi), spiIn: hex(p.in.spi), suite: p.out.suite },
+      'vlink up',
+    );
+    this.log.warn(
+      { vlink: c.name },
+      'manual keying: these SAs never rekey, and sequence numbers restart at 1 when this daemon restarts, ' +
+        "so the peer's replay window drops our traffic until it restarts too; use IKEv2 for production",
+    );
+  }
+
+  private removeVlink(name: string): void {
+    const v = this.vlinks.get(name);
+    if (v === undefined) return;
+    this.spd.removeVlink(name);
+    this.sad.removeVlink(name);
+    this.receiver.forget(v);
+    this.vlinks.delete(name);
+    this.prepared.delete(name);
+    v.tun.close();
+    this.log.info({ vlink: name }, 'vlink removed');
+  }
+
+  /**
+   * SIGHUP: apply a new config, touching only vlinks that changed. Everything is validated
+   * (including key files) before anything is changed, so a bad config leaves the running one
+   * intact.
+   */
+  async reload(next: NodeConfig): Promise<{ added: string[]; removed: string[]; kept: string[] }> {
+    for (const f of ['node', 'controlSocket'] as const) {
+      if (next[f] !== this.cfg[f]) throw new ConfigError(snake(f), 'cannot change on reload; restart the daemon');
+    }
+    const u = this.cfg.underlay;
+    if (next.underlay.address !== u.address || next.underlay.port !== u.port || next.underlay.mtu !== u.mtu) {
+      throw new ConfigError('underlay', 'cannot change on reload; restart the daemon');
+    }
+    const prepared = this.prepare(next);
+    const kept: string[] = [];
+    const removed: string[] = [];
+    const added: string[] = [];
+    for (const name of [...this.vlinks.keys()]) {
+      const old = this.prepared.get(name);
+      const neu = prepared.get(name);
+      if (old !== undefined && neu !== undefined && sameVlink(old, neu)) {
+        kept.push(name);
+        continue;
+      }
+      this.removeVlink(name);
+      removed.push(name);
+    }
+    for (const [name, p] of prepared) {
+      if (this.vlinks.has(name)) continue;
+      await this.addVlink(p);
+      added.push(name);
+    }
+    this.cfg = next;
+    this.log.info({ added, removed, kept }, 'config reloaded');
+    return { added, removed, kept };
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const name of [...this.vlinks.keys()]) this.removeVlink(name);
+    this.udp?.close();
+    this.esp?.close();
+    this.udp = null;
+    this.esp = null;
+    this.io.netsys.close();
+    this.log.info({ node: this.cfg.node }, 'node stopped');
+  }
+}
+
+function prepareVlink(cfg: NodeConfig, v: VlinkConfig, i: number): PreparedVlink {
+  const max = vlinkMtu(cfg.underlay.mtu, v.encap);
+  let mtu = max;
+  if (v.mtu !== 'auto') {
+    if (v.mtu > max) {
+      throw new ConfigError(
+        `vlinks[${i}].mtu`,
+        `${v.mtu} does not fit: underlay MTU ${cfg.underlay.mtu} minus ${v.encap} ESP overhead leaves at most ${max}`,
+      );
+    }
+    mtu = v.mtu;
+  }
+  const k = v.keying;
+  const kin = loadKeyFile(k.keyIn, k.suite);
+  const kout = loadKeyFile(k.keyOut, k.suite);
+  const local = cfg.underlay.address;
+  const out = newOutboundSa({ spi: k.spiOut, suite: k.suite, key: kout.key, salt: kout.salt, esn: k.esn, src: local, dst: v.peer });
+  const inn = newInboundSa({
+    spi: k.spiIn,
+    suite: k.suite,
+    key: kin.key,
+    salt: kin.salt,
+    esn: k.esn,
+    src: v.peer,
+    dst: local,
+    replayWindow: v.replayWindow,
+  });
+  const keyId = Buffer.concat([kin.key, kin.salt, kout.key, kout.salt]).toString('base64');
+  return { cfg: v, mtu, out, in: inn, keyId };
+}
+
+function sameVlink(a: PreparedVlink, b: PreparedVlink): boolean {
+  return a.keyId === b.keyId && a.mtu === b.mtu && JSON.stringify(a.cfg) === JSON.stringify(b.cfg);
+}
+
+function snake(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
+}
+
+export function hex(spi: number): string {
+  return '0x' + spi.toString(16).padStart(8, '0');
+}

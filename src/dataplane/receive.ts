@@ -1,0 +1,127 @@
+/* Inbound pipeline for the node's underlay socket(s) (like wireguard-go's receive.go):
+ *
+ *   1. read     a batch of datagrams arrives on UDP 4500 (RFC 3948) or raw IP protocol 50
+ *   2. classify UDP only: a lone 0xff byte is a NAT keepalive; four zero bytes are the
+ *               non-ESP marker, i.e. IKE, handed to the IKE hook if one is installed
+ *   3. sad      SA lookup by SPI
+ *   4. open     length, anti-replay pre-check, AEAD verify, replay window update, trailer
+ *   5. policy   next header must be 4 (IPIP), and the packet's outer header must match the
+ *               SA's selectors: source = the peer underlay, arriving on the vlink's encap.
+ *               (The destination is implied: the socket is bound to our underlay address.)
+ *   6. decap    the IPIP payload must be a sane IPv4 packet
+ *   7. write    per-vlink batches into the TUNs
+ *
+ * Every failure is a named counter, on the vlink once the SA is known, on the node before.
+ */
+
+import type { Datagram } from '../io/types.js';
+import { ipv4Check } from '../wire/ipv4.js';
+import { ipv4ToU32 } from '../wire/addr.js';
+import type { DropCounters } from './drop-reasons.js';
+import { espOpen } from './esp-engine.js';
+import { IPPROTO_IPIP } from './spd.js';
+import type { Sad } from './sad.js';
+import type { Vlink } from './vlink.js';
+
+export type NonEspHandler = (d: Datagram) => void;
+
+export class Receiver {
+  /** Per-vlink output batches, reused across calls. */
+  private readonly pending = new Map<Vlink, Buffer[]>();
+  /** Parsing the same peer address string repeatedly is the one cost we can cache cheaply. */
+  private lastAddr = '';
+  private lastAddrU32 = 0;
+
+  constructor(
+    private readonly sad: Sad,
+    private readonly vlinkByName: (name: string) => Vlink | undefined,
+    /** Counters for drops that happen before an SA (and so a vlink) is known. */
+    readonly nodeDrops: DropCounters,
+    public onNonEsp: NonEspHandler | null = null,
+  ) {}
+
+  private addrU32(a: string): number {
+    if (a !== this.lastAddr) {
+      this.lastAddr = a;
+      this.lastAddrU32 = ipv4ToU32(a);
+    }
+    return this.lastAddrU32;
+  }
+
+  process(kind: 'udp' | 'esp', dgrams: Datagram[]): void {
+    const nd = this.nodeDrops;
+    for (const d of dgrams) {
+      const data = d.data;
+      // Stage 2: classify.
+      if (kind === 'udp') {
+        if (data.length === 1 && data[0] === 0xff) {
+          nd.keepalive++;
+          continue;
+        }
+        if (data.length >= 4 && data.readUInt32BE(0) === 0) {
+          if (this.onNonEsp !== null) this.onNonEsp(d);
+          else nd['non-esp-marker']++;
+          continue;
+        }
+      }
+      if (data.length < 8) {
+        nd.malformed++;
+        continue;
+      }
+      // Stage 3: SAD.
+      const entry = this.sad.get(data.readUInt32BE(0));
+      if (entry === undefined) {
+        nd['unknown-spi']++;
+        continue;
+      }
+      const v = this.vlinkByName(entry.vlink);
+      if (v === undefined) {
+        nd['unknown-spi']++;
+        continue;
+      }
+      // Stage 4: open.
+      const r = espOpen(entry.sa, data);
+      if (typeof r === 'string') {
+        v.drops[r]++;
+        continue;
+      }
+      // Stage 5: policy, checked only after authentication so forged headers cannot be
+      // used to probe which selectors exist.
+      if (r.nextHeader !== IPPROTO_IPIP) {
+        v.drops['bad-next-header']++;
+        continue;
+      }
+      if (kind !== v.encap || this.addrU32(d.addr) !== entry.sa.srcU32) {
+        v.drops['policy-mismatch']++;
+        continue;
+      }
+      // Stage 6: decap.
+      const inner = r.payload;
+      if (ipv4Check(inner) !== null) {
+        v.drops.malformed++;
+        continue;
+      }
+      const innerLen = inner.readUInt16BE(2);
+      let batch = this.pending.get(v);
+      if (batch === undefined) {
+        batch = [];
+        this.pending.set(v, batch);
+      }
+      batch.push(innerLen === inner.length ? inner : inner.subarray(0, innerLen));
+      v.stats.rxPackets++;
+      v.stats.rxBytes += innerLen;
+    }
+    // Stage 7: write.
+    for (const [v, batch] of this.pending) {
+      if (batch.length === 0) continue;
+      const w = v.tun.write(batch);
+      if (w < batch.length) v.drops['tun-write'] += batch.length - w;
+      batch.length = 0;
+    }
+  }
+
+  /** Forget a removed vlink's pending batch so the map does not pin its TUN. */
+  forget(v: Vlink): void {
+    this.pending.delete(v);
+  }
+}

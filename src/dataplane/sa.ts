@@ -1,0 +1,170 @@
+// Security Association records: plain data the engine mutates (sequence counters, stats, the
+// replay window). Validation happens here, once, so the per-packet code can trust key and salt
+// lengths and never has to throw.
+
+import type { Suite } from '../control/config-types.js';
+import { IiptranError } from '../errors.js';
+import { isSuite, SALT_LEN, SUITES } from './aead.js';
+import { DEFAULT_REPLAY_WINDOW, ReplayWindow } from './replay-window.js';
+
+export interface OutboundSaStats {
+  packets: number;
+  /** Payload (inner packet) bytes protected, not ESP bytes on the wire. */
+  bytes: number;
+}
+
+export interface InboundSaStats {
+  packets: number;
+  /** Payload bytes delivered after all checks passed. */
+  bytes: number;
+  replayDrops: number;
+  icvDrops: number;
+}
+
+export interface OutboundSa {
+  readonly dir: 'out';
+  readonly spi: number;
+  readonly suite: Suite;
+  readonly key: Buffer;
+  readonly salt: Buffer;
+  readonly esn: boolean;
+  /** Last sequence number used; 0 before the first packet, so the first one sent is 1. */
+  seq: number;
+  /** Set once the counter would wrap; the SA then refuses to seal (RFC 4303 §3.3.3). */
+  exhausted: boolean;
+  /** Outer source/destination (underlay addresses) this SA protects traffic between. */
+  readonly src: string;
+  readonly dst: string;
+  readonly srcU32: number;
+  readonly dstU32: number;
+  readonly stats: OutboundSaStats;
+  /** Date.now() at creation. */
+  readonly createdAt: number;
+}
+
+export interface InboundSa {
+  readonly dir: 'in';
+  readonly spi: number;
+  readonly suite: Suite;
+  readonly key: Buffer;
+  readonly salt: Buffer;
+  readonly esn: boolean;
+  readonly replay: ReplayWindow;
+  /** Selectors: the outer src/dst a packet decrypted with this SA must have arrived with. */
+  readonly src: string;
+  readonly dst: string;
+  readonly srcU32: number;
+  readonly dstU32: number;
+  readonly stats: InboundSaStats;
+  readonly createdAt: number;
+}
+
+export type Sa = OutboundSa | InboundSa;
+
+export interface SaParams {
+  spi: number;
+  suite: Suite;
+  key: Buffer;
+  salt: Buffer;
+  /** Extended sequence numbers (RFC 4304); default false. */
+  esn?: boolean;
+  src: string;
+  dst: string;
+  /** Defaults to Date.now(). */
+  createdAt?: number;
+}
+
+export interface InboundSaParams extends SaParams {
+  /** Anti-replay window in packets; default 1024. */
+  replayWindow?: number;
+}
+
+/** SPIs 1..255 are reserved by IANA and 0 is never sent (RFC 4303 §2.1). */
+export const MIN_SPI = 0x100;
+export const MAX_SPI = 0xffffffff;
+
+function configError(field: string, problem: string): IiptranError {
+  return new IiptranError('IIPTRAN_ERR_CONFIG', `SA ${field}: ${problem}`, { field });
+}
+
+// Private on purpose: the SA layer must not depend on when src/wire/addr.ts lands. Strict
+// dotted quad only; leading zeros are refused because inet_aton would read them as octal.
+function parseIpv4(s: string, field: string): number {
+  const parts = typeof s === 'string' ? s.split('.') : [];
+  if (parts.length !== 4) throw configError(field, `${JSON.stringify(s)} is not a dotted IPv4 address`);
+  let v = 0;
+  for (const p of parts) {
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 255) {
+      throw configError(field, `${JSON.stringify(s)} is not a dotted IPv4 address`);
+    }
+    v = v * 256 + Number(p);
+  }
+  return v;
+}
+
+interface Common {
+  spi: number;
+  suite: Suite;
+  key: Buffer;
+  salt: Buffer;
+  esn: boolean;
+  src: string;
+  dst: string;
+  srcU32: number;
+  dstU32: number;
+  createdAt: number;
+}
+
+function validate(p: SaParams): Common {
+  if (!Number.isInteger(p.spi) || p.spi < MIN_SPI || p.spi > MAX_SPI) {
+    throw configError('spi', `${p.spi} is out of range 0x100..0xffffffff`);
+  }
+  if (!isSuite(p.suite)) throw configError('suite', `unknown suite ${JSON.stringify(p.suite)}`);
+  const info = SUITES[p.suite];
+  if (!Buffer.isBuffer(p.key) || p.key.length !== info.keyLen) {
+    const got = Buffer.isBuffer(p.key) ? `${p.key.length} bytes` : 'not a Buffer';
+    throw configError('key', `${p.suite} needs a ${info.keyLen}-byte key, got ${got}`);
+  }
+  if (!Buffer.isBuffer(p.salt) || p.salt.length !== SALT_LEN) {
+    const got = Buffer.isBuffer(p.salt) ? `${p.salt.length} bytes` : 'not a Buffer';
+    throw configError('salt', `${p.suite} needs a ${SALT_LEN}-byte salt, got ${got}`);
+  }
+  return {
+    spi: p.spi,
+    suite: p.suite,
+    // Copies: the SA owns its key material, whatever the caller later does with its buffers.
+    key: Buffer.from(p.key),
+    salt: Buffer.from(p.salt),
+    esn: p.esn ?? false,
+    src: p.src,
+    dst: p.dst,
+    srcU32: parseIpv4(p.src, 'src'),
+    dstU32: parseIpv4(p.dst, 'dst'),
+    createdAt: p.createdAt ?? Date.now(),
+  };
+}
+
+export function newOutboundSa(p: SaParams): OutboundSa {
+  const c = validate(p);
+  return { dir: 'out', ...c, seq: 0, exhausted: false, stats: { packets: 0, bytes: 0 } };
+}
+
+export function newInboundSa(p: InboundSaParams): InboundSa {
+  const c = validate(p);
+  const replay = new ReplayWindow(p.replayWindow ?? DEFAULT_REPLAY_WINDOW, c.esn);
+  return { dir: 'in', ...c, replay, stats: { packets: 0, bytes: 0, replayDrops: 0, icvDrops: 0 } };
+}
+
+/**
+ * Splits keying material as IKEv2 hands it out and as manual key files store it: cipher key
+ * first, then the 4-byte salt (RFC 4106 §8.1, RFC 7634 §2).
+ */
+export function splitKeymat(suite: Suite, keymat: Buffer): { key: Buffer; salt: Buffer } {
+  if (!isSuite(suite)) throw configError('suite', `unknown suite ${JSON.stringify(suite)}`);
+  const keyLen = SUITES[suite].keyLen;
+  if (!Buffer.isBuffer(keymat) || keymat.length !== keyLen + SALT_LEN) {
+    const got = Buffer.isBuffer(keymat) ? `${keymat.length} bytes` : 'not a Buffer';
+    throw configError('key', `${suite} needs ${keyLen + SALT_LEN} bytes of keying material (key + salt), got ${got}`);
+  }
+  return { key: Buffer.from(keymat.subarray(0, keyLen)), salt: Buffer.from(keymat.subarray(keyLen)) };
+}

@@ -1,0 +1,33 @@
+// Inbound Security Association Database: SPI -> SA (RFC 4301 §4.4.2). Outbound SAs hang off
+// SPD entries instead, because outbound selection is by policy, inbound by SPI.
+
+import type { InboundSa } from './sa.js';
+
+export interface SadEntry {
+  readonly sa: InboundSa;
+  /** Name of the vlink whose TUN receives what this SA decrypts. */
+  readonly vlink: string;
+}
+
+export class Sad {
+  private readonly bySpi = new Map<number, SadEntry>();
+
+  add(sa: InboundSa, vlink: string): void {
+    if (this.bySpi.has(sa.spi)) {
+      throw new Error(`SAD already has inbound SPI 0x${sa.spi.toString(16)}`);
+    }
+    this.bySpi.set(sa.spi, { sa, vlink });
+  }
+
+  get(spi: number): SadEntry | undefined {
+    return this.bySpi.get(spi);
+  }
+
+  removeVlink(vlink: string): void {
+    for (const [spi, e] of this.bySpi) if (e.vlink === vlink) this.bySpi.delete(spi);
+  }
+
+  entries(): SadEntry[] {
+    return [...this.bySpi.values()];
+  }
+}

@@ -1,0 +1,58 @@
+// Security Policy Database, keyed ONLY by the outer header (RFC 3884 §3): (local underlay,
+// remote underlay, protocol 4). Inner VN addresses never appear here, which is what lets
+// routing inside the overlay change without touching IPsec. A lookup miss means DISCARD:
+// there is deliberately no BYPASS action, so a missing policy can never leak cleartext.
+
+import type { OutboundSa } from './sa.js';
+
+export const IPPROTO_IPIP = 4;
+
+export type SpdAction = 'protect' | 'discard';
+
+export interface SpdEntry {
+  /** Stable id for the inspector. */
+  readonly id: number;
+  readonly src: string;
+  readonly dst: string;
+  readonly srcU32: number;
+  readonly dstU32: number;
+  readonly proto: number;
+  action: SpdAction;
+  /** The vlink that owns this policy (one policy per vlink). */
+  readonly vlink: string;
+  /** SA to protect with; null while keying has not produced one (then packets drop as no-sa). */
+  sa: OutboundSa | null;
+}
+
+function key(srcU32: number, dstU32: number, proto: number): string {
+  return `${srcU32}:${dstU32}:${proto}`;
+}
+
+export class Spd {
+  private readonly byKey = new Map<string, SpdEntry>();
+  private nextId = 1;
+
+  add(e: Omit<SpdEntry, 'id'>): SpdEntry {
+    const k = key(e.srcU32, e.dstU32, e.proto);
+    if (this.byKey.has(k)) {
+      // Two policies with the same selectors would make SA choice ambiguous; config
+      // validation rejects this earlier, so reaching here is a programming error.
+      throw new Error(`SPD already has a policy for ${e.src} -> ${e.dst} proto ${e.proto}`);
+    }
+    const entry: SpdEntry = { ...e, id: this.nextId++ };
+    this.byKey.set(k, entry);
+    return entry;
+  }
+
+  lookup(srcU32: number, dstU32: number, proto: number): SpdEntry | undefined {
+    return this.byKey.get(key(srcU32, dstU32, proto));
+  }
+
+  removeVlink(vlink: string): void {
+    for (const [k, e] of this.byKey) if (e.vlink === vlink) this.byKey.delete(k);
+  }
+
+  entries(): SpdEntry[] {
+    return [...this.byKey.values()].sort((a, b) => a.id - b.id);
+  }
+}

@@ -1,0 +1,66 @@
+// A virtual link: one TUN, one peer, one outbound policy, its inbound SAs and its counters.
+// This is plain state; the pipelines in send.ts and receive.ts act on it.
+
+import type { TunDevice, UnderlaySocket } from '../io/types.js';
+import { newDropCounters, type DropCounters } from './drop-reasons.js';
+import type { SpdEntry } from './spd.js';
+import type { InboundSa } from './sa.js';
+
+export interface VlinkStats {
+  /** Inner packets read from the TUN and sent protected. */
+  txPackets: number;
+  txBytes: number;
+  /** Inner packets decrypted, checked and written to the TUN. */
+  rxPackets: number;
+  rxBytes: number;
+  /** ICMP fragmentation-needed messages generated towards VN senders. */
+  icmpFragNeeded: number;
+}
+
+export interface Vlink {
+  readonly name: string;
+  readonly local: string;
+  readonly peer: string;
+  readonly localU32: number;
+  readonly peerU32: number;
+  readonly peerPort: number;
+  readonly encap: 'udp' | 'esp';
+  /** VN address of this end (for ICMP errors we originate). */
+  readonly vnAddrU32: number;
+  readonly vnAddr: string;
+  readonly vnPrefixLen: number;
+  readonly vnPeer: string | undefined;
+  /**
+   * Source of ICMP errors we originate into the TUN. It must not be one of this host's own
+   * addresses (the kernel drops such packets as martians), so it is the far end of the link,
+   * as if the next-hop router had sent the error.
+   */
+  readonly icmpSrcU32: number;
+  readonly mtu: number;
+  readonly tun: TunDevice;
+  readonly underlay: UnderlaySocket;
+  readonly policy: SpdEntry;
+  readonly inbound: InboundSa[];
+  readonly drops: DropCounters;
+  readonly stats: VlinkStats;
+  carrier: boolean;
+  /** IPv4 identification for outer headers we build (RFC 6864: any value is fine with DF). */
+  ident: number;
+}
+
+export function newVlinkStats(): VlinkStats {
+  return { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, icmpFragNeeded: 0 };
+}
+
+export { newDropCounters };
+
+/** The far end of a point-to-point VN link: explicit peer, the /31 partner, or the /30 partner. */
+export function linkPeerU32(addrU32: number, prefixLen: number, peer: number | undefined): number {
+  if (peer !== undefined) return peer;
+  if (prefixLen === 31) return (addrU32 ^ 1) >>> 0;
+  if (prefixLen === 30) {
+    const host = addrU32 & 3;
+    return ((addrU32 & ~3) | (host === 1 ? 2 : 1)) >>> 0;
+  }
+  return addrU32;
+}

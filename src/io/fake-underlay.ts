@@ -1,0 +1,92 @@
+// In-memory UnderlaySocket pair for data-plane tests without root. What one end sends reaches
+// the other on a later loop turn (setImmediate), like a real network: never re-entrantly
+// inside send(). Received batches follow the same view/poison contract as FakeTun.
+
+import { deliverBatches, fakeOptions, type FakeOptions } from './fake-tun.js';
+import type { Datagram, UnderlaySocket } from './types.js';
+
+export class FakeUnderlay implements UnderlaySocket {
+  readonly kind: 'udp' | 'esp';
+  readonly localAddr: string;
+  readonly localPort: number;
+  /** Copies of every datagram accepted by send(), with the destination as given. */
+  readonly sent: Datagram[] = [];
+  /** The other end; undefined for a lone socket (sends are logged, never delivered). */
+  peer: FakeUnderlay | undefined;
+  /** Accept sends but deliver nothing: a dead underlay path. */
+  blackhole = false;
+  closed = false;
+  private cb: ((dgrams: Datagram[]) => void) | undefined;
+  private pending: Datagram[] = [];
+  private readonly opts: Required<FakeOptions>;
+
+  constructor(localAddr: string, localPort: number, kind: 'udp' | 'esp' = 'udp', opts: FakeOptions = {}) {
+    this.kind = kind;
+    this.localAddr = localAddr;
+    this.localPort = kind === 'esp' ? 0 : localPort;
+    this.opts = fakeOptions(opts);
+  }
+
+  /** Two connected ends. For kind 'esp' the ports are ignored (raw IP has none). */
+  static pair(
+    addrA: string,
+    portA: number,
+    addrB: string,
+    portB: number,
+    kind: 'udp' | 'esp' = 'udp',
+    opts: FakeOptions = {},
+  ): [FakeUnderlay, FakeUnderlay] {
+    const a = new FakeUnderlay(addrA, portA, kind, opts);
+    const b = new FakeUnderlay(addrB, portB, kind, opts);
+    a.peer = b;
+    b.peer = a;
+    return [a, b];
+  }
+
+  onDatagrams(cb: (dgrams: Datagram[]) => void): void {
+    if (this.closed) return;
+    this.cb = cb;
+    if (this.pending.length > 0) {
+      setImmediate(() => {
+        const q = this.pending;
+        this.pending = [];
+        this.inject(q);
+      });
+    }
+  }
+
+  /**
+   * Datagrams "received from the network": delivered synchronously (copies, in batches) when
+   * a callback is registered, otherwise queued until onDatagrams. Ignored after close.
+   */
+  inject(dgrams: Datagram[]): void {
+    if (this.closed || dgrams.length === 0) return;
+    const cb = this.cb;
+    if (cb === undefined) {
+      for (const d of dgrams) this.pending.push({ data: Buffer.from(d.data), addr: d.addr, port: d.port });
+      return;
+    }
+    deliverBatches(dgrams, (d) => d.data, (d, data) => ({ data, addr: d.addr, port: d.port }), cb, this.opts);
+  }
+
+  /** Accepts everything while open. Only datagrams addressed to the peer reach it. */
+  send(dgrams: Datagram[]): number {
+    if (this.closed) return 0;
+    const copies = dgrams.map((d) => ({ data: Buffer.from(d.data), addr: d.addr, port: d.port }));
+    for (const c of copies) this.sent.push(c);
+    const peer = this.peer;
+    if (peer !== undefined && !this.blackhole) {
+      const arriving = copies
+        .filter((d) => d.addr === peer.localAddr && (this.kind === 'esp' || d.port === peer.localPort))
+        .map((d) => ({ data: Buffer.from(d.data), addr: this.localAddr, port: this.localPort }));
+      if (arriving.length > 0) setImmediate(() => peer.inject(arriving));
+    }
+    return dgrams.length;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.cb = undefined;
+    this.pending = [];
+  }
+}

@@ -1,0 +1,49 @@
+// UnderlaySocket over a raw IPv4 protocol-50 socket (ESP directly on IP). Holding this socket
+// open is also what stops the kernel from answering incoming ESP with "protocol unreachable".
+
+import { loadNative } from '../native/index.js';
+import { SocketUnderlay } from './udp-underlay.js';
+import type { Datagram } from './types.js';
+
+export const IPPROTO_ESP = 50;
+
+/**
+ * The payload of a received raw IPv4 datagram (a view, no copy), or undefined when the header
+ * is malformed. The kernel reassembles fragments and trims to the total length before raw
+ * delivery, so a mismatch here means a packet we should not trust.
+ */
+export function stripIpv4Header(pkt: Buffer): Buffer | undefined {
+  if (pkt.length < 20) return undefined;
+  const b0 = pkt[0]!;
+  if (b0 >> 4 !== 4) return undefined;
+  const hlen = (b0 & 0x0f) * 4;
+  if (hlen < 20 || hlen > pkt.length) return undefined;
+  const total = pkt.readUInt16BE(2);
+  if (total < hlen || total > pkt.length) return undefined;
+  return pkt.subarray(hlen, total);
+}
+
+export class RawEspUnderlay extends SocketUnderlay {
+  readonly kind = 'esp' as const;
+  readonly localAddr: string;
+
+  constructor(bindAddr: string) {
+    super(loadNative().rawOpen(IPPROTO_ESP, bindAddr));
+    this.localAddr = this.localAddress().addr;
+  }
+
+  protected decode(data: Buffer, addr: string): Datagram | undefined {
+    const esp = stripIpv4Header(data);
+    return esp === undefined ? undefined : { data: esp, addr, port: 0 };
+  }
+
+  // Raw IP has no ports: whatever the caller put there is ignored.
+  protected wirePort(): number {
+    return 0;
+  }
+}
+
+/** Raw ESP underlay bound to bindAddr (receives only ESP addressed to it). Needs CAP_NET_RAW. */
+export function openRawEsp(bindAddr: string): RawEspUnderlay {
+  return new RawEspUnderlay(bindAddr);
+}

@@ -1,0 +1,172 @@
+// UnderlaySocket over a UDP socket (RFC 3948 encapsulation, normally port 4500), plus the
+// socket plumbing that raw-esp.ts reuses: batched recvmmsg delivery and sendmmsg sends.
+
+import { ipv4ToU32, loadNative, u32ToIpv4, type NativeReader } from '../native/index.js';
+import { IO_BATCH_SIZE, newIoErrors, type IoErrors } from './tun.js';
+import type { Datagram, UnderlaySocket } from './types.js';
+
+// The largest IPv4 datagram; anything smaller could truncate a legal (fragmented) packet.
+export const UDP_SLOT_SIZE = 65536;
+
+// Peers are few; bounded caches keep string<->uint32 conversions off the per-packet path.
+const ADDR_CACHE_MAX = 1024;
+
+export abstract class SocketUnderlay implements UnderlaySocket {
+  abstract readonly kind: 'udp' | 'esp';
+  readonly fd: number;
+  readonly errors: IoErrors = newIoErrors();
+  private reader: NativeReader | undefined;
+  private cb: ((dgrams: Datagram[]) => void) | undefined;
+  private closed = false;
+  private readonly status = new Int32Array(1);
+  private bufs: Buffer[] = [];
+  private addrs = new Uint32Array(IO_BATCH_SIZE);
+  private ports = new Uint16Array(IO_BATCH_SIZE);
+  private readonly toU32 = new Map<string, number>();
+  private readonly toStr = new Map<number, string>();
+
+  protected constructor(fd: number) {
+    this.fd = fd;
+  }
+
+  /** Turn one received slot into a Datagram, or undefined to drop it (counted). */
+  protected abstract decode(data: Buffer, addr: string, port: number): Datagram | undefined;
+
+  /** Port to put on the wire for `d`, or -1 if it cannot be sent. */
+  protected abstract wirePort(d: Datagram): number;
+
+  onDatagrams(cb: (dgrams: Datagram[]) => void): void {
+    if (this.closed) return;
+    this.cb = cb;
+    if (this.reader) return;
+    this.reader = new (loadNative().Reader)(this.fd, 'recvmmsg', UDP_SLOT_SIZE, IO_BATCH_SIZE, (n) =>
+      this.deliver(n),
+    );
+  }
+
+  /** False before onDatagrams, after close, or once the kernel reported a fatal poll error. */
+  get reading(): boolean {
+    return this.reader?.isActive() ?? false;
+  }
+
+  private addrString(a: number): string {
+    let s = this.toStr.get(a);
+    if (s === undefined) {
+      if (this.toStr.size >= ADDR_CACHE_MAX) this.toStr.clear();
+      s = u32ToIpv4(a);
+      this.toStr.set(a, s);
+    }
+    return s;
+  }
+
+  private addrNumber(s: string): number {
+    let a = this.toU32.get(s);
+    if (a === undefined) {
+      if (this.toU32.size >= ADDR_CACHE_MAX) this.toU32.clear();
+      a = ipv4ToU32(s);
+      this.toU32.set(s, a);
+    }
+    return a;
+  }
+
+  private deliver(n: number): void {
+    const r = this.reader;
+    const cb = this.cb;
+    if (r === undefined || cb === undefined || this.closed) return;
+    if (n < 0) {
+      this.errors.read++;
+      this.errors.lastErrno = -n;
+      return;
+    }
+    const lens = r.lengths;
+    const addrs = r.addrs!;
+    const ports = r.ports!;
+    const out: Datagram[] = [];
+    for (let i = 0; i < n; i++) {
+      const len = lens[i]!;
+      if (len < 0) {
+        this.errors.dropped++;
+        continue;
+      }
+      const d = this.decode(Buffer.from(r.data, i * r.slotSize, len), this.addrString(addrs[i]!), ports[i]!);
+      if (d === undefined) this.errors.dropped++;
+      else out.push(d);
+    }
+    if (out.length > 0) cb(out);
+  }
+
+  send(dgrams: Datagram[]): number {
+    if (this.closed || dgrams.length === 0) return 0;
+    if (this.addrs.length < dgrams.length) {
+      this.addrs = new Uint32Array(dgrams.length);
+      this.ports = new Uint16Array(dgrams.length);
+    }
+    const bufs = this.bufs;
+    let k = 0;
+    for (const d of dgrams) {
+      const a = this.addrNumber(d.addr);
+      const p = this.wirePort(d);
+      // 0.0.0.0 would be delivered to this host, never to a peer.
+      if (a <= 0 || p < 0) {
+        this.errors.write++;
+        continue;
+      }
+      bufs[k] = d.data;
+      this.addrs[k] = a;
+      this.ports[k] = p;
+      k++;
+    }
+    bufs.length = k;
+    const sent = k === 0 ? 0 : loadNative().sendBatch(this.fd, bufs, this.addrs, this.ports, k, this.status);
+    // Do not pin the caller's buffers until the next send.
+    bufs.length = 0;
+    if (sent < k) {
+      this.errors.write += k - sent;
+      this.errors.lastErrno = this.status[0]!;
+    }
+    return sent;
+  }
+
+  /** Local address and port the socket is bound to (port 0 for raw sockets). */
+  localAddress(): { addr: string; port: number } {
+    const s = loadNative().sockName(this.fd);
+    return { addr: u32ToIpv4(s.addr), port: s.port };
+  }
+
+  /** Stop reading and close the socket. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.reader?.close();
+    this.reader = undefined;
+    this.cb = undefined;
+    loadNative().closeFd(this.fd);
+  }
+}
+
+export class UdpUnderlay extends SocketUnderlay {
+  readonly kind = 'udp' as const;
+  readonly localAddr: string;
+  readonly localPort: number;
+
+  constructor(bindAddr: string, port: number) {
+    super(loadNative().udpOpen(bindAddr, port));
+    const local = this.localAddress();
+    this.localAddr = local.addr;
+    this.localPort = local.port;
+  }
+
+  protected decode(data: Buffer, addr: string, port: number): Datagram {
+    return { data, addr, port };
+  }
+
+  protected wirePort(d: Datagram): number {
+    const p = d.port;
+    return Number.isInteger(p) && p > 0 && p <= 65535 ? p : -1;
+  }
+}
+
+/** UDP underlay bound to bindAddr:port; port 0 lets the kernel choose (see localPort). */
+export function openUdpUnderlay(bindAddr: string, port: number): UdpUnderlay {
+  return new UdpUnderlay(bindAddr, port);
+}

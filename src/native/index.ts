@@ -1,0 +1,195 @@
+// Typed loader for build/Release/iiptran_native.node. Loading is lazy so that code which only
+// uses the fakes (unit tests without root or without a compiler) never needs the addon.
+//
+// Address convention of the addon: IPv4 addresses are uint32 in HOST byte order
+// (10.0.0.1 === 0x0a000001); ports are plain numbers.
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { markAsUntransferable } from 'node:worker_threads';
+import { IiptranError, NativeError } from '../errors.js';
+
+export type ReaderMode = 'read' | 'recvmmsg';
+
+/**
+ * Batched reader on the Node event loop. `callback(count)` gets the number of packets now in
+ * slots 0..count-1 (slot i starts at byte i * slotSize of `data`, length `lengths[i]`, -1 when
+ * the datagram was truncated), or a negative errno for a receive error. The views are
+ * overwritten by the next batch.
+ */
+export interface NativeReader {
+  readonly fd: number;
+  readonly slotSize: number;
+  readonly batchSize: number;
+  readonly data: ArrayBuffer;
+  readonly lengths: Int32Array;
+  /** Source addresses, host byte order; null in 'read' mode. */
+  readonly addrs: Uint32Array | null;
+  /** Source ports; null in 'read' mode. */
+  readonly ports: Uint16Array | null;
+  /** Stop polling. Idempotent; the fd stays open (closeFd it afterwards). */
+  close(): void;
+  /** Whether this reader keeps the event loop alive (default true while open). */
+  ref(): void;
+  unref(): void;
+  /** False once closed, or after a fatal poll error (e.g. the TUN device was deleted). */
+  isActive(): boolean;
+}
+
+export interface NativeReaderCtor {
+  new (fd: number, mode: ReaderMode, slotSize: number, batchSize: number, cb: (count: number) => void): NativeReader;
+}
+
+export interface TunOpenResult {
+  fd: number;
+  /** Name the kernel gave the device (differs from the request only with a %d pattern). */
+  name: string;
+  ifindex: number;
+}
+
+export interface SockName {
+  /** Host byte order. */
+  addr: number;
+  port: number;
+}
+
+/** The addon's surface. Setup calls throw NativeError; batch calls only throw on bad arguments. */
+export interface NativeAddon {
+  tunOpen(name: string): TunOpenResult;
+  tunSetCarrier(fd: number, on: boolean): void;
+  ifSetMtu(name: string, mtu: number): void;
+  ifGetMtu(name: string): number;
+  ifSetUp(name: string, up: boolean): void;
+  /** UDP socket bound to addr:port (port 0 = kernel's choice); DF off; returns the fd. */
+  udpOpen(addr: string | number, port: number): number;
+  /** Raw IPv4 socket for `proto` bound to addr; received datagrams include the IPv4 header. */
+  rawOpen(proto: number, addr: string | number): number;
+  sockName(fd: number): SockName;
+  closeFd(fd: number): void;
+  /** write() each buffer; returns how many were written. status[0] = last errno, 0 if none. */
+  writeBatch(fd: number, bufs: readonly Uint8Array[], count: number, status?: Int32Array): number;
+  /** sendmmsg(); returns how many the kernel accepted. status[0] = last errno, 0 if none. */
+  sendBatch(
+    fd: number,
+    bufs: readonly Uint8Array[],
+    addrs: Uint32Array,
+    ports: Uint16Array | Int32Array | Uint32Array,
+    count: number,
+    status?: Int32Array,
+  ): number;
+  Reader: NativeReaderCtor;
+}
+
+const ADDON_FILE = join('build', 'Release', 'iiptran_native.node');
+let cached: NativeAddon | undefined;
+
+// The compiled loader lives at dist/src/native, the source at src/native: walk up to the
+// package root rather than hard-coding either depth.
+function findAddon(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, ADDON_FILE);
+    if (existsSync(candidate)) return candidate;
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return undefined;
+}
+
+function isErrnoError(e: unknown): e is Error & { errno: number; syscall?: string } {
+  return e instanceof Error && typeof (e as { errno?: unknown }).errno === 'number';
+}
+
+/** Rethrow an addon error as NativeError; TypeError/RangeError (caller bugs) pass through. */
+export function toNativeError(op: string, e: unknown): unknown {
+  if (isErrnoError(e)) return new NativeError(op, e.errno, e.message);
+  return e;
+}
+
+function guarded<A extends unknown[], R>(op: string, fn: (...a: A) => R): (...a: A) => R {
+  return (...a: A): R => {
+    try {
+      return fn(...a);
+    } catch (e) {
+      throw toNativeError(op, e);
+    }
+  };
+}
+
+function wrap(raw: NativeAddon): NativeAddon {
+  const RawReader = raw.Reader;
+  // A transferred ArrayBuffer would leave the addon writing into memory another thread owns.
+  const Reader = function Reader(
+    fd: number,
+    mode: ReaderMode,
+    slotSize: number,
+    batchSize: number,
+    cb: (count: number) => void,
+  ): NativeReader {
+    let r: NativeReader;
+    try {
+      r = new RawReader(fd, mode, slotSize, batchSize, cb);
+    } catch (e) {
+      throw toNativeError('Reader', e);
+    }
+    markAsUntransferable(r.data);
+    return r;
+  } as unknown as NativeReaderCtor;
+  return {
+    tunOpen: guarded('tunOpen', raw.tunOpen),
+    tunSetCarrier: guarded('tunSetCarrier', raw.tunSetCarrier),
+    ifSetMtu: guarded('ifSetMtu', raw.ifSetMtu),
+    ifGetMtu: guarded('ifGetMtu', raw.ifGetMtu),
+    ifSetUp: guarded('ifSetUp', raw.ifSetUp),
+    udpOpen: guarded('udpOpen', raw.udpOpen),
+    rawOpen: guarded('rawOpen', raw.rawOpen),
+    sockName: guarded('sockName', raw.sockName),
+    closeFd: guarded('closeFd', raw.closeFd),
+    // Hot path: no wrapper; these never throw for kernel errors.
+    writeBatch: raw.writeBatch,
+    sendBatch: raw.sendBatch,
+    Reader,
+  };
+}
+
+/** Load the addon once. Throws IiptranError IIPTRAN_ERR_NATIVE when it was never built. */
+export function loadNative(): NativeAddon {
+  if (cached) return cached;
+  const path = findAddon();
+  if (path === undefined) {
+    throw new IiptranError('IIPTRAN_ERR_NATIVE', 'native addon not built: run npm install (needs g++ and python3)');
+  }
+  const require = createRequire(import.meta.url);
+  let raw: NativeAddon;
+  try {
+    raw = require(path) as NativeAddon;
+  } catch (e) {
+    throw new IiptranError('IIPTRAN_ERR_NATIVE', `native addon ${path} failed to load: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  cached = wrap(raw);
+  return cached;
+}
+
+/** Dotted IPv4 to host-order uint32, or -1 when `s` is not a dotted quad. */
+export function ipv4ToU32(s: string): number {
+  const parts = s.split('.');
+  if (parts.length !== 4) return -1;
+  let v = 0;
+  for (const p of parts) {
+    if (p.length === 0 || p.length > 3 || !/^[0-9]+$/.test(p)) return -1;
+    const n = Number(p);
+    if (n > 255) return -1;
+    v = v * 256 + n;
+  }
+  return v;
+}
+
+/** Host-order uint32 to dotted IPv4. */
+export function u32ToIpv4(v: number): string {
+  return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+}

@@ -1,0 +1,89 @@
+// Renders the control socket's JSON views (control/inspect.ts) as text for `iiptran show`.
+
+import { table } from './table.js';
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function drops(d: Obj): string {
+  const e = Object.entries(d);
+  return e.length === 0 ? '-' : e.map(([k, v]) => `${k}=${v}`).join(' ');
+}
+
+function outerStr(o: Obj | null): string {
+  if (o === null) return '-';
+  return `${o.src} > ${o.dst} ipip/${o.encap === 'udp' ? `udp:${o.dport}` : 'esp'}`;
+}
+
+export function renderLinks(v: Obj): string {
+  return table(
+    ['VLINK', 'STATE', 'ADDRESS', 'MTU', 'OUTER HEADER', 'SPI OUT', 'SPI IN', 'TX PKTS', 'RX PKTS', 'DROPS'],
+    v.links.map((l: Obj) => [l.name, l.state, l.address, l.mtu, outerStr(l.outer), l.spiOut, l.spiIn.join(','), l.txPackets, l.rxPackets, drops(l.drops)]),
+  );
+}
+
+export function renderPolicies(v: Obj): string {
+  return (
+    table(
+      ['ID', 'SELECTOR (outer header only)', 'ACTION', 'VLINK', 'SA'],
+      v.policies.map((p: Obj) => [p.id, `${p.selector.src} > ${p.selector.dst} proto ${p.selector.proto}`, p.action, p.vlink, p.sa]),
+    ) + `\ndefault: ${v.default} (no policy matches: packet dropped, never sent in clear)`
+  );
+}
+
+export function renderSas(v: Obj): string {
+  return table(
+    ['DIR', 'SPI', 'VLINK', 'SUITE', 'SELECTOR', 'SEQ', 'PACKETS', 'BYTES', 'REPLAY DROPS', 'ICV DROPS', 'AGE', 'KEYING'],
+    v.sas.map((s: Obj) => [
+      s.dir,
+      s.spi,
+      s.vlink,
+      s.suite + (s.esn ? '+esn' : ''),
+      `${s.selector.src} > ${s.selector.dst} proto 4`,
+      s.seq + (s.exhausted ? ' EXHAUSTED' : ''),
+      s.packets,
+      s.bytes,
+      s.replayDrops,
+      s.icvDrops,
+      `${s.ageSeconds}s`,
+      s.keying,
+    ]),
+  );
+}
+
+export function renderCounters(v: Obj): string {
+  const names: string[] = Object.keys(v.vlinks);
+  const rows = (v.reasons as string[]).map((r) => [r, v.node_drops[r], ...names.map((n) => v.vlinks[n][r])]);
+  const stats = ['txPackets', 'txBytes', 'rxPackets', 'rxBytes', 'icmpFragNeeded'].map((s) => [s, '-', ...names.map((n) => v.vlinks[n][s])]);
+  return table(['COUNTER', '(node)', ...names], [...stats, ...rows]);
+}
+
+export function renderRoutes(v: Obj): string {
+  if (v.routes.length === 0) return 'no routes leave by a vlink';
+  return table(
+    ['ROUTE', 'VIA', 'PROTO', 'VLINK', 'STATE', 'OUTER HEADER', 'POLICY', 'SA OUT', 'SUITE', 'PKTS OUT', 'BYTES OUT', 'SA IN', 'PKTS IN', 'REPLAY DROPS'],
+    v.routes.map((r: Obj) => [
+      r.dst,
+      r.gateway ?? r.dev,
+      r.protocol,
+      r.vlink,
+      r.state,
+      outerStr(r.outer),
+      r.policy === null ? '-' : `#${r.policy.id} ${r.policy.action}`,
+      r.saOut?.spi,
+      r.saOut?.suite,
+      r.saOut?.packets,
+      r.saOut?.bytes,
+      r.saIn?.spi,
+      r.saIn?.packets,
+      r.saIn?.replayDrops,
+    ]),
+  );
+}
+
+export const RENDERERS: Record<string, (v: Obj) => string> = {
+  links: renderLinks,
+  policies: renderPolicies,
+  sas: renderSas,
+  counters: renderCounters,
+  routes: renderRoutes,
+};

@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { NativeError } from '../../src/errors.js';
+import { ipv4ToU32, loadNative, u32ToIpv4 } from '../../src/native/index.js';
+
+const n = loadNative();
+
+describe('native addon: argument validation never reaches the kernel', () => {
+  it('rejects bad interface names', () => {
+    assert.throws(() => n.tunOpen(''), RangeError);
+    assert.throws(() => n.tunOpen('x'.repeat(16)), RangeError);
+    assert.throws(() => n.tunOpen('a/b'), RangeError);
+    assert.throws(() => n.tunOpen('a b'), RangeError);
+    assert.throws(() => n.tunOpen('..'), RangeError);
+    assert.throws(() => n.tunOpen(7 as unknown as string), TypeError);
+    assert.throws(() => n.ifSetMtu('lo', 20), RangeError);
+  });
+
+  it('rejects bad addresses, ports and fds', () => {
+    assert.throws(() => n.udpOpen('300.1.1.1', 0), RangeError);
+    assert.throws(() => n.udpOpen('127.0.0.1', 65536), RangeError);
+    assert.throws(() => n.udpOpen(2 ** 32, 0), RangeError);
+    assert.throws(() => n.rawOpen(0, '127.0.0.1'), RangeError);
+    assert.throws(() => n.writeBatch(-1, [], 0), RangeError);
+    assert.throws(() => n.writeBatch(1.5, [], 0), RangeError);
+    assert.throws(() => n.closeFd(1), RangeError, 'stdio is never closed');
+  });
+
+  it('rejects inconsistent batches', () => {
+    const fd = n.udpOpen('127.0.0.1', 0);
+    try {
+      const b = [Buffer.from('x')];
+      assert.throws(() => n.writeBatch(fd, b, 2), RangeError);
+      assert.throws(() => n.writeBatch(fd, ['x'] as unknown as Buffer[], 1), TypeError);
+      assert.throws(() => n.sendBatch(fd, b, new Uint32Array(0), new Uint16Array(1), 1), RangeError);
+      assert.throws(() => n.sendBatch(fd, b, new Int32Array(1) as unknown as Uint32Array, new Uint16Array(1), 1), TypeError);
+      assert.throws(() => n.sendBatch(fd, b, new Uint32Array([0x7f000001]), new Int32Array([-1]), 1), RangeError);
+      assert.throws(() => n.sendBatch(fd, b, new Uint32Array(1), new Uint16Array(1), 1, new Uint8Array(1) as unknown as Int32Array), TypeError);
+    } finally {
+      n.closeFd(fd);
+    }
+  });
+
+  it('reports system call failures as NativeError with errno', () => {
+    const fd = n.udpOpen('127.0.0.1', 0);
+    n.closeFd(fd);
+    assert.throws(
+      () => n.closeFd(fd),
+      (e: unknown) => e instanceof NativeError && e.errno === 9 && e.code === 'IIPTRAN_ERR_NATIVE' && /EBADF|Bad file/.test(e.message),
+    );
+    assert.throws(() => n.ifGetMtu('iit-none-here'), (e: unknown) => e instanceof NativeError && e.errno === 19);
+    assert.throws(() => n.tunSetCarrier(fd, true), NativeError);
+  });
+
+  it('counts refused writes instead of throwing', () => {
+    const fd = n.udpOpen('127.0.0.1', 0);
+    const status = new Int32Array(1);
+    try {
+      // An unconnected UDP socket cannot write(): every packet fails with EDESTADDRREQ.
+      assert.equal(n.writeBatch(fd, [Buffer.from('a'), Buffer.from('b')], 2, status), 0);
+      assert.equal(status[0], 89);
+    } finally {
+      n.closeFd(fd);
+    }
+  });
+});
+
+describe('native Reader', () => {
+  it('validates its arguments', () => {
+    const fd = n.udpOpen('127.0.0.1', 0);
+    try {
+      assert.throws(() => new n.Reader(fd, 'bogus' as 'read', 2048, 8, () => {}), RangeError);
+      assert.throws(() => new n.Reader(fd, 'read', 16, 8, () => {}), RangeError);
+      assert.throws(() => new n.Reader(fd, 'read', 2048, 0, () => {}), RangeError);
+      assert.throws(() => new n.Reader(fd, 'read', 1 << 20, 1024, () => {}), RangeError);
+      assert.throws(() => new n.Reader(fd, 'read', 2048, 8, 'cb' as unknown as () => void), TypeError);
+    } finally {
+      n.closeFd(fd);
+    }
+  });
+
+  it('refuses a second reader on one fd, closes idempotently, and frees the fd for a new one', () => {
+    const fd = n.udpOpen('127.0.0.1', 0);
+    try {
+      const r = new n.Reader(fd, 'recvmmsg', 2048, 8, () => {});
+      assert.equal(r.isActive(), true);
+      assert.ok(r.data instanceof ArrayBuffer && r.data.byteLength === 2048 * 8);
+      assert.equal(r.lengths.length, 8);
+      assert.equal(r.addrs?.length, 8);
+      assert.equal(r.ports?.length, 8);
+      assert.throws(() => new n.Reader(fd, 'recvmmsg', 2048, 8, () => {}), (e: unknown) => e instanceof NativeError && e.errno === 16);
+      r.close();
+      r.close();
+      assert.equal(r.isActive(), false);
+      const r2 = new n.Reader(fd, 'recvmmsg', 2048, 8, () => {});
+      r2.close();
+    } finally {
+      n.closeFd(fd);
+    }
+  });
+
+  it('cannot poll a regular file or a closed fd', () => {
+    const f = openSync(new URL(import.meta.url), 'r');
+    try {
+      assert.throws(() => new n.Reader(f, 'read', 2048, 8, () => {}), NativeError);
+    } finally {
+      closeSync(f);
+    }
+    assert.throws(() => new n.Reader(f, 'read', 2048, 8, () => {}), NativeError);
+  });
+
+  it('hands its buffer over as untransferable', () => {
+    const fd = n.udpOpen('127.0.0.1', 0);
+    const r = new n.Reader(fd, 'recvmmsg', 2048, 4, () => {});
+    try {
+      // Node 20 copies an untransferable buffer instead of moving it; later versions throw.
+      try {
+        structuredClone(r.data, { transfer: [r.data] });
+      } catch {
+        // DataCloneError is fine too
+      }
+      assert.equal(r.data.byteLength, 2048 * 4, 'still attached');
+    } finally {
+      r.close();
+      n.closeFd(fd);
+    }
+  });
+
+  it('delivers a batch with host-order source addresses and ports', async () => {
+    const rx = n.udpOpen('127.0.0.1', 0);
+    const tx = n.udpOpen('127.0.0.2', 0);
+    const rxPort = n.sockName(rx).port;
+    const txPort = n.sockName(tx).port;
+    const seen: Array<{ len: number; addr: number; port: number; text: string }> = [];
+    const done = new Promise<void>((resolve) => {
+      const r = new n.Reader(rx, 'recvmmsg', 2048, 4, (count) => {
+        for (let i = 0; i < count; i++) {
+          const len = r.lengths[i]!;
+          seen.push({ len, addr: r.addrs![i]!, port: r.ports![i]!, text: Buffer.from(r.data, i * 2048, len).toString() });
+        }
+        if (seen.length >= 6) {
+          r.close();
+          resolve();
+        }
+      });
+    });
+    const bufs = ['a', 'bb', 'ccc', 'dddd', 'eeeee', 'ffffff'].map((s) => Buffer.from(s));
+    const status = new Int32Array(1);
+    const sent = n.sendBatch(tx, bufs, new Uint32Array(6).fill(0x7f000001), new Int32Array(6).fill(rxPort), 6, status);
+    assert.equal(sent, 6);
+    assert.equal(status[0], 0);
+    await done;
+    n.closeFd(rx);
+    n.closeFd(tx);
+    assert.deepEqual(seen.map((s) => s.text), ['a', 'bb', 'ccc', 'dddd', 'eeeee', 'ffffff']);
+    for (const s of seen) {
+      assert.equal(s.addr, 0x7f000002);
+      assert.equal(s.port, txPort);
+    }
+  });
+});
+
+describe('native Reader callback semantics (child process)', () => {
+  // Run in a child so an uncaught exception cannot disturb this test runner.
+  const script = `
+    import { loadNative } from ${JSON.stringify(new URL('../../src/native/index.js', import.meta.url).href)};
+    const n = loadNative();
+    const rx = n.udpOpen('127.0.0.1', 0);
+    const tx = n.udpOpen('127.0.0.1', 0);
+    const order = [];
+    process.on('uncaughtException', (e) => {
+      order.push('uncaught:' + e.message);
+      r.close(); n.closeFd(rx); n.closeFd(tx);
+      setImmediate(() => console.log(JSON.stringify(order)));
+    });
+    const r = new n.Reader(rx, 'recvmmsg', 2048, 4, (count) => {
+      order.push('cb:' + count);
+      process.nextTick(() => order.push('tick'));
+      Promise.resolve().then(() => order.push('microtask'));
+      setImmediate(() => order.push('immediate'));
+      throw new Error('boom');
+    });
+    n.sendBatch(tx, [Buffer.from('x')], new Uint32Array([0x7f000001]), new Uint16Array([n.sockName(rx).port]), 1);
+  `;
+
+  it('runs nextTicks/microtasks after the callback, routes a throw to uncaughtException, and lets the process exit', () => {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const order = JSON.parse(r.stdout.trim()) as string[];
+    assert.equal(order[0], 'cb:1');
+    assert.ok(order.includes('uncaught:boom'), order.join(','));
+    assert.ok(order.indexOf('tick') < order.indexOf('immediate'), order.join(','));
+    assert.ok(order.indexOf('microtask') < order.indexOf('immediate'), order.join(','));
+  });
+});
+
+describe('address helpers', () => {
+  it('convert between dotted and host-order uint32', () => {
+    assert.equal(ipv4ToU32('10.0.0.1'), 0x0a000001);
+    assert.equal(ipv4ToU32('255.255.255.255'), 0xffffffff);
+    assert.equal(u32ToIpv4(0xc0a80101), '192.168.1.1');
+    for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', ' 1.2.3.4', '1.2.3.x', '1.2.3.0004'])
+      assert.equal(ipv4ToU32(bad), -1, bad);
+  });
+});

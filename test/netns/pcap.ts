@@ -1,0 +1,50 @@
+// Minimal pcap reader for tests: Ethernet (linktype 1) or Linux cooked (113) frames carrying
+// IPv4. Enough to pull real ESP packets out of a capture and replay or mutate them.
+
+import fs from 'node:fs';
+
+export interface CapturedIp {
+  src: string;
+  dst: string;
+  proto: number;
+  /** The IPv4 packet. */
+  ip: Buffer;
+  /** UDP payload when proto is 17, IP payload otherwise. */
+  payload: Buffer;
+  dport: number | null;
+}
+
+function ip4(b: Buffer, o: number): string {
+  return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+}
+
+export function readPcap(file: string): CapturedIp[] {
+  const b = fs.readFileSync(file);
+  const magic = b.readUInt32LE(0);
+  if (magic !== 0xa1b2c3d4) throw new Error(`${file}: not a little-endian microsecond pcap`);
+  const linktype = b.readUInt32LE(20);
+  const l2 = linktype === 1 ? 14 : linktype === 113 ? 16 : -1;
+  if (l2 < 0) throw new Error(`unsupported linktype ${linktype}`);
+  const out: CapturedIp[] = [];
+  let o = 24;
+  while (o + 16 <= b.length) {
+    const incl = b.readUInt32LE(o + 8);
+    const frame = b.subarray(o + 16, o + 16 + incl);
+    o += 16 + incl;
+    const ethertype = frame.readUInt16BE(l2 - 2);
+    if (ethertype !== 0x0800) continue;
+    const ip = frame.subarray(l2);
+    const ihl = (ip[0]! & 15) * 4;
+    const total = ip.readUInt16BE(2);
+    const pkt = Buffer.from(ip.subarray(0, total));
+    const proto = pkt[9]!;
+    let payload = pkt.subarray(ihl);
+    let dport: number | null = null;
+    if (proto === 17) {
+      dport = payload.readUInt16BE(2);
+      payload = payload.subarray(8);
+    }
+    out.push({ src: ip4(pkt, 12), dst: ip4(pkt, 16), proto, ip: pkt, payload, dport });
+  }
+  return out;
+}
