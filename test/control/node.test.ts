@@ -1,0 +1,191 @@
+// Two OverlayNodes wired through fake TUNs and a fake underlay: the whole data plane and
+// node lifecycle without root. The netns tests repeat the important cases with real parts.
+
+import { test, describe, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { OverlayNode, type NodeIo } from '../../src/control/node.js';
+import { parseNodeConfig } from '../../src/control/config.js';
+import { writeKeyFile, generateKeyHex } from '../../src/control/keyfile.js';
+import { FakeTun } from '../../src/io/fake-tun.js';
+import { FakeUnderlay } from '../../src/io/fake-underlay.js';
+import { FakeNetSys } from '../../src/io/fake-netsys.js';
+import { Ipv4, Ipv4Packet, IPPROTO_ICMP } from '../../src/wire/ipv4.js';
+import { Icmp, IcmpPacket } from '../../src/wire/icmp.js';
+import { ipv4ToU32 } from '../../src/wire/addr.js';
+
+const log = pino({ level: 'silent' });
+const tick = () => new Promise((r) => setImmediate(r));
+
+function echo(src: string, dst: string, size: number, df = true): Buffer {
+  const data = Buffer.alloc(size, 0x5a);
+  return Ipv4.encode({ src: ipv4ToU32(src), dst: ipv4ToU32(dst), protocol: IPPROTO_ICMP, ttl: 64, dontFragment: df, payload: Icmp.encode({ kind: 'echo-request', identifier: 7, sequence: 1, data }) } as never);
+}
+
+function yamlFor(dir: string, me: 'a' | 'b'): string {
+  const peer = me === 'a' ? 'b' : 'a';
+  return `
+node: ${me}
+control_socket: ${dir}/${me}.sock
+underlay: { address: 192.0.2.${me === 'a' ? 1 : 2} }
+vlinks:
+  - name: vl-${peer}
+    peer: 192.0.2.${me === 'a' ? 2 : 1}
+    address: 10.255.0.${me === 'a' ? 0 : 1}/31
+    keying:
+      mode: manual
+      suite: chacha20-poly1305
+      spi_out: ${me === 'a' ? '0x1001' : '0x2001'}
+      spi_in: ${me === 'a' ? '0x2001' : '0x1001'}
+      key_out: ${me}-out.key
+      key_in: ${me}-in.key
+`;
+}
+
+describe('OverlayNode over fakes', () => {
+  let dir: string;
+  let a: OverlayNode;
+  let b: OverlayNode;
+  let tuns: Map<string, FakeTun>;
+  let ua: FakeUnderlay;
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iit-node-'));
+    const k1 = generateKeyHex('chacha20-poly1305');
+    const k2 = generateKeyHex('chacha20-poly1305');
+    writeKeyFile(path.join(dir, 'a-out.key'), 'chacha20-poly1305', { hex: k1 });
+    writeKeyFile(path.join(dir, 'b-in.key'), 'chacha20-poly1305', { hex: k1 });
+    writeKeyFile(path.join(dir, 'b-out.key'), 'chacha20-poly1305', { hex: k2 });
+    writeKeyFile(path.join(dir, 'a-in.key'), 'chacha20-poly1305', { hex: k2 });
+    const [sa, sb] = FakeUnderlay.pair('192.0.2.1', 4500, '192.0.2.2', 4500, 'udp', { poison: false });
+    ua = sa;
+    tuns = new Map();
+    const io = (u: FakeUnderlay): NodeIo => ({
+      openTun: (name) => {
+        const t = new FakeTun(name, tuns.size + 1, { poison: false });
+        tuns.set(name, t);
+        return t;
+      },
+      openUdp: () => u,
+      openRawEsp: () => {
+        throw new Error('not used');
+      },
+      netsys: new FakeNetSys(),
+    });
+    a = new OverlayNode(parseNodeConfig(yamlFor(dir, 'a'), { baseDir: dir }), io(sa), log);
+    b = new OverlayNode(parseNodeConfig(yamlFor(dir, 'b'), { baseDir: dir }), io(sb), log);
+    await a.start();
+    await b.start();
+  });
+
+  afterEach(async () => {
+    await a.stop();
+    await b.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a packet written into A\'s vlink comes out of B\'s, byte for byte, and only ESP crosses', async () => {
+    const pkt = echo('10.10.0.1', '10.10.0.2', 200);
+    tuns.get('vl-b')!.inject([pkt]);
+    await tick();
+    await tick();
+    assert.equal(ua.sent.length, 1);
+    const wire = ua.sent[0]!;
+    assert.equal(wire.addr, '192.0.2.2');
+    assert.equal(wire.port, 4500);
+    assert.equal(wire.data.readUInt32BE(0), 0x1001, 'SPI on the wire');
+    assert.equal(wire.data.indexOf(pkt.subarray(28, 60)), -1, 'inner payload not visible');
+    assert.deepEqual(tuns.get('vl-a')!.written, [pkt]);
+    assert.equal(b.vlinks.get('vl-a')!.stats.rxPackets, 1);
+  });
+
+  test('SPD selects by outer header only: changing the inner addresses changes nothing', async () => {
+    tuns.get('vl-b')!.inject([echo('172.16.9.9', '198.51.100.7', 64), echo('10.1.2.3', '10.3.2.1', 64)]);
+    await tick();
+    await tick();
+    assert.equal(ua.sent.length, 2);
+    assert.ok(ua.sent.every((d) => d.data.readUInt32BE(0) === 0x1001));
+    assert.equal(tuns.get('vl-a')!.written.length, 2);
+  });
+
+  test('no SA means drop, never bypass', async () => {
+    const v = a.vlinks.get('vl-b')!;
+    v.policy.sa = null;
+    tuns.get('vl-b')!.inject([echo('10.10.0.1', '10.10.0.2', 64)]);
+    await tick();
+    assert.equal(ua.sent.length, 0, 'nothing sent');
+    assert.equal(v.drops['no-sa'], 1);
+  });
+
+  test('exhausted SA stops sending and says so', async () => {
+    const v = a.vlinks.get('vl-b')!;
+    v.policy.sa!.seq = 0xffffffff;
+    tuns.get('vl-b')!.inject([echo('10.10.0.1', '10.10.0.2', 64)]);
+    await tick();
+    assert.equal(ua.sent.length, 0);
+    assert.equal(v.drops['sa-exhausted'], 1);
+    assert.equal(v.policy.sa!.exhausted, true);
+  });
+
+  test('non-IPv4 and malformed inner packets are counted, not sent', async () => {
+    const v = a.vlinks.get('vl-b')!;
+    const v6 = Buffer.alloc(40);
+    v6[0] = 0x60;
+    const bad = echo('10.10.0.1', '10.10.0.2', 64);
+    bad[10] ^= 0xff; // header checksum
+    tuns.get('vl-b')!.inject([v6, bad, Buffer.alloc(0)]);
+    await tick();
+    assert.equal(ua.sent.length, 0);
+    assert.equal(v.drops['not-ipv4'], 2);
+    assert.equal(v.drops.malformed, 1);
+  });
+
+  test('oversize with DF: ICMP frag-needed from the link peer address, carrying the vlink MTU', async () => {
+    const v = a.vlinks.get('vl-b')!;
+    assert.equal(v.mtu, 1438);
+    tuns.get('vl-b')!.inject([echo('10.10.0.1', '10.10.0.2', 1500 - 28)]);
+    await tick();
+    assert.equal(ua.sent.length, 0);
+    const [icmp] = tuns.get('vl-b')!.written;
+    assert.ok(icmp, 'ICMP written back into the TUN');
+    const ip = new Ipv4Packet(icmp);
+    assert.equal(ip.src, '10.255.0.1', 'from the far end of the /31, never a local address');
+    assert.equal(ip.dst, '10.10.0.1');
+    const m = new IcmpPacket(ip.payload);
+    assert.equal(m.type, 3);
+    assert.equal(m.code, 4);
+    assert.equal(m.nextHopMtu, 1438);
+    assert.equal(v.drops.mtu, 1);
+    // Without DF: dropped and counted, no ICMP.
+    tuns.get('vl-b')!.written.length = 0;
+    tuns.get('vl-b')!.inject([echo('10.10.0.1', '10.10.0.2', 1500 - 28, false)]);
+    await tick();
+    assert.equal(tuns.get('vl-b')!.written.length, 0);
+    assert.equal(v.drops.mtu, 2);
+  });
+
+  test('reload keeps an unchanged vlink (same SA objects) and rejects an invalid config whole', async () => {
+    const v = a.vlinks.get('vl-b')!;
+    const r = await a.reload(parseNodeConfig(yamlFor(dir, 'a'), { baseDir: dir }));
+    assert.deepEqual(r, { added: [], removed: [], kept: ['vl-b'] });
+    assert.equal(a.vlinks.get('vl-b'), v);
+    // A key file that became world-readable makes the whole reload fail and changes nothing.
+    fs.chmodSync(path.join(dir, 'a-out.key'), 0o644);
+    await assert.rejects(a.reload(parseNodeConfig(yamlFor(dir, 'a'), { baseDir: dir })), /too open/);
+    assert.equal(a.vlinks.get('vl-b'), v);
+    fs.chmodSync(path.join(dir, 'a-out.key'), 0o600);
+    // A changed key recreates the vlink.
+    writeKeyFile(path.join(dir, 'a-out.key'), 'chacha20-poly1305', { overwrite: true });
+    const r2 = await a.reload(parseNodeConfig(yamlFor(dir, 'a'), { baseDir: dir }));
+    assert.deepEqual(r2, { added: ['vl-b'], removed: ['vl-b'], kept: [] });
+    assert.notEqual(a.vlinks.get('vl-b'), v);
+  });
+
+  test('an explicit vlink MTU larger than the overhead allows is a config error naming the field', () => {
+    const cfg = parseNodeConfig(yamlFor(dir, 'a').replace('    address: 10.255.0.0/31', '    address: 10.255.0.0/31\n    mtu: 1450'), { baseDir: dir });
+    assert.throws(() => a.prepare(cfg), /vlinks\[0\]\.mtu: 1450 does not fit: .* at most 1438/);
+  });
+});
