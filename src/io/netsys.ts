@@ -47,6 +47,13 @@ function ipv4Bytes(a: string): Buffer {
 }
 
 const AF_INET = 2;
+
+/**
+ * The TUN's qdisc is where packets wait when the daemon is the bottleneck, so its length is
+ * the overlay's queueing delay under load. The kernel default (500) gave 10.7 ms average RTT
+ * under an iperf3 load in our pair lab; 64 gave 4.8 ms at the same throughput.
+ */
+export const VLINK_TXQUEUELEN = 64;
 const RT_TABLE_MAIN = 254;
 
 export class RtNetSys implements NetSys {
@@ -64,7 +71,7 @@ export class RtNetSys implements NetSys {
     } catch {
       /* IPv6 disabled system-wide: nothing to do */
     }
-    await this.sock.setLink({ index }, { mtu: s.mtu });
+    await this.sock.setLink({ index }, { mtu: s.mtu, txqlen: VLINK_TXQUEUELEN });
     const local = ipv4Bytes(s.address);
     await this.sock.newAddress(
       { family: AF_INET, prefixlen: s.peer === undefined ? s.prefixLen : 32, index },
