@@ -8,6 +8,7 @@ import { nodeCommand } from './node-cmd.js';
 import { showCommand, SHOW_VIEWS } from './show-cmd.js';
 import { genkeyCommand } from './genkey-cmd.js';
 import { checkConfigCommand } from './check-config-cmd.js';
+import { demoCommand } from './demo-cmd.js';
 
 const SUITES = ['aes-gcm-128', 'aes-gcm-256', 'chacha20-poly1305'] as const;
 
@@ -58,6 +59,16 @@ export async function main(argv: string[]): Promise<void> {
         'Validate a node config and its key files without starting anything; prints each vlink and its MTU',
         (y) => y.positional('file', { type: 'string', demandOption: true }).option('json', { type: 'boolean', default: false }),
         async (a) => checkConfigCommand({ file: a.file as string, json: a.json }),
+      )
+      .command(
+        'demo',
+        'Launch a two-node overlay in network namespaces, show routes, SAs and a ping across it, then remove it (needs root)',
+        (y) =>
+          y
+            .option('suite', { type: 'string', choices: SUITES, default: 'aes-gcm-256' })
+            .option('encap', { type: 'string', choices: ['udp', 'esp'] as const, default: 'udp' })
+            .option('keep', { type: 'boolean', default: false, describe: 'keep the overlay running until Ctrl-C' }),
+        async (a) => demoCommand({ suite: a.suite as (typeof SUITES)[number], encap: a.encap as 'udp' | 'esp', keep: a.keep }),
       )
       .demandCommand(1, 'name a command; see --help')
       .strict()
