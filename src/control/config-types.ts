@@ -58,5 +58,14 @@ export interface VlinkConfig {
   mtu: number | 'auto';
   /** replay_window: anti-replay window in packets, default 1024, 1024..65536, multiple of 32. */
   replayWindow: number;
+  /** liveness: probes and dead-peer detection; null when `liveness: off`. */
+  liveness: Liveness | null;
   keying: ManualKeying;
+}
+
+export interface Liveness {
+  /** liveness.interval_ms: send an authenticated ESP dummy packet this often, default 1000, 50..60000. */
+  intervalMs: number;
+  /** liveness.dead_ms: carrier off after this long without an authentic packet, default 4000 (≥ 2 × interval). */
+  deadMs: number;
 }

@@ -3,7 +3,7 @@ import { isIPv4 } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Document, LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import { ConfigError, IiptranError } from '../errors.js';
-import type { LogLevel, ManualKeying, NodeConfig, Suite, UnderlayConfig, VlinkConfig } from './config-types.js';
+import type { Liveness, LogLevel, ManualKeying, NodeConfig, Suite, UnderlayConfig, VlinkConfig } from './config-types.js';
 
 export interface ConfigProblem {
   /** Path of the offending field, e.g. `vlinks[1].keying.spi_in`. */
@@ -49,7 +49,9 @@ const ENCAPS = ['udp', 'esp'] as const;
 
 const TOP_FIELDS = ['node', 'control_socket', 'log_level', 'underlay', 'vlinks'];
 const UNDERLAY_FIELDS = ['address', 'mtu', 'port'];
-const VLINK_FIELDS = ['name', 'peer', 'peer_port', 'encap', 'address', 'peer_address', 'mtu', 'replay_window', 'keying'];
+const VLINK_FIELDS = ['name', 'peer', 'peer_port', 'encap', 'address', 'peer_address', 'mtu', 'replay_window', 'liveness', 'keying'];
+const LIVENESS_FIELDS = ['interval_ms', 'dead_ms'];
+export const DEFAULT_LIVENESS = { intervalMs: 1000, deadMs: 4000 } as const;
 const KEYING_FIELDS = ['mode', 'suite', 'spi_in', 'spi_out', 'key_in', 'key_out', 'esn'];
 
 const NODE_NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
@@ -382,6 +384,8 @@ class Validator {
     const replayWindow = this.integer(o, 'replay_window', p, 1024, 65536, DEFAULT_REPLAY_WINDOW,
       (n) => (n % 32 === 0 ? undefined : `must be a multiple of 32 in 1024..65536 (got ${n})`));
 
+    const liveness = this.liveness(o, p);
+
     let keying: ManualKeying | undefined;
     if (this.required(o, 'keying', p, 'keying: mode, suite, spi_in, spi_out, key_in, key_out')) {
       keying = this.keying(o.keying, [...p, 'keying']);
@@ -389,8 +393,24 @@ class Validator {
 
     return {
       index: i,
-      vl: { name, peer, peerPort, encap, address, prefixLen, peerAddress, mtu, replayWindow, keying },
+      vl: { name, peer, peerPort, encap, address, prefixLen, peerAddress, mtu, replayWindow, liveness, keying },
     };
+  }
+
+  /** `liveness: off`, or a mapping whose fields default individually. */
+  private liveness(o: Obj, p: Path): Liveness | null {
+    if (!this.present(o, 'liveness')) return { ...DEFAULT_LIVENESS };
+    const lp = [...p, 'liveness'];
+    if (o.liveness === 'off' || o.liveness === false) return null;
+    const m = this.mapping(o.liveness, lp, LIVENESS_FIELDS);
+    if (m === undefined) return { ...DEFAULT_LIVENESS };
+    const intervalMs = this.integer(m, 'interval_ms', lp, 50, 60000, DEFAULT_LIVENESS.intervalMs);
+    const deadMs = this.integer(m, 'dead_ms', lp, 100, 600000, Math.max(DEFAULT_LIVENESS.deadMs, intervalMs * 3));
+    if (deadMs < intervalMs * 2) {
+      // One lost probe must not flap the link.
+      this.err([...lp, 'dead_ms'], `must be at least twice interval_ms (${intervalMs * 2}), got ${deadMs}`);
+    }
+    return { intervalMs, deadMs };
   }
 
   private keying(v: unknown, p: Path): ManualKeying | undefined {

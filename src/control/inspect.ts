@@ -71,6 +71,7 @@ export function linksView(node: OverlayNode) {
       outer: outer(v),
       spiOut: hex(v.policy.sa?.spi ?? 0),
       spiIn: v.inbound.map((s) => hex(s.spi)),
+      liveness: node.livenessOf(v.name),
       ...v.stats,
       drops: nonZero(v.drops),
     })),

@@ -15,6 +15,7 @@ import { Sender } from '../dataplane/send.js';
 import { Receiver } from '../dataplane/receive.js';
 import { vlinkMtu } from '../dataplane/mtu.js';
 import { linkPeerU32, newVlinkStats, type Vlink } from '../dataplane/vlink.js';
+import { LivenessMonitor } from '../dataplane/liveness.js';
 import type { NodeConfig, VlinkConfig } from './config-types.js';
 import { loadKeyFile } from './keyfile.js';
 
@@ -46,6 +47,7 @@ export class OverlayNode {
   private udp: UnderlaySocket | null = null;
   private esp: UnderlaySocket | null = null;
   private prepared = new Map<string, PreparedVlink>();
+  private readonly monitors = new Map<string, LivenessMonitor>();
   private stopped = false;
 
   constructor(
@@ -151,11 +153,22 @@ export class OverlayNode {
       drops: newDropCounters(),
       stats: newVlinkStats(),
       carrier: true,
+      rxAlive: false,
+      lastAliveAt: Date.now(),
       ident: 0,
     };
     this.vlinks.set(c.name, v);
     this.prepared.set(c.name, p);
     tun.onPackets((pkts) => this.sender.process(v, pkts));
+    if (c.liveness !== null) {
+      const m = new LivenessMonitor(v, c.liveness, (x) => this.sender.sendProbe(x), (x, up) =>
+        up
+          ? this.log.info({ vlink: x.name, peer: x.peer }, 'peer answering again: carrier on')
+          : this.log.warn({ vlink: x.name, peer: x.peer, deadMs: c.liveness!.deadMs }, 'peer silent: carrier off (routing daemons see the link down)'),
+      );
+      this.monitors.set(c.name, m);
+      m.start();
+    }
     this.log.info(
       { vlink: c.name, peer: c.peer, encap: c.encap, mtu: p.mtu, spiOut: hex(p.out.spi), spiIn: hex(p.in.spi), suite: p.out.suite },
       'vlink up',
@@ -167,9 +180,19 @@ export class OverlayNode {
     );
   }
 
+  /** Liveness settings and how long ago the peer was last heard, for the inspector. */
+  livenessOf(name: string): { intervalMs: number; deadMs: number; lastHeardMsAgo: number } | null {
+    const m = this.monitors.get(name);
+    const v = this.vlinks.get(name);
+    if (m === undefined || v === undefined) return null;
+    return { ...m.params, lastHeardMsAgo: v.rxAlive ? 0 : Date.now() - v.lastAliveAt };
+  }
+
   private removeVlink(name: string): void {
     const v = this.vlinks.get(name);
     if (v === undefined) return;
+    this.monitors.get(name)?.stop();
+    this.monitors.delete(name);
     this.spd.removeVlink(name);
     this.sad.removeVlink(name);
     this.receiver.forget(v);

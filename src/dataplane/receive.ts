@@ -5,9 +5,10 @@
  *               non-ESP marker, i.e. IKE, handed to the IKE hook if one is installed
  *   3. sad      SA lookup by SPI
  *   4. open     length, anti-replay pre-check, AEAD verify, replay window update, trailer
- *   5. policy   next header must be 4 (IPIP), and the packet's outer header must match the
- *               SA's selectors: source = the peer underlay, arriving on the vlink's encap.
- *               (The destination is implied: the socket is bound to our underlay address.)
+ *   5. policy   the packet's outer header must match the SA's selectors: source = the peer
+ *               underlay, arriving on the vlink's encap (the destination is implied: the
+ *               socket is bound to our underlay address). Then next header 59 is a liveness
+ *               dummy (RFC 4303 §2.6), consumed; anything else but 4 (IPIP) is dropped.
  *   6. decap    the IPIP payload must be a sane IPv4 packet
  *   7. write    per-vlink batches into the TUNs
  *
@@ -15,11 +16,10 @@
  */
 
 import type { Datagram } from '../io/types.js';
-import { ipv4Check } from '../wire/ipv4.js';
 import { ipv4ToU32 } from '../wire/addr.js';
 import type { DropCounters } from './drop-reasons.js';
 import { espOpen } from './esp-engine.js';
-import { IPPROTO_IPIP } from './spd.js';
+import { ipv4Check, IPPROTO_IPIP, IPPROTO_NONE } from '../wire/ipv4.js';
 import type { Sad } from './sad.js';
 import type { Vlink } from './vlink.js';
 
@@ -87,12 +87,23 @@ export class Receiver {
       }
       // Stage 5: policy, checked only after authentication so forged headers cannot be
       // used to probe which selectors exist.
-      if (r.nextHeader !== IPPROTO_IPIP) {
-        v.drops['bad-next-header']++;
-        continue;
-      }
       if (kind !== v.encap || this.addrU32(d.addr) !== entry.sa.srcU32) {
         v.drops['policy-mismatch']++;
+        continue;
+      }
+      // Authentic and from the right peer: the link is alive, and behind a NAT the peer's
+      // port is whatever the NAT last mapped it to.
+      v.rxAlive = true;
+      if (kind === 'udp' && d.port !== v.peerPort) {
+        v.peerPort = d.port;
+        v.stats.peerPortChanges++;
+      }
+      if (r.nextHeader === IPPROTO_NONE) {
+        v.stats.probesRx++;
+        continue;
+      }
+      if (r.nextHeader !== IPPROTO_IPIP) {
+        v.drops['bad-next-header']++;
         continue;
       }
       // Stage 6: decap.

@@ -17,14 +17,15 @@
  */
 
 import type { Datagram } from '../io/types.js';
-import { ipv4Check, Ipv4Packet } from '../wire/ipv4.js';
+import { ipv4Check, Ipv4Packet, IPPROTO_IPIP, IPPROTO_NONE } from '../wire/ipv4.js';
 import { buildFragNeeded } from '../wire/icmp.js';
 import { espSeal } from './esp-engine.js';
-import { IPPROTO_IPIP, type Spd } from './spd.js';
+import type { Spd } from './spd.js';
 import type { Vlink } from './vlink.js';
 
 /** Room for the largest inner packet a TUN can hand us plus every header we add. */
 const SLOT_SIZE = 65536 + 128;
+const EMPTY = Buffer.alloc(0);
 
 export class Sender {
   private readonly slots: Buffer[] = [];
@@ -39,6 +40,21 @@ export class Sender {
       this.slots[i] = b;
     }
     return b;
+  }
+
+  /** A liveness probe: an authenticated ESP dummy packet (next header 59, empty payload). */
+  sendProbe(v: Vlink): void {
+    const sa = this.spd.lookup(v.localU32, v.peerU32, IPPROTO_IPIP)?.sa;
+    if (sa === null || sa === undefined || sa.exhausted) return;
+    const buf = this.slot(0);
+    const r = espSeal(sa, EMPTY, IPPROTO_NONE, buf, 0);
+    if (typeof r !== 'number') {
+      v.drops[r]++;
+      return;
+    }
+    const sent = v.underlay.send([{ data: buf.subarray(0, r), addr: v.peer, port: v.encap === 'udp' ? v.peerPort : 0 }]);
+    if (sent === 1) v.stats.probesTx++;
+    else v.drops['send-error']++;
   }
 
   /** Runs stages 2..5 for one batch from vlink `v`'s TUN. Never throws on packet content. */

@@ -5,7 +5,7 @@
 
 import type { OutboundSa } from './sa.js';
 
-export const IPPROTO_IPIP = 4;
+export { IPPROTO_IPIP } from '../wire/ipv4.js';
 
 export type SpdAction = 'protect' | 'discard';
 

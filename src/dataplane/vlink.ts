@@ -15,6 +15,11 @@ export interface VlinkStats {
   rxBytes: number;
   /** ICMP fragmentation-needed messages generated towards VN senders. */
   icmpFragNeeded: number;
+  /** Liveness probes (ESP dummy packets) sent and received. */
+  probesTx: number;
+  probesRx: number;
+  /** Times the peer's UDP source port changed (a NAT rebinding). */
+  peerPortChanges: number;
 }
 
 export interface Vlink {
@@ -23,7 +28,8 @@ export interface Vlink {
   readonly peer: string;
   readonly localU32: number;
   readonly peerU32: number;
-  readonly peerPort: number;
+  /** Floats to the source port of the latest authentic packet (RFC 3948 NAT traversal). */
+  peerPort: number;
   readonly encap: 'udp' | 'esp';
   /** VN address of this end (for ICMP errors we originate). */
   readonly vnAddrU32: number;
@@ -44,12 +50,16 @@ export interface Vlink {
   readonly drops: DropCounters;
   readonly stats: VlinkStats;
   carrier: boolean;
+  /** Set by the receive path on every authentic packet; consumed by the liveness monitor. */
+  rxAlive: boolean;
+  /** When the liveness monitor last saw the link alive (ms since epoch). */
+  lastAliveAt: number;
   /** IPv4 identification for outer headers we build (RFC 6864: any value is fine with DF). */
   ident: number;
 }
 
 export function newVlinkStats(): VlinkStats {
-  return { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, icmpFragNeeded: 0 };
+  return { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, icmpFragNeeded: 0, probesTx: 0, probesRx: 0, peerPortChanges: 0 };
 }
 
 export { newDropCounters };

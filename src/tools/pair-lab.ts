@@ -24,7 +24,8 @@ export interface PairOptions {
   suite?: Suite;
   encap?: 'udp' | 'esp';
   underlayMtu?: number;
-  /** Extra YAML lines appended to each vlink (indented by the caller). */
+  /** The vlinks' `liveness:` value; fast by default so failures show within a second. */
+  liveness?: string;
   log?: (msg: string) => void;
 }
 
@@ -49,7 +50,7 @@ export class PairLab {
   private exitHook = () => this.destroySync();
 
   constructor(opts: PairOptions) {
-    this.opts = { suite: 'aes-gcm-256', encap: 'udp', underlayMtu: 1500, log: () => {}, ...opts };
+    this.opts = { suite: 'aes-gcm-256', encap: 'udp', underlayMtu: 1500, liveness: '{ interval_ms: 200, dead_ms: 1000 }', log: () => {}, ...opts };
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `${opts.prefix}-`));
     const node = (name: 'a' | 'b', idx: number): PairNode => ({
       name,
@@ -89,6 +90,7 @@ export class PairLab {
       `    peer: ${peer.underlay}`,
       `    encap: ${this.opts.encap}`,
       `    address: ${n.vlinkAddr}/31`,
+      `    liveness: ${this.opts.liveness}`,
       `    keying:`,
       `      mode: manual`,
       `      suite: ${this.opts.suite}`,

@@ -11,6 +11,8 @@ export const IPPROTO_IPIP = 4;
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
 export const IPPROTO_ESP = 50;
+/** "No next header": ESP dummy packets (RFC 4303 §2.6), our liveness probes. */
+export const IPPROTO_NONE = 59;
 
 /** ECN codepoints (RFC 3168 §5). ECT(1) is numerically 1, ECT(0) is 2. */
 export const ECN_NOT_ECT = 0;

@@ -78,6 +78,7 @@ test('the documented example parses to the exact expected object', () => {
       {
         name: 'vl-b', peer: '192.0.2.2', peerPort: 4500, encap: 'udp',
         address: '10.255.0.0/31', prefixLen: 31, peerAddress: undefined, mtu: 'auto', replayWindow: 1024,
+        liveness: { intervalMs: 1000, deadMs: 4000 },
         keying: {
           mode: 'manual', suite: 'aes-gcm-256', spiIn: 0x1001, spiOut: 0x2001,
           keyIn: join(dir, 'keys/b-to-a.key'), keyOut: join(dir, 'keys/a-to-b.key'), esn: false,
@@ -86,6 +87,7 @@ test('the documented example parses to the exact expected object', () => {
       {
         name: 'vl-c', peer: '192.0.2.3', peerPort: 4500, encap: 'esp',
         address: '10.255.1.1/32', prefixLen: 32, peerAddress: '10.255.1.2', mtu: 1400, replayWindow: 4096,
+        liveness: null,
         keying: {
           mode: 'manual', suite: 'chacha20-poly1305', spiIn: 0x1002, spiOut: 0x3001,
           keyIn: '/etc/iiptran/keys/c-to-a.key', keyOut: '/etc/iiptran/keys/a-to-c.key', esn: true,
@@ -104,6 +106,7 @@ test('defaults are filled in', () => {
     vlinks: [{
       name: 'vl0', peer: '192.0.2.10', peerPort: 4500, encap: 'udp',
       address: '10.0.0.0/31', prefixLen: 31, peerAddress: undefined, mtu: 'auto', replayWindow: 1024,
+      liveness: { intervalMs: 1000, deadMs: 4000 },
       keying: {
         mode: 'manual', suite: 'aes-gcm-128', spiIn: 0x1000, spiOut: 0x2000,
         keyIn: '/etc/iiptran/k/in0.key', keyOut: '/etc/iiptran/k/out0.key', esn: false,
@@ -391,4 +394,18 @@ test('loadNodeConfig: reads relative to the file, and a missing file names the p
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('liveness: off, partial mapping, and dead_ms below twice the interval', () => {
+  const withLiveness = (l: unknown) => {
+    const m = minimal();
+    (m.vlinks as Raw[])[0]!.liveness = l;
+    return m;
+  };
+  assert.equal(parse(withLiveness('off')).vlinks[0]!.liveness, null);
+  assert.deepEqual(parse(withLiveness({ interval_ms: 200 })).vlinks[0]!.liveness, { intervalMs: 200, deadMs: 4000 });
+  assert.deepEqual(parse(withLiveness({ interval_ms: 200, dead_ms: 1000 })).vlinks[0]!.liveness, { intervalMs: 200, deadMs: 1000 });
+  assert.throws(() => parse(withLiveness({ interval_ms: 500, dead_ms: 600 })), /vlinks\[0\]\.liveness\.dead_ms: must be at least twice interval_ms \(1000\), got 600/);
+  assert.throws(() => parse(withLiveness({ interval: 500 })), /vlinks\[0\]\.liveness\.interval: unknown field \(allowed here: interval_ms, dead_ms\)/);
+  assert.throws(() => parse(withLiveness({ interval_ms: 10 })), /vlinks\[0\]\.liveness\.interval_ms/);
 });

@@ -25,7 +25,7 @@ function echo(src: string, dst: string, size: number, df = true): Buffer {
   return Ipv4.encode({ src: ipv4ToU32(src), dst: ipv4ToU32(dst), protocol: IPPROTO_ICMP, ttl: 64, dontFragment: df, payload: Icmp.encode({ kind: 'echo-request', identifier: 7, sequence: 1, data }) } as never);
 }
 
-function yamlFor(dir: string, me: 'a' | 'b'): string {
+function yamlFor(dir: string, me: 'a' | 'b', liveness = 'off'): string {
   const peer = me === 'a' ? 'b' : 'a';
   return `
 node: ${me}
@@ -35,6 +35,7 @@ vlinks:
   - name: vl-${peer}
     peer: 192.0.2.${me === 'a' ? 2 : 1}
     address: 10.255.0.${me === 'a' ? 0 : 1}/31
+    liveness: ${liveness}
     keying:
       mode: manual
       suite: chacha20-poly1305
@@ -51,6 +52,8 @@ describe('OverlayNode over fakes', () => {
   let b: OverlayNode;
   let tuns: Map<string, FakeTun>;
   let ua: FakeUnderlay;
+  let ub: FakeUnderlay;
+  let liveness = 'off';
 
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iit-node-'));
@@ -62,6 +65,7 @@ describe('OverlayNode over fakes', () => {
     writeKeyFile(path.join(dir, 'a-in.key'), 'chacha20-poly1305', { hex: k2 });
     const [sa, sb] = FakeUnderlay.pair('192.0.2.1', 4500, '192.0.2.2', 4500, 'udp', { poison: false });
     ua = sa;
+    ub = sb;
     tuns = new Map();
     const io = (u: FakeUnderlay): NodeIo => ({
       openTun: (name) => {
@@ -75,13 +79,14 @@ describe('OverlayNode over fakes', () => {
       },
       netsys: new FakeNetSys(),
     });
-    a = new OverlayNode(parseNodeConfig(yamlFor(dir, 'a'), { baseDir: dir }), io(sa), log);
-    b = new OverlayNode(parseNodeConfig(yamlFor(dir, 'b'), { baseDir: dir }), io(sb), log);
+    a = new OverlayNode(parseNodeConfig(yamlFor(dir, 'a', liveness), { baseDir: dir }), io(sa), log);
+    b = new OverlayNode(parseNodeConfig(yamlFor(dir, 'b', liveness), { baseDir: dir }), io(sb), log);
     await a.start();
     await b.start();
   });
 
   afterEach(async () => {
+    liveness = 'off';
     await a.stop();
     await b.stop();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -187,5 +192,48 @@ describe('OverlayNode over fakes', () => {
   test('an explicit vlink MTU larger than the overhead allows is a config error naming the field', () => {
     const cfg = parseNodeConfig(yamlFor(dir, 'a').replace('    address: 10.255.0.0/31', '    address: 10.255.0.0/31\n    mtu: 1450'), { baseDir: dir });
     assert.throws(() => a.prepare(cfg), /vlinks\[0\]\.mtu: 1450 does not fit: .* at most 1438/);
+  });
+
+  test('liveness: silent peer turns the carrier off, its return turns it on', async (t) => {
+    // Restart both nodes with fast probes.
+    await a.stop();
+    await b.stop();
+    liveness = '{ interval_ms: 50, dead_ms: 200 }';
+    const io2 = (u: FakeUnderlay): NodeIo => ({
+      openTun: (name) => {
+        const tun = new FakeTun(name, tuns.size + 1, { poison: false });
+        tuns.set(name, tun);
+        return tun;
+      },
+      openUdp: () => u,
+      openRawEsp: () => {
+        throw new Error('not used');
+      },
+      netsys: new FakeNetSys(),
+    });
+    // stop() closed the old underlay pair.
+    [ua, ub] = FakeUnderlay.pair('192.0.2.1', 4500, '192.0.2.2', 4500, 'udp', { poison: false });
+    a = new OverlayNode(parseNodeConfig(yamlFor(dir, 'a', liveness), { baseDir: dir }), io2(ua), log);
+    b = new OverlayNode(parseNodeConfig(yamlFor(dir, 'b', liveness), { baseDir: dir }), io2(ub), log);
+    await a.start();
+    await b.start();
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    await sleep(300);
+    const va = a.vlinks.get('vl-b')!;
+    assert.equal(va.carrier, true);
+    assert.ok(va.stats.probesRx >= 3, `probes received: ${va.stats.probesRx}`);
+    assert.equal(va.stats.rxPackets, 0, 'probes are not delivered to the TUN');
+    assert.equal(tuns.get('vl-b')!.written.length, 0);
+    ua.blackhole = true;
+    ub.blackhole = true;
+    await sleep(500);
+    assert.equal(va.carrier, false, 'carrier off after dead interval');
+    assert.equal(tuns.get('vl-b')!.carrier, false, 'TUNSETCARRIER reached the device');
+    ua.blackhole = false;
+    ub.blackhole = false;
+    await sleep(200);
+    assert.equal(va.carrier, true, 'carrier back');
+    assert.equal(tuns.get('vl-b')!.carrier, true);
+    t.diagnostic(`probes tx ${va.stats.probesTx} rx ${va.stats.probesRx}`);
   });
 });

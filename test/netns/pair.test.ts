@@ -99,7 +99,10 @@ describe('pair: aes-gcm-256 over UDP 4500', { skip }, () => {
     await nsExec(lab.a.ns, ['ping', '-c', '3', '-i', '0.05', '-W', '1', '-I', lab.a.vn, lab.b.vn], { allowFail: true });
     await cap.stop();
     await nsExec(lab.b.ns, ['nft', 'delete table ip iit']);
-    const esp = readPcap(file).filter((p) => p.dport === 4500).map((p) => p.payload.toString('hex'));
+    // Liveness probes (36-byte ESP dummies) are captured too; the attacks need data packets.
+    const esp = readPcap(file)
+      .filter((p) => p.dport === 4500 && p.payload.length > 64)
+      .map((p) => p.payload.toString('hex'));
     assert.ok(esp.length >= 3, `captured ${esp.length} ESP packets`);
 
     // Outer header mismatch: a fresh, authentic packet from the wrong underlay source.
@@ -224,6 +227,30 @@ describe('pair: aes-gcm-256 over UDP 4500', { skip }, () => {
     assert.equal(r.saOut.spi, '0x0000a001');
     assert.equal(r.saIn.spi, '0x0000b001');
     assert.ok(r.saOut.packets > 0);
+  });
+
+  test('liveness: a silent peer shows as NO-CARRIER within the dead interval, and recovers', async (t) => {
+    const carrier = async () => !(JSON.parse((await nsExec(lab.a.ns, ['ip', '-j', 'link', 'show', lab.a.vlink])).stdout)[0].flags as string[]).includes('NO-CARRIER');
+    assert.equal(await carrier(), true);
+    await nsExec(lab.a.ns, ['nft', 'add table ip iitl; add chain ip iitl in { type filter hook input priority 0; }; add rule ip iitl in udp dport 4500 drop']);
+    const t0 = Date.now();
+    try {
+      await waitFor(async () => !(await carrier()), 'NO-CARRIER on A', 5000);
+      const down = Date.now() - t0;
+      t.diagnostic(`MEASURED liveness detection: ${down} ms (dead_ms 1000, interval 200)`);
+      assert.ok(down >= 800, `not before the dead interval (${down} ms)`);
+      const l = ((await lab.show(lab.a, 'links')) as Obj).links[0];
+      assert.equal(l.state, 'down');
+      assert.ok(l.liveness.lastHeardMsAgo >= 1000);
+    } finally {
+      await nsExec(lab.a.ns, ['nft', 'delete table ip iitl']);
+    }
+    const t1 = Date.now();
+    await waitFor(carrier, 'carrier back on A', 5000);
+    t.diagnostic(`MEASURED liveness recovery: ${Date.now() - t1} ms`);
+    assert.equal(((await lab.show(lab.a, 'links')) as Obj).links[0].state, 'up');
+    const p = parsePing((await nsExec(lab.a.ns, ['ping', '-c', '2', '-i', '0.1', '-W', '2', '-I', lab.a.vn, lab.b.vn], { allowFail: true })).stdout);
+    assert.equal(p.received, 2);
   });
 
   test('SIGTERM removes TUNs and the control socket', async () => {

@@ -1,0 +1,62 @@
+/* Link liveness for one vlink, so routing daemons see a dead peer as a down link at once:
+ *
+ *   1. probe   every interval, send an authenticated ESP dummy packet (next header 59,
+ *              RFC 4303 §2.6); a peer must discard those, so this needs nothing from it
+ *   2. mark    the receive path sets `rxAlive` on any authentic packet from the peer, data or
+ *              dummy (receive.ts), which costs one store per packet
+ *   3. dead    nothing authentic for dead_ms: carrier off (TUNSETCARRIER)
+ *   4. alive   an authentic packet again: carrier on
+ *
+ * Probes go through the SA, so an attacker cannot keep a dead link up by spoofing them.
+ */
+
+import type { Vlink } from './vlink.js';
+
+export interface LivenessParams {
+  intervalMs: number;
+  deadMs: number;
+}
+
+export class LivenessMonitor {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly v: Vlink,
+    readonly params: LivenessParams,
+    private readonly sendProbe: (v: Vlink) => void,
+    private readonly onChange: (v: Vlink, up: boolean) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  start(): void {
+    // A fresh link gets one dead interval of grace before it can be declared down.
+    this.v.lastAliveAt = this.now();
+    this.sendProbe(this.v);
+    this.timer = setInterval(() => this.tick(), this.params.intervalMs);
+    this.timer.unref();
+  }
+
+  tick(): void {
+    const v = this.v;
+    const t = this.now();
+    if (v.rxAlive) {
+      v.rxAlive = false;
+      v.lastAliveAt = t;
+      if (!v.carrier) this.set(true);
+    } else if (v.carrier && t - v.lastAliveAt >= this.params.deadMs) {
+      this.set(false);
+    }
+    this.sendProbe(v);
+  }
+
+  private set(up: boolean): void {
+    this.v.carrier = up;
+    this.v.tun.setCarrier(up);
+    this.onChange(this.v, up);
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+}
