@@ -52,7 +52,7 @@ for (const [suite, encap] of [
 
         const conf = path.join(lab.dir, 'ws');
         fs.mkdirSync(conf);
-        const fields = ['-T', 'fields', '-E', 'separator=|', '-e', 'ip.proto', '-e', 'esp.spi', '-e', 'esp.icv_good', '-e', 'esp.protocol', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'icmp.type'];
+        const fields = ['-T', 'fields', '-E', 'separator=|', '-e', 'ip.proto', '-e', 'esp.spi', '-e', 'esp.icv_good', '-e', 'esp.protocol', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'icmp.type', '-e', 'esp.decrypted_data'];
         const decode = async () =>
           (
             await tshark(['-r', pcap, '-o', 'esp.enable_encryption_decode:TRUE', '-o', 'esp.enable_authentication_check:TRUE', '-Y', 'esp', ...fields], {
@@ -64,7 +64,12 @@ for (const [suite, encap] of [
             .map((l) => l.split('|'));
 
         fs.writeFileSync(path.join(conf, 'esp_sa'), espSaTable(lab, suite));
-        const rows = await decode();
+        const all = await decode();
+        // Liveness probes are ESP dummies: tshark decrypts them to exactly the trailer
+        // 01 02 | pad length 2 | next header 59, and checks their ICV like the rest.
+        const probes = all.filter((r) => r[7] === '0102023b');
+        for (const r of probes) assert.equal(r[2], '1', 'probe ICV verified by tshark');
+        const rows = all.filter((r) => r[7] !== '0102023b');
         assert.equal(rows.length, 8, `4 requests + 4 replies, got ${rows.length}`);
         for (const [proto, spi, good, nh, src, dst, icmpType] of rows) {
           // Outer protocol: UDP (17) for RFC 3948 encapsulation, ESP (50) for raw.
