@@ -182,7 +182,8 @@ function keyDumps(file) {
       hex += d[1].replace(/\s+/g, '').toLowerCase();
     }
     if (hex.length !== 2 * n) throw new Error(`short dump for ${m[2]} in ${file}`);
-    out.push([m[2].trim(), hex]);
+    // NAT-D hashes are noise for key-schedule tests.
+    if (!/natd|_hash$/.test(m[2])) out.push([m[2].trim(), hex]);
   }
   return out;
 }
