@@ -4,19 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checksumOk, checksumUpdate16, fold, internetChecksum, onesSum } from '../../src/wire/checksum.js';
+import { F1, F9, hex } from './captures.js';
 
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-
-// ICMP echo request 10.201.1.1 -> 10.201.2.2 (IP checksum 0x215c, ICMP checksum 0xd469 per tshark).
-const F1 = hex(`
-  45b90054000040004001215c0ac901010ac902020800d46916bc0001616c026b00000000e92e01000000000010111213
-  1415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f3031323334353637
-`);
-// UDP 40001 -> 9999, 21-byte (odd) payload (IP checksum 0x41ec, UDP checksum 0x0cf2 per tshark).
-const F9 = hex(`
-  45000031e03b4000401141ec0ac901010ac902029c41270f001d0cf26969707472616e20776972652063617074757265
-  0a
-`);
 
 /** Byte-at-a-time, carry folded at every step: slow and obviously RFC 1071. */
 function naiveChecksum(b: Buffer, start: number, end: number): number {

@@ -9,15 +9,8 @@ import { buildFragNeeded, icmpCheck, IcmpPacket } from '../../src/wire/icmp.js';
 import { ipipDecap } from '../../src/wire/ipip.js';
 import { internetChecksum } from '../../src/wire/checksum.js';
 import { isIpv4, parseCidr, parseIpv4 } from '../../src/wire/addr.js';
+import { F15 } from './captures.js';
 
-const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-
-// Kernel-built IPIP packet around an ICMP echo request (captured on a veth, see ipip.test.ts).
-const F15 = hex(`
-  45b9006800004000400421450ac901010ac9020245b90054000040004001215c0ac901010ac902020800d46916bc0001
-  616c026b00000000e92e010000000000101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f
-  3031323334353637
-`);
 
 /** xorshift32: deterministic, so a failure reproduces. */
 function prng(seed: number): () => number {

@@ -12,8 +12,15 @@
 #         Then an INFORMATIONAL deletes the IKE SA.
 #   run2  kernel-libipsec, tunnel 0/0, encap = yes (port 4500), AES-GCM IKE SA, INVALID_KE_PAYLOAD
 #         retry, IPv4/RFC822 IDs. The CHILD_SA installs; it is deleted, then the IKE SA.
-# Each charon logs its keys (ike = 4) to OUTDIR/runN-{a,b}.log; extract.mjs decrypts SK with them.
-# Namespaces, charons and tcpdump are removed on exit, whatever happens.
+# Each charon logs its keys (ike = 4) to OUTDIR/runN-{a,b}.log; extract.mjs decrypts SK with them
+# and writes OUTDIR/wireshark/ikev2_decryption_table, so the same captures can be read with
+#   WIRESHARK_CONFIG_DIR=OUTDIR/wireshark tshark -r OUTDIR/run1.pcap -V -O isakmp
+# Namespaces, charons and tcpdump are removed on exit, whatever happens (KEEP=1 keeps the work
+# directory with the charon configs and logs; ONLY=run1|run2 does one run).
+#
+# Every run draws fresh SPIs, nonces and keys. After regenerating, charon.test.ts's expectations
+# must be transcribed again from that tshark output: they are deliberately not derived from the
+# vectors, so that they check our decoder against an independent one.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:-/tmp/iiptran-ike-captures}
