@@ -4,6 +4,7 @@
 
 import type { Suite } from '../control/config-types.js';
 import { IiptranError } from '../errors.js';
+import { parseIpv4 } from '../wire/addr.js';
 import { isSuite, SALT_LEN, SUITES } from './aead.js';
 import { DEFAULT_REPLAY_WINDOW, ReplayWindow } from './replay-window.js';
 
@@ -87,18 +88,9 @@ function configError(field: string, problem: string): IiptranError {
   return new IiptranError('IIPTRAN_ERR_CONFIG', `SA ${field}: ${problem}`, { field });
 }
 
-// Private on purpose: the SA layer must not depend on when src/wire/addr.ts lands. Strict
-// dotted quad only; leading zeros are refused because inet_aton would read them as octal.
-function parseIpv4(s: string, field: string): number {
-  const parts = typeof s === 'string' ? s.split('.') : [];
-  if (parts.length !== 4) throw configError(field, `${JSON.stringify(s)} is not a dotted IPv4 address`);
-  let v = 0;
-  for (const p of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 255) {
-      throw configError(field, `${JSON.stringify(s)} is not a dotted IPv4 address`);
-    }
-    v = v * 256 + Number(p);
-  }
+function ipv4Field(s: string, field: string): number {
+  const v = parseIpv4(s);
+  if (v === null) throw configError(field, `${JSON.stringify(s)} is not a dotted IPv4 address`);
   return v;
 }
 
@@ -138,8 +130,8 @@ function validate(p: SaParams): Common {
     esn: p.esn ?? false,
     src: p.src,
     dst: p.dst,
-    srcU32: parseIpv4(p.src, 'src'),
-    dstU32: parseIpv4(p.dst, 'dst'),
+    srcU32: ipv4Field(p.src, 'src'),
+    dstU32: ipv4Field(p.dst, 'dst'),
     createdAt: p.createdAt ?? Date.now(),
   };
 }
