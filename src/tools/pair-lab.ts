@@ -26,6 +26,8 @@ export interface PairOptions {
   underlayMtu?: number;
   /** The vlinks' `liveness:` value; fast by default so failures show within a second. */
   liveness?: string;
+  /** Extra node.js flags for the daemons, e.g. ['--cpu-prof'] when profiling. */
+  nodeArgs?: string[];
   log?: (msg: string) => void;
 }
 
@@ -50,7 +52,7 @@ export class PairLab {
   private exitHook = () => this.destroySync();
 
   constructor(opts: PairOptions) {
-    this.opts = { suite: 'aes-gcm-256', encap: 'udp', underlayMtu: 1500, liveness: '{ interval_ms: 200, dead_ms: 1000 }', log: () => {}, ...opts };
+    this.opts = { suite: 'aes-gcm-256', encap: 'udp', underlayMtu: 1500, liveness: '{ interval_ms: 200, dead_ms: 1000 }', nodeArgs: [], log: () => {}, ...opts };
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `${opts.prefix}-`));
     const node = (name: 'a' | 'b', idx: number): PairNode => ({
       name,
@@ -138,7 +140,7 @@ export class PairLab {
 
   async startNode(n: PairNode): Promise<void> {
     this.opts.log(`starting iiptran node ${n.name} in ${n.ns}`);
-    n.proc = nsSpawn(n.ns, [process.execPath, CLI, 'node', '--config', n.config], n.logFile);
+    n.proc = nsSpawn(n.ns, [process.execPath, ...this.opts.nodeArgs, CLI, 'node', '--config', n.config], n.logFile);
     const deadline = Date.now() + 15000;
     for (;;) {
       if (n.proc.exitCode !== null) {
