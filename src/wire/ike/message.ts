@@ -22,6 +22,7 @@ export interface DecodedMessage {
   ok: true;
   header: IkeHeader;
   payloads: PayloadRepr[];
+  /** Offsets are within the message, like MessageError.offset. */
   skipped: SkippedPayload[];
 }
 
@@ -76,7 +77,8 @@ function decode(buf: Buffer, offset = 0, end = buf.length): MessageResult {
     if (r.payloadType !== undefined) e.payloadType = r.payloadType;
     return e;
   }
-  return { ok: true, header, payloads: r.payloads, skipped: r.skipped };
+  const skipped = r.skipped.map((k) => ({ ...k, offset: k.offset + IKE_HEADER_LEN }));
+  return { ok: true, header, payloads: r.payloads, skipped };
 }
 
 export const IkeMessageCodec = { encode, decode, encodingLength } as const;

@@ -32,14 +32,19 @@ const ID_I = 'init.iiptran.test';
 const ID_R = 'resp.iiptran.test';
 
 // name, IKE proposal, ESP proposal for the IKE_AUTH child, ESP proposal (with a DH group) for the
-// CREATE_CHILD_SA child. Together they exercise every IKE ENCR/INTEG/PRF/DH the router offers.
+// CREATE_CHILD_SA child, authentication. Together they exercise every IKE ENCR/INTEG/PRF/DH the
+// router offers, PSK, and raw public keys: Ed25519 and ECDSA P-256 with RFC 7427 (method 14),
+// and ECDSA with RFC 4754 (method 9, what charon does with signature_authentication = no).
 const CASES = [
   ['gcm256-sha256-x25519', 'aes256gcm16-prfsha256-curve25519', 'aes128gcm16', 'aes256gcm16-curve25519'],
   ['cbc128-sha256-p256', 'aes128-sha256-ecp256', 'aes256gcm16', 'chacha20poly1305-ecp256'],
   ['chacha-sha384-p256', 'chacha20poly1305-prfsha384-ecp256', 'chacha20poly1305', 'aes128gcm16-ecp256'],
   ['cbc256-sha384-x25519', 'aes256-sha384-curve25519', 'aes128gcm16', 'aes128gcm16-curve25519'],
   ['gcm128-sha384-p256', 'aes128gcm16-prfsha384-ecp256', 'aes256gcm16', 'aes256gcm16-ecp256'],
-];
+  ['rpk-ed25519', 'aes128gcm16-prfsha256-curve25519', 'aes128gcm16', 'aes128gcm16-curve25519', 'ed25519'],
+  ['rpk-ecdsa', 'aes256-sha256-ecp256', 'aes256gcm16', 'aes256gcm16-ecp256', 'ecdsa'],
+  ['rpk-ecdsa-m9', 'aes256gcm16-prfsha384-ecp256', 'chacha20poly1305', 'chacha20poly1305-ecp256', 'ecdsa-m9'],
+].map(([name, ike, esp, pfs, auth = 'psk']) => ({ name, ike, esp, pfs, auth }));
 
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -56,10 +61,11 @@ function cleanup() {
 process.on('exit', cleanup);
 for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => process.exit(1));
 
-function strongswanConf(dir) {
+function strongswanConf(dir, auth) {
   return `charon {
+  signature_authentication = ${auth === 'ecdsa-m9' ? 'no' : 'yes'}
   load_modular = no
-  load = random nonce openssl aes sha1 sha2 hmac gcm chapoly curve25519 kdf pem pkcs1 x509 pubkey kernel-netlink socket-default vici
+  load = random nonce openssl aes sha1 sha2 hmac gcm chapoly curve25519 kdf pem pkcs1 pkcs8 x509 pubkey kernel-netlink socket-default vici
   install_routes = no
   install_virtual_ip = no
   retransmit_tries = 2
@@ -77,7 +83,11 @@ function strongswanConf(dir) {
 `;
 }
 
-function swanctlConf(me, peer, myId, peerId, ikeProp, espProp, pfsProp) {
+function swanctlConf(me, peer, myId, peerId, ikeProp, espProp, pfsProp, auth, dir, peerDir) {
+  const rpk = auth !== 'psk';
+  // charon finds a raw key's private half through the identity it derives from the key itself
+  // (ID_KEY_ID, the SHA-1 of the public key), so those cases leave id unset.
+  const authLines = (d) => (rpk ? `auth = pubkey\n      pubkeys = ${d}/own.pub.pem` : 'auth = psk');
   return `connections {
   v {
     version = 2
@@ -86,10 +96,8 @@ function swanctlConf(me, peer, myId, peerId, ikeProp, espProp, pfsProp) {
     proposals = ${ikeProp}
     mobike = no
     fragmentation = no
-    local { auth = psk
-      id = ${myId} }
-    remote { auth = psk
-      id = ${peerId} }
+    local { ${authLines(dir)}${rpk ? '' : `\n      id = ${myId}`} }
+    remote { ${authLines(peerDir)}${rpk ? '' : `\n      id = ${peerId}`} }
     children {
       c { mode = transport
         local_ts = dynamic[ipencap]
@@ -103,9 +111,9 @@ function swanctlConf(me, peer, myId, peerId, ikeProp, espProp, pfsProp) {
   }
 }
 secrets {
-  ike-v { id-a = ${ID_I}
+  ${rpk ? '' : `ike-v { id-a = ${ID_I}
     id-b = ${ID_R}
-    secret = "${PSK}" }
+    secret = "${PSK}" }`}
 }
 `;
 }
@@ -119,7 +127,8 @@ async function startCharon(ns, dir) {
   children.push(c);
   for (let i = 0; i < 100 && !fs.existsSync(path.join(dir, 'charon.vici')); i++) await sleep(100);
   if (!fs.existsSync(path.join(dir, 'charon.vici'))) throw new Error(`charon in ${ns} did not start; see ${dir}`);
-  sh('swanctl', ['--load-all', '--uri', `unix://${dir}/charon.vici`, '--noprompt', '--file', `${dir}/swanctl.conf`]);
+  sh('swanctl', ['--load-all', '--uri', `unix://${dir}/charon.vici`, '--noprompt', '--file', `${dir}/swanctl.conf`],
+    { env: { ...process.env, SWANCTL_DIR: dir } });
   return c;
 }
 
@@ -188,14 +197,25 @@ function keyDumps(file) {
   return out;
 }
 
-async function runCase([name, ikeProp, espProp, pfsProp]) {
+async function runCase({ name, ike: ikeProp, esp: espProp, pfs: pfsProp, auth }) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), `iit-charon-${name}-`));
   const dI = path.join(work, 'i');
   const dR = path.join(work, 'r');
-  for (const [d, me, peer, myId, peerId] of [[dI, ADDR_I, ADDR_R, ID_I, ID_R], [dR, ADDR_R, ADDR_I, ID_R, ID_I]]) {
+  const pubs = {};
+  for (const [d, me, peer, myId, peerId, peerDir] of [[dI, ADDR_I, ADDR_R, ID_I, ID_R, dR], [dR, ADDR_R, ADDR_I, ID_R, ID_I, dI]]) {
     fs.mkdirSync(d, { recursive: true });
-    fs.writeFileSync(path.join(d, 'strongswan.conf'), strongswanConf(d));
-    fs.writeFileSync(path.join(d, 'swanctl.conf'), swanctlConf(me, peer, myId, peerId, ikeProp, espProp, pfsProp));
+    if (auth !== 'psk') {
+      // A raw key pair per side (RFC 7670): no certificates, the peer's SPKI is configured.
+      const alg = auth === 'ed25519' ? ['-algorithm', 'ed25519'] : ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'];
+      // swanctl reads private keys only from $SWANCTL_DIR/pkcs8 (secrets.* just holds passphrases).
+      fs.mkdirSync(`${d}/pkcs8`, { recursive: true });
+      sh('openssl', ['genpkey', ...alg, '-out', `${d}/pkcs8/own.key.pem`]);
+      fs.symlinkSync(`${d}/pkcs8/own.key.pem`, `${d}/own.key.pem`);
+      sh('openssl', ['pkey', '-in', `${d}/own.key.pem`, '-pubout', '-out', `${d}/own.pub.pem`]);
+      pubs[d === dI ? 'pubI' : 'pubR'] = execFileSync('openssl', ['pkey', '-in', `${d}/own.key.pem`, '-pubout', '-outform', 'DER']).toString('hex');
+    }
+    fs.writeFileSync(path.join(d, 'strongswan.conf'), strongswanConf(d, auth));
+    fs.writeFileSync(path.join(d, 'swanctl.conf'), swanctlConf(me, peer, myId, peerId, ikeProp, espProp, pfsProp, auth, d, peerDir));
   }
   for (const ns of [NS_I, NS_R]) { sh('ip', ['netns', 'add', ns]); sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']); }
   sh('ip', ['link', 'add', 'kgi', 'netns', NS_I, 'type', 'veth', 'peer', 'name', 'kgr', 'netns', NS_R]);
@@ -239,7 +259,7 @@ async function runCase([name, ikeProp, espProp, pfsProp]) {
   if (!KEEP) fs.rmSync(work, { recursive: true, force: true });
   else console.log(`${name}: kept ${work}`);
   console.log(`${name}: ${messages.length} IKE datagrams, ${logI.length} key dumps; final SAs:\n${sas.trim()}`);
-  return { name, ikeProposal: ikeProp, espProposal: espProp, pfsEspProposal: pfsProp, messages, keyLogI: logI, keyLogR: logR };
+  return { name, auth, ...pubs, ikeProposal: ikeProp, espProposal: espProp, pfsEspProposal: pfsProp, messages, keyLogI: logI, keyLogR: logR };
 }
 
 const results = [];
@@ -253,6 +273,11 @@ const header = `// GENERATED by gen-charon-vectors.mjs from strongSwan charon ${
 `;
 const body = `export interface CharonVector {
   name: string;
+  /** 'psk', or raw public keys: 'ed25519' / 'ecdsa' (AUTH method 14), 'ecdsa-m9' (method 9). */
+  auth: 'psk' | 'ed25519' | 'ecdsa' | 'ecdsa-m9';
+  /** SubjectPublicKeyInfo DER (hex) of each side's raw public key, for the public-key cases. */
+  pubI?: string;
+  pubR?: string;
   psk: string;
   idI: string;
   idR: string;

@@ -144,10 +144,9 @@ export function importSpki(der: Buffer): KeyObject | null {
 /** Our private key from PEM or DER (PKCS#8, or SEC1 for EC), or null if unusable. */
 export function importPrivateKey(data: Buffer | string): KeyObject | null {
   try {
-    const text = typeof data === 'string' ? data : data.toString('latin1');
-    const k = text.includes('-----BEGIN')
-      ? createPrivateKey({ key: text, format: 'pem' })
-      : createPrivateKey({ key: data as Buffer, format: 'der', type: 'pkcs8' });
+    const k = typeof data === 'string' || data.includes('-----BEGIN')
+      ? createPrivateKey({ key: data.toString(), format: 'pem' })
+      : createPrivateKey({ key: data, format: 'der', type: 'pkcs8' });
     return authKeyType(k) !== null ? k : null;
   } catch {
     return null;

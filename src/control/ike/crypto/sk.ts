@@ -10,7 +10,7 @@
 
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IkeSaKeys } from './keys.js';
-import type { AeadEncrInfo, CbcEncrInfo, IkeSuite } from './suites.js';
+import type { AeadEncrInfo, IkeSuite } from './suites.js';
 
 /** The transforms that shape the SK payload. */
 export type SkSuite = Pick<IkeSuite, 'encr' | 'integ'>;
@@ -135,12 +135,11 @@ export function openSk(s: SkSuite, k: SkKeys, aad: Buffer, body: Buffer): SkOpen
       return 'bad-icv';
     }
   } else {
-    const cbcE: CbcEncrInfo = e;
-    if (ctLen < cbcE.blockLen || ctLen % cbcE.blockLen !== 0) return 'malformed';
+    if (ctLen < e.blockLen || ctLen % e.blockLen !== 0) return 'malformed';
     // Authenticate before decrypting: no padding oracle, no work on forged input.
     if (!timingSafeEqual(cbcMac(s, k, aad, body.subarray(0, e.ivLen + ctLen)), tag)) return 'bad-icv';
     try {
-      const d = createDecipheriv(cbcE.cipher, k.encr, iv).setAutoPadding(false);
+      const d = createDecipheriv(e.cipher, k.encr, iv).setAutoPadding(false);
       padded = Buffer.concat([d.update(ct), d.final()]);
     } catch {
       return 'malformed';
