@@ -11,6 +11,7 @@ DEB_PACKAGES=(
   tcpdump tshark           # underlay captures; tshark is the independent ESP decoder
   openvpn wireguard-go wireguard-tools openssl  # benchmark peers
   bird2                    # dynamic routing over vlinks
+  strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins  # IKEv2 interop peer
   g++ make python3         # native addon build (node-gyp)
 )
 
