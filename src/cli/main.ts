@@ -9,6 +9,7 @@ import { showCommand, SHOW_VIEWS } from './show-cmd.js';
 import { genkeyCommand } from './genkey-cmd.js';
 import { checkConfigCommand } from './check-config-cmd.js';
 import { demoCommand } from './demo-cmd.js';
+import { labCommand } from './lab-cmd.js';
 
 const SUITES = ['aes-gcm-128', 'aes-gcm-256', 'chacha20-poly1305'] as const;
 
@@ -70,6 +71,7 @@ export async function main(argv: string[]): Promise<void> {
             .option('keep', { type: 'boolean', default: false, describe: 'keep the overlay running until Ctrl-C' }),
         async (a) => demoCommand({ suite: a.suite as (typeof SUITES)[number], encap: a.encap as 'udp' | 'esp', keep: a.keep }),
       )
+      .command(labCommand)
       .demandCommand(1, 'name a command; see --help')
       .strict()
       .help()
@@ -83,7 +85,7 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e) {
     const err = e as IiptranError;
     process.stderr.write(`iiptran: ${err.message}${err.code ? ` [${err.code}]` : ''}\n`);
-    const usage = err.code === 'IIPTRAN_ERR_USAGE' || err.code === 'IIPTRAN_ERR_CONFIG' || err.code === 'IIPTRAN_ERR_KEYFILE';
+    const usage = err.code === 'IIPTRAN_ERR_USAGE' || err.code === 'IIPTRAN_ERR_CONFIG' || err.code === 'IIPTRAN_ERR_KEYFILE' || err.code === 'IIPTRAN_ERR_TOPOLOGY';
     process.exitCode = usage ? 2 : 1;
     // A failed command must not linger on some handle it left open; unref'd, so a clean
     // exit is not delayed.

@@ -199,7 +199,8 @@ export function buildModel(t: Topology): LabModel {
   const nodes: ModelNode[] = t.nodes.map((n) => {
     const net = netsOf(n.name)[0]!;
     const me = memberOf(net, n.name)!;
-    const gw = net.members.find((m) => routerNames.has(m.element));
+    // A NAT router is a gateway only for its inside: public hosts do not route into a NAT.
+    const gw = net.members.find((m) => routerNames.has(m.element) && (!insideNets.has(m.element) || insideNets.get(m.element)!.has(net.name)));
     const nat = [...insideNets].find(([, inside]) => inside.has(net.name))?.[0] ?? null;
     return {
       name: n.name,

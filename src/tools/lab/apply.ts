@@ -171,6 +171,7 @@ export async function labUp(file: string, o: UpOptions): Promise<UpResult> {
   }
   const converge = await waitConverged(s, o.timeoutMs, (p) => o.out(`      waiting: ${p[0]}${p.length > 1 ? ` (+${p.length - 1} more)` : ''}`));
   s.status = converge.converged ? 'up' : 'degraded';
+  converge.status.status = s.status;
   saveState(s);
   return { state: s, converge };
 }

@@ -124,6 +124,6 @@ function routingTitle(m: LabModel): string {
 }
 
 function routingActions(n: ModelNode, p: NodePaths): Action[] {
-  if (n.routing === 'static') return n.staticRoutes.map((r) => ipn(n.ns, 'route', 'add', r.dst, 'via', r.via, 'dev', r.dev, 'src', n.vnAddr));
+  if (n.routing === 'static') return n.staticRoutes.map((r) => ipn(n.ns, 'route', 'add', r.dst, 'via', r.via, 'dev', r.dev, 'src', n.vnAddr, 'proto', 'static'));
   return [{ kind: 'spawn', role: 'bird', node: n.name, ns: n.ns, argv: ['bird', '-f', '-c', p.birdConfig!, '-s', p.birdSocket!, '-P', path.join(p.dir, 'bird.pid')], log: p.birdLog!, ready: { birdc: p.birdSocket! } }];
 }

@@ -148,8 +148,8 @@ export function renderStatus(st: LabStatus, reach?: Map<string, string[]>): stri
     }),
   );
   const vlinks = table(
-    ['VLINK', 'ENCAP', 'STATE', 'OSPF', 'FAULT'],
-    st.vlinks.map((v) => [`${v.a} <-> ${v.b}`, v.encap, `${v.stateA}/${v.stateB}`, v.ospfA === null ? 'static' : `${v.ospfA}/${v.ospfB}`, v.fault ? 'underlay cut (lab link ... down)' : '-']),
+    ['VLINK (A <-> B)', 'ENCAP', 'STATE (A | B)', 'OSPF NEIGHBOUR (A | B)', 'FAULT'],
+    st.vlinks.map((v) => [`${v.a} <-> ${v.b}`, v.encap, `${v.stateA} | ${v.stateB}`, v.ospfA === null ? 'static' : `${v.ospfA} | ${v.ospfB}`, v.fault ? 'underlay cut (lab link ... down)' : '-']),
   );
   return `lab ${st.name} (${st.status})\n\n${nodes}\n\n${vlinks}\n`;
 }
