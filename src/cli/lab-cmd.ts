@@ -132,7 +132,7 @@ export const labCommand: CommandModule = {
         'Create the lab described by a topology file, start its daemons and wait until routing converges',
         (y) =>
           y
-            .positional('file', { type: 'string', demandOption: true, describe: 'topology YAML (see docs/lab.md)' })
+            .positional('file', { type: 'string', demandOption: true, describe: 'topology YAML (see README, "Topology labs")' })
             .option('timeout', { type: 'number', default: 60, describe: 'seconds to wait for convergence' })
             .option('keep-on-failure', { type: 'boolean', default: false, describe: 'leave a lab that did not converge running for inspection' })
             .example('$0 lab up topologies/triangle.yaml', 'three BIRD/OSPF nodes; ends with a summary table')

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The main job: launch the triangle overlay (3 nodes, BIRD OSPF over IIPtran vlinks), show it
+# working, break a link and watch OSPF reroute through the third node, then remove everything.
+# Run as root after scripts/setup.sh. Leaves nothing behind, even on failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+IIPTRAN="node bin/iiptran.js"
+trap '$IIPTRAN lab down triangle >/dev/null 2>&1 || true' EXIT
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "lab up topologies/triangle.yaml"
+$IIPTRAN lab up topologies/triangle.yaml
+
+step "node a: kernel routes joined with vlink, outer header, policy and SA"
+$IIPTRAN lab show a routes
+
+step "node a: SAs"
+$IIPTRAN lab show a sas
+
+step "VN ping a -> b over the direct vlink"
+$IIPTRAN lab exec a -- ping -c 3 -i 0.2 b
+
+step "cut the a-b underlay path (nftables drop); liveness drops the carrier, OSPF reroutes via c"
+$IIPTRAN lab link a b down
+sleep 4
+$IIPTRAN lab show a routes
+$IIPTRAN lab exec a -- ping -c 3 -i 0.2 b
+
+step "restore the a-b path"
+$IIPTRAN lab link a b up
+$IIPTRAN lab status
+
+step "lab down"
+$IIPTRAN lab down triangle
+trap - EXIT
+echo "main job: OK"
