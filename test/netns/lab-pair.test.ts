@@ -59,6 +59,22 @@ describe('lab: pair with static routes', { skip }, () => {
     }
   });
 
+  test('a second lab of the same topology runs at the same time without colliding', async () => {
+    const second = await labUp('pair.yaml', 'pairtwo');
+    try {
+      assert.notEqual(second.name, name);
+      const mine = new Set(s.model.nodes.map((n) => n.ns));
+      for (const n of second.state.model.nodes) assert.ok(!mine.has(n.ns), `namespace ${n.ns} is not shared`);
+      assert.equal(await vnPing(second.state, 'a', 'b'), 3, 'second lab carries traffic');
+      assert.equal(await vnPing(s, 'a', 'b'), 3, 'first lab still carries traffic');
+    } finally {
+      const r = await cli(['lab', 'down', second.name]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    await assertGone(second.name);
+    assert.equal(await vnPing(s, 'a', 'b'), 3, 'first lab untouched by the second one going down');
+  });
+
   test('lab down removes namespaces, interfaces, processes and files', async () => {
     const r = await cli(['lab', 'down', name]);
     assert.equal(r.code, 0, r.stderr);
