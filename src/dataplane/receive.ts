@@ -9,7 +9,9 @@
  *               underlay, arriving on the vlink's encap (the destination is implied: the
  *               socket is bound to our underlay address). Then next header 59 is a liveness
  *               dummy (RFC 4303 §2.6), consumed; anything else but 4 (IPIP) is dropped.
- *   6. decap    the IPIP payload must be a sane IPv4 packet
+ *   6. decap    the IPIP payload must be a sane IPv4 packet; then RFC 6040 §4.2: the outer
+ *               ECN (when the socket told us the outer TOS) is combined with the inner one,
+ *               a CE mark survives decapsulation, CE over a Not-ECT inner packet is dropped
  *   7. write    per-vlink batches into the TUNs
  *
  * Every failure is a named counter, on the vlink once the SA is known, on the node before.
@@ -19,7 +21,8 @@ import type { Datagram } from '../io/types.js';
 import { ipv4ToU32 } from '../wire/addr.js';
 import type { DropCounters } from './drop-reasons.js';
 import { espOpen } from './esp-engine.js';
-import { ipv4Check, IPPROTO_IPIP, IPPROTO_NONE } from '../wire/ipv4.js';
+import { ipv4Check, Ipv4Packet, IPPROTO_IPIP, IPPROTO_NONE } from '../wire/ipv4.js';
+import { ecnDecapsulate } from '../wire/ipip.js';
 import type { Sad } from './sad.js';
 import type { Vlink } from './vlink.js';
 
@@ -31,6 +34,8 @@ export class Receiver {
   /** Parsing the same peer address string repeatedly is the one cost we can cache cheaply. */
   private lastAddr = '';
   private lastAddrU32 = 0;
+  /** One re-pointed view for ECN rewrites, so a marked packet costs no allocation. */
+  private readonly view = new Ipv4Packet(Buffer.alloc(0));
 
   constructor(
     private readonly sad: Sad,
@@ -111,6 +116,17 @@ export class Receiver {
       if (ipv4Check(inner) !== null) {
         v.drops.malformed++;
         continue;
+      }
+      const outerTos = d.tos;
+      if (outerTos !== undefined) {
+        const innerEcn = inner[1]! & 3;
+        const ecn = ecnDecapsulate(outerTos & 3, innerEcn);
+        if (ecn < 0) {
+          v.drops['ecn-ce-not-ect']++;
+          continue;
+        }
+        // espOpen returned a fresh buffer, so patching it in place touches nothing shared.
+        if (ecn !== innerEcn) this.view.reset(inner).setEcn(ecn);
       }
       const innerLen = inner.readUInt16BE(2);
       let batch = this.pending.get(v);

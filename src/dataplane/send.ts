@@ -13,7 +13,10 @@
  * The outer IPv4 header itself is written by the kernel's underlay socket from the same
  * (source, destination) pair the SPD matched: source = the socket's bound underlay address,
  * destination = the peer, TTL 64, DF always set (RFC 2003 §3.1 requires DF when the inner
- * has it and allows it otherwise; the vlink MTU guarantees the outer packet fits).
+ * has it and allows it otherwise; the vlink MTU guarantees the outer packet fits). Its TOS is
+ * the inner TOS byte as is, handed to the socket per datagram: DSCP by the RFC 2983 uniform
+ * model, ECN by RFC 6040 §4.1 normal mode (CE included), so congestion marks and priorities
+ * set inside the VN are visible to the underlay, and probes go best effort.
  */
 
 import type { Datagram } from '../io/types.js';
@@ -52,7 +55,9 @@ export class Sender {
       v.drops[r]++;
       return;
     }
-    const sent = v.underlay.send([{ data: buf.subarray(0, r), addr: v.peer, port: v.encap === 'udp' ? v.peerPort : 0 }]);
+    const sent = v.underlay.send([
+      { data: buf.subarray(0, r), addr: v.peer, port: v.encap === 'udp' ? v.peerPort : 0, tos: 0 },
+    ]);
     if (sent === 1) v.stats.probesTx++;
     else v.drops['send-error']++;
   }
@@ -107,12 +112,13 @@ export class Sender {
       }
       let d = this.out[n];
       if (d === undefined) {
-        d = { data: buf, addr: v.peer, port: v.peerPort };
+        d = { data: buf, addr: v.peer, port: v.peerPort, tos: 0 };
         this.out[n] = d;
       }
       d.data = buf.subarray(0, r);
       d.addr = v.peer;
       d.port = v.encap === 'udp' ? v.peerPort : 0;
+      d.tos = pkt[1]!;
       n++;
       v.stats.txPackets++;
       v.stats.txBytes += len;

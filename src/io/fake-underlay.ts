@@ -15,6 +15,11 @@ export class FakeUnderlay implements UnderlaySocket {
   peer: FakeUnderlay | undefined;
   /** Accept sends but deliver nothing: a dead underlay path. */
   blackhole = false;
+  /**
+   * What the path does to the outer TOS of datagrams this end sends, e.g. a router marking CE:
+   * `(tos) => (tos ?? 0) | 3`. Unset, the TOS arrives as sent (undefined stays undefined).
+   */
+  pathTos: ((tos: number | undefined) => number | undefined) | undefined;
   closed = false;
   private cb: ((dgrams: Datagram[]) => void) | undefined;
   private pending: Datagram[] = [];
@@ -63,22 +68,25 @@ export class FakeUnderlay implements UnderlaySocket {
     if (this.closed || dgrams.length === 0) return;
     const cb = this.cb;
     if (cb === undefined) {
-      for (const d of dgrams) this.pending.push({ data: Buffer.from(d.data), addr: d.addr, port: d.port });
+      for (const d of dgrams) this.pending.push(copy(d, Buffer.from(d.data)));
       return;
     }
-    deliverBatches(dgrams, (d) => d.data, (d, data) => ({ data, addr: d.addr, port: d.port }), cb, this.opts);
+    deliverBatches(dgrams, (d) => d.data, (d, data) => copy(d, data), cb, this.opts);
   }
 
   /** Accepts everything while open. Only datagrams addressed to the peer reach it. */
   send(dgrams: Datagram[]): number {
     if (this.closed) return 0;
-    const copies = dgrams.map((d) => ({ data: Buffer.from(d.data), addr: d.addr, port: d.port }));
+    const copies = dgrams.map((d) => copy(d, Buffer.from(d.data)));
     for (const c of copies) this.sent.push(c);
     const peer = this.peer;
     if (peer !== undefined && !this.blackhole) {
+      const path = this.pathTos;
       const arriving = copies
         .filter((d) => d.addr === peer.localAddr && (this.kind === 'esp' || d.port === peer.localPort))
-        .map((d) => ({ data: Buffer.from(d.data), addr: this.localAddr, port: this.localPort }));
+        .map((d) =>
+          copy({ ...d, addr: this.localAddr, port: this.localPort, tos: path ? path(d.tos) : d.tos }, Buffer.from(d.data)),
+        );
       if (arriving.length > 0) setImmediate(() => peer.inject(arriving));
     }
     return dgrams.length;
@@ -89,4 +97,11 @@ export class FakeUnderlay implements UnderlaySocket {
     this.cb = undefined;
     this.pending = [];
   }
+}
+
+/** A copy with new bytes; `tos` only when set, so datagrams without one compare as before. */
+function copy(d: Datagram, data: Buffer): Datagram {
+  const c: Datagram = { data, addr: d.addr, port: d.port };
+  if (d.tos !== undefined) c.tos = d.tos;
+  return c;
 }

@@ -32,9 +32,11 @@ export class RawEspUnderlay extends SocketUnderlay {
     this.localAddr = this.localAddress().addr;
   }
 
+  // The outer TOS comes from the IPv4 header still in front of the ESP header, which makes an
+  // IP_RECVTOS control message per datagram redundant on this socket.
   protected decode(data: Buffer, addr: string): Datagram | undefined {
     const esp = stripIpv4Header(data);
-    return esp === undefined ? undefined : { data: esp, addr, port: 0 };
+    return esp === undefined ? undefined : { data: esp, addr, port: 0, tos: data[1]! };
   }
 
   // Raw IP has no ports: whatever the caller put there is ignored.

@@ -27,6 +27,11 @@ export interface Datagram {
   addr: string;
   /** UDP port; 0 for raw IP (protocol 50) sockets. */
   port: number;
+  /**
+   * Outer IPv4 TOS byte (DSCP << 2 | ECN, 0..255). Received: as it arrived, undefined when the
+   * socket could not tell. Sent: what the kernel puts in the outer header; undefined means 0.
+   */
+  tos?: number;
 }
 
 export interface UnderlaySocket {

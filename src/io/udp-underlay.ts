@@ -22,6 +22,7 @@ export abstract class SocketUnderlay implements UnderlaySocket {
   private bufs: Buffer[] = [];
   private addrs = new Uint32Array(IO_BATCH_SIZE);
   private ports = new Uint16Array(IO_BATCH_SIZE);
+  private tos = new Uint8Array(IO_BATCH_SIZE);
   private readonly toU32 = new Map<string, number>();
   private readonly toStr = new Map<number, string>();
 
@@ -29,8 +30,11 @@ export abstract class SocketUnderlay implements UnderlaySocket {
     this.fd = fd;
   }
 
-  /** Turn one received slot into a Datagram, or undefined to drop it (counted). */
-  protected abstract decode(data: Buffer, addr: string, port: number): Datagram | undefined;
+  /**
+   * Turn one received slot into a Datagram, or undefined to drop it (counted). `tos` is the
+   * outer TOS byte from the IP_TOS control message, -1 when there was none.
+   */
+  protected abstract decode(data: Buffer, addr: string, port: number, tos: number): Datagram | undefined;
 
   /** Port to put on the wire for `d`, or -1 if it cannot be sent. */
   protected abstract wirePort(d: Datagram): number;
@@ -81,6 +85,7 @@ export abstract class SocketUnderlay implements UnderlaySocket {
     const lens = r.lengths;
     const addrs = r.addrs!;
     const ports = r.ports!;
+    const tos = r.tos!;
     const out: Datagram[] = [];
     for (let i = 0; i < n; i++) {
       const len = lens[i]!;
@@ -88,7 +93,7 @@ export abstract class SocketUnderlay implements UnderlaySocket {
         this.errors.dropped++;
         continue;
       }
-      const d = this.decode(Buffer.from(r.data, i * r.slotSize, len), this.addrString(addrs[i]!), ports[i]!);
+      const d = this.decode(Buffer.from(r.data, i * r.slotSize, len), this.addrString(addrs[i]!), ports[i]!, tos[i]!);
       if (d === undefined) this.errors.dropped++;
       else out.push(d);
     }
@@ -100,24 +105,29 @@ export abstract class SocketUnderlay implements UnderlaySocket {
     if (this.addrs.length < dgrams.length) {
       this.addrs = new Uint32Array(dgrams.length);
       this.ports = new Uint16Array(dgrams.length);
+      this.tos = new Uint8Array(dgrams.length);
     }
     const bufs = this.bufs;
     let k = 0;
     for (const d of dgrams) {
       const a = this.addrNumber(d.addr);
       const p = this.wirePort(d);
-      // 0.0.0.0 would be delivered to this host, never to a peer.
-      if (a <= 0 || p < 0) {
+      const t = d.tos ?? 0;
+      // 0.0.0.0 would be delivered to this host, never to a peer. A TOS that is not a byte
+      // would be silently truncated by the Uint8Array: refuse it like a bad port.
+      if (a <= 0 || p < 0 || (t & 0xff) !== t) {
         this.errors.write++;
         continue;
       }
       bufs[k] = d.data;
       this.addrs[k] = a;
       this.ports[k] = p;
+      this.tos[k] = t;
       k++;
     }
     bufs.length = k;
-    const sent = k === 0 ? 0 : loadNative().sendBatch(this.fd, bufs, this.addrs, this.ports, k, this.status);
+    const sent =
+      k === 0 ? 0 : loadNative().sendBatch(this.fd, bufs, this.addrs, this.ports, k, this.status, this.tos);
     // Do not pin the caller's buffers until the next send.
     bufs.length = 0;
     if (sent < k) {
@@ -156,8 +166,9 @@ export class UdpUnderlay extends SocketUnderlay {
     this.localPort = local.port;
   }
 
-  protected decode(data: Buffer, addr: string, port: number): Datagram {
-    return { data, addr, port };
+  protected decode(data: Buffer, addr: string, port: number, tos: number): Datagram {
+    // Same shape whether or not the TOS is known, so the receive path stays monomorphic.
+    return { data, addr, port, tos: tos < 0 ? undefined : tos };
   }
 
   protected wirePort(d: Datagram): number {

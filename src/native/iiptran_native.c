@@ -464,6 +464,15 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
   // router on port 4500 must fail with EADDRINUSE instead.
   grow_buffers(fd);
   outer_df(fd);
+  // RFC 6040 decapsulation needs the outer ECN field, which a UDP socket otherwise discards.
+  // Raw sockets need no such option: their datagrams still carry the IPv4 header.
+  int on = 1;
+  if (setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &on, sizeof on) < 0) {
+    int e = errno;
+    close(fd);
+    throw_errno(env, "setsockopt", "IP_RECVTOS", e);
+    return NULL;
+  }
   struct sockaddr_in sa;
   memset(&sa, 0, sizeof sa);
   sa.sin_family = AF_INET;
@@ -601,13 +610,20 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
   return make_int(env, written);
 }
 
-// sendBatch(fd, bufs, addrs: Uint32Array(host order), ports: Uint16/Int32/Uint32Array, count, status?) -> accepted
+// One IP_TOS control message, aligned as the kernel's CMSG_NXTHDR walk expects.
+typedef union {
+  char buf[CMSG_SPACE(sizeof(int))];
+  struct cmsghdr align;
+} tos_cmsg_t;
+
+// sendBatch(fd, bufs, addrs: Uint32Array(host order), ports: Uint16/Int32/Uint32Array, count,
+//           status?, tos?: Uint8Array) -> accepted
 static napi_value js_send_batch(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
+  napi_value argv[7];
   int fd;
   int64_t count;
   bool ok;
-  if (!get_args(env, info, 6, argv, NULL, NULL) || !arg_fd(env, argv[0], &fd)) return NULL;
+  if (!get_args(env, info, 7, argv, NULL, NULL) || !arg_fd(env, argv[0], &fd)) return NULL;
   bool is_arr = false;
   uint32_t alen = 0;
   if (napi_is_array(env, argv[1], &is_arr) != napi_ok || !is_arr) {
@@ -632,10 +648,26 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
   int32_t *status = status_arg(env, argv[5], &ok);
   if (!ok) return NULL;
   const uint32_t *addrs = addrs_v;
+  const uint8_t *tos = NULL;
+  napi_valuetype tos_t;
+  if (napi_typeof(env, argv[6], &tos_t) == napi_ok && tos_t != napi_undefined && tos_t != napi_null) {
+    napi_typedarray_type tt;
+    void *tos_v;
+    if (!typed_array_arg(env, argv[6], "tos", (size_t)count, &tt, &tos_v)) return NULL;
+    if (tt != napi_uint8_array) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "tos must be a Uint8Array");
+      return NULL;
+    }
+    tos = tos_v;
+  }
 
   struct mmsghdr msgs[SEND_CHUNK];
   struct iovec iov[SEND_CHUNK];
   struct sockaddr_in sas[SEND_CHUNK];
+  // Per datagram, because the outer TOS copies each inner packet's DSCP and ECN (RFC 2983
+  // uniform model, RFC 6040 §4.1 normal mode). Only a non-zero TOS gets a control message: 0
+  // is what the socket sends anyway, so best-effort, Not-ECT traffic pays no cmsg parsing.
+  tos_cmsg_t cms[SEND_CHUNK];
   int64_t accepted = 0;
   int last_err = 0;
   uint32_t total = (uint32_t)count;
@@ -671,6 +703,16 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
       msgs[j].msg_hdr.msg_namelen = sizeof sas[j];
       msgs[j].msg_hdr.msg_iov = &iov[j];
       msgs[j].msg_hdr.msg_iovlen = 1;
+      if (tos != NULL && tos[i] != 0) {
+        struct cmsghdr *c = &cms[j].align;
+        int v = tos[i];
+        c->cmsg_level = IPPROTO_IP;
+        c->cmsg_type = IP_TOS;
+        c->cmsg_len = CMSG_LEN(sizeof v);
+        memcpy(CMSG_DATA(c), &v, sizeof v);
+        msgs[j].msg_hdr.msg_control = cms[j].buf;
+        msgs[j].msg_hdr.msg_controllen = sizeof cms[j].buf;
+      }
     }
     unsigned done = 0;
     while (done < n) {
@@ -703,6 +745,10 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
 
 enum reader_mode { MODE_READ = 0, MODE_RECVMMSG = 1 };
 
+// Room for IP_TOS plus a few more cmsgs, should some later option ask for them: a truncated
+// control buffer (MSG_CTRUNC) would cost us the TOS, never the datagram.
+#define CTRL_SLOT 64
+
 typedef struct reader {
   napi_env env;
   uv_loop_t *loop;
@@ -715,12 +761,14 @@ typedef struct reader {
   int32_t *lens;      // ditto, `lens_ref`
   uint32_t *addrs;    // recvmmsg only
   uint16_t *ports;    // recvmmsg only
+  int16_t *tos;       // recvmmsg only: outer TOS byte, -1 when no IP_TOS cmsg came with it
   struct mmsghdr *msgs;
   struct iovec *iov;
   struct sockaddr_in *sas;
+  uint8_t *ctrl;      // recvmmsg only: CTRL_SLOT bytes of control data per slot
   napi_ref self_ref;  // strong while polling so a forgotten reader cannot be freed under libuv
   napi_ref cb_ref;
-  napi_ref data_ref, lens_ref, addrs_ref, ports_ref;
+  napi_ref data_ref, lens_ref, addrs_ref, ports_ref, tos_ref;
   napi_async_context actx;
   bool poll_inited;
   bool closing;       // uv_close requested (or never started)
@@ -766,6 +814,7 @@ static void reader_free(reader_t *r) {
   free(r->msgs);
   free(r->iov);
   free(r->sas);
+  free(r->ctrl);
   free(r);
 }
 
@@ -814,6 +863,7 @@ static void reader_finalize(napi_env env, void *data, void *hint) {
   delete_ref(env, &r->lens_ref);
   delete_ref(env, &r->addrs_ref);
   delete_ref(env, &r->ports_ref);
+  delete_ref(env, &r->tos_ref);
   delete_ref(env, &r->self_ref);
   r->finalized = true;
   if (r->handle_closed) reader_free(r);
@@ -839,7 +889,7 @@ static int reader_read_batch(reader_t *r) {
 static int reader_recv_batch(reader_t *r) {
   for (uint32_t i = 0; i < r->batch; i++) {
     r->msgs[i].msg_hdr.msg_namelen = sizeof r->sas[i];
-    r->msgs[i].msg_hdr.msg_controllen = 0;
+    r->msgs[i].msg_hdr.msg_controllen = CTRL_SLOT;
     r->msgs[i].msg_hdr.msg_flags = 0;
     r->msgs[i].msg_len = 0;
   }
@@ -860,6 +910,21 @@ static int reader_recv_batch(reader_t *r) {
       r->addrs[i] = 0;
       r->ports[i] = 0;
     }
+    int16_t t = -1;
+    struct msghdr *mh = &r->msgs[i].msg_hdr;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+      // Linux delivers IP_TOS as one byte (ip_cmsg_recv_tos); accept an int as well.
+      if (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_TOS) continue;
+      if (c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+        int v;
+        memcpy(&v, CMSG_DATA(c), sizeof v);
+        t = (int16_t)(v & 0xff);
+      } else if (c->cmsg_len >= CMSG_LEN(1)) {
+        t = *(const uint8_t *)CMSG_DATA(c);
+      }
+      break;
+    }
+    r->tos[i] = t;
   }
   return got;
 }
@@ -996,7 +1061,7 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
   r->closing = true;  // until the poll handle exists, there is nothing for libuv to close
   r->handle_closed = true;
 
-  napi_value data_ab, lens_arr, addrs_arr = NULL, ports_arr = NULL, name;
+  napi_value data_ab, lens_arr, addrs_arr = NULL, ports_arr = NULL, tos_arr = NULL, name;
   void *p;
   if (!make_typed(env, (size_t)slot * (size_t)batch, (napi_typedarray_type)-1, 0, &p, &data_ab, &r->data_ref))
     goto fail_js;
@@ -1011,10 +1076,14 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
     if (!make_typed(env, (size_t)batch * 2, napi_uint16_array, (size_t)batch, &p, &ports_arr, &r->ports_ref))
       goto fail_js;
     r->ports = p;
+    if (!make_typed(env, (size_t)batch * 2, napi_int16_array, (size_t)batch, &p, &tos_arr, &r->tos_ref))
+      goto fail_js;
+    r->tos = p;
     r->msgs = calloc((size_t)batch, sizeof *r->msgs);
     r->iov = calloc((size_t)batch, sizeof *r->iov);
     r->sas = calloc((size_t)batch, sizeof *r->sas);
-    if (!r->msgs || !r->iov || !r->sas) {
+    r->ctrl = calloc((size_t)batch, CTRL_SLOT);
+    if (!r->msgs || !r->iov || !r->sas || !r->ctrl) {
       throw_errno(env, "calloc", "Reader", ENOMEM);
       goto fail_js;
     }
@@ -1025,6 +1094,8 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
       r->msgs[i].msg_hdr.msg_iovlen = 1;
       r->msgs[i].msg_hdr.msg_name = &r->sas[i];
       r->msgs[i].msg_hdr.msg_namelen = sizeof r->sas[i];
+      r->msgs[i].msg_hdr.msg_control = r->ctrl + (size_t)i * CTRL_SLOT;
+      r->msgs[i].msg_hdr.msg_controllen = CTRL_SLOT;
     }
   }
   if (napi_create_reference(env, argv[4], 1, &r->cb_ref) != napi_ok) goto fail_js;
@@ -1033,13 +1104,15 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
     goto fail_js;
   if (mode == MODE_RECVMMSG) {
     if (napi_set_named_property(env, self, "addrs", addrs_arr) != napi_ok ||
-        napi_set_named_property(env, self, "ports", ports_arr) != napi_ok)
+        napi_set_named_property(env, self, "ports", ports_arr) != napi_ok ||
+        napi_set_named_property(env, self, "tos", tos_arr) != napi_ok)
       goto fail_js;
   } else {
     napi_value nul;
     napi_get_null(env, &nul);
     napi_set_named_property(env, self, "addrs", nul);
     napi_set_named_property(env, self, "ports", nul);
+    napi_set_named_property(env, self, "tos", nul);
   }
   napi_value v;
   if (napi_create_uint32(env, r->slot, &v) != napi_ok || napi_set_named_property(env, self, "slotSize", v) != napi_ok ||
@@ -1089,6 +1162,7 @@ fail_js:
   delete_ref(env, &r->lens_ref);
   delete_ref(env, &r->addrs_ref);
   delete_ref(env, &r->ports_ref);
+  delete_ref(env, &r->tos_ref);
   reader_free(r);
   {
     bool pending = false;
@@ -1112,6 +1186,7 @@ static napi_value js_reader_close(napi_env env, napi_callback_info info) {
   delete_ref(env, &r->lens_ref);
   delete_ref(env, &r->addrs_ref);
   delete_ref(env, &r->ports_ref);
+  delete_ref(env, &r->tos_ref);
   if (r->actx) {
     if (r->in_callback) r->actx_destroy_pending = true;
     else {

@@ -29,6 +29,12 @@ export interface NativeReader {
   readonly addrs: Uint32Array | null;
   /** Source ports; null in 'read' mode. */
   readonly ports: Uint16Array | null;
+  /**
+   * Outer IPv4 TOS byte (DSCP << 2 | ECN) of each datagram, from the IP_TOS control message
+   * (udpOpen enables IP_RECVTOS); -1 when none came with it, e.g. on a raw socket, whose
+   * datagrams carry the IPv4 header in `data` instead. Null in 'read' mode.
+   */
+  readonly tos: Int16Array | null;
   /** Stop polling. Idempotent; the fd stays open (closeFd it afterwards). */
   close(): void;
   /** Whether this reader keeps the event loop alive (default true while open). */
@@ -62,7 +68,7 @@ export interface NativeAddon {
   ifSetMtu(name: string, mtu: number): void;
   ifGetMtu(name: string): number;
   ifSetUp(name: string, up: boolean): void;
-  /** UDP socket bound to addr:port (port 0 = kernel's choice); DF off; returns the fd. */
+  /** UDP socket bound to addr:port (port 0 = kernel's choice), DF set, IP_RECVTOS on; returns the fd. */
   udpOpen(addr: string | number, port: number): number;
   /** Raw IPv4 socket for `proto` bound to addr; received datagrams include the IPv4 header. */
   rawOpen(proto: number, addr: string | number): number;
@@ -70,14 +76,19 @@ export interface NativeAddon {
   closeFd(fd: number): void;
   /** write() each buffer; returns how many were written. status[0] = last errno, 0 if none. */
   writeBatch(fd: number, bufs: readonly Uint8Array[], count: number, status?: Int32Array): number;
-  /** sendmmsg(); returns how many the kernel accepted. status[0] = last errno, 0 if none. */
+  /**
+   * sendmmsg(); returns how many the kernel accepted. status[0] = last errno, 0 if none.
+   * `tos[i]`, when given, is datagram i's outer IPv4 TOS byte (an IP_TOS control message for
+   * that datagram alone; 0 sends none, leaving the socket default of 0).
+   */
   sendBatch(
     fd: number,
     bufs: readonly Uint8Array[],
     addrs: Uint32Array,
     ports: Uint16Array | Int32Array | Uint32Array,
     count: number,
-    status?: Int32Array,
+    status?: Int32Array | null,
+    tos?: Uint8Array,
   ): number;
   Reader: NativeReaderCtor;
 }

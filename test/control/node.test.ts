@@ -13,7 +13,7 @@ import { writeKeyFile, generateKeyHex } from '../../src/control/keyfile.js';
 import { FakeTun } from '../../src/io/fake-tun.js';
 import { FakeUnderlay } from '../../src/io/fake-underlay.js';
 import { FakeNetSys } from '../../src/io/fake-netsys.js';
-import { Ipv4, Ipv4Packet, IPPROTO_ICMP } from '../../src/wire/ipv4.js';
+import { Ipv4, Ipv4Packet, IPPROTO_ICMP, ipv4Check } from '../../src/wire/ipv4.js';
 import { Icmp, IcmpPacket } from '../../src/wire/icmp.js';
 import { ipv4ToU32 } from '../../src/wire/addr.js';
 
@@ -23,6 +23,15 @@ const tick = () => new Promise((r) => setImmediate(r));
 function echo(src: string, dst: string, size: number, df = true): Buffer {
   const data = Buffer.alloc(size, 0x5a);
   return Ipv4.encode({ src: ipv4ToU32(src), dst: ipv4ToU32(dst), protocol: IPPROTO_ICMP, ttl: 64, dontFragment: df, payload: Icmp.encode({ kind: 'echo-request', identifier: 7, sequence: 1, data }) } as never);
+}
+
+/** An echo request whose TOS byte is `tos` (DSCP << 2 | ECN), header checksum valid. */
+function echoTos(tos: number, size = 64): Buffer {
+  const p = echo('10.10.0.1', '10.10.0.2', size);
+  const ip = new Ipv4Packet(p);
+  ip.setDscp(tos >> 2);
+  ip.setEcn(tos & 3);
+  return p;
 }
 
 function yamlFor(dir: string, me: 'a' | 'b', liveness = 'off'): string {
@@ -172,6 +181,71 @@ describe('OverlayNode over fakes', () => {
     assert.equal(v.drops.mtu, 2);
   });
 
+  test('outer TOS is the inner TOS byte: DSCP EF + ECT(0) leaves as 0xba, CE as CE', async () => {
+    const ef = echoTos(0xba);
+    const ce = echoTos(0x03);
+    const be = echoTos(0x00);
+    tuns.get('vl-b')!.inject([ef, ce, be]);
+    await tick();
+    await tick();
+    assert.deepEqual(ua.sent.map((d) => d.tos), [0xba, 0x03, 0x00]);
+    // The outer ECN equals the inner one, so decapsulation changes nothing.
+    assert.deepEqual(tuns.get('vl-a')!.written, [ef, ce, be]);
+  });
+
+  test('RFC 6040 decap: outer CE over inner ECT(0) reaches the TUN as CE with a valid checksum', async () => {
+    ua.pathTos = (t) => (t ?? 0) | 3;
+    const pkt = echoTos(0xba, 200);
+    tuns.get('vl-b')!.inject([pkt]);
+    await tick();
+    await tick();
+    const [got] = tuns.get('vl-a')!.written;
+    assert.ok(got, 'delivered');
+    assert.equal(got[1], 0xbb, 'DSCP kept, ECN now CE');
+    assert.equal(ipv4Check(got), null, 'header checksum still valid');
+    assert.ok(new Ipv4Packet(got).verifyChecksum());
+    // Nothing else in the packet moved.
+    const expect = Buffer.from(pkt);
+    expect[1] = 0xbb;
+    expect.writeUInt16BE(got.readUInt16BE(10), 10);
+    assert.deepEqual(got, expect);
+    assert.equal(b.vlinks.get('vl-a')!.stats.rxPackets, 1);
+  });
+
+  test('RFC 6040 decap: outer CE over a Not-ECT inner packet is dropped and counted', async () => {
+    ua.pathTos = (t) => (t ?? 0) | 3;
+    tuns.get('vl-b')!.inject([echoTos(0xb8)]);
+    await tick();
+    await tick();
+    const v = b.vlinks.get('vl-a')!;
+    assert.equal(ua.sent.length, 1, 'sent');
+    assert.equal(tuns.get('vl-a')!.written.length, 0, 'not delivered');
+    assert.equal(v.drops['ecn-ce-not-ect'], 1);
+    assert.equal(v.stats.rxPackets, 0);
+    assert.equal(v.rxAlive, true, 'still an authentic packet from the peer');
+  });
+
+  test('RFC 6040 decap: outer ECT(1) over inner ECT(0) gives ECT(1); an unknown outer TOS changes nothing', async () => {
+    ua.pathTos = (t) => ((t ?? 0) & ~3) | 1;
+    const pkt = echoTos(0x02);
+    tuns.get('vl-b')!.inject([pkt]);
+    await tick();
+    await tick();
+    const w = tuns.get('vl-a')!.written;
+    assert.equal(w[0]![1], 0x01);
+    assert.equal(ipv4Check(w[0]!), null);
+    // A socket that cannot tell the outer TOS: the inner header is delivered as it was sealed,
+    // even when that is Not-ECT or CE.
+    ua.pathTos = () => undefined;
+    const ne = echoTos(0x00);
+    const ce = echoTos(0xbb);
+    tuns.get('vl-b')!.inject([pkt, ne, ce]);
+    await tick();
+    await tick();
+    assert.deepEqual(w.slice(1), [pkt, ne, ce]);
+    assert.equal(b.vlinks.get('vl-a')!.drops['ecn-ce-not-ect'], 0);
+  });
+
   test('reload keeps an unchanged vlink (same SA objects) and rejects an invalid config whole', async () => {
     const v = a.vlinks.get('vl-b')!;
     const r = await a.reload(parseNodeConfig(yamlFor(dir, 'a'), { baseDir: dir }));
@@ -223,6 +297,7 @@ describe('OverlayNode over fakes', () => {
     assert.equal(va.carrier, true);
     assert.ok(va.stats.probesRx >= 3, `probes received: ${va.stats.probesRx}`);
     assert.equal(va.stats.rxPackets, 0, 'probes are not delivered to the TUN');
+    assert.ok(ua.sent.length > 0 && ua.sent.every((d) => d.tos === 0), 'probes go best effort, Not-ECT');
     assert.equal(tuns.get('vl-b')!.written.length, 0);
     ua.blackhole = true;
     ub.blackhole = true;

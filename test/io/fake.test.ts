@@ -112,6 +112,31 @@ describe('FakeUnderlay', () => {
     assert.deepEqual(got, [{ data: Buffer.from('e'), addr: '192.0.2.1', port: 0 }]);
   });
 
+  it('carries the outer TOS as sent, lets the path rewrite it, and leaves it out when unset', async () => {
+    const [a, b] = FakeUnderlay.pair('192.0.2.1', 4500, '192.0.2.2', 4500);
+    const got: Datagram[] = [];
+    b.onDatagrams((ds) => ds.forEach((d) => got.push({ ...d, data: Buffer.from(d.data) })));
+    a.send([
+      { data: Buffer.from('t'), addr: '192.0.2.2', port: 4500, tos: 0xba },
+      { data: Buffer.from('u'), addr: '192.0.2.2', port: 4500 },
+    ]);
+    await tick();
+    assert.deepEqual(got, [
+      { data: Buffer.from('t'), addr: '192.0.2.1', port: 4500, tos: 0xba },
+      { data: Buffer.from('u'), addr: '192.0.2.1', port: 4500 },
+    ]);
+    assert.equal(a.sent[0]!.tos, 0xba);
+    got.length = 0;
+    a.pathTos = (t) => (t ?? 0) | 3;
+    a.send([{ data: Buffer.from('m'), addr: '192.0.2.2', port: 4500, tos: 0xba }]);
+    await tick();
+    assert.equal(got[0]!.tos, 0xbb, 'CE marked on the path');
+    assert.equal(a.sent[0]!.tos, 0xba, 'what was sent is recorded unmarked');
+    got.length = 0;
+    b.inject([{ data: Buffer.from('i'), addr: '192.0.2.9', port: 1, tos: 0x02 }]);
+    assert.equal(got[0]!.tos, 0x02, 'inject passes tos through');
+  });
+
   it('batch views are poisoned after the callback, inject batches like the real reader', () => {
     const u = new FakeUnderlay('192.0.2.1', 4500);
     let kept: Datagram | undefined;

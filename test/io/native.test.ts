@@ -38,6 +38,8 @@ describe('native addon: argument validation never reaches the kernel', () => {
       assert.throws(() => n.sendBatch(fd, b, new Int32Array(1) as unknown as Uint32Array, new Uint16Array(1), 1), TypeError);
       assert.throws(() => n.sendBatch(fd, b, new Uint32Array([0x7f000001]), new Int32Array([-1]), 1), RangeError);
       assert.throws(() => n.sendBatch(fd, b, new Uint32Array(1), new Uint16Array(1), 1, new Uint8Array(1) as unknown as Int32Array), TypeError);
+      assert.throws(() => n.sendBatch(fd, b, new Uint32Array([0x7f000001]), new Uint16Array([9]), 1, null, new Uint8Array(0)), RangeError);
+      assert.throws(() => n.sendBatch(fd, b, new Uint32Array([0x7f000001]), new Uint16Array([9]), 1, null, new Int32Array(1) as unknown as Uint8Array), TypeError);
     } finally {
       n.closeFd(fd);
     }
@@ -90,6 +92,7 @@ describe('native Reader', () => {
       assert.equal(r.lengths.length, 8);
       assert.equal(r.addrs?.length, 8);
       assert.equal(r.ports?.length, 8);
+      assert.ok(r.tos instanceof Int16Array && r.tos.length === 8);
       assert.throws(() => new n.Reader(fd, 'recvmmsg', 2048, 8, () => {}), (e: unknown) => e instanceof NativeError && e.errno === 16);
       r.close();
       r.close();
@@ -159,6 +162,46 @@ describe('native Reader', () => {
       assert.equal(s.addr, 0x7f000002);
       assert.equal(s.port, txPort);
     }
+  });
+});
+
+describe('native outer TOS: IP_TOS per datagram out, IP_RECVTOS in', () => {
+  it('delivers each datagram\'s TOS, ECN bits included, as sent with a per-datagram IP_TOS', async () => {
+    const rx = n.udpOpen('127.0.0.1', 0);
+    const tx = n.udpOpen('127.0.0.1', 0);
+    const rxPort = n.sockName(rx).port;
+    // EF + ECT(0), CE alone, 0 (no cmsg at all), everything set, AF41 + ECT(1), then 0 again
+    // after non-zero ones: a stale control message must not leak into the next datagram.
+    const want = [0xba, 0x03, 0x00, 0xff, 0x89, 0x00];
+    const got = new Map<number, number>();
+    const done = new Promise<void>((resolve) => {
+      const r = new n.Reader(rx, 'recvmmsg', 2048, 8, (count) => {
+        for (let i = 0; i < count; i++) got.set(new Uint8Array(r.data, i * 2048, 1)[0]!, r.tos![i]!);
+        if (got.size >= want.length + 1) {
+          r.close();
+          resolve();
+        }
+      });
+    });
+    try {
+      const bufs = want.map((_, i) => Buffer.from([i]));
+      const status = new Int32Array(1);
+      const tos = Uint8Array.from(want);
+      const k = want.length;
+      assert.equal(n.sendBatch(tx, bufs, new Uint32Array(k).fill(0x7f000001), new Uint16Array(k).fill(rxPort), k, status, tos), k);
+      assert.equal(status[0], 0);
+      // Without the tos argument the socket default (0) applies.
+      assert.equal(n.sendBatch(tx, [Buffer.from([99])], new Uint32Array([0x7f000001]), new Uint16Array([rxPort]), 1), 1);
+      await done;
+    } finally {
+      n.closeFd(rx);
+      n.closeFd(tx);
+    }
+    assert.deepEqual(
+      want.map((_, i) => got.get(i)),
+      want,
+    );
+    assert.equal(got.get(99), 0);
   });
 });
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { stripIpv4Header } from '../../src/io/raw-esp.js';
+import { RawEspUnderlay, stripIpv4Header } from '../../src/io/raw-esp.js';
+import type { Datagram } from '../../src/io/types.js';
 import { createNetns, deleteNetns, isRoot, runInNetns } from './netns.js';
 
 function ipv4(payload: Buffer, opts: { ihl?: number; total?: number; version?: number } = {}): Buffer {
@@ -35,6 +36,19 @@ describe('stripIpv4Header', () => {
     assert.equal(stripIpv4Header(ipv4(Buffer.alloc(0), { ihl: 15 }).subarray(0, 40)), undefined, 'IHL past end');
     assert.equal(stripIpv4Header(ipv4(esp, { total: 500 })), undefined, 'total past end');
     assert.equal(stripIpv4Header(ipv4(esp, { total: 10 })), undefined, 'total inside header');
+  });
+});
+
+describe('RawEspUnderlay.decode', () => {
+  // decode uses nothing of the instance, so it runs without root or a socket.
+  const decode = (RawEspUnderlay.prototype as unknown as { decode(d: Buffer, a: string): Datagram | undefined }).decode;
+
+  it('takes the outer TOS from the IPv4 header it strips', () => {
+    const esp = Buffer.from('0000100000000001aabbccdd', 'hex');
+    const pkt = ipv4(esp);
+    pkt[1] = 0xbb;
+    assert.deepEqual(decode(pkt, '192.0.2.1'), { data: esp, addr: '192.0.2.1', port: 0, tos: 0xbb });
+    assert.equal(decode(Buffer.alloc(19), '192.0.2.1'), undefined);
   });
 });
 

@@ -17,7 +17,7 @@ function collect(s: UdpUnderlay, want: number, ms = 3000): Promise<{ got: Datagr
     s.onDatagrams((ds) => {
       batches.push(ds.length);
       // The views are reused after this callback: copy.
-      for (const d of ds) got.push({ data: Buffer.from(d.data), addr: d.addr, port: d.port });
+      for (const d of ds) got.push({ data: Buffer.from(d.data), addr: d.addr, port: d.port, tos: d.tos });
       if (got.length >= want) {
         clearTimeout(t);
         resolve({ got, batches });
@@ -82,6 +82,29 @@ describe('UdpUnderlay on 127.0.0.1', () => {
     } else {
       arriving.catch(() => {});
     }
+  });
+
+  it('sends each datagram with its own outer TOS and reports the TOS it received', async () => {
+    const a = open();
+    const b = open();
+    const tos = [0xba, undefined, 0x03, 0, 0xb8];
+    const arriving = collect(b, tos.length);
+    assert.equal(a.send(tos.map((t, i) => ({ data: payload(i), addr: '127.0.0.1', port: b.localPort, tos: t }))), tos.length);
+    const { got } = await arriving;
+    const byIndex = new Map(got.map((d) => [d.data.readUInt32BE(0), d.tos]));
+    // undefined on send means 0; on receive, a UDP socket always knows.
+    assert.deepEqual(tos.map((_, i) => byIndex.get(i)), [0xba, 0, 0x03, 0, 0xb8]);
+  });
+
+  it('refuses a TOS that is not a byte instead of truncating it', () => {
+    const a = open();
+    const n = a.send([
+      { data: Buffer.from('x'), addr: '127.0.0.1', port: 9, tos: 256 },
+      { data: Buffer.from('x'), addr: '127.0.0.1', port: 9, tos: -1 },
+      { data: Buffer.from('x'), addr: '127.0.0.1', port: 9, tos: 1.5 },
+    ]);
+    assert.equal(n, 0);
+    assert.equal(a.errors.write, 3);
   });
 
   it('skips and counts datagrams it cannot address', () => {

@@ -1,5 +1,6 @@
-// Minimal pcap reader for tests: Ethernet (linktype 1) or Linux cooked (113) frames carrying
-// IPv4. Enough to pull real ESP packets out of a capture and replay or mutate them.
+// Minimal pcap reader for tests: Ethernet (linktype 1), Linux cooked (113) or raw IP (101, or
+// DLT_RAW 12 as some libpcaps write it; what a TUN yields) frames carrying IPv4. Enough to pull
+// real ESP packets out of a capture and replay or mutate them, or inner packets off a vlink.
 
 import fs from 'node:fs';
 
@@ -23,7 +24,8 @@ export function readPcap(file: string): CapturedIp[] {
   const magic = b.readUInt32LE(0);
   if (magic !== 0xa1b2c3d4) throw new Error(`${file}: not a little-endian microsecond pcap`);
   const linktype = b.readUInt32LE(20);
-  const l2 = linktype === 1 ? 14 : linktype === 113 ? 16 : -1;
+  const raw = linktype === 101 || linktype === 12;
+  const l2 = linktype === 1 ? 14 : linktype === 113 ? 16 : raw ? 0 : -1;
   if (l2 < 0) throw new Error(`unsupported linktype ${linktype}`);
   const out: CapturedIp[] = [];
   let o = 24;
@@ -31,8 +33,7 @@ export function readPcap(file: string): CapturedIp[] {
     const incl = b.readUInt32LE(o + 8);
     const frame = b.subarray(o + 16, o + 16 + incl);
     o += 16 + incl;
-    const ethertype = frame.readUInt16BE(l2 - 2);
-    if (ethertype !== 0x0800) continue;
+    if (raw ? frame.length < 20 || frame[0]! >> 4 !== 4 : frame.readUInt16BE(l2 - 2) !== 0x0800) continue;
     const ip = frame.subarray(l2);
     const ihl = (ip[0]! & 15) * 4;
     const total = ip.readUInt16BE(2);
