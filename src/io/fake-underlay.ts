@@ -2,7 +2,7 @@
 // the other on a later loop turn (setImmediate), like a real network: never re-entrantly
 // inside send(). Received batches follow the same view/poison contract as FakeTun.
 
-import { deliverBatches, fakeOptions, type FakeOptions } from './fake-tun.js';
+import { FakeInbox, fakeOptions, type FakeOptions } from './fake-inbox.js';
 import type { Datagram, UnderlaySocket } from './types.js';
 
 export class FakeUnderlay implements UnderlaySocket {
@@ -21,15 +21,13 @@ export class FakeUnderlay implements UnderlaySocket {
    */
   pathTos: ((tos: number | undefined) => number | undefined) | undefined;
   closed = false;
-  private cb: ((dgrams: Datagram[]) => void) | undefined;
-  private pending: Datagram[] = [];
-  private readonly opts: Required<FakeOptions>;
+  private readonly inbox: FakeInbox<Datagram>;
 
   constructor(localAddr: string, localPort: number, kind: 'udp' | 'esp' = 'udp', opts: FakeOptions = {}) {
     this.kind = kind;
     this.localAddr = localAddr;
     this.localPort = kind === 'esp' ? 0 : localPort;
-    this.opts = fakeOptions(opts);
+    this.inbox = new FakeInbox<Datagram>((d) => d.data, copy, fakeOptions(opts));
   }
 
   /** Two connected ends. For kind 'esp' the ports are ignored (raw IP has none). */
@@ -49,15 +47,7 @@ export class FakeUnderlay implements UnderlaySocket {
   }
 
   onDatagrams(cb: (dgrams: Datagram[]) => void): void {
-    if (this.closed) return;
-    this.cb = cb;
-    if (this.pending.length > 0) {
-      setImmediate(() => {
-        const q = this.pending;
-        this.pending = [];
-        this.inject(q);
-      });
-    }
+    if (!this.closed) this.inbox.subscribe(cb);
   }
 
   /**
@@ -65,13 +55,7 @@ export class FakeUnderlay implements UnderlaySocket {
    * a callback is registered, otherwise queued until onDatagrams. Ignored after close.
    */
   inject(dgrams: Datagram[]): void {
-    if (this.closed || dgrams.length === 0) return;
-    const cb = this.cb;
-    if (cb === undefined) {
-      for (const d of dgrams) this.pending.push(copy(d, Buffer.from(d.data)));
-      return;
-    }
-    deliverBatches(dgrams, (d) => d.data, (d, data) => copy(d, data), cb, this.opts);
+    if (!this.closed) this.inbox.deliver(dgrams);
   }
 
   /** Accepts everything while open. Only datagrams addressed to the peer reach it. */
@@ -94,8 +78,7 @@ export class FakeUnderlay implements UnderlaySocket {
 
   close(): void {
     this.closed = true;
-    this.cb = undefined;
-    this.pending = [];
+    this.inbox.clear();
   }
 }
 

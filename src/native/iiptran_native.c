@@ -566,6 +566,25 @@ static napi_value js_close_fd(napi_env env, napi_callback_info info) {
 // ---------------------------------------------------------------------------------------------
 // Batched writes
 
+// The batch calls take a JS array of Buffers: check it is one, then fetch element i's bytes.
+static bool buffer_array_arg(napi_env env, napi_value v, uint32_t *len) {
+  bool is_arr = false;
+  if (napi_is_array(env, v, &is_arr) != napi_ok || !is_arr) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "buffers must be an array");
+    return false;
+  }
+  return napi_get_array_length(env, v, len) == napi_ok;
+}
+
+static bool buffer_at(napi_env env, napi_value arr, uint32_t i, void **data, size_t *len) {
+  napi_value el;
+  if (napi_get_element(env, arr, i, &el) != napi_ok || !bytes_of(env, el, data, len)) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "buffers must hold Buffers/Uint8Arrays");
+    return false;
+  }
+  return true;
+}
+
 // writeBatch(fd, bufs, count, status?) -> written
 static napi_value js_write_batch(napi_env env, napi_callback_info info) {
   napi_value argv[4];
@@ -573,13 +592,8 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
   int64_t count;
   bool ok;
   if (!get_args(env, info, 4, argv, NULL, NULL) || !arg_fd(env, argv[0], &fd)) return NULL;
-  bool is_arr = false;
   uint32_t alen = 0;
-  if (napi_is_array(env, argv[1], &is_arr) != napi_ok || !is_arr) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "buffers must be an array");
-    return NULL;
-  }
-  napi_get_array_length(env, argv[1], &alen);
+  if (!buffer_array_arg(env, argv[1], &alen)) return NULL;
   if (!arg_int(env, argv[2], "count", 0, alen, &count)) return NULL;
   int32_t *status = status_arg(env, argv[3], &ok);
   if (!ok) return NULL;
@@ -587,13 +601,9 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
   int64_t written = 0;
   int last_err = 0;
   for (uint32_t i = 0; i < (uint32_t)count; i++) {
-    napi_value el;
     void *data;
     size_t len;
-    if (napi_get_element(env, argv[1], i, &el) != napi_ok || !bytes_of(env, el, &data, &len)) {
-      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "buffers must hold Buffers/Uint8Arrays");
-      return NULL;
-    }
+    if (!buffer_at(env, argv[1], i, &data, &len)) return NULL;
     ssize_t n;
     do n = write(fd, data, len);
     while (n < 0 && errno == EINTR);
@@ -624,13 +634,8 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
   int64_t count;
   bool ok;
   if (!get_args(env, info, 7, argv, NULL, NULL) || !arg_fd(env, argv[0], &fd)) return NULL;
-  bool is_arr = false;
   uint32_t alen = 0;
-  if (napi_is_array(env, argv[1], &is_arr) != napi_ok || !is_arr) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "buffers must be an array");
-    return NULL;
-  }
-  napi_get_array_length(env, argv[1], &alen);
+  if (!buffer_array_arg(env, argv[1], &alen)) return NULL;
   if (!arg_int(env, argv[4], "count", 0, alen, &count)) return NULL;
   napi_typedarray_type at, pt;
   void *addrs_v, *ports_v;
@@ -678,13 +683,9 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
     unsigned n = total - base < SEND_CHUNK ? total - base : SEND_CHUNK;
     for (unsigned j = 0; j < n; j++) {
       uint32_t i = base + j;
-      napi_value el;
       void *data;
       size_t len;
-      if (napi_get_element(env, argv[1], i, &el) != napi_ok || !bytes_of(env, el, &data, &len)) {
-        napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "buffers must hold Buffers/Uint8Arrays");
-        return NULL;
-      }
+      if (!buffer_at(env, argv[1], i, &data, &len)) return NULL;
       uint32_t port;
       if (pt == napi_uint16_array) port = ((const uint16_t *)ports_v)[i];
       else port = ((const uint32_t *)ports_v)[i];
