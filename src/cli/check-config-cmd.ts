@@ -1,15 +1,24 @@
 import { loadNodeConfig } from '../control/config.js';
 import { vlinkMtu } from '../dataplane/mtu.js';
 import { loadKeyFile } from '../control/keyfile.js';
+import { loadPskFile } from '../control/ike/psk.js';
 import { table } from '../tools/table.js';
 
 export async function checkConfigCommand(o: { file: string; json: boolean }): Promise<void> {
   const cfg = loadNodeConfig(o.file);
   const rows = cfg.vlinks.map((v) => {
-    loadKeyFile(v.keying.keyIn, v.keying.suite);
-    loadKeyFile(v.keying.keyOut, v.keying.suite);
+    const k = v.keying;
+    let suite: string;
+    if (k.mode === 'manual') {
+      loadKeyFile(k.keyIn, k.suite);
+      loadKeyFile(k.keyOut, k.suite);
+      suite = k.suite;
+    } else {
+      loadPskFile(k.pskFile).fill(0);
+      suite = `ikev2: ${k.espProposals.join(',')}`;
+    }
     const max = vlinkMtu(cfg.underlay.mtu, v.encap);
-    return { name: v.name, peer: v.peer, encap: v.encap, suite: v.keying.suite, mtu: v.mtu === 'auto' ? max : v.mtu, maxMtu: max };
+    return { name: v.name, peer: v.peer, encap: v.encap, suite, mtu: v.mtu === 'auto' ? max : v.mtu, maxMtu: max };
   });
   if (o.json) {
     process.stdout.write(JSON.stringify({ ok: true, node: cfg.node, vlinks: rows }, null, 2) + '\n');

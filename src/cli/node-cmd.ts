@@ -5,6 +5,8 @@ import { openUdpUnderlay } from '../io/udp-underlay.js';
 import { openRawEsp } from '../io/raw-esp.js';
 import { RtNetSys } from '../io/netsys.js';
 import { loadNodeConfig } from '../control/config.js';
+import { openIkeUdp } from '../io/ike-udp.js';
+import { ikeKeyLogFile } from '../io/ike-keylog.js';
 
 export async function nodeCommand(o: { config: string; socket?: string | undefined; logLevel?: string | undefined }): Promise<void> {
   // Read the level early so start-up errors are logged at the level the operator asked for.
@@ -12,7 +14,11 @@ export async function nodeCommand(o: { config: string; socket?: string | undefin
   const log = pino({ level, base: { pid: process.pid } }, pino.destination(2));
   const handle = await runDaemon(
     o.config,
-    { openTun, openUdp: openUdpUnderlay, openRawEsp, netsys: new RtNetSys() },
+    {
+      openTun, openUdp: openUdpUnderlay, openRawEsp, openIkeUdp, netsys: new RtNetSys(),
+      // Like SSLKEYLOGFILE: only for tests and for decrypting captures, never set in production.
+      ...(process.env['IIPTRAN_IKE_KEYLOG'] ? { ikeKeyLog: ikeKeyLogFile(process.env['IIPTRAN_IKE_KEYLOG']) } : {}),
+    },
     log,
     o.socket,
   );

@@ -39,6 +39,28 @@ export interface ManualKeying {
   esn: boolean;
 }
 
+export interface IkeKeying {
+  mode: 'ikev2';
+  /** auth: only 'psk' so far ('pubkey' is reserved). */
+  auth: 'psk';
+  /** Absolute path of the PSK file (resolved relative to the config file). */
+  pskFile: string;
+  /** role: who starts IKE_SA_INIT. 'auto' (default): the end with the lower underlay address. */
+  role: 'initiator' | 'responder' | 'auto';
+  /** ike_proposals: strongSwan-style strings, e.g. aes256gcm16-prfsha256-x25519; validated. */
+  ikeProposals: string[];
+  /** esp_proposals: e.g. aes256gcm16, chacha20poly1305-esn; validated. */
+  espProposals: string[];
+  /** local_id / remote_id: IKE identities; undefined = the underlay addresses (ID_IPV4_ADDR). */
+  localId: string | undefined;
+  remoteId: string | undefined;
+  /** ike_lifetime_s / child_lifetime_s: parsed and shown; rekeying is not implemented yet. */
+  ikeLifetimeS: number;
+  childLifetimeS: number;
+}
+
+export type Keying = ManualKeying | IkeKeying;
+
 export interface VlinkConfig {
   /** name: the TUN interface name, 1..15 chars of [A-Za-z0-9_.-]. */
   name: string;
@@ -60,7 +82,7 @@ export interface VlinkConfig {
   replayWindow: number;
   /** liveness: probes and dead-peer detection; null when `liveness: off`. */
   liveness: Liveness | null;
-  keying: ManualKeying;
+  keying: Keying;
 }
 
 export interface Liveness {

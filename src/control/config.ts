@@ -3,7 +3,9 @@ import { isIPv4 } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Document, LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import { ConfigError, IiptranError } from '../errors.js';
-import type { Liveness, LogLevel, ManualKeying, NodeConfig, Suite, UnderlayConfig, VlinkConfig } from './config-types.js';
+import type { IkeKeying, Keying, Liveness, LogLevel, ManualKeying, NodeConfig, Suite, UnderlayConfig, VlinkConfig } from './config-types.js';
+import { DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS, parseEspProposal, parseIkeProposal } from './ike/proposals.js';
+import { parseIdentity } from './ike/identity.js';
 
 export interface ConfigProblem {
   /** Path of the offending field, e.g. `vlinks[1].keying.spi_in`. */
@@ -53,6 +55,9 @@ const VLINK_FIELDS = ['name', 'peer', 'peer_port', 'encap', 'address', 'peer_add
 const LIVENESS_FIELDS = ['interval_ms', 'dead_ms'];
 export const DEFAULT_LIVENESS = { intervalMs: 1000, deadMs: 4000 } as const;
 const KEYING_FIELDS = ['mode', 'suite', 'spi_in', 'spi_out', 'key_in', 'key_out', 'esn'];
+const IKE_KEYING_FIELDS = ['mode', 'auth', 'psk_file', 'role', 'ike_proposals', 'esp_proposals', 'local_id', 'remote_id', 'ike_lifetime_s', 'child_lifetime_s'];
+export const DEFAULT_IKE_LIFETIME_S = 14400;
+export const DEFAULT_CHILD_LIFETIME_S = 3600;
 
 const NODE_NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
@@ -65,7 +70,7 @@ type Obj = Record<string, unknown>;
 /** A vlink as far as it validated: '' / 0 / undefined mark fields that were invalid or missing. */
 interface PartialVlink {
   index: number;
-  vl: Omit<VlinkConfig, 'keying' | 'encap'> & { encap: VlinkConfig['encap'] | undefined; keying: ManualKeying | undefined };
+  vl: Omit<VlinkConfig, 'keying' | 'encap'> & { encap: VlinkConfig['encap'] | undefined; keying: Keying | undefined };
 }
 
 export function loadNodeConfig(path: string): NodeConfig {
@@ -386,9 +391,11 @@ class Validator {
 
     const liveness = this.liveness(o, p);
 
-    let keying: ManualKeying | undefined;
-    if (this.required(o, 'keying', p, 'keying: mode, suite, spi_in, spi_out, key_in, key_out')) {
-      keying = this.keying(o.keying, [...p, 'keying']);
+    let keying: Keying | undefined;
+    if (this.required(o, 'keying', p, 'keying: mode manual (suite, spi_in, spi_out, key_in, key_out) or mode ikev2 (psk_file, ...)')) {
+      const k = o.keying;
+      const ike = k !== null && typeof k === 'object' && !Array.isArray(k) && (k as Obj).mode === 'ikev2';
+      keying = ike ? this.ikeKeying(k as Obj, [...p, 'keying']) : this.keying(k, [...p, 'keying']);
     }
 
     return {
@@ -416,12 +423,10 @@ class Validator {
   private keying(v: unknown, p: Path): ManualKeying | undefined {
     const k = this.mapping(v, p, KEYING_FIELDS);
     if (k === undefined) return undefined;
-    if (!this.required(k, 'mode', p, 'currently only "manual"')) return undefined;
+    if (!this.required(k, 'mode', p, '"manual" or "ikev2"')) return undefined;
     if (k.mode !== 'manual') {
       // Without a working mode the remaining fields have no defined meaning, so stop here.
-      this.err([...p, 'mode'], k.mode === 'ikev2'
-        ? 'ikev2 keying is not implemented yet; use mode: manual'
-        : `must be "manual" (got ${describe(k.mode)})`);
+      this.err([...p, 'mode'], `must be "manual" or "ikev2" (got ${describe(k.mode)})`);
       return undefined;
     }
     let suite: Suite = 'aes-gcm-256';
@@ -436,6 +441,52 @@ class Validator {
       else this.err([...p, 'esn'], `must be true or false (got ${describe(k.esn)})`);
     }
     return { mode: 'manual', suite, spiIn, spiOut, keyIn, keyOut, esn };
+  }
+
+  /** `mode: ikev2`: fields that other modes do not have, so unknown-field hints fit the mode. */
+  private ikeKeying(v: Obj, p: Path): IkeKeying | undefined {
+    const k = this.mapping(v, p, IKE_KEYING_FIELDS);
+    if (k === undefined) return undefined;
+    const authBefore = this.errors.length;
+    const auth = this.oneOf(k, 'auth', p, ['psk', 'pubkey'] as const, 'psk');
+    if (auth === 'pubkey' && this.errors.length === authBefore) {
+      this.err([...p, 'auth'], 'pubkey (raw public keys, RFC 7670) is reserved and not implemented yet; use psk');
+    }
+    const pskFile = this.required(k, 'psk_file', p, 'path of the pre-shared key file') ? this.keyPath(k.psk_file, [...p, 'psk_file']) : '';
+    const role = this.oneOf(k, 'role', p, ['initiator', 'responder', 'auto'] as const, 'auto');
+    const ikeProposals = this.proposals(k, 'ike_proposals', p, DEFAULT_IKE_PROPOSALS, parseIkeProposal);
+    const espProposals = this.proposals(k, 'esp_proposals', p, DEFAULT_ESP_PROPOSALS, parseEspProposal);
+    const localId = this.identity(k, 'local_id', p);
+    const remoteId = this.identity(k, 'remote_id', p);
+    const ikeLifetimeS = this.integer(k, 'ike_lifetime_s', p, 300, 7 * 86400, DEFAULT_IKE_LIFETIME_S);
+    const childLifetimeS = this.integer(k, 'child_lifetime_s', p, 60, 86400, DEFAULT_CHILD_LIFETIME_S);
+    return { mode: 'ikev2', auth: 'psk', pskFile, role, ikeProposals, espProposals, localId, remoteId, ikeLifetimeS, childLifetimeS };
+  }
+
+  private proposals(k: Obj, key: string, p: Path, dflt: readonly string[], parse: (s: string) => object | string): string[] {
+    if (!this.present(k, key)) return [...dflt];
+    const v = k[key];
+    const list = typeof v === 'string' ? [v] : v;
+    if (!Array.isArray(list) || list.length === 0 || list.some((x) => typeof x !== 'string')) {
+      this.err([...p, key], `must be a non-empty list of proposal strings such as ${JSON.stringify(dflt[0])} (got ${describe(v)})`);
+      return [...dflt];
+    }
+    list.forEach((x: string, i) => {
+      const r = parse(x);
+      if (typeof r === 'string') this.err([...p, key, i], `${JSON.stringify(x)} ${r}`);
+    });
+    return list as string[];
+  }
+
+  private identity(k: Obj, key: string, p: Path): string | undefined {
+    if (!this.present(k, key)) return undefined;
+    const v = k[key];
+    const r = typeof v === 'string' ? parseIdentity(v) : 'must be a string';
+    if (typeof r === 'string') {
+      this.err([...p, key], `${r}; an IPv4 address, an FQDN (vpn.example.org or @name) or user@domain (got ${describe(v)})`);
+      return undefined;
+    }
+    return v as string;
   }
 
   private spi(v: unknown, p: Path): number {
@@ -471,6 +522,7 @@ class Validator {
     const spis = new Map<number, number>();
     const selectors = new Map<string, number>();
     const keyFiles = new Map<string, string>();
+    const ikePeers = new Map<string, number>();
     // Empty / zero / undefined values were already reported as invalid; skip them here.
     for (const { index: i, vl } of vlinks) {
       const here = `vlinks[${i}]`;
@@ -481,7 +533,15 @@ class Validator {
         } else names.set(vl.name, i);
       }
 
-      const spiIn = vl.keying?.spiIn ?? 0;
+      const manual = vl.keying?.mode === 'manual' ? vl.keying : undefined;
+      if (vl.keying?.mode === 'ikev2' && vl.peer !== '') {
+        const seen = ikePeers.get(vl.peer);
+        if (seen !== undefined) {
+          this.err(['vlinks', i, 'peer'], `vlinks[${seen}] already runs IKEv2 with peer ${vl.peer}; IKE finds a vlink by its peer's address, so only one ikev2 vlink per peer`);
+        } else ikePeers.set(vl.peer, i);
+      }
+
+      const spiIn = manual?.spiIn ?? 0;
       if (spiIn !== 0) {
         const seen = spis.get(spiIn);
         if (seen !== undefined) {
@@ -499,7 +559,7 @@ class Validator {
 
       // Manual SAs all start their sequence numbers, and so their AEAD nonces, at the same
       // value: one key behind two SAs repeats nonces, which breaks GCM and ChaCha20-Poly1305.
-      for (const [field, file] of [['key_in', vl.keying?.keyIn ?? ''], ['key_out', vl.keying?.keyOut ?? '']] as const) {
+      for (const [field, file] of [['key_in', manual?.keyIn ?? ''], ['key_out', manual?.keyOut ?? '']] as const) {
         if (file === '') continue;
         const seen = keyFiles.get(file);
         if (seen !== undefined) {

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { loadNodeConfig } from './config.js';
 import { OverlayNode, type NodeIo } from './node.js';
 import { ControlServer } from './control-server.js';
-import { countersView, linksView, policiesView, routesView, sasView } from './inspect.js';
+import { countersView, ikeView, linksView, policiesView, routesView, sasView } from './inspect.js';
 import { IiptranError } from '../errors.js';
 
 export interface DaemonHandle {
@@ -25,6 +25,7 @@ export async function runDaemon(configPath: string, io: NodeIo, log: Logger, soc
     policies: () => policiesView(node),
     sas: () => sasView(node),
     counters: () => countersView(node),
+    ike: () => ikeView(node),
     routes: async (p) => routesView(node, await io.netsys.routes(), p['all'] === true),
   };
   const reload = async () => {

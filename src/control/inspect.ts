@@ -36,7 +36,7 @@ export function saView(sa: OutboundSa | InboundSa, vlink: string, now: number) {
     spi: hex(sa.spi),
     vlink,
     suite: sa.suite,
-    keying: 'manual' as const,
+    keying: sa.keying,
     esn: sa.esn,
     selector: { src: sa.src, dst: sa.dst, proto: 4 as const },
     packets: sa.stats.packets,
@@ -112,6 +112,17 @@ export function countersView(node: OverlayNode) {
     reasons: [...DROP_REASONS],
     node_drops: { ...node.nodeDrops },
     vlinks,
+  };
+}
+
+/** IKE SAs per ikev2 vlink, with their CHILD_SAs (control/ike/view.ts has the fields). */
+export function ikeView(node: OverlayNode) {
+  const e = node.ike;
+  return {
+    schema: SCHEMA,
+    node: node.cfg.node,
+    peers: e === null ? [] : e.view(),
+    stats: e === null ? { rx: 0, tx: 0, dropped: {} } : { ...e.stats, dropped: { ...e.stats.dropped } },
   };
 }
 

@@ -32,13 +32,23 @@ function octal(mode: number): string {
  */
 export function loadKeyFile(path: string, suite: Suite): KeyMaterial {
   sizes(suite, path);
+  return withSecretFile(path, 'the key_in/key_out path', (raw) => parseKeyMaterial(raw, suite, path));
+}
+
+/**
+ * Opens a secret (key file, PSK file) with the checks every secret gets: a regular file, no
+ * group or other permission bits, owned by us or root. `use` sees the content, which is wiped
+ * afterwards, so it must copy what it keeps. `pathHint` names the config field in the message
+ * for a missing file.
+ */
+export function withSecretFile<T>(path: string, pathHint: string, use: (raw: Buffer) => T): T {
   let fd: number;
   try {
     // O_NONBLOCK so a FIFO planted at the path fails the regular-file check instead of hanging.
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new KeyFileError(path, `does not exist; check the key_in/key_out path (relative paths are resolved against the config file's directory)`);
+    if (code === 'ENOENT') throw new KeyFileError(path, `does not exist; check ${pathHint} (relative paths are resolved against the config file's directory)`);
     if (code === 'EACCES') throw new KeyFileError(path, 'is not readable by this process (permission denied); it must be owned by the user running iiptran');
     throw new KeyFileError(path, `cannot be opened (${code ?? String(err)})`);
   }
@@ -54,7 +64,7 @@ export function loadKeyFile(path: string, suite: Suite): KeyMaterial {
       throw new KeyFileError(path, `is owned by uid ${st.uid}, but iiptran runs as uid ${uid}; only the owner or root may control a key file (run chown ${uid} ${path})`);
     }
     raw = readFileSync(fd);
-    return parseKeyMaterial(raw, suite, path);
+    return use(raw);
   } finally {
     raw?.fill(0);
     closeSync(fd);

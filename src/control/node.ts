@@ -2,6 +2,7 @@
 // The OS is handed in (NodeIo) so this file is testable with fakes; cli/node.ts wires the
 // real TUN, sockets and netlink.
 
+import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { TunDevice, UnderlaySocket } from '../io/types.js';
 import type { NetSys } from '../io/netsys.js';
@@ -18,11 +19,24 @@ import { linkPeerU32, newVlinkStats, type Vlink } from '../dataplane/vlink.js';
 import { LivenessMonitor } from '../dataplane/liveness.js';
 import type { NodeConfig, VlinkConfig } from './config-types.js';
 import { loadKeyFile } from './keyfile.js';
+import type { IkeUdpReceive, IkeUdpSocket } from '../io/ike-udp.js';
+import { IkeEngine } from './ike/engine.js';
+import { loadPskFile } from './ike/psk.js';
+import { ikePeerConfig, IKE_PORT } from './ike/peer-config.js';
+import type { ChildSaInstall, IkeDatagram, IkeKeyLogRecord, IkePeerConfig } from './ike/types.js';
+import type { RetransmitPolicy } from './ike/retransmit.js';
+import { NON_ESP_MARKER_LEN } from '../wire/ike/index.js';
 
 export interface NodeIo {
   openTun(name: string): TunDevice;
   openUdp(bindAddr: string, port: number): UnderlaySocket;
   openRawEsp(bindAddr: string): UnderlaySocket;
+  /** The IKE socket (UDP 500); needed only when a vlink uses ikev2 keying. */
+  openIkeUdp?(bindAddr: string, port: number, onMessage: IkeUdpReceive, onError: (e: Error) => void): Promise<IkeUdpSocket>;
+  /** Receives every IKE/CHILD_SA secret when set (IIPTRAN_IKE_KEYLOG): for tests and capture decryption only. */
+  ikeKeyLog?: (rec: IkeKeyLogRecord) => void;
+  /** IKE retransmission timing; tests shorten it. */
+  ikeRetransmit?: Partial<RetransmitPolicy>;
   netsys: NetSys;
 }
 
@@ -30,11 +44,16 @@ export interface NodeIo {
 interface PreparedVlink {
   cfg: VlinkConfig;
   mtu: number;
-  out: OutboundSa;
-  in: InboundSa;
+  /** Manual keying: the SAs from the key files. IKEv2: none until IKE installs them. */
+  out: OutboundSa | null;
+  in: InboundSa | null;
+  ike: IkePeerConfig | null;
   /** Key material fingerprint so a reload notices a changed key file. */
   keyId: string;
 }
+
+/** What installChildSa takes: one negotiated CHILD_SA, both directions. */
+export type ChildSaParams = ChildSaInstall;
 
 export class OverlayNode {
   readonly spd = new Spd();
@@ -49,6 +68,9 @@ export class OverlayNode {
   private prepared = new Map<string, PreparedVlink>();
   private readonly monitors = new Map<string, LivenessMonitor>();
   private stopped = false;
+  /** Created with the first ikev2 vlink; null on a node keyed manually only. */
+  ike: IkeEngine | null = null;
+  private ikeSocket: IkeUdpSocket | null = null;
 
   constructor(
     public cfg: NodeConfig,
@@ -56,6 +78,78 @@ export class OverlayNode {
     private readonly log: Logger,
   ) {
     this.receiver = new Receiver(this.sad, (n) => this.vlinks.get(n), this.nodeDrops);
+  }
+
+  private async ikeEngine(): Promise<IkeEngine> {
+    if (this.ike !== null) return this.ike;
+    const u = this.cfg.underlay;
+    if (this.io.openIkeUdp === undefined) throw new IiptranError('IIPTRAN_ERR_CONFIG', 'ikev2 keying needs an IKE socket, and this node was started without one');
+    const engine = new IkeEngine({
+      log: this.log.child({ ike: true }),
+      host: {
+        send: (d) => this.ikeSend(d),
+        installChild: (v, c) => this.installChildSa(v, c),
+        removeChild: (v, c) => this.removeChildSa(v, c),
+        allocSpi: () => this.allocSpi(),
+      },
+      ...(this.io.ikeKeyLog === undefined ? {} : { keyLog: this.io.ikeKeyLog }),
+      ...(this.io.ikeRetransmit === undefined ? {} : { retransmit: this.io.ikeRetransmit }),
+    });
+    this.ikeSocket = await this.io.openIkeUdp(u.address, IKE_PORT, (data, from) => engine.receive(data, from, 500), (e) =>
+      this.log.warn({ err: e.message }, 'IKE socket error'));
+    // IKE on 4500 shares the ESP socket, marked by four zero bytes (RFC 3948 §2.2).
+    this.receiver.onNonEsp = (d) => engine.receive(d.data.subarray(NON_ESP_MARKER_LEN), { addr: d.addr, port: d.port }, 4500);
+    this.ike = engine;
+    if (this.io.ikeKeyLog !== undefined) this.log.warn('IKE key log enabled: every IKE and ESP secret is written out; never do this in production');
+    return engine;
+  }
+
+  private ikeSend(d: IkeDatagram): void {
+    if (d.localPort === 500) {
+      this.ikeSocket?.send(d.data, d.addr, d.port);
+      return;
+    }
+    const marked = Buffer.concat([Buffer.alloc(NON_ESP_MARKER_LEN), d.data]);
+    this.udp?.send([{ data: marked, addr: d.addr, port: d.port, tos: 0 }]);
+  }
+
+  /** A random inbound SPI no SA on this node uses, nor any manual spi_in of the config. */
+  allocSpi(): number {
+    const manual = new Set(this.cfg.vlinks.map((v) => (v.keying.mode === 'manual' ? v.keying.spiIn : 0)));
+    for (;;) {
+      const spi = randomBytes(4).readUInt32BE(0);
+      if (spi >= 0x100 && this.sad.get(spi) === undefined && !manual.has(spi)) return spi;
+    }
+  }
+
+  /**
+   * Puts a negotiated CHILD_SA into the data plane: the inbound SA first, so the peer's first
+   * packet under the new SA is already accepted, then the outbound one.
+   */
+  installChildSa(vlink: string, c: ChildSaParams): void {
+    const v = this.vlinks.get(vlink);
+    const p = this.prepared.get(vlink);
+    if (v === undefined || p === undefined) throw new Error(`no vlink ${vlink}`);
+    const local = this.cfg.underlay.address;
+    const inn = newInboundSa({
+      spi: c.spiIn, suite: c.suite, key: c.keyIn, salt: c.saltIn, esn: c.esn, src: v.peer, dst: local, replayWindow: p.cfg.replayWindow, keying: 'ikev2',
+    });
+    const out = newOutboundSa({ spi: c.spiOut, suite: c.suite, key: c.keyOut, salt: c.saltOut, esn: c.esn, src: local, dst: v.peer, keying: 'ikev2' });
+    this.sad.add(inn, vlink);
+    v.inbound.push(inn);
+    v.policy.sa = out;
+  }
+
+  /** Takes a CHILD_SA out of the data plane; the vlink drops packets as no-sa until the next one. */
+  removeChildSa(vlink: string, c: { spiIn: number; spiOut: number }): void {
+    const v = this.vlinks.get(vlink);
+    if (v === undefined) return;
+    const i = v.inbound.findIndex((s) => s.spi === c.spiIn);
+    if (i >= 0) {
+      v.inbound.splice(i, 1);
+      this.sad.remove(c.spiIn);
+    }
+    if (v.policy.sa?.spi === c.spiOut) v.policy.sa = null;
   }
 
   /** Validate keys, SAs and MTUs of every vlink without touching the system. */
@@ -129,9 +223,10 @@ export class OverlayNode {
       proto: IPPROTO_IPIP,
       action: 'protect',
       vlink: c.name,
+      // IKEv2 vlinks start with none: their packets drop as no-sa, never leave in clear.
       sa: p.out,
     });
-    this.sad.add(p.in, c.name);
+    if (p.in !== null) this.sad.add(p.in, c.name);
     const v: Vlink = {
       name: c.name,
       local,
@@ -149,7 +244,7 @@ export class OverlayNode {
       tun,
       underlay,
       policy,
-      inbound: [p.in],
+      inbound: p.in === null ? [] : [p.in],
       drops: newDropCounters(),
       stats: newVlinkStats(),
       carrier: true,
@@ -169,8 +264,13 @@ export class OverlayNode {
       this.monitors.set(c.name, m);
       m.start();
     }
+    if (p.ike !== null) {
+      this.log.info({ vlink: c.name, peer: c.peer, encap: c.encap, mtu: p.mtu, role: p.ike.role }, `vlink up; no SA until IKEv2 negotiates one (${p.ike.role})`);
+      (await this.ikeEngine()).addPeer(p.ike);
+      return;
+    }
     this.log.info(
-      { vlink: c.name, peer: c.peer, encap: c.encap, mtu: p.mtu, spiOut: hex(p.out.spi), spiIn: hex(p.in.spi), suite: p.out.suite },
+      { vlink: c.name, peer: c.peer, encap: c.encap, mtu: p.mtu, spiOut: hex(p.out!.spi), spiIn: hex(p.in!.spi), suite: p.out!.suite },
       'vlink up',
     );
     this.log.warn(
@@ -191,6 +291,7 @@ export class OverlayNode {
   private removeVlink(name: string): void {
     const v = this.vlinks.get(name);
     if (v === undefined) return;
+    this.ike?.removePeer(name);
     this.monitors.get(name)?.stop();
     this.monitors.delete(name);
     this.spd.removeVlink(name);
@@ -242,7 +343,10 @@ export class OverlayNode {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.ike?.stop();
     for (const name of [...this.vlinks.keys()]) this.removeVlink(name);
+    this.ikeSocket?.close();
+    this.ikeSocket = null;
     this.udp?.close();
     this.esp?.close();
     this.udp = null;
@@ -265,9 +369,14 @@ function prepareVlink(cfg: NodeConfig, v: VlinkConfig, i: number): PreparedVlink
     mtu = v.mtu;
   }
   const k = v.keying;
+  const local = cfg.underlay.address;
+  if (k.mode === 'ikev2') {
+    const psk = loadPskFile(k.pskFile);
+    const keyId = createHash('sha256').update(psk).digest('base64');
+    return { cfg: v, mtu, out: null, in: null, ike: ikePeerConfig(v.name, local, v.peer, k, psk), keyId };
+  }
   const kin = loadKeyFile(k.keyIn, k.suite);
   const kout = loadKeyFile(k.keyOut, k.suite);
-  const local = cfg.underlay.address;
   const out = newOutboundSa({ spi: k.spiOut, suite: k.suite, key: kout.key, salt: kout.salt, esn: k.esn, src: local, dst: v.peer });
   const inn = newInboundSa({
     spi: k.spiIn,
@@ -280,7 +389,7 @@ function prepareVlink(cfg: NodeConfig, v: VlinkConfig, i: number): PreparedVlink
     replayWindow: v.replayWindow,
   });
   const keyId = Buffer.concat([kin.key, kin.salt, kout.key, kout.salt]).toString('base64');
-  return { cfg: v, mtu, out, in: inn, keyId };
+  return { cfg: v, mtu, out, in: inn, ike: null, keyId };
 }
 
 function sameVlink(a: PreparedVlink, b: PreparedVlink): boolean {

@@ -22,8 +22,12 @@ export interface InboundSaStats {
   icvDrops: number;
 }
 
+/** Who made an SA: a key file, or an IKEv2 negotiation. Only the inspector cares. */
+export type SaKeying = 'manual' | 'ikev2';
+
 export interface OutboundSa {
   readonly dir: 'out';
+  readonly keying: SaKeying;
   readonly spi: number;
   readonly suite: Suite;
   readonly key: Buffer;
@@ -45,6 +49,7 @@ export interface OutboundSa {
 
 export interface InboundSa {
   readonly dir: 'in';
+  readonly keying: SaKeying;
   readonly spi: number;
   readonly suite: Suite;
   readonly key: Buffer;
@@ -73,6 +78,8 @@ export interface SaParams {
   dst: string;
   /** Defaults to Date.now(). */
   createdAt?: number;
+  /** Default 'manual'. */
+  keying?: SaKeying;
 }
 
 export interface InboundSaParams extends SaParams {
@@ -105,6 +112,7 @@ interface Common {
   srcU32: number;
   dstU32: number;
   createdAt: number;
+  keying: SaKeying;
 }
 
 function validate(p: SaParams): Common {
@@ -133,6 +141,7 @@ function validate(p: SaParams): Common {
     srcU32: ipv4Field(p.src, 'src'),
     dstU32: ipv4Field(p.dst, 'dst'),
     createdAt: p.createdAt ?? Date.now(),
+    keying: p.keying ?? 'manual',
   };
 }
 

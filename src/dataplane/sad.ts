@@ -23,6 +23,11 @@ export class Sad {
     return this.bySpi.get(spi);
   }
 
+  /** Removes one inbound SA (an IKE CHILD_SA that was replaced or deleted). */
+  remove(spi: number): boolean {
+    return this.bySpi.delete(spi);
+  }
+
   removeVlink(vlink: string): void {
     for (const [spi, e] of this.bySpi) if (e.vlink === vlink) this.bySpi.delete(spi);
   }

@@ -80,7 +80,30 @@ export function renderRoutes(v: Obj): string {
   );
 }
 
+function ikeSuite(i: Obj | null): string {
+  if (i === null) return '-';
+  return [i.encr, i.integ, i.prf, i.dh].filter((x) => x !== null).join('/');
+}
+
+export function renderIke(v: Obj): string {
+  if (v.peers.length === 0) return 'no vlink uses ikev2 keying';
+  const rows: (string | number)[][] = [];
+  for (const p of v.peers as Obj[]) {
+    if (p.sas.length === 0) rows.push([p.vlink, p.peer, p.role, p.state, '-', '-', '-', '-', '-', p.lastError ?? '']);
+    for (const s of p.sas as Obj[]) {
+      const kids = (s.children as Obj[]).map((c) => `in ${c.spiIn} out ${c.spiOut} ${c.suite}${c.esn ? '+esn' : ''}`).join('; ');
+      rows.push([p.vlink, `${s.peer}:${s.peerPort}`, s.role, s.state, `${s.spiI}_i ${s.spiR}_r`, ikeSuite(s.ike), `${s.ageSeconds}s`,
+        `${s.localId} <> ${s.remoteId}`, kids === '' ? '-' : kids, s.lastError ?? p.lastError ?? '']);
+    }
+  }
+  const d = Object.entries(v.stats.dropped as Record<string, number>).map(([k, n]) => `${k}=${n}`).join(' ');
+  return table(['VLINK', 'PEER', 'ROLE', 'STATE', 'IKE SPIS', 'IKE SUITE', 'AGE', 'IDS', 'CHILD SAS', 'LAST ERROR'], rows) +
+    `
+IKE messages: ${v.stats.rx} received, ${v.stats.tx} sent${d === '' ? '' : `, dropped: ${d}`}`;
+}
+
 export const RENDERERS: Record<string, (v: Obj) => string> = {
+  ike: renderIke,
   links: renderLinks,
   policies: renderPolicies,
   sas: renderSas,

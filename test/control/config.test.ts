@@ -7,11 +7,17 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { ConfigError, IiptranError } from '../../src/errors.js';
 import { ConfigErrors, loadNodeConfig, parseNodeConfig, suggestField, type ConfigProblem } from '../../src/control/config.js';
-import type { NodeConfig } from '../../src/control/config-types.js';
+import type { Keying, ManualKeying, NodeConfig } from '../../src/control/config-types.js';
 
 const BASE = '/etc/iiptran';
 
 type Raw = Record<string, any>;
+
+/** The manual keying of a parsed vlink; fails the test if it is something else. */
+function manual(k: Keying): ManualKeying {
+  assert.equal(k.mode, 'manual');
+  return k as ManualKeying;
+}
 
 function minimal(): Raw {
   return {
@@ -224,9 +230,42 @@ test('vlink replay_window', () => {
 });
 
 test('keying mode', () => {
-  rejects(mut((c) => { c.vlinks[0].keying.mode = 'ikev2'; }), 'vlinks[0].keying.mode', /^ikev2 keying is not implemented yet/);
-  rejects(mut((c) => { c.vlinks[0].keying.mode = 'auto'; }), 'vlinks[0].keying.mode', /must be "manual" \(got "auto"\)/);
+  rejects(mut((c) => { c.vlinks[0].keying.mode = 'auto'; }), 'vlinks[0].keying.mode', /must be "manual" or "ikev2" \(got "auto"\)/);
   rejects(mut((c) => { c.vlinks[0].keying = 'manual'; }), 'vlinks[0].keying', /must be a mapping/);
+  // Manual fields under ikev2 are unknown there, and the hint lists the ikev2 fields.
+  const ps = problems(mut((c) => { c.vlinks[0].keying.mode = 'ikev2'; }));
+  assert.equal(ps[0]!.field, 'vlinks[0].keying.suite');
+  assert.match(ps[0]!.problem, /unknown field.*allowed here: mode, auth, psk_file/);
+  assert.ok(ps.some((p) => p.field === 'vlinks[0].keying.psk_file'));
+});
+
+test('ikev2 keying: defaults, fields, and every error names its path', () => {
+  const ike = (k: Raw) => mut((c) => { c.vlinks[0].keying = { mode: 'ikev2', psk_file: 'k/psk', ...k }; });
+  const k = parse(ike({})).vlinks[0]!.keying;
+  assert.equal(k.mode, 'ikev2');
+  if (k.mode !== 'ikev2') return;
+  assert.equal(k.pskFile, '/etc/iiptran/k/psk');
+  assert.equal(k.role, 'auto');
+  assert.equal(k.auth, 'psk');
+  assert.ok(k.ikeProposals.length > 0 && k.espProposals.length > 0);
+  assert.deepEqual([k.localId, k.remoteId, k.ikeLifetimeS, k.childLifetimeS], [undefined, undefined, 14400, 3600]);
+  const k2 = parse(ike({ role: 'responder', ike_proposals: ['aes128-sha256-ecp256'], esp_proposals: 'chacha20poly1305', local_id: 'a.example', remote_id: '192.0.2.2' })).vlinks[0]!.keying;
+  assert.ok(k2.mode === 'ikev2');
+  assert.deepEqual([k2.role, k2.ikeProposals, k2.espProposals, k2.localId, k2.remoteId], ['responder', ['aes128-sha256-ecp256'], ['chacha20poly1305'], 'a.example', '192.0.2.2']);
+  rejects(ike({ psk_file: undefined }), 'vlinks[0].keying.psk_file', /is required/);
+  rejects(ike({ auth: 'pubkey' }), 'vlinks[0].keying.auth', /reserved and not implemented yet/);
+  rejects(ike({ role: 'both' }), 'vlinks[0].keying.role', /initiator, responder, auto/);
+  rejects(ike({ ike_proposals: ['aes256gcm16-prfsha256-x25519', '3des-md5'] }), 'vlinks[0].keying.ike_proposals[1]', /"3des-md5" unknown algorithm "3des"/);
+  rejects(ike({ esp_proposals: ['aes256-sha256'] }), 'vlinks[0].keying.esp_proposals[0]', /only does AEAD suites/);
+  rejects(ike({ ike_proposals: [] }), 'vlinks[0].keying.ike_proposals', /non-empty list/);
+  rejects(ike({ remote_id: 'two words' }), 'vlinks[0].keying.remote_id', /printable ASCII/);
+  rejects(ike({ ike_lifetime_s: 5 }), 'vlinks[0].keying.ike_lifetime_s', /300\.\.604800/);
+  rejects(ike({ spi_in: 0x1000 }), 'vlinks[0].keying.spi_in', /unknown field/);
+  // IKE finds the vlink of an IKE_SA_INIT by the sender's address.
+  rejects(mut((c) => {
+    c.vlinks[0].keying = { mode: 'ikev2', psk_file: 'p' };
+    c.vlinks.push({ ...vlink(1), peer: c.vlinks[0].peer, encap: 'esp', keying: { mode: 'ikev2', psk_file: 'p' } });
+  }), 'vlinks[1].peer', /already runs IKEv2 with peer/);
 });
 
 test('keying suite and esn', () => {
@@ -235,13 +274,13 @@ test('keying suite and esn', () => {
   // YAML 1.2: "yes" is a string, not a boolean, so it must not silently mean true.
   rejects('node: n1\nunderlay: {address: 192.0.2.1}\nvlinks:\n  - {name: v, peer: 192.0.2.2, address: 10.0.0.0/31, keying: {mode: manual, suite: aes-gcm-128, spi_in: 0x100, spi_out: 0x100, key_in: a, key_out: b, esn: yes}}\n',
     'vlinks[0].keying.esn', /\(got "yes"\)/);
-  assert.equal(parse(mut((c) => { c.vlinks[0].keying.esn = true; })).vlinks[0]!.keying.esn, true);
+  assert.equal(manual(parse(mut((c) => { c.vlinks[0].keying.esn = true; })).vlinks[0]!.keying).esn, true);
 });
 
 test('SPIs: YAML ints, hex literals and hex strings accepted; range enforced', () => {
   const text = (spiIn: string, spiOut: string) =>
     `node: n1\nunderlay: {address: 192.0.2.1}\nvlinks:\n  - name: v\n    peer: 192.0.2.2\n    address: 10.0.0.0/31\n    keying:\n      mode: manual\n      suite: aes-gcm-128\n      spi_in: ${spiIn}\n      spi_out: ${spiOut}\n      key_in: a\n      key_out: b\n`;
-  const k = (a: string, b: string) => parse(text(a, b)).vlinks[0]!.keying;
+  const k = (a: string, b: string) => manual(parse(text(a, b)).vlinks[0]!.keying);
   assert.deepEqual([k('0x1001', '4097').spiIn, k('0x1001', '4097').spiOut], [0x1001, 4097]);
   assert.deepEqual([k('"0x1001"', '"0XFFFFFFFF"').spiIn, k('"0x1001"', '"0XFFFFFFFF"').spiOut], [0x1001, 0xffffffff]);
   assert.equal(k('0x100', '256').spiIn, 0x100);
@@ -258,7 +297,7 @@ test('SPIs: YAML ints, hex literals and hex strings accepted; range enforced', (
 });
 
 test('key paths are resolved against baseDir, absolute ones kept', () => {
-  const k = parse(mut((c) => { c.vlinks[0].keying.key_in = '../keys/in.key'; c.vlinks[0].keying.key_out = '/srv/k/out.key'; })).vlinks[0]!.keying;
+  const k = manual(parse(mut((c) => { c.vlinks[0].keying.key_in = '../keys/in.key'; c.vlinks[0].keying.key_out = '/srv/k/out.key'; })).vlinks[0]!.keying);
   assert.equal(k.keyIn, '/etc/keys/in.key');
   assert.equal(k.keyOut, '/srv/k/out.key');
   rejects(mut((c) => { c.vlinks[0].keying.key_in = ''; }), 'vlinks[0].keying.key_in', /must be a path to a key file/);
@@ -338,7 +377,7 @@ test('all problems are collected and listed one per line', () => {
     ['vlinks[0].peer', 6],
     ['vlinks[0].keying.spi_out', 8],
     ['vlinks[1].address', 11],
-    ['vlinks[1].keying.mode', 12],
+    ['vlinks[1].keying.psk_file', 12],
   ]);
   const lines = err.message.split('\n');
   assert.equal(lines[0], 'node.yaml: 6 problems:');
@@ -375,7 +414,7 @@ test('loadNodeConfig: reads relative to the file, and a missing file names the p
   try {
     const file = join(dir, 'n1.yaml');
     writeFileSync(file, stringify(minimal()));
-    assert.equal(loadNodeConfig(file).vlinks[0]!.keying.keyIn, join(dir, 'k/in0.key'));
+    assert.equal(manual(loadNodeConfig(file).vlinks[0]!.keying).keyIn, join(dir, 'k/in0.key'));
 
     const missing = join(dir, 'nope.yaml');
     assert.throws(() => loadNodeConfig(missing), (e: unknown) => {

@@ -191,7 +191,8 @@ test('generated node configs are accepted by the node config parser', () => {
   for (const n of m.nodes) {
     const cfg = parseNodeConfig(nodeConfigYaml(m, n, '/run/x.sock', true), { baseDir: '/tmp/k' });
     assert.equal(cfg.vlinks.length, 2);
-    assert.equal(cfg.vlinks[0]!.keying.keyIn.startsWith('/tmp/k/keys/'), true);
+    const k = cfg.vlinks[0]!.keying;
+    assert.equal(k.mode === 'manual' && k.keyIn.startsWith('/tmp/k/keys/'), true);
   }
 });
 

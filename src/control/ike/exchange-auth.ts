@@ -1,0 +1,195 @@
+// IKE_AUTH (RFC 7296 §1.2, §2.15): identities, PSK authentication, and the vlink's CHILD_SA.
+//
+//   HDR, SK {IDi, IDr, AUTH, N(INITIAL_CONTACT), N(USE_TRANSPORT_MODE), SAi2, TSi, TSr}  -->
+//                                <--  HDR, SK {IDr, AUTH, N(USE_TRANSPORT_MODE), SAr2, TSi, TSr}
+//                                <--  HDR, SK {IDr, AUTH, N(NO_PROPOSAL_CHOSEN | TS_UNACCEPTABLE)}
+//                                <--  HDR, SK {N(AUTHENTICATION_FAILED)}
+//
+// A refused CHILD_SA does not undo an authenticated IKE SA (RFC 7296 §2.21.2); a failed
+// authentication does.
+
+import {
+  ExchangeType, NotifyType, PayloadType, idToString, notify, notifyName,
+  type AuthPayload, type IdPayload, type PayloadRepr,
+} from '../../wire/ike/index.js';
+import { pskAuth, signedOctets, verifyPskAuth, AUTH_SHARED_KEY_MIC } from './crypto/auth.js';
+import { childInstall, coversHost, isExactlyHost, tsPayload } from './child.js';
+import { errorNotify, find, hasNotify as has } from './payloads.js';
+import { idBody, idPayload, sameIdentity } from './identity.js';
+import type { IkeSa } from './ike-sa.js';
+import { checkEspAnswer, espAnswer, espOffer, selectEsp } from './negotiate.js';
+import type { ExchangeContext } from './context.js';
+import type { ChildSaInstall } from './types.js';
+
+const PSK_HINT = 'PSK mismatch?';
+
+function ourAuth(sa: IkeSa, id: IdPayload): AuthPayload {
+  const k = sa.keys!;
+  const [msg, peerNonce, skP] = sa.role === 'initiator' ? [sa.initRequest, sa.nr, k.skPi] : [sa.initResponse, sa.ni, k.skPr];
+  const octets = signedOctets(sa.suite!.prf.id, msg, peerNonce, skP, idBody(id));
+  return { type: PayloadType.AUTH, method: AUTH_SHARED_KEY_MIC, data: pskAuth(sa.suite!.prf.id, sa.cfg.psk, octets) };
+}
+
+/** Checks the peer's ID and AUTH; null when they prove the peer holds our PSK. */
+function checkPeer(sa: IkeSa, id: IdPayload, auth: AuthPayload): string | null {
+  if (!sameIdentity(id, sa.cfg.remoteId)) {
+    return `peer identifies as "${idToString(id)}", but remote_id is "${sa.cfg.remoteId.text}"`;
+  }
+  if (auth.method !== AUTH_SHARED_KEY_MIC) return `peer authenticates with method ${auth.method}; this vlink uses a PSK (method 2)`;
+  const k = sa.keys!;
+  const [msg, peerNonce, skP] = sa.role === 'initiator' ? [sa.initResponse, sa.ni, k.skPr] : [sa.initRequest, sa.nr, k.skPi];
+  const octets = signedOctets(sa.suite!.prf.id, msg, peerNonce, skP, idBody(id));
+  return verifyPskAuth(sa.suite!.prf.id, sa.cfg.psk, octets, auth.data) ? null : `authentication failed (${PSK_HINT})`;
+}
+
+function install(ctx: ExchangeContext, sa: IkeSa, c: ChildSaInstall): boolean {
+  try {
+    ctx.host.installChild(sa.cfg.vlink, c);
+  } catch (e) {
+    ctx.log.error({ vlink: sa.cfg.vlink, err: (e as Error).message }, 'could not install the CHILD_SA into the data plane');
+    return false;
+  }
+  sa.children.push({ spiIn: c.spiIn, spiOut: c.spiOut, suite: c.suite, esn: c.esn, createdAt: Date.now() });
+  ctx.keyLog({
+    type: 'child', vlink: sa.cfg.vlink, spiIn: c.spiIn.toString(16).padStart(8, '0'), spiOut: c.spiOut.toString(16).padStart(8, '0'), suite: c.suite,
+    keyIn: Buffer.concat([c.keyIn, c.saltIn]).toString('hex'), keyOut: Buffer.concat([c.keyOut, c.saltOut]).toString('hex'),
+  });
+  ctx.log.info(
+    { vlink: sa.cfg.vlink, peer: sa.remote.addr, spiIn: hex8(c.spiIn), spiOut: hex8(c.spiOut), suite: c.suite, esn: c.esn },
+    `CHILD_SA installed for ${sa.cfg.vlink}: in 0x${hex8(c.spiIn)}, out 0x${hex8(c.spiOut)}, ${c.suite}`,
+  );
+  return true;
+}
+
+function hex8(n: number): string {
+  return n.toString(16).padStart(8, '0');
+}
+
+/** Initiator: message 3. */
+export function startAuth(ctx: ExchangeContext, sa: IkeSa): void {
+  const cfg = sa.cfg;
+  sa.childSpiIn = ctx.host.allocSpi();
+  const idi = idPayload(PayloadType.IDi, cfg.localId);
+  const inner: PayloadRepr[] = [
+    idi,
+    idPayload(PayloadType.IDr, cfg.remoteId),
+    ourAuth(sa, idi),
+    // We just (re)started this vlink's keying: the peer should drop whatever it had with us.
+    notify(NotifyType.INITIAL_CONTACT),
+    notify(NotifyType.USE_TRANSPORT_MODE),
+    espOffer(cfg.esp, sa.childSpiIn),
+    tsPayload(PayloadType.TSi, cfg.local),
+    tsPayload(PayloadType.TSr, cfg.peer),
+  ];
+  const id = sa.takeRequestId();
+  sa.request(ExchangeType.IKE_AUTH, id, sa.sk!.seal(sa.header(ExchangeType.IKE_AUTH, false, id), inner), (n) =>
+    ctx.failed(sa, `no answer to IKE_AUTH from ${sa.remote.addr} after ${n} tries`, true));
+}
+
+/** Initiator: message 4. */
+export function onAuthResponse(ctx: ExchangeContext, sa: IkeSa, ps: readonly PayloadRepr[]): void {
+  const peer = sa.remote.addr;
+  const idr = find(ps, PayloadType.IDr);
+  const auth = find(ps, PayloadType.AUTH);
+  const err = errorNotify(ps);
+  if (idr === undefined || auth === undefined) {
+    const why = err === undefined
+      ? 'response has no IDr/AUTH'
+      : err.notifyType === NotifyType.AUTHENTICATION_FAILED
+        ? `peer says AUTHENTICATION_FAILED (${PSK_HINT} or it does not accept our local_id "${sa.cfg.localId.text}")`
+        : `peer refused with ${notifyName(err.notifyType)}`;
+    ctx.failed(sa, `IKE_AUTH with ${peer}: ${why}`, true);
+    return;
+  }
+  const bad = checkPeer(sa, idr, auth);
+  if (bad !== null) {
+    // RFC 7296 §2.21.2: the initiator may tell the responder in an INFORMATIONAL; once, unanswered.
+    const id = sa.takeRequestId();
+    sa.sendRaw(sa.sk!.seal(sa.header(ExchangeType.INFORMATIONAL, false, id), [notify(NotifyType.AUTHENTICATION_FAILED)]));
+    ctx.failed(sa, `IKE_AUTH from ${peer}: ${bad}`, true);
+    return;
+  }
+  sa.state = 'ESTABLISHED';
+  sa.establishedAt = Date.now();
+  childFromResponse(ctx, sa, ps);
+  // After the child: the SA it replaces takes its SAs along, and the new outbound one is in place.
+  ctx.established(sa);
+}
+
+function childFromResponse(ctx: ExchangeContext, sa: IkeSa, ps: readonly PayloadRepr[]): void {
+  const peer = sa.remote.addr;
+  const err = errorNotify(ps);
+  if (err !== undefined) {
+    ctx.log.warn({ vlink: sa.cfg.vlink, peer, notify: notifyName(err.notifyType) },
+      `IKE_SA with ${peer} established, but the peer refused the CHILD_SA: ${notifyName(err.notifyType)}; the vlink stays without an SA`);
+    return;
+  }
+  const saP = find(ps, PayloadType.SA);
+  const tsi = find(ps, PayloadType.TSi);
+  const tsr = find(ps, PayloadType.TSr);
+  let why: string | null = null;
+  if (saP === undefined || tsi === undefined || tsr === undefined) why = 'response lacks SA or traffic selectors';
+  else if (!has(ps, NotifyType.USE_TRANSPORT_MODE)) why = 'peer did not accept transport mode';
+  else if (!isExactlyHost(tsi, sa.cfg.local) || !isExactlyHost(tsr, sa.cfg.peer)) why = 'peer narrowed the traffic selectors to something other than the two underlay addresses with protocol 4';
+  const choice = why === null ? checkEspAnswer(saP!, sa.cfg.esp) : why;
+  if (typeof choice === 'string') {
+    ctx.log.error({ vlink: sa.cfg.vlink, peer }, `IKE_SA with ${peer} established, but its CHILD_SA is unusable: ${choice}`);
+    return;
+  }
+  install(ctx, sa, childInstall(sa.suite!.prf.id, sa.keys!.skD, sa.ni, sa.nr, choice, sa.childSpiIn, 'initiator'));
+}
+
+/**
+ * Responder: message 3. Returns the inner payloads of the response, and why the IKE SA must
+ * die once it is sent (null when it is established).
+ */
+export function onAuthRequest(ctx: ExchangeContext, sa: IkeSa, ps: readonly PayloadRepr[]): { reply: PayloadRepr[]; error: string | null } {
+  const peer = sa.remote.addr;
+  const idi = find(ps, PayloadType.IDi);
+  const auth = find(ps, PayloadType.AUTH);
+  if (idi === undefined || auth === undefined) {
+    return { reply: [notify(NotifyType.INVALID_SYNTAX)], error: `IKE_AUTH from ${peer}: no IDi or AUTH payload (EAP is not supported); answered INVALID_SYNTAX` };
+  }
+  const idr = find(ps, PayloadType.IDr);
+  let bad = idr !== undefined && !sameIdentity(idr, sa.cfg.localId)
+    ? `peer expects us to be "${idToString(idr)}", but local_id is "${sa.cfg.localId.text}"`
+    : checkPeer(sa, idi, auth);
+  if (bad !== null) {
+    return { reply: [notify(NotifyType.AUTHENTICATION_FAILED)], error: `IKE_AUTH from ${peer}: ${bad}; answered AUTHENTICATION_FAILED` };
+  }
+  sa.state = 'ESTABLISHED';
+  sa.establishedAt = Date.now();
+  const ourId = idPayload(PayloadType.IDr, sa.cfg.localId);
+  const reply: PayloadRepr[] = [ourId, ourAuth(sa, ourId)];
+  const saP = find(ps, PayloadType.SA);
+  const tsi = find(ps, PayloadType.TSi);
+  const tsr = find(ps, PayloadType.TSr);
+  if (saP === undefined || tsi === undefined || tsr === undefined) {
+    ctx.log.info({ vlink: sa.cfg.vlink, peer }, `IKE_AUTH from ${peer}: no CHILD_SA requested`);
+    return { reply, error: null };
+  }
+  let refuse: number | null = null;
+  bad = null;
+  const choice = selectEsp(saP, sa.cfg.esp);
+  if (!has(ps, NotifyType.USE_TRANSPORT_MODE)) {
+    refuse = NotifyType.NO_PROPOSAL_CHOSEN;
+    bad = 'peer asked for a tunnel-mode CHILD_SA; IIPtran vlinks use transport mode (set mode = transport on the peer)';
+  } else if (!coversHost(tsi, sa.cfg.peer) || !coversHost(tsr, sa.cfg.local)) {
+    refuse = NotifyType.TS_UNACCEPTABLE;
+    bad = `traffic selectors do not cover ${sa.cfg.peer} <-> ${sa.cfg.local} protocol 4 (on strongSwan: local_ts/remote_ts = dynamic[ipencap])`;
+  } else if (choice === null) {
+    refuse = NotifyType.NO_PROPOSAL_CHOSEN;
+    bad = 'no ESP proposal in common with our esp_proposals';
+  }
+  if (refuse !== null || choice === null) {
+    ctx.log.warn({ vlink: sa.cfg.vlink, peer }, `IKE_AUTH from ${peer}: IKE_SA established, CHILD_SA refused: ${bad}`);
+    return { reply: [...reply, notify(refuse ?? NotifyType.NO_PROPOSAL_CHOSEN)], error: null };
+  }
+  const spiIn = ctx.host.allocSpi();
+  // Installed before the response leaves: the initiator may send ESP as soon as it reads it.
+  if (!install(ctx, sa, childInstall(sa.suite!.prf.id, sa.keys!.skD, sa.ni, sa.nr, choice, spiIn, 'responder'))) {
+    return { reply: [...reply, notify(NotifyType.NO_PROPOSAL_CHOSEN)], error: null };
+  }
+  reply.push(notify(NotifyType.USE_TRANSPORT_MODE), espAnswer(choice, spiIn), tsPayload(PayloadType.TSi, sa.cfg.peer), tsPayload(PayloadType.TSr, sa.cfg.local));
+  return { reply, error: null };
+}

@@ -1,0 +1,201 @@
+// One IKE SA: its SPIs, the IKE_SA_INIT material AUTH later signs, its keys, its CHILD_SAs, and
+// the message-ID bookkeeping of RFC 7296 §2.1-2.2 with a window of one in each direction:
+//   - as requester: one outstanding request, retransmitted until its response arrives;
+//   - as responder: the last response is kept and sent again, byte for byte, when the same
+//     request arrives again, and only the next message ID is processed.
+
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { spiHex, type IkeMessageHeader } from '../../wire/ike/index.js';
+import type { DhKeyPair } from './crypto/dh.js';
+import type { IkeSaKeys } from './crypto/keys.js';
+import type { IkeSuite } from './crypto/suites.js';
+import type { SkContext, IkeRole } from './protect.js';
+import { Retransmitter, type RetransmitPolicy } from './retransmit.js';
+import type { ChildSaInstall, IkeDatagram, IkePeerConfig } from './types.js';
+
+export type IkeSaState = 'CONNECTING' | 'ESTABLISHED' | 'DELETED';
+
+export interface ChildSaRecord {
+  spiIn: number;
+  spiOut: number;
+  suite: ChildSaInstall['suite'];
+  esn: boolean;
+  createdAt: number;
+}
+
+export interface Remote {
+  addr: string;
+  port: number;
+  localPort: 500 | 4500;
+}
+
+interface Pending {
+  messageId: number;
+  exchangeType: number;
+  retx: Retransmitter;
+}
+
+/** A fresh non-zero 64-bit IKE SPI. */
+export function newIkeSpi(): bigint {
+  for (;;) {
+    const v = randomBytes(8).readBigUInt64BE();
+    if (v !== 0n) return v;
+  }
+}
+
+export function spiBytes(spi: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(spi);
+  return b;
+}
+
+export class IkeSa {
+  state: IkeSaState = 'CONNECTING';
+  spiR = 0n;
+  readonly createdAt = Date.now();
+  establishedAt: number | null = null;
+
+  // IKE_SA_INIT material, kept because AUTH covers it (RFC 7296 §2.15).
+  dh: DhKeyPair | null = null;
+  ni: Buffer = Buffer.alloc(0);
+  nr: Buffer = Buffer.alloc(0);
+  initRequest: Buffer = Buffer.alloc(0);
+  initResponse: Buffer = Buffer.alloc(0);
+  /** COOKIE the responder asked us to echo (RFC 7296 §2.6). */
+  cookie: Buffer | null = null;
+  /** DH groups the responder already refused with INVALID_KE_PAYLOAD: never retry one twice. */
+  readonly refusedGroups = new Set<number>();
+
+  suite: IkeSuite | null = null;
+  keys: IkeSaKeys | null = null;
+  sk: SkContext | null = null;
+
+  /** Inbound ESP SPI we offered in IKE_AUTH (initiator side). */
+  childSpiIn = 0;
+  readonly children: ChildSaRecord[] = [];
+  /** Why the SA failed or was deleted, for logs and the inspector. */
+  lastError: string | null = null;
+
+  /** The initiator's IKE_SA_INIT is always message 0, however often it is re-sent. */
+  private nextRequestId: number;
+  private pending: Pending | null = null;
+  /** Next request ID we accept from the peer. */
+  private peerNextId = 0;
+  private lastRequest: Buffer | null = null;
+  private lastResponse: Buffer | null = null;
+  private timers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    readonly cfg: IkePeerConfig,
+    /** Our role in IKE_SA_INIT; fixed for the SA's life (RFC 7296 §2.2). */
+    readonly role: IkeRole,
+    readonly spiI: bigint,
+    public remote: Remote,
+    private readonly io: { send(d: IkeDatagram): void; log: Logger; retransmit: RetransmitPolicy },
+  ) {
+    this.nextRequestId = role === 'initiator' ? 1 : 0;
+  }
+
+  /** Our SPI: the one the peer puts in the header for us. */
+  get ourSpi(): bigint {
+    return this.role === 'initiator' ? this.spiI : this.spiR;
+  }
+
+  get name(): string {
+    return `${spiHex(this.spiI)}_i ${spiHex(this.spiR)}_r`;
+  }
+
+  /** Header for a message we originate; the I flag is about the SA, the R flag about the message. */
+  header(exchangeType: number, response: boolean, messageId: number): IkeMessageHeader {
+    return { spiI: this.spiI, spiR: this.spiR, exchangeType, initiator: this.role === 'initiator', response, messageId };
+  }
+
+  sendRaw(data: Buffer): void {
+    this.io.send({ data, addr: this.remote.addr, port: this.remote.port, localPort: this.remote.localPort });
+  }
+
+  /** The ID for our next request. */
+  takeRequestId(): number {
+    return this.nextRequestId++;
+  }
+
+  get requestPending(): boolean {
+    return this.pending !== null;
+  }
+
+  /**
+   * Sends a request and retransmits it until a response for `messageId` arrives or the tries
+   * run out. Calling it again with the same ID (IKE_SA_INIT after INVALID_KE_PAYLOAD or COOKIE)
+   * replaces the outstanding request.
+   */
+  request(exchangeType: number, messageId: number, data: Buffer, onGiveUp: (tries: number) => void): void {
+    this.pending?.retx.stop();
+    const retx = new Retransmitter(this.io.retransmit, () => this.sendRaw(data), onGiveUp);
+    this.pending = { messageId, exchangeType, retx };
+    retx.start();
+  }
+
+  /** Whether a response with this exchange and ID would answer our outstanding request. */
+  expects(exchangeType: number, messageId: number): boolean {
+    const p = this.pending;
+    return p !== null && p.messageId === messageId && p.exchangeType === exchangeType;
+  }
+
+  /** Whether a response belongs to our outstanding request; if so the request is done. */
+  takeResponse(exchangeType: number, messageId: number): boolean {
+    const p = this.pending;
+    if (p === null || p.messageId !== messageId || p.exchangeType !== exchangeType) return false;
+    p.retx.stop();
+    this.pending = null;
+    return true;
+  }
+
+  /**
+   * Classifies a request from the peer: 'new' (process it), 'retransmit' (our cached response
+   * was re-sent), or 'drop'.
+   */
+  checkRequest(messageId: number, raw: Buffer): 'new' | 'retransmit' | 'drop' {
+    if (messageId === this.peerNextId) return 'new';
+    if (messageId === this.peerNextId - 1 && this.lastResponse !== null && this.lastRequest !== null && this.lastRequest.equals(raw)) {
+      this.sendRaw(this.lastResponse);
+      return 'retransmit';
+    }
+    return 'drop';
+  }
+
+  /** Sends the response to the request just processed and keeps it for retransmissions. */
+  respond(request: Buffer, response: Buffer): void {
+    this.peerNextId++;
+    this.lastRequest = request;
+    this.lastResponse = response;
+    this.sendRaw(response);
+  }
+
+  /** For IKE_SA_INIT, whose retransmissions arrive before the peer knows our SPI. */
+  isInitRetransmit(raw: Buffer): boolean {
+    return this.role === 'responder' && this.initRequest.equals(raw);
+  }
+
+  resendLastResponse(): void {
+    if (this.lastResponse !== null) this.sendRaw(this.lastResponse);
+  }
+
+  after(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  /** Stops every timer; the engine drops the SA from its tables. */
+  close(reason: string | null): void {
+    if (this.state !== 'DELETED' && reason !== null) this.lastError = reason;
+    this.state = 'DELETED';
+    this.pending?.retx.stop();
+    this.pending = null;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+}
