@@ -6,8 +6,8 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PairLab } from '../../src/tools/pair-lab.js';
-import { nsExec, parsePing } from '../../src/tools/netns.js';
+import { PairLab, REPO_ROOT } from '../../src/tools/pair-lab.js';
+import { nsExec, parsePing, run } from '../../src/tools/netns.js';
 import { capture, isRoot, sendUdp, uniquePrefix } from './helpers.js';
 import { readPcap } from './pcap.js';
 import { writeKeyFile } from '../../src/control/keyfile.js';
@@ -260,6 +260,35 @@ describe('pair: aes-gcm-256 over UDP 4500', { skip }, () => {
     assert.equal(((await lab.show(lab.a, 'links')) as Obj).links[0].state, 'up');
     const p = parsePing((await nsExec(lab.a.ns, ['ping', '-c', '2', '-i', '0.1', '-W', '2', '-I', lab.a.vn, lab.b.vn], { allowFail: true })).stdout);
     assert.equal(p.received, 2);
+  });
+
+  test('the show CLI prints every view as text and as stable JSON', async () => {
+    const cli = path.join(REPO_ROOT, 'bin', 'iiptran.js');
+    const show = (what: string, json: boolean) =>
+      run(process.execPath, [cli, 'show', what, '--socket', lab.a.socket, ...(json ? ['--json'] : [])], { allowFail: true });
+    const expectText: Record<string, RegExp> = {
+      links: /VLINK\s+STATE[\s\S]*vl-b\s+up\s+10\.255\.0\.0\/31\s+1438/,
+      policies: /10\.200\.0\.1 > 10\.200\.0\.2 proto 4\s+protect\s+vl-b\s+0x0000a001[\s\S]*default: discard/,
+      sas: /out\s+0x0000a001\s+vl-b\s+aes-gcm-256/,
+      routes: /10\.10\.0\.2\/32\s+10\.255\.0\.1\s+\S+\s+vl-b\s+up\s+10\.200\.0\.1 > 10\.200\.0\.2 ipip\/udp:4500/,
+      counters: /bad-icv[\s\S]*replay/,
+    };
+    for (const [what, re] of Object.entries(expectText)) {
+      const t = await show(what, false);
+      assert.equal(t.code, 0, `show ${what}: ${t.stderr}`);
+      assert.match(t.stdout, re, `show ${what} text`);
+      const j = await show(what, true);
+      assert.equal(j.code, 0, `show ${what} --json: ${j.stderr}`);
+      const v = JSON.parse(j.stdout);
+      assert.equal(v.schema, 1);
+      assert.equal(v.node, 'a');
+    }
+    const bad = await run(process.execPath, [cli, 'show', 'routes', '--socket', path.join(lab.dir, 'nope.sock')], { allowFail: true });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /cannot reach control socket .*nope\.sock.*is `iiptran node` running/);
+    const usage = await run(process.execPath, [cli, 'show', 'bogus', '--socket', lab.a.socket], { allowFail: true });
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /Invalid values|choices/i);
   });
 
   test('SIGTERM removes TUNs and the control socket', async () => {
