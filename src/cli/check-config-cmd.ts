@@ -2,6 +2,7 @@ import { loadNodeConfig } from '../control/config.js';
 import { vlinkMtu } from '../dataplane/mtu.js';
 import { loadKeyFile } from '../control/keyfile.js';
 import { loadPskFile } from '../control/ike/psk.js';
+import { loadPubkeyAuth } from '../control/ike/auth-pubkey.js';
 import { table } from '../tools/table.js';
 
 export async function checkConfigCommand(o: { file: string; json: boolean }): Promise<void> {
@@ -14,7 +15,8 @@ export async function checkConfigCommand(o: { file: string; json: boolean }): Pr
       loadKeyFile(k.keyOut, k.suite);
       suite = k.suite;
     } else {
-      loadPskFile(k.pskFile).fill(0);
+      if (k.auth === 'pubkey') loadPubkeyAuth(k.privateKey, k.peerPublicKey);
+      else loadPskFile(k.pskFile).fill(0);
       suite = `ikev2: ${k.espProposals.join(',')}`;
     }
     const max = vlinkMtu(cfg.underlay.mtu, v.encap);

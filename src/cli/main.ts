@@ -7,6 +7,7 @@ import { IiptranError } from '../errors.js';
 import { nodeCommand } from './node-cmd.js';
 import { showCommand, SHOW_VIEWS } from './show-cmd.js';
 import { genkeyCommand } from './genkey-cmd.js';
+import { AUTH_KEY_TYPES, genauthkeyCommand } from './genauthkey-cmd.js';
 import { checkConfigCommand } from './check-config-cmd.js';
 import { demoCommand } from './demo-cmd.js';
 import { labCommand } from './lab-cmd.js';
@@ -54,6 +55,17 @@ export async function main(argv: string[]): Promise<void> {
             .option('suite', { type: 'string', choices: SUITES, default: 'aes-gcm-256', describe: 'ESP suite the key is for' })
             .option('out', { alias: 'o', type: 'string', describe: 'write to this file (created 0600, never overwritten); default: stdout' }),
         async (a) => genkeyCommand({ suite: a.suite as (typeof SUITES)[number], out: a.out }),
+      )
+      .command(
+        'genauthkey',
+        'Generate a key pair for IKEv2 raw public key authentication (auth: pubkey): private key 0600, public key beside it',
+        (y) =>
+          y
+            .option('type', { type: 'string', choices: AUTH_KEY_TYPES, default: 'ed25519', describe: 'key type' })
+            .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'private key file (PKCS#8 PEM, created 0600, never overwritten); the public key goes to FILE.pub' })
+            .option('pub', { type: 'string', describe: 'public key file instead of FILE.pub' })
+            .example('$0 genauthkey --type ed25519 -o /etc/iiptran/node-a.key', 'then copy node-a.key.pub to the peer as its peer_public_key'),
+        async (a) => genauthkeyCommand({ type: a.type as (typeof AUTH_KEY_TYPES)[number], out: a.out, pub: a.pub }),
       )
       .command(
         'check-config <file>',

@@ -13,6 +13,10 @@ export interface NodeConfig {
   logLevel: LogLevel;
   underlay: UnderlayConfig;
   vlinks: VlinkConfig[];
+  /** ike_cookie_threshold: half-open IKE SAs at which IKE_SA_INIT needs a COOKIE, 0..1024 (0: always); absent: 10. */
+  ikeCookieThreshold?: number;
+  /** ike_nat_keepalive_s: NAT keepalive interval from behind a NAT, 0..3600 (0: off); absent: 20. */
+  ikeNatKeepaliveS?: number;
 }
 
 export interface UnderlayConfig {
@@ -41,10 +45,15 @@ export interface ManualKeying {
 
 export interface IkeKeying {
   mode: 'ikev2';
-  /** auth: only 'psk' so far ('pubkey' is reserved). */
-  auth: 'psk';
-  /** Absolute path of the PSK file (resolved relative to the config file). */
+  /** auth: 'psk' (default) or 'pubkey' (raw public keys, RFC 7670). */
+  auth: 'psk' | 'pubkey';
+  /** Absolute path of the PSK file (resolved relative to the config file); '' with auth pubkey. */
   pskFile: string;
+  /** private_key / peer_public_key: absolute paths (PEM or DER); '' with auth psk. */
+  privateKey: string;
+  peerPublicKey: string;
+  /** child_mode: 'transport' (IIPtran, default) or 'tunnel-any' (tunnel mode, 0.0.0.0/0 selectors). */
+  childMode: 'transport' | 'tunnel-any';
   /** role: who starts IKE_SA_INIT. 'auto' (default): the end with the lower underlay address. */
   role: 'initiator' | 'responder' | 'auto';
   /** ike_proposals: strongSwan-style strings, e.g. aes256gcm16-prfsha256-x25519; validated. */
@@ -54,9 +63,14 @@ export interface IkeKeying {
   /** local_id / remote_id: IKE identities; undefined = the underlay addresses (ID_IPV4_ADDR). */
   localId: string | undefined;
   remoteId: string | undefined;
-  /** ike_lifetime_s / child_lifetime_s: parsed and shown; rekeying is not implemented yet. */
+  /** ike_lifetime_s / child_lifetime_s: hard lifetimes; rekeyed at a random 85-95 % of them. */
   ikeLifetimeS: number;
   childLifetimeS: number;
+  /** child_lifetime_bytes / child_lifetime_packets: CHILD_SA volume limits (either direction); 0 = none. Default 0. */
+  childLifetimeBytes?: number;
+  childLifetimePackets?: number;
+  /** dpd_interval_s: silence (no authentic IKE or ESP) before a DPD liveness check; 0 = off. Default 10. */
+  dpdIntervalS?: number;
 }
 
 export type Keying = ManualKeying | IkeKeying;

@@ -5,6 +5,7 @@ import { Document, LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, 
 import { ConfigError, IiptranError } from '../errors.js';
 import type { IkeKeying, Keying, Liveness, LogLevel, ManualKeying, NodeConfig, Suite, UnderlayConfig, VlinkConfig } from './config-types.js';
 import { DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS, parseEspProposal, parseIkeProposal } from './ike/proposals.js';
+import { DEFAULT_DPD_INTERVAL_S } from './ike/dpd.js';
 import { parseIdentity } from './ike/identity.js';
 
 export interface ConfigProblem {
@@ -49,13 +50,13 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
 const SUITES: readonly Suite[] = ['aes-gcm-128', 'aes-gcm-256', 'chacha20-poly1305'];
 const ENCAPS = ['udp', 'esp'] as const;
 
-const TOP_FIELDS = ['node', 'control_socket', 'log_level', 'underlay', 'vlinks'];
+const TOP_FIELDS = ['node', 'control_socket', 'log_level', 'underlay', 'vlinks', 'ike_cookie_threshold', 'ike_nat_keepalive_s'];
 const UNDERLAY_FIELDS = ['address', 'mtu', 'port'];
 const VLINK_FIELDS = ['name', 'peer', 'peer_port', 'encap', 'address', 'peer_address', 'mtu', 'replay_window', 'liveness', 'keying'];
 const LIVENESS_FIELDS = ['interval_ms', 'dead_ms'];
 export const DEFAULT_LIVENESS = { intervalMs: 1000, deadMs: 4000 } as const;
 const KEYING_FIELDS = ['mode', 'suite', 'spi_in', 'spi_out', 'key_in', 'key_out', 'esn'];
-const IKE_KEYING_FIELDS = ['mode', 'auth', 'psk_file', 'role', 'ike_proposals', 'esp_proposals', 'local_id', 'remote_id', 'ike_lifetime_s', 'child_lifetime_s'];
+const IKE_KEYING_FIELDS = ['mode', 'auth', 'psk_file', 'private_key', 'peer_public_key', 'child_mode', 'role', 'ike_proposals', 'esp_proposals', 'local_id', 'remote_id', 'ike_lifetime_s', 'child_lifetime_s', 'child_lifetime_bytes', 'child_lifetime_packets', 'dpd_interval_s'];
 export const DEFAULT_IKE_LIFETIME_S = 14400;
 export const DEFAULT_CHILD_LIFETIME_S = 3600;
 
@@ -317,10 +318,16 @@ class Validator {
     // Cross-checks also run on vlinks with their own errors, so one pass reports everything.
     this.crossCheck(vlinks);
 
+    // Engine-wide IKE knobs; absent means the engine's defaults (cookie.ts, nat.ts).
+    const ikeTop: Pick<NodeConfig, 'ikeCookieThreshold' | 'ikeNatKeepaliveS'> = {};
+    if (this.present(top, 'ike_cookie_threshold')) ikeTop.ikeCookieThreshold = this.integer(top, 'ike_cookie_threshold', [], 0, 1024, 10);
+    if (this.present(top, 'ike_nat_keepalive_s')) ikeTop.ikeNatKeepaliveS = this.integer(top, 'ike_nat_keepalive_s', [], 0, 3600, 20);
+
     if (this.errors.length > 0) return undefined;
     return {
       node, controlSocket, logLevel, underlay,
       vlinks: vlinks.map(({ vl }) => ({ ...vl, encap: vl.encap!, keying: vl.keying! })),
+      ...ikeTop,
     };
   }
 
@@ -447,20 +454,31 @@ class Validator {
   private ikeKeying(v: Obj, p: Path): IkeKeying | undefined {
     const k = this.mapping(v, p, IKE_KEYING_FIELDS);
     if (k === undefined) return undefined;
-    const authBefore = this.errors.length;
     const auth = this.oneOf(k, 'auth', p, ['psk', 'pubkey'] as const, 'psk');
-    if (auth === 'pubkey' && this.errors.length === authBefore) {
-      this.err([...p, 'auth'], 'pubkey (raw public keys, RFC 7670) is reserved and not implemented yet; use psk');
-    }
-    const pskFile = this.required(k, 'psk_file', p, 'path of the pre-shared key file') ? this.keyPath(k.psk_file, [...p, 'psk_file']) : '';
+    const credential = (key: string, what: string, forAuth: 'psk' | 'pubkey'): string => {
+      if (auth !== forAuth) {
+        // A key file that is silently ignored would make the operator believe it is in use.
+        if (this.present(k, key)) this.err([...p, key], `is only used with auth: ${forAuth} (this vlink has auth: ${auth})`);
+        return '';
+      }
+      return this.required(k, key, p, what) ? this.keyPath(k[key], [...p, key]) : '';
+    };
+    const pskFile = credential('psk_file', 'path of the pre-shared key file', 'psk');
+    const privateKey = credential('private_key', 'our Ed25519 or ECDSA P-256 private key, PEM or DER; iiptran genauthkey makes one', 'pubkey');
+    const peerPublicKey = credential('peer_public_key', "the peer's public key, PEM or DER SubjectPublicKeyInfo", 'pubkey');
+    const childMode = this.oneOf(k, 'child_mode', p, ['transport', 'tunnel-any'] as const, 'transport');
     const role = this.oneOf(k, 'role', p, ['initiator', 'responder', 'auto'] as const, 'auto');
     const ikeProposals = this.proposals(k, 'ike_proposals', p, DEFAULT_IKE_PROPOSALS, parseIkeProposal);
     const espProposals = this.proposals(k, 'esp_proposals', p, DEFAULT_ESP_PROPOSALS, parseEspProposal);
     const localId = this.identity(k, 'local_id', p);
     const remoteId = this.identity(k, 'remote_id', p);
-    const ikeLifetimeS = this.integer(k, 'ike_lifetime_s', p, 300, 7 * 86400, DEFAULT_IKE_LIFETIME_S);
-    const childLifetimeS = this.integer(k, 'child_lifetime_s', p, 60, 86400, DEFAULT_CHILD_LIFETIME_S);
-    return { mode: 'ikev2', auth: 'psk', pskFile, role, ikeProposals, espProposals, localId, remoteId, ikeLifetimeS, childLifetimeS };
+    // Minimums of seconds: short lifetimes cost rekeys, not safety, and let tests rekey under load.
+    const ikeLifetimeS = this.integer(k, 'ike_lifetime_s', p, 10, 7 * 86400, DEFAULT_IKE_LIFETIME_S);
+    const childLifetimeS = this.integer(k, 'child_lifetime_s', p, 2, 86400, DEFAULT_CHILD_LIFETIME_S);
+    const childLifetimeBytes = this.integer(k, 'child_lifetime_bytes', p, 0, Number.MAX_SAFE_INTEGER, 0, (n) => (n !== 0 && n < 1048576 ? 'must be 0 (none) or at least 1048576 (1 MiB)' : undefined));
+    const childLifetimePackets = this.integer(k, 'child_lifetime_packets', p, 0, Number.MAX_SAFE_INTEGER, 0, (n) => (n !== 0 && n < 1000 ? 'must be 0 (none) or at least 1000' : undefined));
+    const dpdIntervalS = this.integer(k, 'dpd_interval_s', p, 0, 3600, DEFAULT_DPD_INTERVAL_S);
+    return { mode: 'ikev2', auth, pskFile, privateKey, peerPublicKey, childMode, role, ikeProposals, espProposals, localId, remoteId, ikeLifetimeS, childLifetimeS, childLifetimeBytes, childLifetimePackets, dpdIntervalS };
   }
 
   private proposals(k: Obj, key: string, p: Path, dflt: readonly string[], parse: (s: string) => object | string): string[] {

@@ -157,6 +157,14 @@ export function writeKeyFile(path: string, suite: Suite, opts: WriteKeyFileOptio
     `# iiptran ${suite} key||salt (${s.key}+${s.salt} bytes, RFC ${suite === 'chacha20-poly1305' ? '7634' : '4106'})\n${hex}\n`,
     'utf8',
   );
+  writeSecretFile(path, body, opts.overwrite === true);
+}
+
+/**
+ * Writes any secret (key file, private key) the way writeKeyFile does: 0600 from creation on,
+ * linked into place whole. `body` is wiped afterwards.
+ */
+export function writeSecretFile(path: string, body: Buffer, overwrite = false): void {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   let fd: number | undefined;
   try {
@@ -174,7 +182,7 @@ export function writeKeyFile(path: string, suite: Suite, opts: WriteKeyFileOptio
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
-    if (opts.overwrite) {
+    if (overwrite) {
       renameSync(tmp, path);
     } else {
       try {

@@ -22,8 +22,9 @@ import { loadKeyFile } from './keyfile.js';
 import type { IkeUdpReceive, IkeUdpSocket } from '../io/ike-udp.js';
 import { IkeEngine } from './ike/engine.js';
 import { loadPskFile } from './ike/psk.js';
+import { loadPubkeyAuth, pubkeyFingerprint } from './ike/auth-pubkey.js';
 import { ikePeerConfig, IKE_PORT } from './ike/peer-config.js';
-import type { ChildSaInstall, IkeDatagram, IkeKeyLogRecord, IkePeerConfig } from './ike/types.js';
+import type { ChildSaInstall, ChildUsage, IkeDatagram, IkeKeyLogRecord, IkePeerConfig } from './ike/types.js';
 import type { RetransmitPolicy } from './ike/retransmit.js';
 import { NON_ESP_MARKER_LEN } from '../wire/ike/index.js';
 
@@ -71,6 +72,8 @@ export class OverlayNode {
   /** Created with the first ikev2 vlink; null on a node keyed manually only. */
   ike: IkeEngine | null = null;
   private ikeSocket: IkeUdpSocket | null = null;
+  /** Outbound halves of rekeyed CHILD_SAs that wait for activateChildSa, by SPI. */
+  private readonly pendingOut = new Map<number, { vlink: string; sa: OutboundSa }>();
 
   constructor(
     public cfg: NodeConfig,
@@ -88,12 +91,18 @@ export class OverlayNode {
       log: this.log.child({ ike: true }),
       host: {
         send: (d) => this.ikeSend(d),
-        installChild: (v, c) => this.installChildSa(v, c),
+        installChild: (v, c, o) => this.installChildSa(v, c, o),
         removeChild: (v, c) => this.removeChildSa(v, c),
+        activateChild: (v, c) => this.activateChildSa(v, c),
+        childUsage: (v, c) => this.childUsage(v, c),
         allocSpi: () => this.allocSpi(),
+        sendKeepalive: (addr, port) => this.udp?.send([{ data: NAT_KEEPALIVE, addr, port, tos: 0 }]),
       },
       ...(this.io.ikeKeyLog === undefined ? {} : { keyLog: this.io.ikeKeyLog }),
       ...(this.io.ikeRetransmit === undefined ? {} : { retransmit: this.io.ikeRetransmit }),
+      // Engine-wide, so read once: a reload does not change them (restart the daemon).
+      ...(this.cfg.ikeCookieThreshold === undefined ? {} : { cookieThreshold: this.cfg.ikeCookieThreshold }),
+      ...(this.cfg.ikeNatKeepaliveS === undefined ? {} : { natKeepaliveMs: this.cfg.ikeNatKeepaliveS * 1000 }),
     });
     this.ikeSocket = await this.io.openIkeUdp(u.address, IKE_PORT, (data, from) => engine.receive(data, from, 500), (e) =>
       this.log.warn({ err: e.message }, 'IKE socket error'));
@@ -126,18 +135,55 @@ export class OverlayNode {
    * Puts a negotiated CHILD_SA into the data plane: the inbound SA first, so the peer's first
    * packet under the new SA is already accepted, then the outbound one.
    */
-  installChildSa(vlink: string, c: ChildSaParams): void {
+  installChildSa(vlink: string, c: ChildSaParams, opts?: { outbound?: boolean }): void {
     const v = this.vlinks.get(vlink);
     const p = this.prepared.get(vlink);
     if (v === undefined || p === undefined) throw new Error(`no vlink ${vlink}`);
     const local = this.cfg.underlay.address;
+    // Behind a NAT the peer's packets arrive from the NAT's address, and receive.ts accepts an
+    // authentic packet only from its SA's source: so the inbound SA's source is the address IKE
+    // saw (RFC 3948 transport mode; no NAT-OA is needed, IPIP has no checksum to fix up). An
+    // install without one (a rekey) keeps what the vlink learned. The ESP port follows the IKE
+    // SA's port when IKE runs on 4500: both share the NAT mapping.
+    const seen = c.peerAddr ?? v.peerDst;
+    v.peerDst = seen;
+    if (c.peerPort !== undefined && v.encap === 'udp') v.peerPort = c.peerPort;
     const inn = newInboundSa({
-      spi: c.spiIn, suite: c.suite, key: c.keyIn, salt: c.saltIn, esn: c.esn, src: v.peer, dst: local, replayWindow: p.cfg.replayWindow, keying: 'ikev2',
+      spi: c.spiIn, suite: c.suite, key: c.keyIn, salt: c.saltIn, esn: c.esn, src: seen, dst: local, replayWindow: p.cfg.replayWindow, keying: 'ikev2',
     });
-    const out = newOutboundSa({ spi: c.spiOut, suite: c.suite, key: c.keyOut, salt: c.saltOut, esn: c.esn, src: local, dst: v.peer, keying: 'ikev2' });
+    const out = newOutboundSa({ spi: c.spiOut, suite: c.suite, key: c.keyOut, salt: c.saltOut, esn: c.esn, src: local, dst: seen, keying: 'ikev2' });
     this.sad.add(inn, vlink);
     v.inbound.push(inn);
-    v.policy.sa = out;
+    if (opts?.outbound === false) this.pendingOut.set(c.spiOut, { vlink, sa: out });
+    else {
+      const back = v.policy.sa === null;
+      v.policy.sa = out;
+      // IKE just authenticated the peer: the link is usable again without waiting for liveness.
+      if (back) this.ikeCarrier(v, true, 'CHILD_SA installed');
+    }
+  }
+
+  /** Switches a vlink's outbound traffic to an SA installed with `outbound: false`. */
+  activateChildSa(vlink: string, c: { spiIn: number; spiOut: number }): void {
+    const p = this.pendingOut.get(c.spiOut);
+    const v = this.vlinks.get(vlink);
+    if (p === undefined || p.vlink !== vlink || v === undefined) return;
+    this.pendingOut.delete(c.spiOut);
+    v.policy.sa = p.sa;
+  }
+
+  childUsage(vlink: string, c: { spiIn: number; spiOut: number }): ChildUsage | null {
+    const v = this.vlinks.get(vlink);
+    if (v === undefined) return null;
+    const inn = this.sad.get(c.spiIn);
+    const out = v.policy.sa?.spi === c.spiOut ? v.policy.sa : this.pendingOut.get(c.spiOut)?.sa;
+    return {
+      inPackets: inn?.sa.stats.packets ?? 0,
+      inBytes: inn?.sa.stats.bytes ?? 0,
+      outPackets: out?.stats.packets ?? 0,
+      outBytes: out?.stats.bytes ?? 0,
+      outSeq: out?.seq ?? 0,
+    };
   }
 
   /** Takes a CHILD_SA out of the data plane; the vlink drops packets as no-sa until the next one. */
@@ -149,7 +195,28 @@ export class OverlayNode {
       v.inbound.splice(i, 1);
       this.sad.remove(c.spiIn);
     }
-    if (v.policy.sa?.spi === c.spiOut) v.policy.sa = null;
+    if (v.policy.sa?.spi === c.spiOut) {
+      v.policy.sa = null;
+      this.ikeCarrier(v, false, 'no CHILD_SA left');
+    }
+    this.pendingOut.delete(c.spiOut);
+  }
+
+  /**
+   * Carrier follows IKE on the transitions liveness cannot see: off as soon as the last SA goes
+   * (DPD, a Delete, a restarted peer), on when one is back. With no inbound SA no packet can
+   * authenticate, so the liveness monitor cannot raise the carrier in between; after a new SA it
+   * gets a fresh dead interval of grace.
+   */
+  private ikeCarrier(v: Vlink, up: boolean, why: string): void {
+    if (this.stopped) return;
+    v.rxAlive = false;
+    v.lastAliveAt = Date.now();
+    if (v.carrier === up) return;
+    v.carrier = up;
+    v.tun.setCarrier(up);
+    if (up) this.log.info({ vlink: v.name, peer: v.peer }, `${why}: carrier on`);
+    else this.log.warn({ vlink: v.name, peer: v.peer }, `${why}: carrier off (routing daemons see the link down; packets drop as no-sa)`);
   }
 
   /** Validate keys, SAs and MTUs of every vlink without touching the system. */
@@ -231,6 +298,7 @@ export class OverlayNode {
       name: c.name,
       local,
       peer: c.peer,
+      peerDst: c.peer,
       localU32: ipv4ToU32(local),
       peerU32: ipv4ToU32(c.peer),
       peerPort: c.peerPort,
@@ -371,6 +439,10 @@ function prepareVlink(cfg: NodeConfig, v: VlinkConfig, i: number): PreparedVlink
   const k = v.keying;
   const local = cfg.underlay.address;
   if (k.mode === 'ikev2') {
+    if (k.auth === 'pubkey') {
+      const pk = loadPubkeyAuth(k.privateKey, k.peerPublicKey);
+      return { cfg: v, mtu, out: null, in: null, ike: ikePeerConfig(v.name, local, v.peer, k, Buffer.alloc(0), pk), keyId: pubkeyFingerprint(pk) };
+    }
     const psk = loadPskFile(k.pskFile);
     const keyId = createHash('sha256').update(psk).digest('base64');
     return { cfg: v, mtu, out: null, in: null, ike: ikePeerConfig(v.name, local, v.peer, k, psk), keyId };
@@ -399,6 +471,9 @@ function sameVlink(a: PreparedVlink, b: PreparedVlink): boolean {
 function snake(s: string): string {
   return s.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
 }
+
+/** RFC 3948 §2.3: a NAT-keepalive is a single 0xff octet. */
+const NAT_KEEPALIVE = Buffer.from([0xff]);
 
 export function hex(spi: number): string {
   return '0x' + spi.toString(16).padStart(8, '0');

@@ -8,6 +8,9 @@
  *   4. alive   an authentic packet again: carrier on
  *
  * Probes go through the SA, so an attacker cannot keep a dead link up by spoofing them.
+ * On IKE vlinks the node also sets the carrier itself when the last SA goes and when one comes
+ * back (node.ts ikeCarrier); with no inbound SA nothing can mark the link alive, so this monitor
+ * cannot undo the first, and it gets a fresh dead interval after the second.
  */
 
 import type { Vlink } from './vlink.js';

@@ -107,6 +107,7 @@ export class Receiver {
         v.stats.probesRx++;
         continue;
       }
+      // 4 is also what tunnel-mode ESP of an IPv4 packet carries (child_mode tunnel-any): same bytes.
       if (r.nextHeader !== IPPROTO_IPIP) {
         v.drops['bad-next-header']++;
         continue;

@@ -56,7 +56,7 @@ export class Sender {
       return;
     }
     const sent = v.underlay.send([
-      { data: buf.subarray(0, r), addr: v.peer, port: v.encap === 'udp' ? v.peerPort : 0, tos: 0 },
+      { data: buf.subarray(0, r), addr: v.peerDst, port: v.encap === 'udp' ? v.peerPort : 0, tos: 0 },
     ]);
     if (sent === 1) v.stats.probesTx++;
     else v.drops['send-error']++;
@@ -112,11 +112,11 @@ export class Sender {
       }
       let d = this.out[n];
       if (d === undefined) {
-        d = { data: buf, addr: v.peer, port: v.peerPort, tos: 0 };
+        d = { data: buf, addr: v.peerDst, port: v.peerPort, tos: 0 };
         this.out[n] = d;
       }
       d.data = buf.subarray(0, r);
-      d.addr = v.peer;
+      d.addr = v.peerDst;
       d.port = v.encap === 'udp' ? v.peerPort : 0;
       d.tos = pkt[1]!;
       n++;

@@ -28,6 +28,11 @@ export interface Vlink {
   readonly peer: string;
   readonly localU32: number;
   readonly peerU32: number;
+  /**
+   * Where packets for the peer are sent: `peer`, unless IKE found the peer behind a NAT at
+   * another address (the NAT's). `peer` stays the SPD selector, as the config names it.
+   */
+  peerDst: string;
   /** Floats to the source port of the latest authentic packet (RFC 3948 NAT traversal). */
   peerPort: number;
   readonly encap: 'udp' | 'esp';

@@ -1,6 +1,7 @@
 // Renders the control socket's JSON views (control/inspect.ts) as text for `iiptran show`.
 
 import { table } from './table.js';
+import { peerStateText } from '../control/ike/view.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -85,21 +86,35 @@ function ikeSuite(i: Obj | null): string {
   return [i.encr, i.integ, i.prf, i.dh].filter((x) => x !== null).join('/');
 }
 
+/** Behind which end the NAT sits, as the peer column's suffix. */
+function natTag(n: Obj | null | undefined): string {
+  if (n === null || n === undefined || !n.detected) return '';
+  return n.local && n.remote ? ' (NAT both)' : n.local ? ' (NAT here)' : ' (NAT peer)';
+}
+
+/** A CHILD_SA's rekey timer, or what its rekey is doing (rekey.ts). */
+function childRekeyText(c: Obj): string {
+  if (c.rekeyState === undefined || c.rekeyState === 'active') return c.rekeyInSeconds == null ? '' : ` (rekey in ${c.rekeyInSeconds}s)`;
+  return ` (${c.rekeyState})`;
+}
+
 export function renderIke(v: Obj): string {
   if (v.peers.length === 0) return 'no vlink uses ikev2 keying';
   const rows: (string | number)[][] = [];
   for (const p of v.peers as Obj[]) {
-    if (p.sas.length === 0) rows.push([p.vlink, p.peer, p.role, p.state, '-', '-', '-', '-', '-', p.lastError ?? '']);
+    if (p.sas.length === 0) rows.push([p.vlink, p.peer, p.role, peerStateText(p as never), '-', '-', '-', '-', '-', p.lastError ?? '']);
     for (const s of p.sas as Obj[]) {
-      const kids = (s.children as Obj[]).map((c) => `in ${c.spiIn} out ${c.spiOut} ${c.suite}${c.esn ? '+esn' : ''}`).join('; ');
-      rows.push([p.vlink, `${s.peer}:${s.peerPort}`, s.role, s.state, `${s.spiI}_i ${s.spiR}_r`, ikeSuite(s.ike), `${s.ageSeconds}s`,
-        `${s.localId} <> ${s.remoteId}`, kids === '' ? '-' : kids, s.lastError ?? p.lastError ?? '']);
+      const kids = (s.children as Obj[]).map((c) => `in ${c.spiIn} out ${c.spiOut} ${c.suite}${c.esn ? '+esn' : ''}${c.mode === 'tunnel-any' ? ' tunnel-any' : ''}${childRekeyText(c)}`).join('; ');
+      const st = s.state === 'CONNECTING' && s.role === 'initiator' && p.attempt > 1 ? `CONNECTING (attempt ${p.attempt})` : s.state;
+      rows.push([p.vlink, `${s.peer}:${s.peerPort}${natTag(s.nat)}`, s.role, st, `${s.spiI}_i ${s.spiR}_r`, ikeSuite(s.ike), `${s.ageSeconds}s${s.rekeyInSeconds == null ? '' : ` (rekey in ${s.rekeyInSeconds}s)`}`,
+        `${s.localId} <> ${s.remoteId}${s.peerPublicKey == null ? '' : ` (key ${s.peerPublicKey.type} sha256:${String(s.peerPublicKey.sha256).slice(0, 16)})`}`, kids === '' ? '-' : kids, s.lastError ?? p.lastError ?? '']);
     }
   }
   const d = Object.entries(v.stats.dropped as Record<string, number>).map(([k, n]) => `${k}=${n}`).join(' ');
   return table(['VLINK', 'PEER', 'ROLE', 'STATE', 'IKE SPIS', 'IKE SUITE', 'AGE', 'IDS', 'CHILD SAS', 'LAST ERROR'], rows) +
     `
-IKE messages: ${v.stats.rx} received, ${v.stats.tx} sent${d === '' ? '' : `, dropped: ${d}`}`;
+IKE messages: ${v.stats.rx} received, ${v.stats.tx} sent${d === '' ? '' : `, dropped: ${d}`}` +
+    (v.stats.cookies === undefined ? '' : `\nhalf-open IKE SAs: ${v.stats.halfOpen}${v.stats.cookieMode ? ' (COOKIE mode)' : ''}; cookies sent ${v.stats.cookies.sent}, accepted ${v.stats.cookies.accepted}, rejected ${v.stats.cookies.rejected}; NAT keepalives sent ${v.stats.natKeepalives}`);
 }
 
 export const RENDERERS: Record<string, (v: Obj) => string> = {

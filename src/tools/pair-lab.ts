@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import type { Suite } from '../control/config-types.js';
 import { writeKeyFile } from '../control/keyfile.js';
+import { writeAuthKeyPair } from '../control/ike/auth-pubkey.js';
+import type { AuthKeyType } from '../control/ike/crypto/auth.js';
 import { controlCall } from '../control/control-client.js';
 import { addNs, delNsSync, nsExec, nsSpawn, vethPair } from './netns.js';
 
@@ -37,6 +39,12 @@ export interface PairOptions {
   ikeYaml?: string[];
   /** Write each daemon's IKE key log (IIPTRAN_IKE_KEYLOG) to <dir>/<node>.keys. */
   ikeKeyLog?: boolean;
+  /** ikev2: node b gets a different PSK than node a (authentication must fail); with ikeAuth pubkey, b expects a stranger's key for a. */
+  mismatchedPsk?: boolean;
+  /** ikev2: `auth: psk` (default), or `auth: pubkey` with a generated key pair of this type per node. */
+  ikeAuth?: 'psk' | AuthKeyType;
+  /** up() waits until the VN pings across; off for labs that must not come up. */
+  waitReachable?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -65,7 +73,7 @@ export class PairLab {
   constructor(opts: PairOptions) {
     this.opts = {
       suite: 'aes-gcm-256', encap: 'udp', underlayMtu: 1500, liveness: '{ interval_ms: 200, dead_ms: 1000 }', nodeArgs: [],
-      keying: 'manual', ikeYaml: [], ikeKeyLog: false, log: () => {}, ...opts,
+      keying: 'manual', ikeYaml: [], ikeKeyLog: false, mismatchedPsk: false, ikeAuth: 'psk', waitReachable: true, log: () => {}, ...opts,
     };
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `${opts.prefix}-`));
     const node = (name: 'a' | 'b', idx: number): PairNode => ({
@@ -90,13 +98,23 @@ export class PairLab {
     return path.join(this.dir, `${from}-to-${from === 'a' ? 'b' : 'a'}.key`);
   }
 
+  /** `auth: pubkey` private key of a node (its public key is this path + .pub). */
+  authKeyPath(who: string): string {
+    return path.join(this.dir, `${who}.authkey`);
+  }
+
   get pskPath(): string {
     return path.join(this.dir, 'psk');
   }
 
   private keyingYaml(n: PairNode, peer: PairNode): string[] {
     if (this.opts.keying === 'ikev2') {
-      return [`      mode: ikev2`, `      psk_file: ${this.pskPath}`, ...this.opts.ikeYaml.map((l) => `      ${l}`)];
+      const psk = this.opts.mismatchedPsk && n === this.b ? `${this.pskPath}-b` : this.pskPath;
+      const peerKey = this.opts.mismatchedPsk && n === this.b ? 'stranger' : peer.name;
+      const auth = this.opts.ikeAuth === 'psk'
+        ? [`      psk_file: ${psk}`]
+        : ['      auth: pubkey', `      private_key: ${this.authKeyPath(n.name)}`, `      peer_public_key: ${this.authKeyPath(peerKey)}.pub`];
+      return [`      mode: ikev2`, ...auth, ...this.opts.ikeYaml.map((l) => `      ${l}`)];
     }
     const spiOut = n === this.a ? '0x0000a001' : '0x0000b001';
     const spiIn = n === this.a ? '0x0000b001' : '0x0000a001';
@@ -143,8 +161,11 @@ export class PairLab {
     for (const n of [a, b]) {
       await nsExec(n.ns, ['ip', 'addr', 'add', `${n.vn}/32`, 'dev', 'lo']);
     }
-    if (this.opts.keying === 'ikev2') {
+    if (this.opts.keying === 'ikev2' && this.opts.ikeAuth !== 'psk') {
+      for (const who of ['a', 'b', ...(this.opts.mismatchedPsk ? ['stranger'] : [])]) writeAuthKeyPair(this.authKeyPath(who), this.opts.ikeAuth);
+    } else if (this.opts.keying === 'ikev2') {
       fs.writeFileSync(this.pskPath, `0x${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+      if (this.opts.mismatchedPsk) fs.writeFileSync(`${this.pskPath}-b`, `0x${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
     } else {
       writeKeyFile(this.keyPath('a'), this.opts.suite);
       writeKeyFile(this.keyPath('b'), this.opts.suite);
@@ -153,9 +174,22 @@ export class PairLab {
     this.writeConfig(b);
     for (const n of [a, b]) await this.startNode(n);
     // Static VN routes: each node's /32 is reached through the vlink.
-    await nsExec(a.ns, ['ip', 'route', 'add', `${b.vn}/32`, 'via', b.vlinkAddr, 'dev', a.vlink, 'src', a.vn]);
-    await nsExec(b.ns, ['ip', 'route', 'add', `${a.vn}/32`, 'via', a.vlinkAddr, 'dev', b.vlink, 'src', b.vn]);
-    await this.waitReachable();
+    await this.addVnRoute(a);
+    await this.addVnRoute(b);
+    if (this.opts.waitReachable) await this.waitReachable();
+  }
+
+  /** The peer's VN /32 through the vlink; gone whenever the vlink's TUN is (a daemon restart). */
+  async addVnRoute(n: PairNode): Promise<void> {
+    const peer = n === this.a ? this.b : this.a;
+    await nsExec(n.ns, ['ip', 'route', 'add', `${peer.vn}/32`, 'via', peer.vlinkAddr, 'dev', n.vlink, 'src', n.vn]);
+  }
+
+  /** SIGKILL: no clean-up at all, the TUN vanishes with the process; then start it again, route included. */
+  async killAndRestart(n: PairNode): Promise<void> {
+    await this.stopNode(n, 'SIGKILL');
+    await this.startNode(n);
+    await this.addVnRoute(n);
   }
 
   /** Like waiting for convergence: the first packets may meet unresolved underlay ARP. */

@@ -48,6 +48,12 @@ export interface VlinkEnd {
   /** Key file names: <from>-to-<to>.key, in the node's keys/ directory. */
   keyIn: string;
   keyOut: string;
+  /** keying ikev2: the vlink's PSK file (<a>-<b>.psk, the same name and content at both ends). */
+  psk: string;
+  /** keying ikev2: this end's own underlay address, which is its IKE identity even behind a NAT. */
+  peerId: string;
+  /** keying ikev2: who starts IKE. The end behind a NAT must: the NAT drops what comes in unasked. */
+  ikeRole: 'initiator' | 'responder' | 'auto';
 }
 
 export interface ModelNode {
@@ -93,6 +99,8 @@ export interface ModelVlink {
 export interface LabModel {
   name: string;
   nsPrefix: string;
+  /** Absent in state files written before ikev2 labs: manual. */
+  keying?: 'manual' | 'ikev2';
   suite: Suite;
   bfd: boolean;
   ospf: { hello: number; dead: number };
@@ -240,6 +248,9 @@ export function buildModel(t: Topology): LabModel {
       spiOut,
       keyIn: `${peer.name}-to-${me.name}.key`,
       keyOut: `${me.name}-to-${peer.name}.key`,
+      psk: `${a.name}-${b.name}.psk`,
+      peerId: peer.underlayAddr,
+      ikeRole: me.behindNat !== peer.behindNat ? (me.behindNat !== null ? 'initiator' : peer.behindNat !== null ? 'responder' : 'auto') : 'auto',
     });
     a.vlinks.push(end(a, b, la, lb, vlinkSpi(v.index, 2), vlinkSpi(v.index, 1)));
     b.vlinks.push(end(b, a, lb, la, vlinkSpi(v.index, 1), vlinkSpi(v.index, 2)));
@@ -275,5 +286,5 @@ export function buildModel(t: Topology): LabModel {
   }
 
   const segments: ModelSegment[] = t.segments.map((s) => ({ name: s, ns: prefix + s, ports: networks.find((n) => n.name === s)!.members.map((m) => `p-${m.element}`) }));
-  return { name: t.name, nsPrefix: prefix, suite: t.suite, bfd: t.bfd, ospf: t.ospf, liveness: t.liveness, underlayMtu: t.underlayMtu, nodes, routers, segments, networks, vlinks, veths };
+  return { name: t.name, nsPrefix: prefix, keying: t.keying, suite: t.suite, bfd: t.bfd, ospf: t.ospf, liveness: t.liveness, underlayMtu: t.underlayMtu, nodes, routers, segments, networks, vlinks, veths };
 }

@@ -41,7 +41,8 @@ export interface TopoVlinkSpec {
 /** A topology as written, validated and with every default filled in. */
 export interface Topology {
   name: string;
-  keying: 'manual';
+  /** manual: key files per SA; ikev2: a PSK file per vlink, IKEv2 negotiates the SAs. */
+  keying: 'manual' | 'ikev2';
   suite: Suite;
   encap: Encap;
   bfd: boolean;
@@ -248,9 +249,7 @@ class TopologyValidator {
       this.err(['name'], `must be 1..12 of a-z 0-9 starting with a letter, no "-" (namespaces are named iil-NAME-ELEMENT, so a "-" could make two labs collide) (got ${describe(top['name'])})`);
     } else name = top['name'];
 
-    if (this.has(top, 'keying') && top['keying'] !== 'manual') {
-      this.err(['keying'], top['keying'] === 'ikev2' ? 'ikev2 is reserved and not implemented yet; use manual' : `must be manual (got ${describe(top['keying'])})`);
-    }
+    const keying = this.oneOf(top, 'keying', [], ['manual', 'ikev2'] as const, 'manual');
     const suite = this.oneOf(top, 'suite', [], SUITES, DEFAULTS.suite);
     const encap = this.oneOf(top, 'encap', [], ['udp', 'esp'] as const, DEFAULTS.encap);
     const routing = this.oneOf(top, 'routing', [], ['static', 'bird'] as const, DEFAULTS.routing);
@@ -411,7 +410,7 @@ class TopologyValidator {
       }
     });
 
-    const topo: Topology = { name, keying: 'manual', suite, encap, bfd, ospf, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh };
+    const topo: Topology = { name, keying, suite, encap, bfd, ospf, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh };
     if (this.problems.length === 0) checkModel(topo, explicitVn, this);
     return topo;
   }

@@ -253,19 +253,41 @@ test('ikev2 keying: defaults, fields, and every error names its path', () => {
   assert.ok(k2.mode === 'ikev2');
   assert.deepEqual([k2.role, k2.ikeProposals, k2.espProposals, k2.localId, k2.remoteId], ['responder', ['aes128-sha256-ecp256'], ['chacha20poly1305'], 'a.example', '192.0.2.2']);
   rejects(ike({ psk_file: undefined }), 'vlinks[0].keying.psk_file', /is required/);
-  rejects(ike({ auth: 'pubkey' }), 'vlinks[0].keying.auth', /reserved and not implemented yet/);
+  rejects(ike({ auth: 'pubkey', private_key: 'a', peer_public_key: 'b' }), 'vlinks[0].keying.psk_file', /only used with auth: psk \(this vlink has auth: pubkey\)/);
+  rejects(ike({ auth: 'pubkey', psk_file: undefined, peer_public_key: 'b' }), 'vlinks[0].keying.private_key', /is required/);
+  rejects(ike({ auth: 'pubkey', psk_file: undefined, private_key: 'k/me.pem' }), 'vlinks[0].keying.peer_public_key', /is required/);
+  rejects(ike({ peer_public_key: 'k/peer.pem' }), 'vlinks[0].keying.peer_public_key', /only used with auth: pubkey/);
+  rejects(ike({ auth: 'rsa' }), 'vlinks[0].keying.auth', /psk, pubkey/);
+  rejects(ike({ child_mode: 'tunnel' }), 'vlinks[0].keying.child_mode', /transport, tunnel-any/);
+  const k3 = parse(ike({ auth: 'pubkey', psk_file: undefined, private_key: 'k/me.pem', peer_public_key: '/k/peer.der', child_mode: 'tunnel-any' })).vlinks[0]!.keying;
+  assert.ok(k3.mode === 'ikev2');
+  assert.deepEqual([k3.auth, k3.pskFile, k3.privateKey, k3.peerPublicKey, k3.childMode], ['pubkey', '', '/etc/iiptran/k/me.pem', '/k/peer.der', 'tunnel-any']);
+  assert.equal(k.childMode, 'transport');
   rejects(ike({ role: 'both' }), 'vlinks[0].keying.role', /initiator, responder, auto/);
   rejects(ike({ ike_proposals: ['aes256gcm16-prfsha256-x25519', '3des-md5'] }), 'vlinks[0].keying.ike_proposals[1]', /"3des-md5" unknown algorithm "3des"/);
   rejects(ike({ esp_proposals: ['aes256-sha256'] }), 'vlinks[0].keying.esp_proposals[0]', /only does AEAD suites/);
   rejects(ike({ ike_proposals: [] }), 'vlinks[0].keying.ike_proposals', /non-empty list/);
   rejects(ike({ remote_id: 'two words' }), 'vlinks[0].keying.remote_id', /printable ASCII/);
-  rejects(ike({ ike_lifetime_s: 5 }), 'vlinks[0].keying.ike_lifetime_s', /300\.\.604800/);
+  rejects(ike({ ike_lifetime_s: 5 }), 'vlinks[0].keying.ike_lifetime_s', /10\.\.604800/);
   rejects(ike({ spi_in: 0x1000 }), 'vlinks[0].keying.spi_in', /unknown field/);
   // IKE finds the vlink of an IKE_SA_INIT by the sender's address.
   rejects(mut((c) => {
     c.vlinks[0].keying = { mode: 'ikev2', psk_file: 'p' };
     c.vlinks.push({ ...vlink(1), peer: c.vlinks[0].peer, encap: 'esp', keying: { mode: 'ikev2', psk_file: 'p' } });
   }), 'vlinks[1].peer', /already runs IKEv2 with peer/);
+});
+
+test('ikev2 lifetimes: seconds, bytes, packets', () => {
+  const ike = (k: Raw) => mut((c) => { c.vlinks[0].keying = { mode: 'ikev2', psk_file: 'k/psk', ...k }; });
+  rejects(ike({ child_lifetime_s: 1 }), 'vlinks[0].keying.child_lifetime_s', /2\.\.86400/);
+  rejects(ike({ child_lifetime_bytes: 1000 }), 'vlinks[0].keying.child_lifetime_bytes', /at least 1048576/);
+  rejects(ike({ child_lifetime_packets: -1 }), 'vlinks[0].keying.child_lifetime_packets', /must be an integer/);
+  const kl = parse(ike({ child_lifetime_s: 5, child_lifetime_bytes: 2 ** 32, child_lifetime_packets: 100000 })).vlinks[0]!.keying;
+  assert.ok(kl.mode === 'ikev2');
+  assert.deepEqual([kl.childLifetimeS, kl.childLifetimeBytes, kl.childLifetimePackets], [5, 2 ** 32, 100000]);
+  const kd = parse(ike({})).vlinks[0]!.keying;
+  assert.ok(kd.mode === 'ikev2');
+  assert.deepEqual([kd.childLifetimeBytes, kd.childLifetimePackets], [0, 0]);
 });
 
 test('keying suite and esn', () => {

@@ -25,6 +25,14 @@ export interface CharonCase {
   esp: string;
   /** Who starts IKE_SA_INIT. */
   initiator: 'iiptran' | 'charon';
+  /** charon with kernel-libipsec (ESP in userspace over its TUN ipsec0) instead of kernel-netlink. */
+  libipsec?: boolean;
+  /** Extra lines inside strongswan.conf's `charon { }`. */
+  charonConf?: string;
+  /** Replaces the generated swanctl.conf (PSK, transport mode) entirely. */
+  swanctlConf?: (lab: CharonLab) => string;
+  /** Replaces iiptran's vlink lines after `peer:` (address, liveness, keying, ...), each without indentation. */
+  iiptranVlink?: (lab: CharonLab) => string[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -78,10 +86,11 @@ export class CharonLab {
     fs.mkdirSync(path.join(d, 'run'), { recursive: true });
     fs.writeFileSync(path.join(d, 'strongswan.conf'), `charon {
   load_modular = no
-  load = random nonce openssl aes sha1 sha2 hmac gcm chapoly curve25519 kdf pem pkcs1 x509 pubkey kernel-netlink socket-default vici
+  load = random nonce openssl aes sha1 sha2 hmac gcm chapoly curve25519 kdf pem pkcs1 pkcs8 x509 pubkey ${this.c.libipsec === true ? 'kernel-libipsec kernel-netlink' : 'kernel-netlink'} socket-default vici
   install_routes = no
   install_virtual_ip = no
   retransmit_tries = 3
+${this.c.charonConf ?? ''}
   plugins { vici { socket = unix://${d}/charon.vici } }
   filelog {
     keys {
@@ -95,7 +104,7 @@ export class CharonLab {
   }
 }
 `);
-    fs.writeFileSync(path.join(d, 'swanctl.conf'), `connections {
+    fs.writeFileSync(path.join(d, 'swanctl.conf'), this.c.swanctlConf !== undefined ? this.c.swanctlConf(this) : `connections {
   iip {
     version = 2
     mobike = no
@@ -151,6 +160,7 @@ secrets {
       'vlinks:',
       '  - name: vl-c',
       `    peer: ${this.addrC}`,
+      ...(this.c.iiptranVlink !== undefined ? this.c.iiptranVlink(this).map((l) => `    ${l}`) : [
       '    address: 10.255.9.0/31',
       '    liveness: off',
       '    keying:',
@@ -158,7 +168,7 @@ secrets {
       `      psk_file: ${psk}`,
       `      role: ${this.c.initiator === 'iiptran' ? 'initiator' : 'responder'}`,
       `      ike_proposals: [${this.c.ike}]`,
-      `      esp_proposals: [${this.c.esp}]`,
+      `      esp_proposals: [${this.c.esp}]`]),
       '',
     ].join('\n'));
     this.iiptran = nsSpawn(this.nsI, ['env', `IIPTRAN_IKE_KEYLOG=${this.keyLog}`, process.execPath, CLI, 'node', '--config', cfg], this.iiptranLog);

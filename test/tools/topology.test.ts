@@ -79,7 +79,7 @@ test('full-mesh derives every pair', () => {
 test('errors name the field path, with suggestions, all at once', () => {
   const p = problems(`name: Bad-Name
 suite: aes-gcm-512
-keying: ikev2
+keying: ikev1
 nodes:
   a: { routing: ospf }
   b: {}
@@ -95,7 +95,7 @@ liveness: { interval_ms: 500, dead_ms: 100 }
   const has = (re: RegExp) => assert.ok(p.some((x) => re.test(x)), `expected ${re} in:\n${p.join('\n')}`);
   has(/^name: must be 1\.\.12 of a-z 0-9/);
   has(/^suite: must be one of aes-gcm-128, aes-gcm-256, chacha20-poly1305/);
-  has(/^keying: ikev2 is reserved and not implemented yet/);
+  has(/^keying: must be one of manual, ikev2/);
   has(/^nodes\.a\.routing: must be one of static, bird/);
   has(/^nodes\.c\.vnn: unknown field; did you mean "vn"\?/);
   has(/^underlay\[1\]\[1\]: "nowhere" is not a declared node/);
@@ -187,7 +187,7 @@ test('plan: named steps in order; namespaces, keys 0600 per direction, daemons d
 });
 
 test('generated node configs are accepted by the node config parser', () => {
-  const m = buildModel(shipped('nat.yaml'));
+  const m = buildModel({ ...shipped('nat.yaml'), keying: 'manual' });
   for (const n of m.nodes) {
     const cfg = parseNodeConfig(nodeConfigYaml(m, n, '/run/x.sock', true), { baseDir: '/tmp/k' });
     assert.equal(cfg.vlinks.length, 2);

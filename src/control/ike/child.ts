@@ -1,6 +1,7 @@
 // The CHILD_SA of a vlink (RFC 3884 §3 over RFC 7296 §1.3.1/§2.9): transport mode, and traffic
 // selectors naming exactly the two underlay addresses with protocol 4 (IPIP), because the outer
 // header is all an IIPtran SA protects. Anything wider or narrower is TS_UNACCEPTABLE.
+// child_mode tunnel-any (tunnel-any.ts) replaces these selectors with 0.0.0.0/0 for route-based peers.
 
 import { PayloadType, TS_IPV4_ADDR_RANGE, type Ipv4Selector, type TrafficSelector, type TsPayload } from '../../wire/ike/index.js';
 import { ipv4ToU32 } from '../../wire/addr.js';

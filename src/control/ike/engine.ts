@@ -17,6 +17,13 @@ import { IkeSa, newIkeSpi, type Remote } from './ike-sa.js';
 import { DEFAULT_RETRANSMIT, type RetransmitPolicy } from './retransmit.js';
 import type { IkeDatagram, IkeHost, IkeKeyLogRecord, IkePeerConfig } from './types.js';
 import { ikeSaView, type IkePeerView } from './view.js';
+import { DeadPeerDetector } from './dpd.js';
+import { Rekeyer, type RekeyOptions } from './rekey.js';
+import { DEFAULT_REINIT, reinitDelay } from './reinit.js';
+import { initialContactVictims, invalidIkeSpiAnswer, isInvalidIkeSpi, RateLimit } from './restart.js';
+import { hasNotify } from './payloads.js';
+import { CookieGuard, DEFAULT_COOKIE_THRESHOLD, type CookieStats } from './cookie.js';
+import { authenticatedFrom, DEFAULT_NAT_KEEPALIVE_MS, natCandidates, natDetected, rebindByIdentity, startNatKeepalive } from './nat.js';
 
 export interface IkeEngineOptions {
   log: Logger;
@@ -24,13 +31,23 @@ export interface IkeEngineOptions {
   retransmit?: Partial<RetransmitPolicy>;
   /** Responder: an SA whose IKE_AUTH never came is forgotten after this. Default 30 s. */
   halfOpenTimeoutMs?: number;
-  /** More half-open SAs than this and new IKE_SA_INIT requests are dropped (COOKIEs are a later slice). */
+  /** More half-open SAs than this and new IKE_SA_INIT requests are dropped, cookie or not. */
   maxHalfOpen?: number;
+  /** Half-open SAs at which IKE_SA_INIT must bring a COOKIE (cookie.ts); 0: always. Default 10. */
+  cookieThreshold?: number;
+  cookieRotateMs?: number;
+  /** NAT keepalive interval from the end behind a NAT (nat.ts); 0: none. Default 20 s. */
+  natKeepaliveMs?: number;
   /** Initiator: first wait before trying again after a failure; doubles up to reinitMaxMs. */
   reinitMs?: number;
   reinitMaxMs?: number;
+  /** Up to this fraction of each retry wait is taken off at random (reinit.ts). Default 0.2. */
+  reinitJitter?: number;
+  random?: () => number;
   /** Receives every derived secret (IKE SA keys, CHILD_SA keys). Off unless asked for. */
   keyLog?: (rec: IkeKeyLogRecord) => void;
+  /** Rekey timing (rekey.ts): poll period, grace period of old inbound SAs, jitter. */
+  rekey?: RekeyOptions;
 }
 
 interface Peer {
@@ -40,12 +57,19 @@ interface Peer {
   lastError: string | null;
   failures: number;
   reinit: NodeJS.Timeout | null;
+  /** When `reinit` fires, for `show ike`. */
+  reinitAt?: number | null;
 }
 
 export interface IkeStats {
   rx: number;
   tx: number;
   dropped: Record<string, number>;
+  /** Responder SAs waiting for IKE_AUTH, and whether new IKE_SA_INIT needs a cookie at that count. */
+  halfOpen: number;
+  cookieMode: boolean;
+  cookies: CookieStats;
+  natKeepalives: number;
 }
 
 /** One operator log line per key per interval: a flood of garbage must not become a flood of logs. */
@@ -71,11 +95,27 @@ export class IkeEngine {
   private readonly ctx: ExchangeContext;
   private readonly retransmit: RetransmitPolicy;
   private readonly throttle = new Throttle(10000);
-  readonly stats: IkeStats = { rx: 0, tx: 0, dropped: {} };
+  private readonly cookies: CookieGuard;
+  readonly stats: IkeStats;
   private stopped = false;
+  private readonly dpd: DeadPeerDetector;
+  private readonly rekey: Rekeyer;
+  /** Answers to requests for IKE SAs we do not know, per peer; hint-driven initiations, per vlink. */
+  private readonly unknownSpiAnswers = new RateLimit(250);
+  private readonly hintReinit = new RateLimit(10000);
 
   constructor(private readonly opts: IkeEngineOptions) {
     this.retransmit = { ...DEFAULT_RETRANSMIT, ...opts.retransmit };
+    this.dpd = new DeadPeerDetector({
+      log: opts.log,
+      espPackets: (sa) => sa.children.reduce((n, c) => n + (opts.host.childUsage?.(sa.cfg.vlink, c)?.inPackets ?? 0), 0),
+      dead: (sa, why) => this.onFailed(sa, `${why}; IKE SA and its CHILD_SAs deleted (${sa.cfg.vlink} drops packets as no-sa, carrier off)`, true),
+    });
+    this.cookies = new CookieGuard(opts.cookieThreshold ?? DEFAULT_COOKIE_THRESHOLD, opts.cookieRotateMs);
+    this.stats = { rx: 0, tx: 0, dropped: {}, halfOpen: 0, cookieMode: false, cookies: this.cookies.stats, natKeepalives: 0 };
+    // Live values, read whenever the stats are copied for the inspector.
+    Object.defineProperty(this.stats, 'halfOpen', { enumerable: true, get: () => this.halfOpen.size });
+    Object.defineProperty(this.stats, 'cookieMode', { enumerable: true, get: () => this.cookies.required(this.halfOpen.size) });
     const send = (d: IkeDatagram) => {
       this.stats.tx++;
       opts.host.send(d);
@@ -89,6 +129,31 @@ export class IkeEngine {
       failed: (sa, why, retry) => this.onFailed(sa, why, retry),
       indexed: (sa) => this.bySpi.set(sa.ourSpi, sa),
     };
+    this.rekey = new Rekeyer({
+      ctx: this.ctx,
+      host: opts.host,
+      log: opts.log,
+      newSa: (cfg, role, spiI, remote) => new IkeSa(cfg, role, spiI, remote, this.saIo()),
+      adopt: (sa, current) => this.adopt(sa, current),
+      retire: (sa, why) => {
+        this.log.info({ vlink: sa.cfg.vlink, ike: sa.name }, `IKE_SA ${sa.name} ${why}`);
+        this.forget(sa, null);
+      },
+    }, opts.rekey);
+  }
+
+  /** An IKE SA made by a rekey (rekey.ts) joins the tables without IKE_AUTH. */
+  private adopt(sa: IkeSa, current: boolean): void {
+    const p = this.peers.get(sa.cfg.vlink);
+    if (p === undefined) return;
+    p.sas.add(sa);
+    this.bySpi.set(sa.ourSpi, sa);
+    if (current) {
+      p.current = sa;
+      this.dpd.watch(sa);
+      // The old SA's keepalives stop with it.
+      this.natEstablished(sa);
+    }
   }
 
   private get log(): Logger {
@@ -124,14 +189,18 @@ export class IkeEngine {
 
   stop(): void {
     this.stopped = true;
+    this.dpd.stop();
+    this.rekey.stop();
     for (const name of [...this.peers.keys()]) this.removePeer(name);
   }
 
   private initiate(p: Peer): void {
     p.reinit = null;
+    p.reinitAt = null;
     if (this.stopped || !this.peers.has(p.cfg.vlink)) return;
     const cfg = p.cfg;
     const sa = new IkeSa(cfg, 'initiator', newIkeSpi(), { addr: cfg.peer, port: cfg.peerPort, localPort: 500 }, this.saIo());
+    sa.sendInitialContact = ![...p.sas].some((s) => s.state === 'ESTABLISHED');
     p.sas.add(sa);
     this.bySpi.set(sa.spiI, sa);
     this.log.info({ vlink: cfg.vlink, peer: cfg.peer }, `initiating IKE_SA with ${cfg.peer} for ${cfg.vlink}`);
@@ -141,15 +210,19 @@ export class IkeEngine {
   private scheduleReinit(p: Peer): void {
     if (this.stopped || p.cfg.role !== 'initiator' || p.reinit !== null || !this.peers.has(p.cfg.vlink)) return;
     if ([...p.sas].some((s) => s.state !== 'DELETED')) return;
-    const base = this.opts.reinitMs ?? 5000;
-    const wait = Math.min(base * 2 ** Math.min(p.failures - 1, 16), this.opts.reinitMaxMs ?? 120000);
-    this.log.info({ vlink: p.cfg.vlink, peer: p.cfg.peer, waitMs: wait }, `retrying IKE with ${p.cfg.peer} in ${(wait / 1000).toFixed(1)} s`);
+    const o = this.opts;
+    const policy = { baseMs: o.reinitMs ?? DEFAULT_REINIT.baseMs, maxMs: o.reinitMaxMs ?? DEFAULT_REINIT.maxMs, jitter: o.reinitJitter ?? DEFAULT_REINIT.jitter };
+    const wait = reinitDelay(p.failures, policy, o.random);
+    this.log.info({ vlink: p.cfg.vlink, peer: p.cfg.peer, waitMs: wait, attempt: p.failures + 1 },
+      `retrying IKE with ${p.cfg.peer} in ${(wait / 1000).toFixed(1)} s (attempt ${p.failures + 1})`);
+    p.reinitAt = Date.now() + wait;
     p.reinit = setTimeout(() => this.initiate(p), wait);
   }
 
   /** Removes an SA from every table and the data plane. */
   private forget(sa: IkeSa, reason: string | null): void {
     sa.close(reason);
+    this.dpd.unwatch(sa);
     if (this.bySpi.get(sa.ourSpi) === sa) this.bySpi.delete(sa.ourSpi);
     const hk = `${sa.remote.addr}:${sa.spiI}`;
     if (this.halfOpen.get(hk) === sa) this.halfOpen.delete(hk);
@@ -179,6 +252,7 @@ export class IkeEngine {
     p.current = sa;
     p.failures = 0;
     p.lastError = null;
+    this.natEstablished(sa);
     if (old !== null && old !== sa) {
       this.log.info({ vlink: sa.cfg.vlink, old: old.name, new: sa.name }, `IKE_SA ${old.name} with ${sa.remote.addr} replaced by ${sa.name}`);
       this.forget(old, 'replaced by a newer IKE SA');
@@ -188,6 +262,97 @@ export class IkeEngine {
       { vlink: sa.cfg.vlink, peer: sa.remote.addr, role: sa.role, ike: sa.name, suite: ikeSuiteName(sa.suite!), ms },
       `IKE_SA with ${sa.remote.addr} ESTABLISHED as ${sa.role} in ${ms} ms (${ikeSuiteName(sa.suite!)})`,
     );
+    // The peer initiated while we waited to retry: its SA serves.
+    if (p.reinit !== null) clearTimeout(p.reinit);
+    p.reinit = null;
+    p.reinitAt = null;
+    this.dpd.watch(sa);
+    this.rekey.watch(sa);
+  }
+
+  /** An authenticated INITIAL_CONTACT (§2.4): the peer restarted, so its other SAs with us are stale. */
+  private initialContact(sa: IkeSa): void {
+    const all = [...this.peers.values()].flatMap((p) => [...p.sas]);
+    const stale = initialContactVictims(all, sa);
+    if (stale.length === 0) return;
+    this.log.warn({ vlink: sa.cfg.vlink, peer: sa.remote.addr, stale: stale.map((s) => s.name) },
+      `peer ${sa.remote.addr} (${sa.cfg.remoteId.text}) restarted (INITIAL_CONTACT): deleting ${stale.length} stale IKE SA(s) and their CHILD_SAs`);
+    for (const old of stale) {
+      const why = `peer ${old.remote.addr} restarted (INITIAL_CONTACT on IKE SA ${sa.name})`;
+      // On another vlink nothing replaces it: fail it so an initiator there starts over.
+      if (old.cfg.vlink === sa.cfg.vlink) this.forget(old, why);
+      else this.onFailed(old, why, true);
+    }
+  }
+
+  /**
+   * A request for an IKE SA we do not have: most likely we restarted and the peer still holds the
+   * old one. Telling it (§2.21.4) spares it the wait for DPD; only configured peers are answered,
+   * and at a bounded rate, since the answer goes to an unauthenticated source.
+   */
+  private answerUnknownSpi(h: DecodedMessage['header'], from: { addr: string; port: number }, localPort: 500 | 4500): void {
+    // A zero SPI of ours cannot name an SA anyone established with us: junk, not a lost SA.
+    if ((h.initiator ? h.spiR : h.spiI) === 0n || h.exchangeType === ExchangeType.IKE_SA_INIT) return;
+    if (!this.byAddr.has(from.addr) || !this.unknownSpiAnswers.take(from.addr)) return;
+    this.ctx.send({ data: invalidIkeSpiAnswer(h), addr: from.addr, port: from.port, localPort });
+    if (this.throttle.ok(`invalid-ike-spi-sent/${from.addr}`)) {
+      this.log.warn({ peer: from.addr, spiI: spiHex(h.spiI), spiR: spiHex(h.spiR) },
+        `${from.addr} asked about IKE SA ${spiHex(h.spiI)}_i ${spiHex(h.spiR)}_r, which we do not have (did this daemon restart?); answered INVALID_IKE_SPI`);
+    }
+  }
+
+  /** A restarted peer's INVALID_IKE_SPI (unauthenticated, §2.21.4): it may only make us look closer. */
+  private restartHint(sa: IkeSa): void {
+    const p = this.peers.get(sa.cfg.vlink);
+    if (p === undefined || sa.state !== 'ESTABLISHED') return;
+    const trying = [...p.sas].some((s) => s.role === 'initiator' && s.state === 'CONNECTING');
+    if (p.cfg.role === 'initiator' && !trying && p.reinit === null && this.hintReinit.take(p.cfg.vlink)) {
+      this.log.warn({ vlink: sa.cfg.vlink, peer: sa.remote.addr, ike: sa.name },
+        `peer ${sa.remote.addr} says it does not know IKE SA ${sa.name} (INVALID_IKE_SPI): it probably restarted; ` +
+        'negotiating a new IKE SA (the old one stays until the new one replaces it or DPD declares the peer dead)');
+      this.initiate(p);
+      return;
+    }
+    this.dpd.checkNow(sa);
+  }
+
+  /** An SA that came in from behind a NAT joins the vlink its (authenticated, next) IDi names. */
+  private rebind(sa: IkeSa, ps: Parameters<typeof rebindByIdentity>[1]): void {
+    sa.nat!.unbound = false;
+    const cfg = rebindByIdentity(sa, ps, [...this.peers.values()].map((x) => x.cfg));
+    if (cfg === null || cfg.vlink === sa.cfg.vlink) return;
+    this.peers.get(sa.cfg.vlink)?.sas.delete(sa);
+    this.peers.get(cfg.vlink)?.sas.add(sa);
+    this.log.info({ from: sa.cfg.vlink, vlink: cfg.vlink, peer: sa.remote.addr }, `IKE SA from ${sa.remote.addr} (behind a NAT) is for ${cfg.vlink}, by its identity ${cfg.remoteId.text}`);
+    sa.cfg = cfg;
+  }
+
+  /** Logs what NAT detection found and starts keepalives when we are the end behind the NAT. */
+  private natEstablished(sa: IkeSa): void {
+    if (!natDetected(sa)) return;
+    const where = [sa.nat!.local ? 'we are behind a NAT' : null, sa.nat!.remote ? 'the peer is behind a NAT' : null].filter((x) => x !== null).join(' and ');
+    this.log.info({ vlink: sa.cfg.vlink, peer: sa.remote.addr, peerPort: sa.remote.port, natLocal: sa.nat!.local, natRemote: sa.nat!.remote },
+      `NAT detected with ${sa.cfg.remoteId.text} (${where}): IKE and ESP use UDP ${sa.remote.localPort}, peer seen at ${sa.remote.addr}:${sa.remote.port}`);
+    startNatKeepalive(sa, this.opts.natKeepaliveMs ?? DEFAULT_NAT_KEEPALIVE_MS, (addr, port) => {
+      this.stats.natKeepalives++;
+      this.opts.host.sendKeepalive?.(addr, port);
+    });
+  }
+
+  /**
+   * RFC 7296 §2.6: with too many half-open SAs, an IKE_SA_INIT without a valid COOKIE gets one
+   * back and leaves no trace here. False when the request must go no further.
+   */
+  private cookieGate(m: DecodedMessage, remote: Remote): boolean {
+    if (!this.cookies.required(this.halfOpen.size)) return true;
+    const h = m.header;
+    const verdict = this.cookies.check(m.payloads, remote.addr, h.spiI);
+    if (verdict === 'valid') return true;
+    const cookie = this.cookies.challenge(m.payloads, remote.addr, h.spiI);
+    if (cookie !== null) this.ctx.send({ data: initError(h, notify(NotifyType.COOKIE, cookie)), addr: remote.addr, port: remote.port, localPort: remote.localPort });
+    this.drop(verdict === 'missing' ? 'cookie-required' : 'bad-cookie', remote.addr,
+      `${this.halfOpen.size} half-open IKE SAs (cookie threshold ${this.cookies.threshold}): IKE_SA_INIT ${verdict === 'missing' ? 'without a COOKIE' : 'with a COOKIE that does not verify'}; answered with a COOKIE, no state kept`);
+    return false;
   }
 
   private drop(reason: string, from: string, detail: string): void {
@@ -221,11 +386,12 @@ export class IkeEngine {
     const ourSpi = h.initiator ? h.spiR : h.spiI;
     const sa = this.bySpi.get(ourSpi);
     if (sa === undefined || sa.role !== (h.initiator ? 'responder' : 'initiator') || sa.remote.addr !== from.addr || sa.state === 'DELETED') {
+      if (sa === undefined && !h.response) this.answerUnknownSpi(h, from, localPort);
       this.drop('unknown-spi', from.addr, `no IKE SA with SPI ${spiHex(ourSpi)} for this peer (exchange ${h.exchangeType})`);
       return;
     }
     if (h.response) this.response(sa, m, raw);
-    else this.request(sa, m, raw);
+    else this.request(sa, m, raw, { addr: from.addr, port: from.port, localPort });
   }
 
   private undecodable(m: MessageError, from: { addr: string; port: number }, localPort: 500 | 4500): void {
@@ -250,7 +416,10 @@ export class IkeEngine {
       this.drop('bad-init', remote.addr, 'IKE_SA_INIT request with a responder SPI or message ID');
       return;
     }
-    const p = this.byAddr.get(remote.addr);
+    // Behind a NAT the initiator's address is the NAT's, which no config may name: nat.ts lets
+    // IDi pick the vlink then, but only for an initiator that says it is behind a NAT.
+    const byNat = this.byAddr.has(remote.addr) ? [] : natCandidates(m.payloads, h.spiI, remote, [...this.peers.values()].map((x) => x.cfg));
+    const p = this.byAddr.get(remote.addr) ?? (byNat.length > 0 ? this.peers.get(byNat[0]!.vlink) : undefined);
     if (p === undefined) {
       this.drop('unknown-peer', remote.addr, `IKE_SA_INIT from ${remote.addr}, which is not the peer of any ikev2 vlink`);
       return;
@@ -262,6 +431,7 @@ export class IkeEngine {
       else this.drop('bad-init', remote.addr, 'a different IKE_SA_INIT reusing a half-open SPI');
       return;
     }
+    if (!this.cookieGate(m, remote)) return;
     if (this.halfOpen.size >= (this.opts.maxHalfOpen ?? 1024)) {
       this.drop('half-open-limit', remote.addr, `${this.halfOpen.size} half-open IKE SAs; dropping new IKE_SA_INIT`);
       return;
@@ -276,13 +446,14 @@ export class IkeEngine {
     p.sas.add(sa);
     this.bySpi.set(sa.spiR, sa);
     this.halfOpen.set(key, sa);
+    if (byNat.length > 0 && sa.nat !== null) sa.nat.unbound = true;
     sa.after(this.opts.halfOpenTimeoutMs ?? 30000, () => {
       if (sa.state === 'CONNECTING') this.onFailed(sa, `IKE_SA_INIT from ${remote.addr} was never followed by IKE_AUTH`, false);
     });
     this.log.info({ vlink: p.cfg.vlink, peer: remote.addr, suite: ikeSuiteName(sa.suite!) }, `IKE_SA_INIT from ${remote.addr}: ${ikeSuiteName(sa.suite!)}`);
   }
 
-  private request(sa: IkeSa, m: DecodedMessage, raw: Buffer): void {
+  private request(sa: IkeSa, m: DecodedMessage, raw: Buffer, from: Remote): void {
     const h = m.header;
     const verdict = sa.checkRequest(h.messageId, raw);
     if (verdict === 'retransmit') {
@@ -299,6 +470,8 @@ export class IkeEngine {
       this.drop(opened.reason, sa.remote.addr, `request ${h.messageId}: ${opened.detail}`);
       return;
     }
+    authenticatedFrom(sa, from);
+    this.dpd.heard(sa);
     const reply = (payloads: Parameters<NonNullable<IkeSa['sk']>['seal']>[1]) =>
       sa.respond(raw, sa.sk!.seal(sa.header(h.exchangeType, true, h.messageId), payloads));
     if (!opened.ok) {
@@ -315,23 +488,34 @@ export class IkeEngine {
           reply([notify(NotifyType.INVALID_SYNTAX)]);
           return;
         }
+        if (sa.nat?.unbound === true) this.rebind(sa, opened.payloads);
         const out = onAuthRequest(this.ctx, sa, opened.payloads);
         reply(out.reply);
         if (out.error !== null) this.onFailed(sa, out.error, false);
-        else this.onEstablished(sa);
+        else {
+          // First, so the operator reads "peer restarted" rather than a plain replacement.
+          if (hasNotify(opened.payloads, NotifyType.INITIAL_CONTACT)) this.initialContact(sa);
+          this.onEstablished(sa);
+        }
         return;
       }
       case ExchangeType.INFORMATIONAL: {
+        const rekeyed = this.rekey.onInformational(sa, opened.payloads);
+        if (rekeyed !== null) {
+          reply(rekeyed);
+          return;
+        }
         const out = onInformationalRequest(this.ctx, sa, opened.payloads);
         reply(out.reply);
         if (out.closeSa !== null) this.onFailed(sa, out.closeSa, true);
         return;
       }
       case ExchangeType.CREATE_CHILD_SA:
-        reply(refuseCreateChild());
-        if (this.throttle.ok(`ccs/${sa.remote.addr}`)) {
-          this.log.warn({ vlink: sa.cfg.vlink, peer: sa.remote.addr }, `CREATE_CHILD_SA from ${sa.remote.addr} refused with NO_ADDITIONAL_SAS: rekeying is not implemented yet`);
+        if (sa.state !== 'ESTABLISHED') {
+          reply([notify(NotifyType.INVALID_SYNTAX)]);
+          return;
         }
+        reply(this.rekey.onCreateChildRequest(sa, opened.payloads));
         return;
       default:
         reply([notify(NotifyType.INVALID_SYNTAX)]);
@@ -352,16 +536,24 @@ export class IkeEngine {
     }
     const opened = sa.sk!.open(raw, m.payloads);
     if (!opened.ok && opened.stage === 'outer') {
+      if (isInvalidIkeSpi(m)) {
+        this.drop('invalid-ike-spi', sa.remote.addr, `response ${h.messageId} is an unprotected INVALID_IKE_SPI: the peer does not know IKE SA ${sa.name}`);
+        this.restartHint(sa);
+        return;
+      }
       // Keep retransmitting: the real response may still come.
       this.drop(opened.reason, sa.remote.addr, `response ${h.messageId}: ${opened.detail}`);
       return;
     }
     sa.takeResponse(h.exchangeType, h.messageId);
+    this.dpd.heard(sa);
     if (!opened.ok) {
       this.onFailed(sa, `response ${h.messageId} from ${sa.remote.addr} is malformed inside SK: ${opened.detail}`, true);
       return;
     }
+    if (this.rekey.onResponse(sa, h.messageId, opened.payloads)) return;
     if (h.exchangeType === ExchangeType.IKE_AUTH) onAuthResponse(this.ctx, sa, opened.payloads);
+    if (h.exchangeType === ExchangeType.IKE_AUTH && sa.state === 'ESTABLISHED' && hasNotify(opened.payloads, NotifyType.INITIAL_CONTACT)) this.initialContact(sa);
   }
 
   /** For the inspector. */
@@ -372,9 +564,17 @@ export class IkeEngine {
       peer: p.cfg.peer,
       role: p.cfg.role,
       state: p.current !== null ? 'ESTABLISHED' : [...p.sas].some((s) => s.state === 'CONNECTING') ? 'CONNECTING' : p.reinit !== null ? 'WAITING' : 'IDLE',
+      attempt: p.failures + 1,
+      retryInSeconds: p.reinit !== null && p.reinitAt != null ? Math.max(0, Math.ceil((p.reinitAt - now) / 1000)) : null,
       lastError: p.lastError,
       sas: [...p.sas].map((s) => ikeSaView(s, now)),
     }));
+  }
+
+  /** Rekeys a vlink's IKE SA or CHILD_SA now (rekey.ts). Null, or why not. */
+  rekeyNow(vlink: string, what: 'ike' | 'child'): string | null {
+    const sa = this.peers.get(vlink)?.current ?? null;
+    return sa === null ? `no established IKE SA for ${vlink}` : this.rekey.rekeyNow(sa, what);
   }
 
   /** Current SA of a vlink, for tests. */

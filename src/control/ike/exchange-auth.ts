@@ -1,4 +1,6 @@
-// IKE_AUTH (RFC 7296 §1.2, §2.15): identities, PSK authentication, and the vlink's CHILD_SA.
+// IKE_AUTH (RFC 7296 §1.2, §2.15): identities, PSK or raw public key authentication
+// (auth-pubkey.ts adds CERT and CERTREQ), and the vlink's CHILD_SA (its mode and selectors per
+// child_mode: tunnel-any.ts; USE_TRANSPORT_MODE only in transport mode).
 //
 //   HDR, SK {IDi, IDr, AUTH, N(INITIAL_CONTACT), N(USE_TRANSPORT_MODE), SAi2, TSi, TSr}  -->
 //                                <--  HDR, SK {IDr, AUTH, N(USE_TRANSPORT_MODE), SAr2, TSi, TSr}
@@ -13,38 +15,44 @@ import {
   type AuthPayload, type IdPayload, type PayloadRepr,
 } from '../../wire/ike/index.js';
 import { pskAuth, signedOctets, verifyPskAuth, AUTH_SHARED_KEY_MIC } from './crypto/auth.js';
-import { childInstall, coversHost, isExactlyHost, tsPayload } from './child.js';
-import { errorNotify, find, hasNotify as has } from './payloads.js';
+import { childInstall } from './child.js';
+import { errorNotify, find } from './payloads.js';
 import { idBody, idPayload, sameIdentity } from './identity.js';
 import type { IkeSa } from './ike-sa.js';
 import { checkEspAnswer, espAnswer, espOffer, selectEsp } from './negotiate.js';
 import type { ExchangeContext } from './context.js';
 import type { ChildSaInstall } from './types.js';
+import { natInstall, natTsCfg } from './nat.js';
+import { checkPubkeyPeer, pubkeyCredentials } from './auth-pubkey.js';
+import { checkChildAnswer, checkChildRequest, childTsPayloads } from './tunnel-any.js';
 
 const PSK_HINT = 'PSK mismatch?';
 
-function ourAuth(sa: IkeSa, id: IdPayload): AuthPayload {
+/** AUTH, preceded by CERT (and CERTREQ) with raw public keys. */
+function ourAuth(sa: IkeSa, id: IdPayload): PayloadRepr[] {
   const k = sa.keys!;
   const [msg, peerNonce, skP] = sa.role === 'initiator' ? [sa.initRequest, sa.nr, k.skPi] : [sa.initResponse, sa.ni, k.skPr];
   const octets = signedOctets(sa.suite!.prf.id, msg, peerNonce, skP, idBody(id));
-  return { type: PayloadType.AUTH, method: AUTH_SHARED_KEY_MIC, data: pskAuth(sa.suite!.prf.id, sa.cfg.psk, octets) };
+  if (sa.cfg.pubkey !== undefined) return pubkeyCredentials(sa, octets);
+  return [{ type: PayloadType.AUTH, method: AUTH_SHARED_KEY_MIC, data: pskAuth(sa.suite!.prf.id, sa.cfg.psk, octets) }];
 }
 
-/** Checks the peer's ID and AUTH; null when they prove the peer holds our PSK. */
-function checkPeer(sa: IkeSa, id: IdPayload, auth: AuthPayload): string | null {
+/** Checks the peer's ID and AUTH; null when they prove the peer holds our PSK or the private half of its key. */
+function checkPeer(sa: IkeSa, id: IdPayload, auth: AuthPayload, ps: readonly PayloadRepr[]): string | null {
   if (!sameIdentity(id, sa.cfg.remoteId)) {
     return `peer identifies as "${idToString(id)}", but remote_id is "${sa.cfg.remoteId.text}"`;
   }
-  if (auth.method !== AUTH_SHARED_KEY_MIC) return `peer authenticates with method ${auth.method}; this vlink uses a PSK (method 2)`;
   const k = sa.keys!;
   const [msg, peerNonce, skP] = sa.role === 'initiator' ? [sa.initResponse, sa.ni, k.skPr] : [sa.initRequest, sa.nr, k.skPi];
   const octets = signedOctets(sa.suite!.prf.id, msg, peerNonce, skP, idBody(id));
+  if (sa.cfg.pubkey !== undefined) return checkPubkeyPeer(sa, auth, ps, octets);
+  if (auth.method !== AUTH_SHARED_KEY_MIC) return `peer authenticates with method ${auth.method}; this vlink uses a PSK (method 2)`;
   return verifyPskAuth(sa.suite!.prf.id, sa.cfg.psk, octets, auth.data) ? null : `authentication failed (${PSK_HINT})`;
 }
 
 function install(ctx: ExchangeContext, sa: IkeSa, c: ChildSaInstall): boolean {
   try {
-    ctx.host.installChild(sa.cfg.vlink, c);
+    ctx.host.installChild(sa.cfg.vlink, natInstall(sa, c));
   } catch (e) {
     ctx.log.error({ vlink: sa.cfg.vlink, err: (e as Error).message }, 'could not install the CHILD_SA into the data plane');
     return false;
@@ -70,16 +78,17 @@ export function startAuth(ctx: ExchangeContext, sa: IkeSa): void {
   const cfg = sa.cfg;
   sa.childSpiIn = ctx.host.allocSpi();
   const idi = idPayload(PayloadType.IDi, cfg.localId);
+  const ts = childTsPayloads(cfg, 'requester');
   const inner: PayloadRepr[] = [
     idi,
     idPayload(PayloadType.IDr, cfg.remoteId),
-    ourAuth(sa, idi),
-    // We just (re)started this vlink's keying: the peer should drop whatever it had with us.
-    notify(NotifyType.INITIAL_CONTACT),
-    notify(NotifyType.USE_TRANSPORT_MODE),
+    ...ourAuth(sa, idi),
+    // Nothing else with this peer (we restarted, or the old SA died): it should drop what it had with us.
+    ...(sa.sendInitialContact ? [notify(NotifyType.INITIAL_CONTACT)] : []),
+    ...ts.mode,
     espOffer(cfg.esp, sa.childSpiIn),
-    tsPayload(PayloadType.TSi, cfg.local),
-    tsPayload(PayloadType.TSr, cfg.peer),
+    ts.tsi,
+    ts.tsr,
   ];
   const id = sa.takeRequestId();
   sa.request(ExchangeType.IKE_AUTH, id, sa.sk!.seal(sa.header(ExchangeType.IKE_AUTH, false, id), inner), (n) =>
@@ -96,12 +105,12 @@ export function onAuthResponse(ctx: ExchangeContext, sa: IkeSa, ps: readonly Pay
     const why = err === undefined
       ? 'response has no IDr/AUTH'
       : err.notifyType === NotifyType.AUTHENTICATION_FAILED
-        ? `peer says AUTHENTICATION_FAILED (${PSK_HINT} or it does not accept our local_id "${sa.cfg.localId.text}")`
+        ? `peer says AUTHENTICATION_FAILED (${sa.cfg.pubkey !== undefined ? 'does its peer key match our private_key?' : PSK_HINT} or it does not accept our local_id "${sa.cfg.localId.text}")`
         : `peer refused with ${notifyName(err.notifyType)}`;
     ctx.failed(sa, `IKE_AUTH with ${peer}: ${why}`, true);
     return;
   }
-  const bad = checkPeer(sa, idr, auth);
+  const bad = checkPeer(sa, idr, auth, ps);
   if (bad !== null) {
     // RFC 7296 §2.21.2: the initiator may tell the responder in an INFORMATIONAL; once, unanswered.
     const id = sa.takeRequestId();
@@ -129,8 +138,7 @@ function childFromResponse(ctx: ExchangeContext, sa: IkeSa, ps: readonly Payload
   const tsr = find(ps, PayloadType.TSr);
   let why: string | null = null;
   if (saP === undefined || tsi === undefined || tsr === undefined) why = 'response lacks SA or traffic selectors';
-  else if (!has(ps, NotifyType.USE_TRANSPORT_MODE)) why = 'peer did not accept transport mode';
-  else if (!isExactlyHost(tsi, sa.cfg.local) || !isExactlyHost(tsr, sa.cfg.peer)) why = 'peer narrowed the traffic selectors to something other than the two underlay addresses with protocol 4';
+  else why = checkChildAnswer(sa.cfg, ps, tsi, tsr);
   const choice = why === null ? checkEspAnswer(saP!, sa.cfg.esp) : why;
   if (typeof choice === 'string') {
     ctx.log.error({ vlink: sa.cfg.vlink, peer }, `IKE_SA with ${peer} established, but its CHILD_SA is unusable: ${choice}`);
@@ -153,14 +161,14 @@ export function onAuthRequest(ctx: ExchangeContext, sa: IkeSa, ps: readonly Payl
   const idr = find(ps, PayloadType.IDr);
   let bad = idr !== undefined && !sameIdentity(idr, sa.cfg.localId)
     ? `peer expects us to be "${idToString(idr)}", but local_id is "${sa.cfg.localId.text}"`
-    : checkPeer(sa, idi, auth);
+    : checkPeer(sa, idi, auth, ps);
   if (bad !== null) {
     return { reply: [notify(NotifyType.AUTHENTICATION_FAILED)], error: `IKE_AUTH from ${peer}: ${bad}; answered AUTHENTICATION_FAILED` };
   }
   sa.state = 'ESTABLISHED';
   sa.establishedAt = Date.now();
   const ourId = idPayload(PayloadType.IDr, sa.cfg.localId);
-  const reply: PayloadRepr[] = [ourId, ourAuth(sa, ourId)];
+  const reply: PayloadRepr[] = [ourId, ...ourAuth(sa, ourId)];
   const saP = find(ps, PayloadType.SA);
   const tsi = find(ps, PayloadType.TSi);
   const tsr = find(ps, PayloadType.TSr);
@@ -171,12 +179,10 @@ export function onAuthRequest(ctx: ExchangeContext, sa: IkeSa, ps: readonly Payl
   let refuse: number | null = null;
   bad = null;
   const choice = selectEsp(saP, sa.cfg.esp);
-  if (!has(ps, NotifyType.USE_TRANSPORT_MODE)) {
-    refuse = NotifyType.NO_PROPOSAL_CHOSEN;
-    bad = 'peer asked for a tunnel-mode CHILD_SA; IIPtran vlinks use transport mode (set mode = transport on the peer)';
-  } else if (!coversHost(tsi, sa.cfg.peer) || !coversHost(tsr, sa.cfg.local)) {
-    refuse = NotifyType.TS_UNACCEPTABLE;
-    bad = `traffic selectors do not cover ${sa.cfg.peer} <-> ${sa.cfg.local} protocol 4 (on strongSwan: local_ts/remote_ts = dynamic[ipencap])`;
+  const shape = checkChildRequest(natTsCfg(sa, sa.cfg, tsi, tsr), ps, tsi, tsr);
+  if (shape !== null) {
+    refuse = shape.refuse;
+    bad = shape.why;
   } else if (choice === null) {
     refuse = NotifyType.NO_PROPOSAL_CHOSEN;
     bad = 'no ESP proposal in common with our esp_proposals';
@@ -190,6 +196,7 @@ export function onAuthRequest(ctx: ExchangeContext, sa: IkeSa, ps: readonly Payl
   if (!install(ctx, sa, childInstall(sa.suite!.prf.id, sa.keys!.skD, sa.ni, sa.nr, choice, spiIn, 'responder'))) {
     return { reply: [...reply, notify(NotifyType.NO_PROPOSAL_CHOSEN)], error: null };
   }
-  reply.push(notify(NotifyType.USE_TRANSPORT_MODE), espAnswer(choice, spiIn), tsPayload(PayloadType.TSi, sa.cfg.peer), tsPayload(PayloadType.TSr, sa.cfg.local));
+  const ts = childTsPayloads(natTsCfg(sa, sa.cfg, tsi, tsr), 'responder');
+  reply.push(...ts.mode, espAnswer(choice, spiIn), ts.tsi, ts.tsr);
   return { reply, error: null };
 }

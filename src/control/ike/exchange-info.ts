@@ -1,8 +1,7 @@
 // INFORMATIONAL (RFC 7296 §1.4) as the peer's requests reach us: an empty one is a liveness
 // check and gets an empty answer; Delete removes CHILD_SAs (answered with the Delete of our own
 // halves, §1.4.1) or the whole IKE SA; a notify of AUTHENTICATION_FAILED ends the SA.
-// Sending our own INFORMATIONAL requests (DPD, rekey clean-up) is a later slice; the one we do
-// send, Delete on shutdown, goes out once and is not waited for.
+// Our own liveness checks are dpd.ts's; Delete on shutdown goes out once and is not waited for.
 
 import { ExchangeType, NotifyType, PayloadType, ProtocolId, type DeletePayload, type PayloadRepr } from '../../wire/ike/index.js';
 import type { IkeSa } from './ike-sa.js';
@@ -22,7 +21,7 @@ export function onInformationalRequest(ctx: ExchangeContext, sa: IkeSa, ps: read
     return { reply: [], closeSa: `peer ${peer} deleted the IKE SA` };
   }
   if (hasNotify(ps, NotifyType.AUTHENTICATION_FAILED)) {
-    return { reply: [], closeSa: `peer ${peer} says AUTHENTICATION_FAILED after IKE_AUTH (PSK mismatch?)` };
+    return { reply: [], closeSa: `peer ${peer} says AUTHENTICATION_FAILED after IKE_AUTH (${sa.cfg.pubkey !== undefined ? 'it does not accept our public key' : 'PSK mismatch?'})` };
   }
   const ours: Buffer[] = [];
   for (const d of deletes) {

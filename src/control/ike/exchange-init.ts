@@ -5,8 +5,7 @@
 //                                      <--      HDR, SAr1, KEr, Nr
 //                                      <--      HDR, N(INVALID_KE_PAYLOAD | NO_PROPOSAL_CHOSEN | COOKIE)
 //
-// No NAT_DETECTION payloads are sent: without them a peer stays on port 500 and never expects
-// UDP encapsulation (NAT traversal is a later slice).
+// Both messages carry NAT_DETECTION_SOURCE_IP/DESTINATION_IP (nat.ts decides what they mean).
 
 import { randomBytes } from 'node:crypto';
 import {
@@ -23,13 +22,17 @@ import { encodePlain, SkContext } from './protect.js';
 import type { ExchangeContext } from './context.js';
 import type { IkePeerConfig } from './types.js';
 import { startAuth } from './exchange-auth.js';
+import { initRequestNatNotifies, initResponseNat, onInitResponseNat } from './nat.js';
+import { initPayloads, notePeerInit } from './auth-pubkey.js';
 
 const NONCE_LEN = 32;
 
 /** Initiator: sends (or re-sends, after INVALID_KE_PAYLOAD or COOKIE) the first message. */
 export function sendInitRequest(ctx: ExchangeContext, sa: IkeSa, group: DhGroupId): void {
-  sa.dh = generate(group);
-  sa.ni = randomBytes(NONCE_LEN);
+  // A retry keeps what it can: after a COOKIE every other payload must be unchanged (RFC 7296
+  // §2.6; the responder's cookie covers Ni), after INVALID_KE_PAYLOAD only the KE changes.
+  if (sa.dh === null || sa.dh.group !== group) sa.dh = generate(group);
+  if (sa.ni.length === 0) sa.ni = randomBytes(NONCE_LEN);
   const payloads: PayloadRepr[] = [];
   // RFC 7296 §2.6: the cookie goes first.
   if (sa.cookie !== null) payloads.push(notify(NotifyType.COOKIE, sa.cookie));
@@ -37,6 +40,8 @@ export function sendInitRequest(ctx: ExchangeContext, sa: IkeSa, group: DhGroupI
     ikeOffer(sa.cfg.ike),
     { type: PayloadType.KE, group, data: sa.dh.publicValue },
     { type: PayloadType.NONCE, data: sa.ni },
+    ...initRequestNatNotifies(sa),
+    ...initPayloads(sa.cfg, 'initiator'),
   );
   sa.initRequest = encodePlain(sa.header(ExchangeType.IKE_SA_INIT, false, 0), payloads);
   sa.request(ExchangeType.IKE_SA_INIT, 0, sa.initRequest, (n) =>
@@ -115,6 +120,8 @@ export function onInitResponse(ctx: ExchangeContext, sa: IkeSa, m: DecodedMessag
   sa.spiR = m.header.spiR;
   sa.nr = Buffer.from(nonce.data);
   sa.initResponse = raw;
+  onInitResponseNat(sa, ps);
+  notePeerInit(sa, ps);
   const bad = deriveKeys(ctx, sa, suite, ke.data);
   if (bad !== null) {
     ctx.failed(sa, `IKE_SA_INIT to ${peer}: ${bad}`, true);
@@ -167,6 +174,7 @@ export function onInitRequest(
   sa.nr = randomBytes(NONCE_LEN);
   sa.dh = generate(sel.choice.suite.dh.id);
   sa.initRequest = raw;
+  notePeerInit(sa, ps);
   const bad = deriveKeys(ctx, sa, sel.choice.suite, ke!.data);
   if (bad !== null) {
     sa.close(bad);
@@ -176,6 +184,8 @@ export function onInitRequest(
     { type: PayloadType.SA, proposals: [sel.choice.proposal] },
     { type: PayloadType.KE, group: sel.choice.suite.dh.id, data: sa.dh.publicValue },
     { type: PayloadType.NONCE, data: sa.nr },
+    ...initResponseNat(sa, ps),
+    ...initPayloads(cfg, 'responder'),
   ]);
   sa.respond(raw, sa.initResponse);
   return { kind: 'sa', sa };

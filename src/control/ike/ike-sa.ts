@@ -13,6 +13,8 @@ import type { IkeSuite } from './crypto/suites.js';
 import type { SkContext, IkeRole } from './protect.js';
 import { Retransmitter, type RetransmitPolicy } from './retransmit.js';
 import type { ChildSaInstall, IkeDatagram, IkePeerConfig } from './types.js';
+import type { NatState } from './nat.js';
+import type { PeerKeyInfo } from './auth-pubkey.js';
 
 export type IkeSaState = 'CONNECTING' | 'ESTABLISHED' | 'DELETED';
 
@@ -66,6 +68,14 @@ export class IkeSa {
   cookie: Buffer | null = null;
   /** DH groups the responder already refused with INVALID_KE_PAYLOAD: never retry one twice. */
   readonly refusedGroups = new Set<number>();
+  /** Initiator: whether IKE_AUTH carries INITIAL_CONTACT; not when we still hold another IKE SA with the peer (§2.4). */
+  sendInitialContact = true;
+  /** NAT detection outcome (nat.ts); null until IKE_SA_INIT, or when the peer sent no NAT_DETECTION. */
+  nat: NatState | null = null;
+  /** RFC 7427 hashes the peer announced in IKE_SA_INIT; null if it sent none (auth-pubkey.ts). */
+  peerSigHashes: number[] | null = null;
+  /** Raw public key the peer authenticated with (auth-pubkey.ts): what IPSECA checks will compare. */
+  peerKey: PeerKeyInfo | null = null;
 
   suite: IkeSuite | null = null;
   keys: IkeSaKeys | null = null;
@@ -87,7 +97,8 @@ export class IkeSa {
   private timers = new Set<NodeJS.Timeout>();
 
   constructor(
-    readonly cfg: IkePeerConfig,
+    /** Not readonly: an SA from behind a NAT learns its vlink from IDi (nat.ts rebindByIdentity). */
+    public cfg: IkePeerConfig,
     /** Our role in IKE_SA_INIT; fixed for the SA's life (RFC 7296 §2.2). */
     readonly role: IkeRole,
     readonly spiI: bigint,
@@ -113,6 +124,11 @@ export class IkeSa {
 
   sendRaw(data: Buffer): void {
     this.io.send({ data, addr: this.remote.addr, port: this.remote.port, localPort: this.remote.localPort });
+  }
+
+  /** An SA created by a rekey had no IKE_SA_INIT: both directions start at message 0 (RFC 7296 §2.18). */
+  startMessageIdsAtZero(): void {
+    this.nextRequestId = 0;
   }
 
   /** The ID for our next request. */

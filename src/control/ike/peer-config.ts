@@ -6,6 +6,8 @@ import { ipv4ToU32 } from '../../wire/addr.js';
 import { parseIdentity, type IkeIdentity } from './identity.js';
 import { parseEspProposals, parseIkeProposals } from './proposals.js';
 import type { IkePeerConfig } from './types.js';
+import { DEFAULT_DPD_INTERVAL_S } from './dpd.js';
+import type { PubkeyAuth } from './auth-pubkey.js';
 
 export const IKE_PORT = 500;
 
@@ -25,7 +27,8 @@ export function resolveRole(role: IkeKeying['role'], local: string, peer: string
   return ipv4ToU32(local) < ipv4ToU32(peer) ? 'initiator' : 'responder';
 }
 
-export function ikePeerConfig(vlink: string, local: string, peer: string, k: IkeKeying, psk: Buffer): IkePeerConfig {
+/** `psk` is empty with `auth: pubkey`, which passes its loaded keys instead (auth-pubkey.ts loadPubkeyAuth). */
+export function ikePeerConfig(vlink: string, local: string, peer: string, k: IkeKeying, psk: Buffer, pubkey?: PubkeyAuth): IkePeerConfig {
   return {
     vlink,
     local,
@@ -39,5 +42,10 @@ export function ikePeerConfig(vlink: string, local: string, peer: string, k: Ike
     remoteId: identity(k.remoteId ?? peer),
     ikeLifetimeS: k.ikeLifetimeS,
     childLifetimeS: k.childLifetimeS,
+    childLifetimeBytes: k.childLifetimeBytes ?? 0,
+    childLifetimePackets: k.childLifetimePackets ?? 0,
+    dpdIntervalS: k.dpdIntervalS ?? DEFAULT_DPD_INTERVAL_S,
+    childMode: k.childMode,
+    ...(pubkey === undefined ? {} : { pubkey }),
   };
 }

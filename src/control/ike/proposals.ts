@@ -107,7 +107,7 @@ export function parseEspProposal(text: string): EspProposalSpec | string {
     if (s !== undefined) pushOnce(spec.suites, s);
     else if (t === 'esn') pushOnce(spec.esns, 1);
     else if (t === 'noesn') pushOnce(spec.esns, 0);
-    else if (DH_TOKENS[t] !== undefined) return `"${t}": PFS groups apply to CREATE_CHILD_SA, which this version does not run yet; drop it`;
+    else if (DH_TOKENS[t] !== undefined) return `"${t}": PFS groups apply to CREATE_CHILD_SA, and our rekey offers do not ask for PFS yet (a peer that asks gets it); drop it`;
     else if (IKE_ENCR_TOKENS[t] !== undefined || INTEG_TOKENS[t] !== undefined) return `"${t}": the data plane only does AEAD suites (${Object.keys(ESP_TOKENS).join('|')})`;
     else return `unknown algorithm "${t}" (known: ${ESP_TOKENS_HELP})`;
   }

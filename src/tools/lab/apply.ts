@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { parseNodeConfig } from '../../control/config.js';
 import { controlCall } from '../../control/control-client.js';
 import { writeKeyFile, generateKeyHex } from '../../control/keyfile.js';
@@ -83,6 +84,15 @@ async function perform(a: Action, s: LabState, pending: Promise<void>[]): Promis
     case 'key': {
       const hex = generateKeyHex(a.suite as Suite);
       for (const p of a.paths) writeKeyFile(p, a.suite as Suite, { hex });
+      return;
+    }
+    case 'psk': {
+      // 32 random bytes as 0x-hex (psk.ts's byte form); created 0600 and never over an old file.
+      const body = `0x${randomBytes(32).toString('hex')}\n`;
+      for (const p of a.paths) {
+        fs.writeFileSync(p, body, { mode: 0o600, flag: 'wx' });
+        fs.chmodSync(p, 0o600);
+      }
       return;
     }
     case 'spawn': {

@@ -4,6 +4,7 @@
 import type { LabModel, ModelNode } from '../topology-model.js';
 
 const hex = (n: number) => '0x' + n.toString(16).padStart(8, '0');
+const ESP_TOKEN = { 'aes-gcm-128': 'aes128gcm16', 'aes-gcm-256': 'aes256gcm16', 'chacha20-poly1305': 'chacha20poly1305' } as const;
 
 export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, withLiveness: boolean): string {
   const out = [
@@ -25,6 +26,20 @@ export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, wi
     );
     if (withLiveness) {
       out.push(model.liveness === null ? '    liveness: off' : `    liveness: { interval_ms: ${model.liveness.intervalMs}, dead_ms: ${model.liveness.deadMs} }`);
+    }
+    if (model.keying === 'ikev2') {
+      // IDs are the underlay addresses the nodes really have: behind a NAT the peer's `peer`
+      // is the NAT's address, so the default remote_id (= peer) would not be what it proves.
+      out.push(
+        '    keying:',
+        '      mode: ikev2',
+        `      psk_file: keys/${v.psk}`,
+        `      role: ${v.ikeRole}`,
+        `      local_id: ${n.underlayAddr}`,
+        `      remote_id: ${v.peerId}`,
+        `      esp_proposals: [${ESP_TOKEN[v.suite]}]`,
+      );
+      continue;
     }
     out.push(
       '    keying:',

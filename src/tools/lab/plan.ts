@@ -16,6 +16,8 @@ export type Action =
   | { kind: 'file'; path: string; content: string; mode: number; external?: boolean }
   /** One fresh random key written to both paths: the sender's key_out and the receiver's key_in. */
   | { kind: 'key'; paths: [string, string]; suite: string }
+  /** One fresh random PSK written to both ends of an ikev2 vlink. */
+  | { kind: 'psk'; paths: [string, string] }
   | { kind: 'spawn'; role: 'iiptran' | 'bird'; node: string; ns: string; argv: string[]; log: string; ready: { control: string } | { birdc: string } }
   | { kind: 'converge' };
 
@@ -85,13 +87,23 @@ export function planLab(m: LabModel, env: PlanEnv): Step[] {
 
   const keys: Action[] = [];
   for (const n of m.nodes) keys.push({ kind: 'cmd', ns: null, argv: ['mkdir', '-p', '-m', '0700', path.join(env.nodePaths(n.name).dir, 'keys')] });
+  const ike = m.keying === 'ikev2';
   for (const v of m.vlinks) {
+    if (ike) {
+      const file = `${v.a}-${v.b}.psk`;
+      keys.push({ kind: 'psk', paths: [path.join(env.nodePaths(v.a).dir, 'keys', file), path.join(env.nodePaths(v.b).dir, 'keys', file)] });
+      continue;
+    }
     for (const [from, to] of [[v.a, v.b], [v.b, v.a]]) {
       const file = `${from}-to-${to}.key`;
       keys.push({ kind: 'key', suite: v.suite, paths: [path.join(env.nodePaths(from!).dir, 'keys', file), path.join(env.nodePaths(to!).dir, 'keys', file)] });
     }
   }
-  steps.push({ name: 'keys', title: `generate ${m.vlinks.length * 2} random keys (one per direction per vlink, mode 0600)`, actions: keys });
+  steps.push({
+    name: 'keys',
+    title: ike ? `generate ${m.vlinks.length} random IKEv2 PSKs (one per vlink, mode 0600)` : `generate ${m.vlinks.length * 2} random keys (one per direction per vlink, mode 0600)`,
+    actions: keys,
+  });
 
   const cfg: Action[] = [];
   for (const n of m.nodes) {

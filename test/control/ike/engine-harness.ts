@@ -6,7 +6,7 @@ import pino from 'pino';
 import { IkeEngine, type IkeEngineOptions } from '../../../src/control/ike/engine.js';
 import { parseEspProposals, parseIkeProposals } from '../../../src/control/ike/proposals.js';
 import { parseIdentity, type IkeIdentity } from '../../../src/control/ike/identity.js';
-import type { ChildSaInstall, IkeDatagram, IkeHost, IkePeerConfig } from '../../../src/control/ike/types.js';
+import type { ChildSaInstall, ChildUsage, IkeDatagram, IkeHost, IkePeerConfig } from '../../../src/control/ike/types.js';
 
 export const A = '192.0.2.1';
 export const B = '192.0.2.2';
@@ -17,6 +17,13 @@ export interface Side {
   engine: IkeEngine;
   installed: ChildSaInstall[];
   removed: { spiIn: number; spiOut: number }[];
+  /** Outbound SPIs installed with `outbound: false` (a rekey responder), and those activated since. */
+  deferred: number[];
+  activated: { spiIn: number; spiOut: number }[];
+  /** What childUsage answers, by inbound SPI; absent: null. */
+  usage: Map<number, ChildUsage>;
+  /** The outbound SPI the data plane would send on now. */
+  outSpi: number | null;
   logs: { level: number; msg: string }[];
   keyLog: Record<string, string | number>[];
 }
@@ -36,6 +43,9 @@ export interface PairOptions {
   roleA?: 'initiator' | 'responder';
   roleB?: 'initiator' | 'responder';
   engine?: Partial<IkeEngineOptions>;
+  /** Fields of each side's IkePeerConfig to override (pubkey, childMode, ...). */
+  cfgA?: Partial<IkePeerConfig>;
+  cfgB?: Partial<IkePeerConfig>;
   /** Return 'drop' to lose a datagram, 'dup' to deliver it twice. */
   filter?: (f: InFlight, seq: number) => 'pass' | 'drop' | 'dup';
 }
@@ -47,8 +57,11 @@ function id(s: string): IkeIdentity {
 }
 
 export class EnginePair {
-  readonly a: Side;
-  readonly b: Side;
+  /** Replaced by restart(). */
+  a: Side;
+  b: Side;
+  /** Engines of killed daemons: whatever they still try to send is lost. */
+  private readonly dead = new Set<IkeEngine>();
   readonly wire: InFlight[] = [];
   private seq = 0;
   private nextSpi = 0x10000;
@@ -61,11 +74,13 @@ export class EnginePair {
   private side(name: 'a' | 'b', addr: string): Side {
     const logs: Side['logs'] = [];
     const log = pino({ level: 'debug' }, { write: (s: string) => { const j = JSON.parse(s); logs.push({ level: j.level, msg: j.msg }); } });
-    const s = { name, addr, installed: [], removed: [], logs, keyLog: [] } as unknown as Side;
+    const s = { name, addr, installed: [], removed: [], deferred: [], activated: [], usage: new Map(), outSpi: null, logs, keyLog: [] } as unknown as Side;
     const host: IkeHost = {
-      send: (d) => this.transmit(name, d),
-      installChild: (_v, c) => { s.installed.push(c); },
-      removeChild: (_v, c) => { s.removed.push(c); },
+      send: (d) => { if (!this.dead.has(s.engine)) this.transmit(name, d); },
+      installChild: (_v, c, o) => { s.installed.push(c); if (o?.outbound === false) s.deferred.push(c.spiOut); else s.outSpi = c.spiOut; },
+      activateChild: (_v, c) => { s.activated.push(c); s.outSpi = c.spiOut; },
+      childUsage: (_v, c) => s.usage.get(c.spiIn) ?? null,
+      removeChild: (_v, c) => { s.removed.push(c); if (s.outSpi === c.spiOut) s.outSpi = null; },
       allocSpi: () => this.nextSpi++,
     };
     s.engine = new IkeEngine({
@@ -105,6 +120,7 @@ export class EnginePair {
       remoteId: id(peer),
       ikeLifetimeS: 14400,
       childLifetimeS: 3600,
+      ...(side === 'a' ? o.cfgA : o.cfgB),
     };
   }
 
@@ -117,6 +133,21 @@ export class EnginePair {
   stop(): void {
     this.a.engine.stop();
     this.b.engine.stop();
+  }
+
+  /**
+   * SIGKILL and start again: the old engine falls silent without a word (no Delete), and a new
+   * one with no memory of any SA takes the same address. Its peer is added as the daemon would.
+   */
+  restart(name: 'a' | 'b'): Side {
+    const old = name === 'a' ? this.a : this.b;
+    this.dead.add(old.engine);
+    old.engine.stop();
+    const s = this.side(name, old.addr);
+    if (name === 'a') this.a = s;
+    else this.b = s;
+    s.engine.addPeer(this.peerConfig(name));
+    return s;
   }
 
   /** Waits until `cond` holds, or fails after `ms`. */

@@ -1,0 +1,236 @@
+// Raw public key authentication (RFC 7670) with Ed25519 or ECDSA P-256.
+//
+//   IKE_SA_INIT  both sides:  N(SIGNATURE_HASH_ALGORITHMS)        (RFC 7427 §4)
+//                responder:   CERTREQ(15, empty)                  "send me your raw key"
+//   IKE_AUTH     initiator:   IDi, CERT(15, SPKI), CERTREQ(15), IDr, AUTH(14 | 9)
+//                responder:   IDr, CERT(15, SPKI), AUTH(14 | 9)
+//
+// The CERT payload is informative: the key that may speak for the peer is decided by the
+// PeerKeyVerifier, by default "equals peer_public_key". That is the hook DNS-based checks
+// (IPSECA, selector 1 = SPKI) plug into. It is synchronous on purpose: IKE_AUTH is answered in
+// the same turn of the event loop, so a DNS verifier resolves and caches before the exchange
+// (when the vlink is configured and when the record's TTL runs out) and answers from its cache.
+
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { KeyFileError } from '../../errors.js';
+import {
+  CertEncoding, HashAlgorithm, NotifyType, PayloadType, notify, signatureHashAlgorithms,
+  type AuthPayload, type CertPayload, type PayloadRepr,
+} from '../../wire/ike/index.js';
+import { withSecretFile, writeSecretFile } from '../keyfile.js';
+import {
+  AUTH_DIGITAL_SIGNATURE, AUTH_ECDSA_SHA256_P256, authKeyType, exportSpki, generateAuthKey, importPrivateKey, importSpki, signAuth, verifyAuth,
+  SUPPORTED_SIGNATURE_HASHES, type AuthKeyType, type SignatureAuthMethod,
+} from './crypto/auth.js';
+import type { IkeIdentity } from './identity.js';
+import { notifies } from './payloads.js';
+
+/**
+ * May `spki` (DER SubjectPublicKeyInfo) authenticate the peer that claims `identity`? Called once
+ * per IKE_AUTH, before the signature is checked against that key.
+ */
+export type PeerKeyVerifier = (spki: Buffer, identity: IkeIdentity) => boolean;
+
+export interface PubkeyAuth {
+  privateKey: KeyObject;
+  /** Our public key as DER SPKI: the CERT payload's data. */
+  ourSpki: Buffer;
+  /** peer_public_key as DER SPKI; null only when a verifier alone decides. */
+  peerSpki: Buffer | null;
+  /** Overrides the default check (presented key = peerSpki). */
+  verifyPeerKey?: PeerKeyVerifier;
+}
+
+/** The peer's key as the inspector and later DNS checks see it. No secret in here. */
+export interface PeerKeyInfo {
+  type: AuthKeyType;
+  /** DER SPKI, base64. */
+  spki: string;
+  /** SHA-256 of the DER SPKI, hex: IPSECA/TLSA selector 1, matching type 1. */
+  sha256: string;
+  /** Whether the peer sent it in a CERT payload or we only had the configured one. */
+  source: 'cert' | 'config';
+  /** The AUTH method it signed with. */
+  authMethod: number;
+}
+
+/** The subset of an IKE SA this module reads and writes; IkeSa satisfies it. */
+export interface PubkeySaState {
+  cfg: { pubkey?: PubkeyAuth | undefined; remoteId: IkeIdentity };
+  peerSigHashes: number[] | null;
+  peerKey: PeerKeyInfo | null;
+}
+
+export function spkiSha256(spki: Buffer): string {
+  return createHash('sha256').update(spki).digest('hex');
+}
+
+function keyError(path: string, problem: string): KeyFileError {
+  return new KeyFileError(path, problem);
+}
+
+/** Our private key: gets every check a key file gets (mode 0600/0400, owner), then must be Ed25519 or P-256. */
+export function loadAuthPrivateKey(path: string): KeyObject {
+  return withSecretFile(path, 'keying.private_key', (raw) => {
+    const k = importPrivateKey(raw);
+    if (k === null) {
+      throw keyError(path, 'is not an Ed25519 or ECDSA P-256 private key in PEM or DER (PKCS#8, or SEC1 "EC PRIVATE KEY"); create one with: iiptran genauthkey --type ed25519 -o FILE');
+    }
+    return k;
+  });
+}
+
+/**
+ * The peer's public key from a PEM ("PUBLIC KEY") or DER SubjectPublicKeyInfo file. Public, so no
+ * permission check; but it decides who may connect, so it must parse exactly.
+ */
+export function loadPeerPublicKey(path: string): Buffer {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw keyError(path, code === 'ENOENT'
+      ? 'does not exist; check keying.peer_public_key (relative paths are resolved against the config file\'s directory)'
+      : `cannot be read (${code ?? String(e)})`);
+  }
+  let der: Buffer | null = null;
+  try {
+    const k = raw.includes('-----BEGIN')
+      ? createPublicKey({ key: raw.toString('latin1'), format: 'pem' })
+      : createPublicKey({ key: raw, format: 'der', type: 'spki' });
+    // A private key file here would be accepted by createPublicKey; refuse it, it does not belong on this path.
+    if (raw.includes('PRIVATE KEY')) throw new Error('private');
+    der = exportSpki(k);
+  } catch {
+    der = null;
+  }
+  if (der === null || importSpki(der) === null) {
+    throw keyError(path, 'is not an Ed25519 or ECDSA P-256 public key (PEM "PUBLIC KEY" or DER SubjectPublicKeyInfo)');
+  }
+  return der;
+}
+
+export function loadPubkeyAuth(privateKeyPath: string, peerPublicKeyPath: string): PubkeyAuth {
+  const privateKey = loadAuthPrivateKey(privateKeyPath);
+  return { privateKey, ourSpki: exportSpki(privateKey), peerSpki: loadPeerPublicKey(peerPublicKeyPath) };
+}
+
+/** Identifies the configured keys for reload: a changed key file must recreate the vlink. */
+export function pubkeyFingerprint(a: PubkeyAuth): string {
+  return `pubkey:${spkiSha256(a.ourSpki)}:${a.peerSpki === null ? '-' : spkiSha256(a.peerSpki)}`;
+}
+
+const SIG_HASHES = Buffer.from(SUPPORTED_SIGNATURE_HASHES.flatMap((h) => [h >> 8, h & 0xff]));
+
+/**
+ * Extra IKE_SA_INIT payloads for a pubkey vlink. The responder asks for the raw key with an
+ * empty CERTREQ(15) here, as RFC 7670 §3 does; the initiator asks in IKE_AUTH.
+ */
+export function initPayloads(cfg: { pubkey?: PubkeyAuth | undefined }, role: 'initiator' | 'responder'): PayloadRepr[] {
+  if (cfg.pubkey === undefined) return [];
+  const out: PayloadRepr[] = [];
+  if (role === 'responder') out.push(certReq());
+  out.push(notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, SIG_HASHES));
+  return out;
+}
+
+/** Remembers what the peer announced in IKE_SA_INIT: it decides between AUTH methods 14 and 9. */
+export function notePeerInit(sa: PubkeySaState, ps: readonly PayloadRepr[]): void {
+  const n = notifies(ps).find((x) => x.notifyType === NotifyType.SIGNATURE_HASH_ALGORITHMS);
+  sa.peerSigHashes = n === undefined ? null : signatureHashAlgorithms(n);
+}
+
+function certReq(): CertPayload {
+  return { type: PayloadType.CERTREQ, encoding: CertEncoding.RAW_PUBLIC_KEY, data: Buffer.alloc(0) };
+}
+
+/**
+ * RFC 7427 needs the peer's announcement of the hash we sign with (Identity for Ed25519,
+ * RFC 8420; SHA2-256 for ECDSA). Ed25519 has no other method, so it is sent as 14 regardless; a
+ * P-256 key falls back to method 9 (RFC 4754), which every IKEv2 ECDSA implementation knows.
+ */
+export function signatureMethod(sa: PubkeySaState, key: KeyObject): SignatureAuthMethod {
+  if (authKeyType(key) === 'ed25519') return AUTH_DIGITAL_SIGNATURE;
+  return sa.peerSigHashes?.includes(HashAlgorithm.SHA2_256) === true ? AUTH_DIGITAL_SIGNATURE : AUTH_ECDSA_SHA256_P256;
+}
+
+/** CERT(15) and AUTH for our side; the initiator adds CERTREQ(15) so the peer sends its key too. */
+export function pubkeyCredentials(sa: PubkeySaState & { role: 'initiator' | 'responder' }, octets: Buffer): PayloadRepr[] {
+  const a = sa.cfg.pubkey!;
+  const method = signatureMethod(sa, a.privateKey);
+  const auth: AuthPayload = { type: PayloadType.AUTH, method, data: signAuth(method, a.privateKey, octets) };
+  const cert: CertPayload = { type: PayloadType.CERT, encoding: CertEncoding.RAW_PUBLIC_KEY, data: a.ourSpki };
+  return sa.role === 'initiator' ? [cert, certReq(), auth] : [cert, auth];
+}
+
+const short = (spki: Buffer) => `SHA-256 ${spkiSha256(spki).slice(0, 16)}…`;
+
+/**
+ * Checks the peer's AUTH against the key it may use. Null on success (and sa.peerKey is set);
+ * otherwise a sentence for the operator. Any failure here is AUTHENTICATION_FAILED.
+ */
+export function checkPubkeyPeer(sa: PubkeySaState, auth: AuthPayload, ps: readonly PayloadRepr[], octets: Buffer): string | null {
+  const a = sa.cfg.pubkey!;
+  if (auth.method !== AUTH_DIGITAL_SIGNATURE && auth.method !== AUTH_ECDSA_SHA256_P256) {
+    return `peer authenticates with method ${auth.method}; this vlink uses raw public keys (method 14, or 9 for ECDSA P-256)`;
+  }
+  const certs = ps.filter((p): p is CertPayload => p.type === PayloadType.CERT);
+  const raw = certs.find((c) => c.encoding === CertEncoding.RAW_PUBLIC_KEY);
+  if (raw === undefined && certs.length > 0) {
+    return `peer sent a certificate (encoding ${certs[0]!.encoding}) instead of a raw public key (encoding 15); X.509 is not supported`;
+  }
+  let presented: Buffer;
+  if (raw !== undefined) {
+    if (importSpki(raw.data) === null) return 'peer\'s CERT payload is not an Ed25519 or P-256 SubjectPublicKeyInfo';
+    presented = Buffer.from(raw.data);
+  } else if (a.peerSpki !== null) {
+    presented = a.peerSpki;
+  } else {
+    return 'peer sent no raw public key and none is configured';
+  }
+  let allowed: boolean;
+  try {
+    allowed = a.verifyPeerKey !== undefined ? a.verifyPeerKey(presented, sa.cfg.remoteId) === true : a.peerSpki !== null && presented.equals(a.peerSpki);
+  } catch {
+    // A verifier that fails must not let the peer in, nor take the engine down.
+    allowed = false;
+  }
+  if (!allowed) {
+    return a.peerSpki === null
+      ? `peer presented public key ${short(presented)}, which the key verifier refused`
+      : `peer presented public key ${short(presented)}, but peer_public_key is ${short(a.peerSpki)} (wrong key file on one side?)`;
+  }
+  const key = importSpki(presented)!;
+  if (!verifyAuth(auth.method, key, octets, auth.data)) {
+    return raw !== undefined
+      ? `peer's AUTH signature (method ${auth.method}) does not verify with the public key it presented, ${short(presented)} (it does not hold that key's private half)`
+      // Peers that send no CERT (strongSwan 5.9 ignores encoding 15) leave only this to say.
+      : `peer's AUTH signature (method ${auth.method}) does not verify with peer_public_key ${short(presented)} (the peer uses another key pair, or peer_public_key is the wrong file)`;
+  }
+  sa.peerKey = {
+    type: authKeyType(key)!, spki: presented.toString('base64'), sha256: spkiSha256(presented), source: raw !== undefined ? 'cert' : 'config', authMethod: auth.method,
+  };
+  return null;
+}
+
+export interface AuthKeyPairFiles {
+  privatePath: string;
+  publicPath: string;
+  /** SHA-256 of the public key's DER SPKI, hex. */
+  sha256: string;
+}
+
+/**
+ * A new key pair on disk: the private key as PKCS#8 PEM created 0600 (never overwritten), the
+ * public key as SPKI PEM beside it (`<path>.pub`, 0644), to be copied to the peer's
+ * peer_public_key (or, as is, to a strongSwan `pubkeys =`).
+ */
+export function writeAuthKeyPair(path: string, type: AuthKeyType, publicPath = `${path}.pub`): AuthKeyPairFiles {
+  if (existsSync(publicPath)) throw new KeyFileError(publicPath, 'already exists; refusing to overwrite a key (delete it first)');
+  const { privateKey, publicKey } = generateAuthKey(type);
+  writeSecretFile(path, Buffer.from(privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, 'latin1'));
+  writeFileSync(publicPath, publicKey.export({ format: 'pem', type: 'spki' }) as string, { mode: 0o644, flag: 'wx' });
+  return { privatePath: path, publicPath, sha256: spkiSha256(exportSpki(publicKey)) };
+}
