@@ -17,6 +17,8 @@ export interface NodeConfig {
   ikeCookieThreshold?: number;
   /** ike_nat_keepalive_s: NAT keepalive interval from behind a NAT, 0..3600 (0: off); absent: 20. */
   ikeNatKeepaliveS?: number;
+  /** ike_retry_max_s: cap on the initiator's wait between IKE attempts after a failure (reinit.ts), 1..3600; absent: 60. */
+  ikeRetryMaxS?: number;
 }
 
 export interface UnderlayConfig {

@@ -50,7 +50,7 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
 const SUITES: readonly Suite[] = ['aes-gcm-128', 'aes-gcm-256', 'chacha20-poly1305'];
 const ENCAPS = ['udp', 'esp'] as const;
 
-const TOP_FIELDS = ['node', 'control_socket', 'log_level', 'underlay', 'vlinks', 'ike_cookie_threshold', 'ike_nat_keepalive_s'];
+const TOP_FIELDS = ['node', 'control_socket', 'log_level', 'underlay', 'vlinks', 'ike_cookie_threshold', 'ike_nat_keepalive_s', 'ike_retry_max_s'];
 const UNDERLAY_FIELDS = ['address', 'mtu', 'port'];
 const VLINK_FIELDS = ['name', 'peer', 'peer_port', 'encap', 'address', 'peer_address', 'mtu', 'replay_window', 'liveness', 'keying'];
 const LIVENESS_FIELDS = ['interval_ms', 'dead_ms'];
@@ -319,9 +319,10 @@ class Validator {
     this.crossCheck(vlinks);
 
     // Engine-wide IKE knobs; absent means the engine's defaults (cookie.ts, nat.ts).
-    const ikeTop: Pick<NodeConfig, 'ikeCookieThreshold' | 'ikeNatKeepaliveS'> = {};
+    const ikeTop: Pick<NodeConfig, 'ikeCookieThreshold' | 'ikeNatKeepaliveS' | 'ikeRetryMaxS'> = {};
     if (this.present(top, 'ike_cookie_threshold')) ikeTop.ikeCookieThreshold = this.integer(top, 'ike_cookie_threshold', [], 0, 1024, 10);
     if (this.present(top, 'ike_nat_keepalive_s')) ikeTop.ikeNatKeepaliveS = this.integer(top, 'ike_nat_keepalive_s', [], 0, 3600, 20);
+    if (this.present(top, 'ike_retry_max_s')) ikeTop.ikeRetryMaxS = this.integer(top, 'ike_retry_max_s', [], 1, 3600, 60);
 
     if (this.errors.length > 0) return undefined;
     return {

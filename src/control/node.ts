@@ -103,14 +103,37 @@ export class OverlayNode {
       // Engine-wide, so read once: a reload does not change them (restart the daemon).
       ...(this.cfg.ikeCookieThreshold === undefined ? {} : { cookieThreshold: this.cfg.ikeCookieThreshold }),
       ...(this.cfg.ikeNatKeepaliveS === undefined ? {} : { natKeepaliveMs: this.cfg.ikeNatKeepaliveS * 1000 }),
+      ...(this.cfg.ikeRetryMaxS === undefined ? {} : { reinitMaxMs: this.cfg.ikeRetryMaxS * 1000 }),
     });
-    this.ikeSocket = await this.io.openIkeUdp(u.address, IKE_PORT, (data, from) => engine.receive(data, from, 500), (e) =>
-      this.log.warn({ err: e.message }, 'IKE socket error'));
+    this.ikeSocket = await this.io.openIkeUdp(
+      u.address,
+      IKE_PORT,
+      (data, from) => this.guarded('IKE message', data, () => engine.receive(data, from, 500)),
+      (e) => this.log.warn({ err: e.message }, 'IKE socket error'),
+    );
     // IKE on 4500 shares the ESP socket, marked by four zero bytes (RFC 3948 §2.2).
-    this.receiver.onNonEsp = (d) => engine.receive(d.data.subarray(NON_ESP_MARKER_LEN), { addr: d.addr, port: d.port }, 4500);
+    this.receiver.onNonEsp = (d) =>
+      this.guarded('IKE message', d.data, () => engine.receive(d.data.subarray(NON_ESP_MARKER_LEN), { addr: d.addr, port: d.port }, 4500));
     this.ike = engine;
     if (this.io.ikeKeyLog !== undefined) this.log.warn('IKE key log enabled: every IKE and ESP secret is written out; never do this in production');
     return engine;
+  }
+
+  /**
+   * Nothing from the network may take the daemon down. The packet paths are written never to
+   * throw; should a bug make one throw anyway, that input is dropped, counted and logged with
+   * the first bytes that caused it, and the node keeps serving everyone else.
+   */
+  private guarded(what: string, sample: Buffer | undefined, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.nodeDrops['internal-error']++;
+      this.log.error(
+        { err: e instanceof Error ? e.stack : String(e), sample: sample?.subarray(0, 64).toString('hex') },
+        `${what} made a handler throw (a bug, please report it with this line): dropped, daemon keeps running`,
+      );
+    }
   }
 
   private ikeSend(d: IkeDatagram): void {
@@ -253,13 +276,13 @@ export class OverlayNode {
     if (encap === 'udp') {
       if (this.udp === null) {
         this.udp = this.io.openUdp(u.address, u.port);
-        this.udp.onDatagrams((d) => this.receiver.process('udp', d));
+        this.udp.onDatagrams((d) => this.guarded('UDP batch', d[0]?.data, () => this.receiver.process('udp', d)));
       }
       return this.udp;
     }
     if (this.esp === null) {
       this.esp = this.io.openRawEsp(u.address);
-      this.esp.onDatagrams((d) => this.receiver.process('esp', d));
+      this.esp.onDatagrams((d) => this.guarded('ESP batch', d[0]?.data, () => this.receiver.process('esp', d)));
     }
     return this.esp;
   }
@@ -322,7 +345,7 @@ export class OverlayNode {
     };
     this.vlinks.set(c.name, v);
     this.prepared.set(c.name, p);
-    tun.onPackets((pkts) => this.sender.process(v, pkts));
+    tun.onPackets((pkts) => this.guarded(`${c.name} batch`, pkts[0], () => this.sender.process(v, pkts)));
     if (c.liveness !== null) {
       const m = new LivenessMonitor(v, c.liveness, (x) => this.sender.sendProbe(x), (x, up) =>
         up

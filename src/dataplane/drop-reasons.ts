@@ -20,6 +20,7 @@ export const DROP_REASONS = [
   'send-error',       // the underlay socket refused the datagram
   'non-esp-marker',   // UDP 4500 datagram with the non-ESP marker (IKE) while no IKE handler
   'keepalive',        // NAT keepalive (0xff), consumed, not an error
+  'internal-error',   // a handler threw on this input (a bug): dropped, logged, daemon keeps running
 ] as const;
 
 export type DropReason = (typeof DROP_REASONS)[number];

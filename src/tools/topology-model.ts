@@ -4,7 +4,7 @@
 
 import type { LogLevel, Suite } from '../control/config-types.js';
 import { parseCidr, u32ToIpv4 } from '../wire/addr.js';
-import type { Encap, Liveness, Routing, Topology } from './topology.js';
+import type { Encap, IkeAuth, Liveness, Routing, Topology } from './topology.js';
 import { TopologyError, type TopologyProblem } from './topology-error.js';
 
 export const NS_PREFIX = 'iil-';
@@ -54,6 +54,11 @@ export interface VlinkEnd {
   peerId: string;
   /** keying ikev2: who starts IKE. The end behind a NAT must: the NAT drops what comes in unasked. */
   ikeRole: 'initiator' | 'responder' | 'auto';
+  /** keying ikev2: how IKE_AUTH proves identity (both ends agree; topology.ts checks). */
+  ikeAuth: IkeAuth;
+  /** ike_auth pubkey: this node's private key (<node>.key, 0600) and the peer's public key (<peer>.pub). */
+  privateKey: string;
+  peerPublicKey: string;
 }
 
 export interface ModelNode {
@@ -63,6 +68,8 @@ export interface ModelNode {
   vnAddr: string;
   routing: Routing;
   logLevel: LogLevel;
+  /** keying ikev2; absent in state files written before ike_auth: psk. */
+  ikeAuth?: IkeAuth;
   underlayAddr: string;
   underlayPrefixLen: number;
   network: string;
@@ -217,6 +224,7 @@ export function buildModel(t: Topology): LabModel {
       vnAddr: n.vn.split('/')[0]!,
       routing: n.routing,
       logLevel: n.logLevel,
+      ikeAuth: n.ikeAuth,
       underlayAddr: me.address,
       underlayPrefixLen: net.prefixLen,
       network: net.name,
@@ -251,6 +259,9 @@ export function buildModel(t: Topology): LabModel {
       psk: `${a.name}-${b.name}.psk`,
       peerId: peer.underlayAddr,
       ikeRole: me.behindNat !== peer.behindNat ? (me.behindNat !== null ? 'initiator' : peer.behindNat !== null ? 'responder' : 'auto') : 'auto',
+      ikeAuth: me.ikeAuth ?? 'psk',
+      privateKey: `${me.name}.key`,
+      peerPublicKey: `${peer.name}.pub`,
     });
     a.vlinks.push(end(a, b, la, lb, vlinkSpi(v.index, 2), vlinkSpi(v.index, 1)));
     b.vlinks.push(end(b, a, lb, la, vlinkSpi(v.index, 1), vlinkSpi(v.index, 2)));

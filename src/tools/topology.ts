@@ -12,6 +12,8 @@ import { TopologyError, type TopologyProblem } from './topology-error.js';
 
 export type Routing = 'static' | 'bird';
 export type Encap = 'udp' | 'esp';
+/** keying ikev2: IKE_AUTH with the vlink's PSK, or with each node's generated Ed25519 key (RFC 7670 raw keys). */
+export type IkeAuth = 'psk' | 'pubkey';
 
 export interface Liveness {
   intervalMs: number;
@@ -24,6 +26,7 @@ export interface TopoNode {
   vn: string;
   routing: Routing;
   logLevel: LogLevel;
+  ikeAuth: IkeAuth;
 }
 
 export interface TopoRouter {
@@ -43,6 +46,8 @@ export interface Topology {
   name: string;
   /** manual: key files per SA; ikev2: a PSK file per vlink, IKEv2 negotiates the SAs. */
   keying: 'manual' | 'ikev2';
+  /** keying ikev2: the default of every node's ike_auth. */
+  ikeAuth: IkeAuth;
   suite: Suite;
   encap: Encap;
   bfd: boolean;
@@ -62,9 +67,10 @@ export interface Topology {
 
 export const LAB_NAME_RE = /^[a-z][a-z0-9]{0,11}$/;
 export const ELEMENT_NAME_RE = /^[a-z][a-z0-9-]{0,11}$/;
+const IKE_AUTHS: readonly IkeAuth[] = ['psk', 'pubkey'];
 const SUITES: readonly Suite[] = ['aes-gcm-128', 'aes-gcm-256', 'chacha20-poly1305'];
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
-const TOP_FIELDS = ['name', 'keying', 'suite', 'encap', 'routing', 'bfd', 'ospf', 'liveness', 'underlay_mtu', 'log_level', 'addressing', 'nodes', 'routers', 'segments', 'underlay', 'vlinks'];
+const TOP_FIELDS = ['name', 'keying', 'ike_auth', 'suite', 'encap', 'routing', 'bfd', 'ospf', 'liveness', 'underlay_mtu', 'log_level', 'addressing', 'nodes', 'routers', 'segments', 'underlay', 'vlinks'];
 
 export const DEFAULTS = {
   suite: 'aes-gcm-256' as Suite,
@@ -250,6 +256,9 @@ class TopologyValidator {
     } else name = top['name'];
 
     const keying = this.oneOf(top, 'keying', [], ['manual', 'ikev2'] as const, 'manual');
+    const ikeAuth = this.oneOf(top, 'ike_auth', [], IKE_AUTHS, 'psk');
+    // Silently ignored under manual keying, it would let a reader believe IKE runs.
+    if (keying !== 'ikev2' && this.has(top, 'ike_auth')) this.err(['ike_auth'], 'is only used with keying: ikev2');
     const suite = this.oneOf(top, 'suite', [], SUITES, DEFAULTS.suite);
     const encap = this.oneOf(top, 'encap', [], ['udp', 'esp'] as const, DEFAULTS.encap);
     const routing = this.oneOf(top, 'routing', [], ['static', 'bird'] as const, DEFAULTS.routing);
@@ -295,14 +304,18 @@ class TopologyValidator {
     const explicitVn = new Map<string, Path>();
     if (!this.has(top, 'nodes')) this.err(['nodes'], 'is required (a mapping of node name to settings)');
     for (const [n, val] of this.names(top['nodes'], ['nodes'], 'node')) {
-      const o = this.mapping(val, ['nodes', n], ['vn', 'routing', 'log_level'], true);
+      const o = this.mapping(val, ['nodes', n], ['vn', 'routing', 'log_level', 'ike_auth'], true);
       if (o === undefined) continue;
       let vn = '';
       if (this.has(o, 'vn')) {
         vn = this.prefix(o['vn'], ['nodes', n, 'vn'], true) ?? '';
         if (vn !== '') explicitVn.set(n, ['nodes', n, 'vn']);
       }
-      nodes.push({ name: n, vn, routing: this.oneOf(o, 'routing', ['nodes', n], ['static', 'bird'] as const, routing), logLevel: this.oneOf(o, 'log_level', ['nodes', n], LOG_LEVELS, logLevel) });
+      if (keying !== 'ikev2' && this.has(o, 'ike_auth')) this.err(['nodes', n, 'ike_auth'], 'is only used with keying: ikev2');
+      nodes.push({
+        name: n, vn, routing: this.oneOf(o, 'routing', ['nodes', n], ['static', 'bird'] as const, routing), logLevel: this.oneOf(o, 'log_level', ['nodes', n], LOG_LEVELS, logLevel),
+        ikeAuth: this.oneOf(o, 'ike_auth', ['nodes', n], IKE_AUTHS, ikeAuth),
+      });
     }
     if (this.has(top, 'nodes') && nodes.length === 0) this.err(['nodes'], 'must name at least one node');
 
@@ -408,9 +421,13 @@ class TopologyValidator {
       if (a!.routing !== b!.routing) {
         this.err(fullMesh ? ['vlinks'] : ['vlinks', i], `joins ${a!.name} (routing ${a!.routing}) and ${b!.name} (routing ${b!.routing}); both ends of a vlink must use the same routing`);
       }
+      // One IKE_AUTH method per IKE SA: a PSK end and a raw-key end could never authenticate.
+      if (keying === 'ikev2' && a!.ikeAuth !== b!.ikeAuth) {
+        this.err(fullMesh ? ['vlinks'] : ['vlinks', i], `joins ${a!.name} (ike_auth ${a!.ikeAuth}) and ${b!.name} (ike_auth ${b!.ikeAuth}); both ends of a vlink must use the same ike_auth`);
+      }
     });
 
-    const topo: Topology = { name, keying, suite, encap, bfd, ospf, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh };
+    const topo: Topology = { name, keying, ikeAuth, suite, encap, bfd, ospf, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh };
     if (this.problems.length === 0) checkModel(topo, explicitVn, this);
     return topo;
   }

@@ -28,3 +28,9 @@ test('ike_cookie_threshold and ike_nat_keepalive_s: absent, set, 0, and out of r
     return /ike_cookie_threshold: must be an integer 0\.\.1024/.test(m) && /ike_nat_keepalive_s: must be an integer 0\.\.3600/.test(m);
   });
 });
+
+test('ike_retry_max_s: absent, set, and out of range', () => {
+  assert.equal(parseNodeConfig(base, { baseDir: '/' }).ikeRetryMaxS, undefined);
+  assert.equal(parseNodeConfig(base + 'ike_retry_max_s: 2\n', { baseDir: '/' }).ikeRetryMaxS, 2);
+  assert.throws(() => parseNodeConfig(base + 'ike_retry_max_s: 0\n', { baseDir: '/' }), /ike_retry_max_s: must be an integer 1\.\.3600/);
+});

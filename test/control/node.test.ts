@@ -125,6 +125,24 @@ describe('OverlayNode over fakes', () => {
     assert.equal(tuns.get('vl-a')!.written.length, 2);
   });
 
+  test('a handler that throws on network input costs one counted drop, not the daemon', async () => {
+    const rx = (b as unknown as { receiver: { process: (...x: unknown[]) => void } }).receiver;
+    const real = rx.process;
+    rx.process = () => {
+      throw new Error('simulated bug');
+    };
+    tuns.get('vl-b')!.inject([echo('10.10.0.1', '10.10.0.2', 64)]);
+    await tick();
+    await tick();
+    assert.equal(b.nodeDrops['internal-error'], 1);
+    assert.equal(tuns.get('vl-a')!.written.length, 0);
+    rx.process = real;
+    tuns.get('vl-b')!.inject([echo('10.10.0.1', '10.10.0.2', 64)]);
+    await tick();
+    await tick();
+    assert.equal(tuns.get('vl-a')!.written.length, 1, 'the next packet is served');
+  });
+
   test('no SA means drop, never bypass', async () => {
     const v = a.vlinks.get('vl-b')!;
     v.policy.sa = null;

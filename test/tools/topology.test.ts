@@ -174,7 +174,8 @@ vlinks: [[a, b], [b, c]]
 });
 
 test('plan: named steps in order; namespaces, keys 0600 per direction, daemons detached', () => {
-  const m = buildModel(shipped('triangle.yaml'));
+  // Manual keying: triangle.yaml itself is keyed by IKEv2 (topology-ikev2.test.ts plans that).
+  const m = buildModel({ ...shipped('triangle.yaml'), keying: 'manual' });
   const steps = planLab(m, { labDir: '/run/iiptran/lab/triangle', cli: '/x/bin/iiptran.js', nodeBin: '/usr/bin/node', nodePaths: (n) => nodePaths('triangle', m, n), liveness: true });
   assert.deepEqual(steps.map((s) => s.name), [...STEP_NAMES]);
   const all = steps.flatMap((s) => s.actions);

@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { parseNodeConfig } from '../../control/config.js';
 import { controlCall } from '../../control/control-client.js';
-import { writeKeyFile, generateKeyHex } from '../../control/keyfile.js';
+import { writeKeyFile, generateKeyHex, writeSecretFile } from '../../control/keyfile.js';
+import { generateAuthKey } from '../../control/ike/crypto/auth.js';
 import type { Suite } from '../../control/config-types.js';
 import { IiptranError } from '../../errors.js';
 import { addNs, listNs, run } from '../netns.js';
@@ -93,6 +94,15 @@ async function perform(a: Action, s: LabState, pending: Promise<void>[]): Promis
         fs.writeFileSync(p, body, { mode: 0o600, flag: 'wx' });
         fs.chmodSync(p, 0o600);
       }
+      return;
+    }
+    case 'authkey': {
+      // Raw public keys (RFC 7670): the node's key never leaves its directory; only the public
+      // half is copied to its peers, as an operator would with `iiptran genauthkey`.
+      const { privateKey, publicKey } = generateAuthKey('ed25519');
+      writeSecretFile(a.privatePath, Buffer.from(privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, 'latin1'));
+      const pem = publicKey.export({ format: 'pem', type: 'spki' }) as string;
+      for (const p of a.publicPaths) fs.writeFileSync(p, pem, { mode: 0o644, flag: 'wx' });
       return;
     }
     case 'spawn': {

@@ -4,6 +4,17 @@
 import type { LabModel, ModelNode } from '../topology-model.js';
 
 const hex = (n: number) => '0x' + n.toString(16).padStart(8, '0');
+/**
+ * IKE timers for labs, where a cut is a command and its repair is expected to show within
+ * seconds. DPD: a healthy vlink never needs it (the 200 ms liveness probes are authentic ESP,
+ * which counts as heard), so 2 s only decides how soon a silent peer is asked; unanswered
+ * (0.5+1+2+4+8 s of retransmissions) the SA goes and the initiator starts over. The retry cap
+ * bounds the wait between attempts once a long cut made it back off (daemon default 60 s), so a
+ * restored path is keyed again within one retransmission gap plus 2 s.
+ */
+export const LAB_DPD_INTERVAL_S = 2;
+export const LAB_IKE_RETRY_MAX_S = 2;
+
 const ESP_TOKEN = { 'aes-gcm-128': 'aes128gcm16', 'aes-gcm-256': 'aes256gcm16', 'chacha20-poly1305': 'chacha20poly1305' } as const;
 
 export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, withLiveness: boolean): string {
@@ -12,6 +23,7 @@ export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, wi
     `node: ${n.name}`,
     `control_socket: ${socket}`,
     `log_level: ${n.logLevel}`,
+    ...(model.keying === 'ikev2' ? [`ike_retry_max_s: ${LAB_IKE_RETRY_MAX_S}`] : []),
     'underlay:',
     `  address: ${n.underlayAddr}`,
     `  mtu: ${model.underlayMtu}`,
@@ -33,11 +45,14 @@ export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, wi
       out.push(
         '    keying:',
         '      mode: ikev2',
-        `      psk_file: keys/${v.psk}`,
+        ...(v.ikeAuth === 'pubkey'
+          ? ['      auth: pubkey', `      private_key: keys/${v.privateKey}`, `      peer_public_key: keys/${v.peerPublicKey}`]
+          : [`      psk_file: keys/${v.psk}`]),
         `      role: ${v.ikeRole}`,
         `      local_id: ${n.underlayAddr}`,
         `      remote_id: ${v.peerId}`,
         `      esp_proposals: [${ESP_TOKEN[v.suite]}]`,
+        `      dpd_interval_s: ${LAB_DPD_INTERVAL_S}`,
       );
       continue;
     }

@@ -18,6 +18,8 @@ export type Action =
   | { kind: 'key'; paths: [string, string]; suite: string }
   /** One fresh random PSK written to both ends of an ikev2 vlink. */
   | { kind: 'psk'; paths: [string, string] }
+  /** ike_auth pubkey: one fresh Ed25519 pair per node; the private key 0600, the public key to the node and to each IKE peer. */
+  | { kind: 'authkey'; node: string; privatePath: string; publicPaths: string[] }
   | { kind: 'spawn'; role: 'iiptran' | 'bird'; node: string; ns: string; argv: string[]; log: string; ready: { control: string } | { birdc: string } }
   | { kind: 'converge' };
 
@@ -88,8 +90,19 @@ export function planLab(m: LabModel, env: PlanEnv): Step[] {
   const keys: Action[] = [];
   for (const n of m.nodes) keys.push({ kind: 'cmd', ns: null, argv: ['mkdir', '-p', '-m', '0700', path.join(env.nodePaths(n.name).dir, 'keys')] });
   const ike = m.keying === 'ikev2';
+  const keyDir = (n: string) => path.join(env.nodePaths(n).dir, 'keys');
+  const authOf = (n: string) => m.nodes.find((x) => x.name === n)!.ikeAuth ?? 'psk';
+  const pairs = ike ? m.nodes.filter((n) => n.ikeAuth === 'pubkey') : [];
+  for (const n of pairs) {
+    // <peer>.pub in every peer's keys/ is that node's peer_public_key; its own copy is for the operator.
+    const peers = n.vlinks.map((e) => path.join(keyDir(e.peer), `${n.name}.pub`));
+    keys.push({ kind: 'authkey', node: n.name, privatePath: path.join(keyDir(n.name), `${n.name}.key`), publicPaths: [path.join(keyDir(n.name), `${n.name}.pub`), ...peers] });
+  }
+  let psks = 0;
   for (const v of m.vlinks) {
     if (ike) {
+      if (authOf(v.a) === 'pubkey') continue;
+      psks++;
       const file = `${v.a}-${v.b}.psk`;
       keys.push({ kind: 'psk', paths: [path.join(env.nodePaths(v.a).dir, 'keys', file), path.join(env.nodePaths(v.b).dir, 'keys', file)] });
       continue;
@@ -101,7 +114,7 @@ export function planLab(m: LabModel, env: PlanEnv): Step[] {
   }
   steps.push({
     name: 'keys',
-    title: ike ? `generate ${m.vlinks.length} random IKEv2 PSKs (one per vlink, mode 0600)` : `generate ${m.vlinks.length * 2} random keys (one per direction per vlink, mode 0600)`,
+    title: ike ? ikeKeysTitle(psks, pairs.length) : `generate ${m.vlinks.length * 2} random keys (one per direction per vlink, mode 0600)`,
     actions: keys,
   });
 
@@ -125,6 +138,13 @@ export function planLab(m: LabModel, env: PlanEnv): Step[] {
   steps.push({ name: 'routing', title: routingTitle(m), actions: m.nodes.flatMap((n) => routingActions(n, env.nodePaths(n.name))) });
   steps.push({ name: 'converge', title: 'wait for routing to converge', actions: [{ kind: 'converge' }] });
   return steps;
+}
+
+function ikeKeysTitle(psks: number, pairs: number): string {
+  const parts = [];
+  if (psks > 0) parts.push(`${psks} random IKEv2 PSKs (one per vlink, mode 0600)`);
+  if (pairs > 0) parts.push(`${pairs} Ed25519 key pairs for IKEv2 (one per node, private key mode 0600)`);
+  return `generate ${parts.join(' and ') || 'no IKEv2 keys'}`;
 }
 
 function routingTitle(m: LabModel): string {
