@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job: launch the triangle overlay (3 nodes, BIRD OSPF over IIPtran vlinks), show it
+# The main job: launch the triangle overlay (3 nodes, BIRD OSPF over IIPtran vlinks keyed by
+# IKEv2), show it
 # working, break a link and watch OSPF reroute through the third node, then remove everything.
 # Run as root after scripts/setup.sh. Leaves nothing behind, even on failure.
 set -euo pipefail
@@ -15,7 +16,8 @@ $IIPTRAN lab up topologies/triangle.yaml
 step "node a: kernel routes joined with vlink, outer header, policy and SA"
 $IIPTRAN lab show a routes
 
-step "node a: SAs"
+step "node a: IKEv2 SAs (raw Ed25519 keys) and the CHILD_SAs they installed"
+$IIPTRAN lab show a ike
 $IIPTRAN lab show a sas
 
 step "VN ping a -> b over the direct vlink"
