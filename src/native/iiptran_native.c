@@ -851,9 +851,9 @@ static void delete_ref(napi_env env, napi_ref *ref) {
   }
 }
 
-static void reader_finalize(napi_env env, void *data, void *hint) {
-  (void)hint;
-  reader_t *r = data;
+// Shared by close() and the finalizer: stop polling and drop every reference the reader
+// holds into JS (callback and the views), so neither path can leave one behind.
+static void reader_release_js(napi_env env, reader_t *r) {
   if (r->hook_added) {
     napi_remove_env_cleanup_hook(env, reader_env_cleanup, r);
     r->hook_added = false;
@@ -865,6 +865,12 @@ static void reader_finalize(napi_env env, void *data, void *hint) {
   delete_ref(env, &r->addrs_ref);
   delete_ref(env, &r->ports_ref);
   delete_ref(env, &r->tos_ref);
+}
+
+static void reader_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  reader_t *r = data;
+  reader_release_js(env, r);
   delete_ref(env, &r->self_ref);
   r->finalized = true;
   if (r->handle_closed) reader_free(r);
@@ -1177,17 +1183,7 @@ fail_js:
 static napi_value js_reader_close(napi_env env, napi_callback_info info) {
   reader_t *r = unwrap_reader(env, info, NULL);
   if (r == NULL) return NULL;
-  if (r->hook_added) {
-    napi_remove_env_cleanup_hook(env, reader_env_cleanup, r);
-    r->hook_added = false;
-  }
-  reader_stop(r);
-  delete_ref(env, &r->cb_ref);
-  delete_ref(env, &r->data_ref);
-  delete_ref(env, &r->lens_ref);
-  delete_ref(env, &r->addrs_ref);
-  delete_ref(env, &r->ports_ref);
-  delete_ref(env, &r->tos_ref);
+  reader_release_js(env, r);
   if (r->actx) {
     if (r->in_callback) r->actx_destroy_pending = true;
     else {

@@ -7,15 +7,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { OverlayNode, type NodeIo } from '../../src/control/node.js';
+import { OverlayNode } from '../../src/control/node.js';
 import { parseNodeConfig } from '../../src/control/config.js';
 import { writeKeyFile, generateKeyHex } from '../../src/control/keyfile.js';
 import { FakeTun } from '../../src/io/fake-tun.js';
 import { FakeUnderlay } from '../../src/io/fake-underlay.js';
-import { FakeNetSys } from '../../src/io/fake-netsys.js';
 import { Ipv4, Ipv4Packet, IPPROTO_ICMP, ipv4Check } from '../../src/wire/ipv4.js';
 import { Icmp, IcmpPacket } from '../../src/wire/icmp.js';
 import { ipv4ToU32 } from '../../src/wire/addr.js';
+import { fakeNodeIo } from './fake-node-io.js';
 
 const log = pino({ level: 'silent' });
 const tick = () => new Promise((r) => setImmediate(r));
@@ -76,18 +76,7 @@ describe('OverlayNode over fakes', () => {
     ua = sa;
     ub = sb;
     tuns = new Map();
-    const io = (u: FakeUnderlay): NodeIo => ({
-      openTun: (name) => {
-        const t = new FakeTun(name, tuns.size + 1, { poison: false });
-        tuns.set(name, t);
-        return t;
-      },
-      openUdp: () => u,
-      openRawEsp: () => {
-        throw new Error('not used');
-      },
-      netsys: new FakeNetSys(),
-    });
+    const io = (u: FakeUnderlay) => fakeNodeIo(u, tuns);
     a = new OverlayNode(parseNodeConfig(yamlFor(dir, 'a', liveness), { baseDir: dir }), io(sa), log);
     b = new OverlayNode(parseNodeConfig(yamlFor(dir, 'b', liveness), { baseDir: dir }), io(sb), log);
     await a.start();
@@ -291,18 +280,7 @@ describe('OverlayNode over fakes', () => {
     await a.stop();
     await b.stop();
     liveness = '{ interval_ms: 50, dead_ms: 200 }';
-    const io2 = (u: FakeUnderlay): NodeIo => ({
-      openTun: (name) => {
-        const tun = new FakeTun(name, tuns.size + 1, { poison: false });
-        tuns.set(name, tun);
-        return tun;
-      },
-      openUdp: () => u,
-      openRawEsp: () => {
-        throw new Error('not used');
-      },
-      netsys: new FakeNetSys(),
-    });
+    const io2 = (u: FakeUnderlay) => fakeNodeIo(u, tuns);
     // stop() closed the old underlay pair.
     [ua, ub] = FakeUnderlay.pair('192.0.2.1', 4500, '192.0.2.2', 4500, 'udp', { poison: false });
     a = new OverlayNode(parseNodeConfig(yamlFor(dir, 'a', liveness), { baseDir: dir }), io2(ua), log);

@@ -9,15 +9,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { OverlayNode, type NodeIo } from '../../../src/control/node.js';
+import { OverlayNode } from '../../../src/control/node.js';
 import { parseNodeConfig } from '../../../src/control/config.js';
 import { FakeTun } from '../../../src/io/fake-tun.js';
 import { FakeUnderlay } from '../../../src/io/fake-underlay.js';
-import { FakeNetSys } from '../../../src/io/fake-netsys.js';
-import type { IkeUdpReceive, IkeUdpSocket } from '../../../src/io/ike-udp.js';
 import { Ipv4, IPPROTO_ICMP } from '../../../src/wire/ipv4.js';
 import { Icmp } from '../../../src/wire/icmp.js';
 import { ipv4ToU32 } from '../../../src/wire/addr.js';
+import { fakeNodeIo, ikeWire } from '../fake-node-io.js';
 
 const log = pino({ level: 'silent' });
 
@@ -41,24 +40,6 @@ vlinks:
 `;
 }
 
-function ikeWire() {
-  const ends = new Map<string, IkeUdpReceive>();
-  const w = {
-    cut: false,
-    open: async (addr: string, _port: number, onMessage: IkeUdpReceive): Promise<IkeUdpSocket> => {
-      ends.set(addr, onMessage);
-      return {
-        send: (data, to, port) => {
-          if (w.cut) return;
-          const copy = Buffer.from(data);
-          setImmediate(() => ends.get(to)?.(copy, { addr, port }));
-        },
-        close: () => ends.delete(addr),
-      };
-    },
-  };
-  return w;
-}
 
 async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
   const t0 = Date.now();
@@ -77,19 +58,12 @@ async function scenario(liveness: string): Promise<void> {
   const [ua, ub] = FakeUnderlay.pair('192.0.2.1', 4500, '192.0.2.2', 4500, 'udp', { poison: false });
   const tuns = new Map<string, FakeTun>();
   const wire = ikeWire();
-  const io = (u: FakeUnderlay): NodeIo => ({
-    openTun: (name) => {
-      const t = new FakeTun(name, tuns.size + 1, { poison: false });
-      tuns.set(name, t);
-      return t;
-    },
-    openUdp: () => u,
-    openRawEsp: () => { throw new Error('not used'); },
-    openIkeUdp: wire.open,
-    // 50 + 100 + 200 ms: a check is given up 350 ms after it is sent.
-    ikeRetransmit: { initialMs: 50, tries: 3, maxMs: 1000 },
-    netsys: new FakeNetSys(),
-  });
+  const io = (u: FakeUnderlay) =>
+    fakeNodeIo(u, tuns, {
+      openIkeUdp: wire.open,
+      // 50 + 100 + 200 ms: a check is given up 350 ms after it is sent.
+      ikeRetransmit: { initialMs: 50, tries: 3, maxMs: 1000 },
+    });
   const a = new OverlayNode(parseNodeConfig(yaml(dir, 'a', psk, liveness), { baseDir: dir }), io(ua), log);
   const b = new OverlayNode(parseNodeConfig(yaml(dir, 'b', psk, liveness), { baseDir: dir }), io(ub), log);
   const va = () => a.vlinks.get('vl-b')!;

@@ -12,16 +12,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { OverlayNode, type NodeIo } from '../../../src/control/node.js';
+import { OverlayNode } from '../../../src/control/node.js';
 import { parseNodeConfig } from '../../../src/control/config.js';
 import { ikeView } from '../../../src/control/inspect.js';
 import { FakeTun } from '../../../src/io/fake-tun.js';
 import { FakeUnderlay } from '../../../src/io/fake-underlay.js';
-import { FakeNetSys } from '../../../src/io/fake-netsys.js';
-import type { IkeUdpReceive, IkeUdpSocket } from '../../../src/io/ike-udp.js';
 import { Ipv4, IPPROTO_ICMP } from '../../../src/wire/ipv4.js';
 import { Icmp } from '../../../src/wire/icmp.js';
 import { ipv4ToU32 } from '../../../src/wire/addr.js';
+import { fakeNodeIo, ikeWire } from '../fake-node-io.js';
 
 const log = pino({ level: 'silent' });
 const IKE_DELAY_MS = 4;
@@ -45,19 +44,6 @@ vlinks:
 `;
 }
 
-function slowIkeWire() {
-  const ends = new Map<string, IkeUdpReceive>();
-  return async (addr: string, _port: number, onMessage: IkeUdpReceive): Promise<IkeUdpSocket> => {
-    ends.set(addr, onMessage);
-    return {
-      send: (data, to, port) => {
-        const copy = Buffer.from(data);
-        setTimeout(() => ends.get(to)?.(copy, { addr, port }), IKE_DELAY_MS);
-      },
-      close: () => ends.delete(addr),
-    };
-  };
-}
 
 function packet(src: string, dst: string, seq: number): Buffer {
   const icmp = Icmp.encode({ kind: 'echo-request', identifier: 7, sequence: seq & 0xffff, data: Buffer.alloc(64, seq & 0xff) });
@@ -80,18 +66,8 @@ test('rekeys under continuous traffic both ways lose nothing (two OverlayNodes, 
   fs.writeFileSync(psk, 'a shared secret of some length\n', { mode: 0o600 });
   const [ua, ub] = FakeUnderlay.pair('192.0.2.1', 4500, '192.0.2.2', 4500, 'udp', { poison: false });
   const tuns = new Map<string, FakeTun>();
-  const openIkeUdp = slowIkeWire();
-  const io = (u: FakeUnderlay): NodeIo => ({
-    openTun: (name) => {
-      const t = new FakeTun(name, tuns.size + 1, { poison: false });
-      tuns.set(name, t);
-      return t;
-    },
-    openUdp: () => u,
-    openRawEsp: () => { throw new Error('not used'); },
-    openIkeUdp,
-    netsys: new FakeNetSys(),
-  });
+  const openIkeUdp = ikeWire(IKE_DELAY_MS).open;
+  const io = (u: FakeUnderlay) => fakeNodeIo(u, tuns, { openIkeUdp });
   const a = new OverlayNode(parseNodeConfig(yaml(dir, 'a', psk), { baseDir: dir }), io(ua), log);
   const b = new OverlayNode(parseNodeConfig(yaml(dir, 'b', psk), { baseDir: dir }), io(ub), log);
   let pump: NodeJS.Timeout | null = null;
