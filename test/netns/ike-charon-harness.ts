@@ -12,6 +12,10 @@ import path from 'node:path';
 import { addNs, delNsSync, nsSpawn, run, vethPair } from '../../src/tools/netns.js';
 import { controlCall } from '../../src/control/control-client.js';
 import { REPO_ROOT } from '../../src/tools/pair-lab.js';
+import assert from 'node:assert/strict';
+import { childKeymat, childSaKeys } from '../../src/control/ike/crypto/keys.js';
+import type { PrfId } from '../../src/control/ike/crypto/prf.js';
+import type { Suite } from '../../src/control/config-types.js';
 
 const CLI = path.join(REPO_ROOT, 'bin', 'iiptran.js');
 
@@ -250,4 +254,42 @@ export function charonKeyDumps(file: string): [string, string][] {
     if (hex.length === want) out.push([m[1]!.trim(), hex]);
   }
   return out;
+}
+
+const ESP_SUITE: Record<string, Suite> = { aes256gcm16: 'aes-gcm-256', aes128gcm16: 'aes-gcm-128', chacha20poly1305: 'chacha20-poly1305' };
+
+/** charon's labels for the IKE SA secrets, and the field of our key log that must match each. */
+const IKE_SECRETS: [string, string][] = [
+  ['SKEYSEED', 'skeyseed'], ['Sk_d secret', 'skD'], ['Sk_ei secret', 'skEi'], ['Sk_er secret', 'skEr'], ['Sk_pi secret', 'skPi'], ['Sk_pr secret', 'skPr'],
+];
+
+/**
+ * The IKE SA secrets in our key log equal charon's (filelog ike = 4), and so do the CHILD_SA
+ * keys: installed ones when charon initiated, else derived from our SK_d and nonces (charon as
+ * responder refuses the CHILD_SA on this kernel after logging its keys, strongswan.md).
+ */
+export async function assertKeysEqualCharon(lab: CharonLab, sa: { spiI: string }, c: CharonCase): Promise<void> {
+  await lab.until(() => charonKeyDumps(lab.charonLog).some(([l]) => l === 'encryption responder key'), 10000, 'charon CHILD_SA key dump');
+  const dumps = charonKeyDumps(lab.charonLog);
+  const ours = lab.keys();
+  const ike = ours.find((r) => r['type'] === 'ike' && r['spiI'] === sa.spiI)!;
+  assert.ok(ike, 'iiptran logged the IKE SA keys');
+  for (const [label, field] of IKE_SECRETS) {
+    const theirs = dumps.filter(([l]) => l === label).map(([, h]) => h);
+    assert.ok(theirs.includes(ike[field]!), `${label}: iiptran ${ike[field]} not among charon's ${theirs.join(', ')}`);
+  }
+  // charon logs initiator->responder first, then responder->initiator.
+  const encI = dumps.filter(([l]) => l === 'encryption initiator key').pop()![1];
+  const encR = dumps.filter(([l]) => l === 'encryption responder key').pop()![1];
+  if (c.initiator === 'charon') {
+    const child = ours.find((r) => r['type'] === 'child')!;
+    assert.ok(child, 'iiptran installed (and logged) a CHILD_SA');
+    assert.equal(child['suite'], ESP_SUITE[c.esp]);
+    assert.equal(child['keyIn'], encI, 'our inbound = charon initiator -> us');
+    assert.equal(child['keyOut'], encR, 'our outbound = us -> charon initiator');
+  } else {
+    const k = childSaKeys(Number(ike['prf']) as PrfId, Buffer.from(ike['skD']!, 'hex'), ESP_SUITE[c.esp]!, Buffer.from(ike['ni']!, 'hex'), Buffer.from(ike['nr']!, 'hex'));
+    assert.equal(childKeymat(k.initiatorToResponder).toString('hex'), encI);
+    assert.equal(childKeymat(k.responderToInitiator).toString('hex'), encR);
+  }
 }

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isRoot, uniquePrefix } from './helpers.js';
-import { CharonLab, haveCharon, type CharonCase } from './ike-charon-harness.js';
+import { assertKeysEqualCharon, CharonLab, haveCharon, type CharonCase } from './ike-charon-harness.js';
 import { loadPeerPublicKey, writeAuthKeyPair } from '../../src/control/ike/auth-pubkey.js';
 import type { AuthKeyType } from '../../src/control/ike/crypto/auth.js';
 
@@ -46,8 +46,9 @@ function labFor(c: PubkeyCase, i: number): CharonLab {
   const kdir = (lab: CharonLab) => path.join(lab.dir, 'keys');
   const cc: CharonCase = {
     initiator: c.initiator,
-    ike: 'aes256gcm16-prfsha256-x25519',
-    esp: 'aes256gcm16',
+    // Two proposal sets, as for PSK: Ed25519 with AES-GCM/X25519, P-256 with AES-CBC/ECP-256.
+    ike: c.type === 'ed25519' ? 'aes256gcm16-prfsha256-x25519' : 'aes128-sha256-ecp256',
+    esp: c.type === 'ed25519' ? 'aes256gcm16' : 'aes128gcm16',
     ...(c.noRfc7427 === true ? { charonConf: '  signature_authentication = no' } : {}),
     swanctlConf: (lab) => `connections {
   iip {
@@ -56,7 +57,7 @@ function labFor(c: PubkeyCase, i: number): CharonLab {
     fragmentation = no
     local_addrs = ${lab.addrC}
     remote_addrs = ${lab.addrI}
-    proposals = aes256gcm16-prfsha256-x25519
+    proposals = ${cc.ike}
     local { auth = pubkey
       pubkeys = ${kdir(lab)}/charon.key.pub
       id = ${lab.addrC} }
@@ -67,7 +68,7 @@ function labFor(c: PubkeyCase, i: number): CharonLab {
       vl { mode = transport
         local_ts = dynamic[ipencap]
         remote_ts = dynamic[ipencap]
-        esp_proposals = aes256gcm16 }
+        esp_proposals = ${cc.esp} }
     }
   }
 }
@@ -81,8 +82,8 @@ function labFor(c: PubkeyCase, i: number): CharonLab {
       `  private_key: ${kdir(lab)}/iip.key`,
       `  peer_public_key: ${kdir(lab)}/${c.wrong === 'iiptran' ? 'stranger' : 'charon'}.key.pub`,
       `  role: ${c.initiator === 'iiptran' ? 'initiator' : 'responder'}`,
-      '  ike_proposals: [aes256gcm16-prfsha256-x25519]',
-      '  esp_proposals: [aes256gcm16]',
+      `  ike_proposals: [${cc.ike}]`,
+      `  esp_proposals: [${cc.esp}]`,
     ],
   };
   const lab = new CharonLab(uniquePrefix(`cp${i}`), cc, 60 + i);
@@ -107,7 +108,7 @@ describe('raw public keys against strongSwan charon', { skip }, () => {
         else console.log(`# kept ${lab.dir} for inspection`);
       });
 
-      test(c.wrong === undefined ? 'IKE_SA ESTABLISHED on both sides; each verified the other\'s key' : 'AUTHENTICATION_FAILED, on both sides', async () => {
+      test(c.wrong === undefined ? 'IKE_SA ESTABLISHED on both sides; each verified the other\'s key; CHILD_SA keys equal charon\'s key log' : 'AUTHENTICATION_FAILED, on both sides', async () => {
         await lab.up();
         const t0 = Date.now();
         if (c.initiator === 'charon') await lab.swanctl(['--initiate', '--ike', 'iip', '--child', 'vl', '--timeout', '10'], true);
@@ -125,6 +126,7 @@ describe('raw public keys against strongSwan charon', { skip }, () => {
           const log = lab.tail(lab.charonLog, 400);
           // charon verified our signature with the configured raw key.
           assert.match(log, new RegExp(`authentication of '${lab.addrI.replace(/\./g, '\\.')}' with [^\\n]* successful`), log);
+          await assertKeysEqualCharon(lab, sa, lab.c);
           console.log(`# ${name}: ESTABLISHED after ${Date.now() - t0} ms; charon signed with method ${sa.peerPublicKey.authMethod}, CERT ${sa.peerPublicKey.source}`);
         } else {
           await lab.until(async () => {
