@@ -341,7 +341,6 @@ export class OverlayNode {
       carrier: true,
       rxAlive: false,
       lastAliveAt: Date.now(),
-      ident: 0,
     };
     this.vlinks.set(c.name, v);
     this.prepared.set(c.name, p);

@@ -59,8 +59,6 @@ export interface Vlink {
   rxAlive: boolean;
   /** When the liveness monitor last saw the link alive (ms since epoch). */
   lastAliveAt: number;
-  /** IPv4 identification for outer headers we build (RFC 6864: any value is fine with DF). */
-  ident: number;
 }
 
 export function newVlinkStats(): VlinkStats {
