@@ -49,3 +49,21 @@ export function readPcap(file: string): CapturedIp[] {
   }
   return out;
 }
+
+/** A pcap of bare IPv4 packets (LINKTYPE_RAW), for tshark to decode independently. */
+export function writeRawPcap(file: string, pkts: Buffer[]): void {
+  const head = Buffer.alloc(24);
+  head.writeUInt32LE(0xa1b2c3d4, 0);
+  head.writeUInt16LE(2, 4);
+  head.writeUInt16LE(4, 6);
+  head.writeUInt32LE(65535, 16);
+  head.writeUInt32LE(101, 20); // LINKTYPE_RAW: records start at the IP header
+  const parts: Buffer[] = [head];
+  for (const p of pkts) {
+    const rec = Buffer.alloc(16);
+    rec.writeUInt32LE(p.length, 8);
+    rec.writeUInt32LE(p.length, 12);
+    parts.push(rec, p);
+  }
+  fs.writeFileSync(file, Buffer.concat(parts));
+}

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { writeRawPcap } from '../netns/pcap.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ecnDecapsulate, ipipDecap, ipipEncap, IPIP_HEADER_LEN } from '../../src/wire/ipip.js';
@@ -241,20 +242,3 @@ test('a dropped or malformed packet is left untouched', () => {
   assert.ok(typeof ok === 'object');
   assert.equal(ok.inner[1]! & 3, 3);
 });
-
-function writeRawPcap(file: string, pkts: Buffer[]): void {
-  const head = Buffer.alloc(24);
-  head.writeUInt32LE(0xa1b2c3d4, 0);
-  head.writeUInt16LE(2, 4);
-  head.writeUInt16LE(4, 6);
-  head.writeUInt32LE(65535, 16);
-  head.writeUInt32LE(101, 20); // LINKTYPE_RAW: records start at the IP header
-  const parts: Buffer[] = [head];
-  for (const p of pkts) {
-    const rec = Buffer.alloc(16);
-    rec.writeUInt32LE(p.length, 8);
-    rec.writeUInt32LE(p.length, 12);
-    parts.push(rec, p);
-  }
-  writeFileSync(file, Buffer.concat(parts));
-}
