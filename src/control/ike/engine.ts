@@ -23,6 +23,7 @@ import { DEFAULT_REINIT, reinitDelay } from './reinit.js';
 import { initialContactVictims, invalidIkeSpiAnswer, isInvalidIkeSpi, RateLimit } from './restart.js';
 import { hasNotify } from './payloads.js';
 import { CookieGuard, DEFAULT_COOKIE_THRESHOLD, type CookieStats } from './cookie.js';
+import { planPeerUpdate, type PeerUpdate } from './peer-update.js';
 import { authenticatedFrom, DEFAULT_NAT_KEEPALIVE_MS, natCandidates, natDetected, rebindByIdentity, startNatKeepalive } from './nat.js';
 
 export interface IkeEngineOptions {
@@ -185,6 +186,35 @@ export class IkeEngine {
     }
     this.peers.delete(vlink);
     this.byAddr.delete(p.cfg.peer);
+  }
+
+  /** A reload changed the vlink's IKE settings; peer-update.ts decides what happens to its SAs. */
+  updatePeer(cfg: IkePeerConfig, credentialsChanged: boolean): PeerUpdate {
+    const p = this.peers.get(cfg.vlink);
+    if (p === undefined) throw new Error(`no IKE peer for ${cfg.vlink}`);
+    const cur = p.current;
+    const u = planPeerUpdate(p.cfg, cfg, credentialsChanged, { ike: cur?.suite ?? null, children: cur?.children ?? [] });
+    if (u.action === 'reestablish') {
+      this.removePeer(cfg.vlink);
+      this.addPeer(cfg);
+      return u;
+    }
+    p.cfg = cfg;
+    for (const sa of p.sas) sa.cfg = cfg;
+    if (u.dpd && cur !== null) {
+      this.dpd.unwatch(cur);
+      this.dpd.watch(cur);
+    }
+    if (u.rekeyIke) this.rekeyNow(cfg.vlink, 'ike');
+    if (u.rekeyChild) this.rekeyNow(cfg.vlink, 'child');
+    if (cfg.role === 'responder' && p.reinit !== null) {
+      clearTimeout(p.reinit);
+      p.reinit = null;
+      p.reinitAt = null;
+    } else if (cfg.role === 'initiator' && p.sas.size === 0 && p.reinit === null) {
+      this.initiate(p);
+    }
+    return u;
   }
 
   stop(): void {
