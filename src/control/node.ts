@@ -17,7 +17,7 @@ import { Receiver } from '../dataplane/receive.js';
 import { vlinkMtu } from '../dataplane/mtu.js';
 import { linkPeerU32, newVlinkStats, type Vlink } from '../dataplane/vlink.js';
 import { LivenessMonitor } from '../dataplane/liveness.js';
-import type { NodeConfig, VlinkConfig } from './config-types.js';
+import type { Liveness, NodeConfig, VlinkConfig } from './config-types.js';
 import { loadKeyFile } from './keyfile.js';
 import type { IkeUdpReceive, IkeUdpSocket } from '../io/ike-udp.js';
 import { IkeEngine } from './ike/engine.js';
@@ -27,6 +27,7 @@ import { ikePeerConfig, IKE_PORT } from './ike/peer-config.js';
 import type { ChildSaInstall, ChildUsage, IkeDatagram, IkeKeyLogRecord, IkePeerConfig } from './ike/types.js';
 import type { RetransmitPolicy } from './ike/retransmit.js';
 import { NON_ESP_MARKER_LEN } from '../wire/ike/index.js';
+import { applyReload, type ReloadHost, type ReloadResult } from './reload.js';
 
 export interface NodeIo {
   openTun(name: string): TunDevice;
@@ -42,14 +43,14 @@ export interface NodeIo {
 }
 
 /** Everything a vlink needs that can fail without side effects: keys, SAs, MTU. */
-interface PreparedVlink {
+export interface PreparedVlink {
   cfg: VlinkConfig;
   mtu: number;
   /** Manual keying: the SAs from the key files. IKEv2: none until IKE installs them. */
   out: OutboundSa | null;
   in: InboundSa | null;
   ike: IkePeerConfig | null;
-  /** Key material fingerprint so a reload notices a changed key file. */
+  /** Key material fingerprint so a reload notices a changed key file (IKEv2: PSK or keys). */
   keyId: string;
 }
 
@@ -345,15 +346,7 @@ export class OverlayNode {
     this.vlinks.set(c.name, v);
     this.prepared.set(c.name, p);
     tun.onPackets((pkts) => this.guarded(`${c.name} batch`, pkts[0], () => this.sender.process(v, pkts)));
-    if (c.liveness !== null) {
-      const m = new LivenessMonitor(v, c.liveness, (x) => this.sender.sendProbe(x), (x, up) =>
-        up
-          ? this.log.info({ vlink: x.name, peer: x.peer }, 'peer answering again: carrier on')
-          : this.log.warn({ vlink: x.name, peer: x.peer, deadMs: c.liveness!.deadMs }, 'peer silent: carrier off (routing daemons see the link down)'),
-      );
-      this.monitors.set(c.name, m);
-      m.start();
-    }
+    this.setLiveness(v, c.liveness);
     if (p.ike !== null) {
       this.log.info({ vlink: c.name, peer: c.peer, encap: c.encap, mtu: p.mtu, role: p.ike.role }, `vlink up; no SA until IKEv2 negotiates one (${p.ike.role})`);
       (await this.ikeEngine()).addPeer(p.ike);
@@ -368,6 +361,20 @@ export class OverlayNode {
       'manual keying: these SAs never rekey, and sequence numbers restart at 1 when this daemon restarts, ' +
         "so the peer's replay window drops our traffic until it restarts too; use IKEv2 for production",
     );
+  }
+
+  /** (Re)starts the vlink's liveness monitor, or stops it with `null`. */
+  private setLiveness(v: Vlink, l: Liveness | null): void {
+    this.monitors.get(v.name)?.stop();
+    this.monitors.delete(v.name);
+    if (l === null) return;
+    const m = new LivenessMonitor(v, l, (x) => this.sender.sendProbe(x), (x, up) =>
+      up
+        ? this.log.info({ vlink: x.name, peer: x.peer }, 'peer answering again: carrier on')
+        : this.log.warn({ vlink: x.name, peer: x.peer, deadMs: l.deadMs }, 'peer silent: carrier off (routing daemons see the link down)'),
+    );
+    this.monitors.set(v.name, m);
+    m.start();
   }
 
   /** Liveness settings and how long ago the peer was last heard, for the inspector. */
@@ -394,11 +401,11 @@ export class OverlayNode {
   }
 
   /**
-   * SIGHUP: apply a new config, touching only vlinks that changed. Everything is validated
-   * (including key files) before anything is changed, so a bad config leaves the running one
-   * intact.
+   * SIGHUP: apply a new config, touching only vlinks that changed, in place where it can
+   * (reload.ts). Everything is validated (including key files) before anything is changed, so
+   * a bad config leaves the running one intact.
    */
-  async reload(next: NodeConfig): Promise<{ added: string[]; removed: string[]; kept: string[] }> {
+  async reload(next: NodeConfig): Promise<ReloadResult> {
     for (const f of ['node', 'controlSocket'] as const) {
       if (next[f] !== this.cfg[f]) throw new ConfigError(snake(f), 'cannot change on reload; restart the daemon');
     }
@@ -407,27 +414,30 @@ export class OverlayNode {
       throw new ConfigError('underlay', 'cannot change on reload; restart the daemon');
     }
     const prepared = this.prepare(next);
-    const kept: string[] = [];
-    const removed: string[] = [];
-    const added: string[] = [];
-    for (const name of [...this.vlinks.keys()]) {
-      const old = this.prepared.get(name);
-      const neu = prepared.get(name);
-      if (old !== undefined && neu !== undefined && sameVlink(old, neu)) {
-        kept.push(name);
-        continue;
-      }
-      this.removeVlink(name);
-      removed.push(name);
-    }
-    for (const [name, p] of prepared) {
-      if (this.vlinks.has(name)) continue;
-      await this.addVlink(p);
-      added.push(name);
-    }
+    // Before applying: allocSpi must already avoid the new config's manual SPIs.
     this.cfg = next;
-    this.log.info({ added, removed, kept }, 'config reloaded');
-    return { added, removed, kept };
+    const r = await applyReload(this.reloadHost(), prepared);
+    this.log.info(r, 'config reloaded');
+    return r;
+  }
+
+  private reloadHost(): ReloadHost {
+    return {
+      log: this.log,
+      netsys: this.io.netsys,
+      spd: this.spd,
+      sad: this.sad,
+      vlinks: this.vlinks,
+      prepared: this.prepared,
+      local: this.cfg.underlay.address,
+      ike: () => this.ike,
+      ikeEngine: () => this.ikeEngine(),
+      socketFor: (e) => this.socketFor(e),
+      addVlink: (p) => this.addVlink(p),
+      removeVlink: (n) => this.removeVlink(n),
+      setLiveness: (v, l) => this.setLiveness(v, l),
+      carrier: (v, up, why) => this.ikeCarrier(v, up, why),
+    };
   }
 
   async stop(): Promise<void> {
@@ -484,10 +494,6 @@ function prepareVlink(cfg: NodeConfig, v: VlinkConfig, i: number): PreparedVlink
   });
   const keyId = Buffer.concat([kin.key, kin.salt, kout.key, kout.salt]).toString('base64');
   return { cfg: v, mtu, out, in: inn, ike: null, keyId };
-}
-
-function sameVlink(a: PreparedVlink, b: PreparedVlink): boolean {
-  return a.keyId === b.keyId && a.mtu === b.mtu && JSON.stringify(a.cfg) === JSON.stringify(b.cfg);
 }
 
 function snake(s: string): string {
