@@ -39,10 +39,11 @@ export class FakeNetSys implements NetSys {
   async restoreRoutes(name: string, routes: SavedRoute[]): Promise<RestoreResult> {
     this.link(name);
     const list = this.fib.get(name) ?? [];
-    for (const r of routes) list.push({ ...r, hops: r.hops.map((h) => (h.onVlink ? { ...h, dev: name } : h)) });
+    const moved = routes.map((r) => ({ ...r, hops: r.hops.map((h) => (h.onVlink ? { ...h, dev: name } : h)) }));
+    list.push(...moved);
     this.fib.set(name, list);
     this.calls.push(`restore ${name} ${routes.length}`);
-    return { restored: routes.map(routeText), failed: [] };
+    return { restored: moved.map(routeText), failed: [] };
   }
 
   /** The kernel's part when a link disappears: the link and every route through it go, silently. */

@@ -148,13 +148,14 @@ export class RtNetSys implements NetSys {
     const index = await this.ifindex(name, 'restoreRoutes');
     for (const r of routes) {
       const { data, attrs } = restoreRequest(r, index);
+      const text = routeText({ ...r, hops: r.hops.map((h) => (h.onVlink ? { ...h, dev: name } : h)) });
       try {
         await this.sock.newRoute(data, attrs, { flags: NEW_EXCL });
-        out.restored.push(routeText(r));
+        out.restored.push(text);
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
-        if (/EEXIST/.test(msg)) out.restored.push(routeText(r));
-        else out.failed.push({ route: routeText(r), error: msg });
+        if (/EEXIST/.test(msg)) out.restored.push(text);
+        else out.failed.push({ route: text, error: msg });
       }
     }
     return out;

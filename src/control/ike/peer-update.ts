@@ -86,6 +86,11 @@ export function planPeerUpdate(old: IkePeerConfig, neu: IkePeerConfig, credentia
   if (rekeyIke || rekeyChild) {
     return { ...base, action: 'rekey', rekeyIke, rekeyChild, why: 'new lifetimes: rekeying now (make-before-break) so they hold from now on' };
   }
-  const why = changed.length === 0 ? 'nothing changed' : `${changed.join(', ')} changed: the running SAs stay; the new settings apply to what is negotiated next`;
+  const notes = [
+    has('dpd_interval_s') ? 'DPD restarts with the new interval' : null,
+    has('role') ? 'the new role decides who starts the next IKE SA' : null,
+    has('ike_proposals') || has('esp_proposals') ? 'the new proposals still allow the running suites and are offered from the next rekey' : null,
+  ].filter((x) => x !== null);
+  const why = changed.length === 0 ? 'nothing changed' : `${changed.join(', ')} changed: the running SAs stay (${notes.join('; ')})`;
   return { ...base, action: 'keep', why };
 }

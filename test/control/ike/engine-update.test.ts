@@ -94,7 +94,8 @@ describe('IkeEngine.updatePeer on an established pair', () => {
       await p.until(() => p.a.removed.length === 1 && p.a.outSpi !== out && p.a.outSpi !== null);
       assert.equal(p.a.engine.sa('vl-b'), sa);
       assert.equal(p.a.installed.length, 2, 'the successor was installed before the old CHILD_SA went');
-      assert.equal(p.sent('a', ExchangeType.CREATE_CHILD_SA, false).length, 1);
+      const exchanges = new Set(p.sent('a', ExchangeType.CREATE_CHILD_SA, false).map((f) => f.d.data.readUInt32BE(20)));
+      assert.equal(exchanges.size, 1, 'one CREATE_CHILD_SA exchange (by message ID; retransmissions are the same one)');
     } finally {
       p.stop();
     }
