@@ -288,16 +288,15 @@ export class OverlayNode {
     return this.esp;
   }
 
-  private async addVlink(p: PreparedVlink): Promise<void> {
+  /** The vlink's TUN, up and addressed; addVlink opens it unless a reload already has (a rename). */
+  private async openLink(p: PreparedVlink): Promise<TunDevice> {
     const c = p.cfg;
-    const vnAddr = c.address.split('/')[0]!;
-    const underlay = this.socketFor(c.encap);
     const tun = this.io.openTun(c.name);
     try {
       await this.io.netsys.configureLink({
         name: c.name,
         mtu: p.mtu,
-        address: vnAddr,
+        address: c.address.split('/')[0]!,
         prefixLen: c.prefixLen,
         peer: c.peerAddress,
       });
@@ -305,6 +304,14 @@ export class OverlayNode {
       tun.close();
       throw e;
     }
+    return tun;
+  }
+
+  private async addVlink(p: PreparedVlink, opened?: TunDevice): Promise<void> {
+    const c = p.cfg;
+    const vnAddr = c.address.split('/')[0]!;
+    const underlay = this.socketFor(c.encap);
+    const tun = opened ?? (await this.openLink(p));
     const local = this.cfg.underlay.address;
     const policy = this.spd.add({
       src: local,
@@ -413,11 +420,12 @@ export class OverlayNode {
     if (next.underlay.address !== u.address || next.underlay.port !== u.port || next.underlay.mtu !== u.mtu) {
       throw new ConfigError('underlay', 'cannot change on reload; restart the daemon');
     }
+    const t0 = Date.now();
     const prepared = this.prepare(next);
     // Before applying: allocSpi must already avoid the new config's manual SPIs.
     this.cfg = next;
     const r = await applyReload(this.reloadHost(), prepared);
-    this.log.info(r, 'config reloaded');
+    this.log.info({ ...r, ms: Date.now() - t0 }, 'config reloaded');
     return r;
   }
 
@@ -433,7 +441,8 @@ export class OverlayNode {
       ike: () => this.ike,
       ikeEngine: () => this.ikeEngine(),
       socketFor: (e) => this.socketFor(e),
-      addVlink: (p) => this.addVlink(p),
+      openLink: (p) => this.openLink(p),
+      addVlink: (p, tun) => this.addVlink(p, tun),
       removeVlink: (n) => this.removeVlink(n),
       setLiveness: (v, l) => this.setLiveness(v, l),
       carrier: (v, up, why) => this.ikeCarrier(v, up, why),

@@ -6,7 +6,7 @@
 
 import type { Logger } from 'pino';
 import type { NetSys, SavedRoute } from '../io/netsys.js';
-import type { UnderlaySocket } from '../io/types.js';
+import type { TunDevice, UnderlaySocket } from '../io/types.js';
 import type { Spd } from '../dataplane/spd.js';
 import { IPPROTO_IPIP } from '../dataplane/spd.js';
 import type { Sad } from '../dataplane/sad.js';
@@ -32,7 +32,8 @@ export interface ReloadHost {
   ike(): IkeEngine | null;
   ikeEngine(): Promise<IkeEngine>;
   socketFor(encap: 'udp' | 'esp'): UnderlaySocket;
-  addVlink(p: PreparedVlink): Promise<void>;
+  openLink(p: PreparedVlink): Promise<TunDevice>;
+  addVlink(p: PreparedVlink, opened?: TunDevice): Promise<void>;
   removeVlink(name: string): void;
   setLiveness(v: Vlink, l: Liveness | null): void;
   carrier(v: Vlink, up: boolean, why: string): void;
@@ -90,11 +91,18 @@ export async function applyReload(h: ReloadHost, next: Map<string, PreparedVlink
   const r: ReloadResult = { added: [], removed: [], kept: [], updated: [], changes: {}, renamed: [], recreated: [], routesRestored: 0 };
   const gone = [...h.vlinks.keys()].filter((n) => !next.has(n));
   const fresh = [...next.keys()].filter((n) => !h.vlinks.has(n));
-  // A vlink to the same peer under a new name is a rename: its routes move to the new TUN.
-  const renames = new Map<string, { from: string; routes: SavedRoute[] }>();
+  // A vlink to the same peer under a new name is a rename. Make before break: the new TUN comes
+  // up beside the old one and each route through the old one is replaced by the same route
+  // through the new one, so the kernel always has a route; then the old vlink goes.
+  const renames = new Map<string, { from: string; tun: TunDevice }>();
   for (const to of fresh) {
     const from = gone.find((g) => h.prepared.get(g)!.cfg.peer === next.get(to)!.cfg.peer && ![...renames.values()].some((x) => x.from === g));
-    if (from !== undefined) renames.set(to, { from, routes: await snapshot(h, from) });
+    if (from === undefined) continue;
+    const routes = await snapshot(h, from);
+    const tun = await h.openLink(next.get(to)!);
+    renames.set(to, { from, tun });
+    r.routesRestored += await restore(h, to, routes, true);
+    inherit(next.get(to)!, liveSas(h, from));
   }
   for (const name of gone) {
     h.removeVlink(name);
@@ -128,6 +136,7 @@ export async function applyReload(h: ReloadHost, next: Map<string, PreparedVlink
       h.log.error({ vlink: name, changed: c.fields, err: e instanceof Error ? e.message : String(e) },
         'in-place update failed: recreating the vlink (new TUN) and putting its routes back');
       const routes = await snapshot(h, name);
+      inherit(c.to, liveSas(h, name));
       h.removeVlink(name);
       await h.addVlink(c.to);
       r.routesRestored += await restore(h, name, routes);
@@ -135,13 +144,10 @@ export async function applyReload(h: ReloadHost, next: Map<string, PreparedVlink
     }
   }
   for (const name of fresh) {
-    await h.addVlink(next.get(name)!);
-    r.added.push(name);
     const ren = renames.get(name);
-    if (ren !== undefined) {
-      r.renamed.push({ from: ren.from, to: name });
-      r.routesRestored += await restore(h, name, ren.routes);
-    }
+    await h.addVlink(next.get(name)!, ren?.tun);
+    r.added.push(name);
+    if (ren !== undefined) r.renamed.push({ from: ren.from, to: name });
   }
   return r;
 }
@@ -155,9 +161,9 @@ async function snapshot(h: ReloadHost, name: string): Promise<SavedRoute[]> {
   }
 }
 
-async function restore(h: ReloadHost, name: string, routes: SavedRoute[]): Promise<number> {
+async function restore(h: ReloadHost, name: string, routes: SavedRoute[], replace = false): Promise<number> {
   if (routes.length === 0) return 0;
-  const res = await h.netsys.restoreRoutes(name, routes);
+  const res = await h.netsys.restoreRoutes(name, routes, { replace });
   if (res.restored.length > 0) h.log.info({ vlink: name, routes: res.restored }, `put back ${res.restored.length} route(s) through ${name}`);
   for (const f of res.failed) h.log.warn({ vlink: name, route: f.route, err: f.error }, 'route through the vlink could not be put back');
   return res.restored.length;
@@ -204,7 +210,7 @@ async function updateInPlace(h: ReloadHost, v: Vlink, from: PreparedVlink, to: P
   if (replacesKeying(fields)) {
     await attachKeying(h, v, from, to);
   } else if (to.ike === null) {
-    swapManualSas(h, v, from, to);
+    swapManualSas(h, v, to);
   } else if (fields.some((f) => f.startsWith('keying.'))) {
     const u = h.ike()!.updatePeer(to.ike, from.keyId !== to.keyId);
     h.log[u.action === 'reestablish' ? 'warn' : 'info']({ vlink: v.name, changed: u.changed, action: u.action }, `IKE settings changed: ${u.why}`);
@@ -241,31 +247,40 @@ async function attachKeying(h: ReloadHost, v: Vlink, from: PreparedVlink, to: Pr
     (await h.ikeEngine()).addPeer(to.ike);
     return;
   }
-  swapManualSas(h, v, from, to);
+  swapManualSas(h, v, to);
   if (from.ike !== null) h.carrier(v, true, 'keying is now manual: SAs installed');
+}
+
+/** The manual SAs a vlink runs now; none for IKEv2 (IKE negotiates new ones for a new vlink). */
+function liveSas(h: ReloadHost, name: string): { out: OutboundSa | null; in: InboundSa | null } {
+  const v = h.vlinks.get(name);
+  if (v === undefined || h.prepared.get(name)?.ike !== null) return { out: null, in: null };
+  return { out: v.policy.sa, in: v.inbound[0] ?? null };
 }
 
 /**
  * Manual keying: an SA whose key did not change stays the same SA, sequence number and replay
- * window included. A key must never see a sequence number twice (AES-GCM and ChaCha20-Poly1305
- * build their nonce from it), so only a new key may start again from 1.
+ * window included, whatever else changed (peer, name). A key must never see a sequence number
+ * twice (AES-GCM and ChaCha20-Poly1305 build their nonce from it), and the peer's replay window
+ * would drop everything from 1 again anyway; only a new key may start again from 1.
  */
-function swapManualSas(h: ReloadHost, v: Vlink, from: PreparedVlink, to: PreparedVlink): void {
-  const oldOut = from.ike === null ? v.policy.sa : null;
-  const oldIn = from.ike === null ? (v.inbound[0] ?? null) : null;
-  let out = to.out!;
-  if (oldOut !== null && sameKey(oldOut, out)) out = Object.assign(oldOut, { dst: out.dst, dstU32: out.dstU32 });
-  let inn = to.in!;
-  if (oldIn !== null && sameKey(oldIn, inn)) {
-    inn = Object.assign(oldIn, { src: inn.src, srcU32: inn.srcU32 });
-    inn.replay.resize(to.cfg.replayWindow);
+function inherit(to: PreparedVlink, live: { out: OutboundSa | null; in: InboundSa | null }): void {
+  if (to.ike !== null) return;
+  if (live.out !== null && sameKey(live.out, to.out)) to.out = Object.assign(live.out, { dst: to.out!.dst, dstU32: to.out!.dstU32 });
+  if (live.in !== null && sameKey(live.in, to.in)) {
+    to.in = Object.assign(live.in, { src: to.in!.src, srcU32: to.in!.srcU32 });
+    to.in.replay.resize(to.cfg.replayWindow);
   }
-  if (inn !== oldIn) {
+}
+
+/** Manual keying in place: the SAs whose keys changed are replaced, the others carry on (inherit). */
+function swapManualSas(h: ReloadHost, v: Vlink, to: PreparedVlink): void {
+  const live = liveSas(h, v.name);
+  inherit(to, live);
+  if (to.in !== live.in) {
     for (const sa of v.inbound.splice(0)) h.sad.remove(sa.spi);
-    h.sad.add(inn, v.name);
-    v.inbound.push(inn);
+    h.sad.add(to.in!, v.name);
+    v.inbound.push(to.in!);
   }
-  v.policy.sa = out;
-  to.out = out;
-  to.in = inn;
+  v.policy.sa = to.out;
 }

@@ -36,13 +36,15 @@ export class FakeNetSys implements NetSys {
     return structuredClone(this.fib.get(name) ?? []);
   }
 
-  async restoreRoutes(name: string, routes: SavedRoute[]): Promise<RestoreResult> {
+  async restoreRoutes(name: string, routes: SavedRoute[], opts: { replace?: boolean } = {}): Promise<RestoreResult> {
     this.link(name);
-    const list = this.fib.get(name) ?? [];
     const moved = routes.map((r) => ({ ...r, hops: r.hops.map((h) => (h.onVlink ? { ...h, dev: name } : h)) }));
-    list.push(...moved);
-    this.fib.set(name, list);
-    this.calls.push(`restore ${name} ${routes.length}`);
+    // A route is keyed by its destination and table, whatever link it uses: replace moves it.
+    const key = (r: SavedRoute) => `${r.dst} ${r.table}`;
+    const keys = new Set(moved.map(key));
+    if (opts.replace === true) for (const [dev, list] of this.fib) this.fib.set(dev, list.filter((r) => !keys.has(key(r))));
+    this.fib.set(name, [...(this.fib.get(name) ?? []), ...moved]);
+    this.calls.push(`restore${opts.replace === true ? ' (replace)' : ''} ${name} ${routes.length}`);
     return { restored: moved.map(routeText), failed: [] };
   }
 

@@ -51,8 +51,12 @@ export interface NetSys {
   replaceAddress(name: string, from: LinkAddress, to: LinkAddress): Promise<void>;
   /** Every route (all tables but local, not the kernel's own) with a next hop through `name`. */
   routesVia(name: string): Promise<SavedRoute[]>;
-  /** Adds routes saved by routesVia, with the hops that used the old interface on `name`. */
-  restoreRoutes(name: string, routes: SavedRoute[]): Promise<RestoreResult>;
+  /**
+   * Adds routes saved by routesVia, with the hops that used the old interface on `name`. A
+   * route already there is left alone, unless `replace`: then it is overwritten, which moves a
+   * route from a TUN that still exists to its successor in one step.
+   */
+  restoreRoutes(name: string, routes: SavedRoute[], opts?: { replace?: boolean }): Promise<RestoreResult>;
   close(): void;
 }
 
@@ -142,7 +146,7 @@ export class RtNetSys implements NetSys {
     return routes.map((r) => saveRoute(r, index, names)).filter((r): r is SavedRoute => r !== null);
   }
 
-  async restoreRoutes(name: string, routes: SavedRoute[]): Promise<RestoreResult> {
+  async restoreRoutes(name: string, routes: SavedRoute[], opts: { replace?: boolean } = {}): Promise<RestoreResult> {
     const out: RestoreResult = { restored: [], failed: [] };
     if (routes.length === 0) return out;
     const index = await this.ifindex(name, 'restoreRoutes');
@@ -150,7 +154,7 @@ export class RtNetSys implements NetSys {
       const { data, attrs } = restoreRequest(r, index);
       const text = routeText({ ...r, hops: r.hops.map((h) => (h.onVlink ? { ...h, dev: name } : h)) });
       try {
-        await this.sock.newRoute(data, attrs, { flags: NEW_EXCL });
+        await this.sock.newRoute(data, attrs, { flags: opts.replace === true ? NEW_REPLACE : NEW_EXCL });
         out.restored.push(text);
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);

@@ -232,7 +232,18 @@ describe('reload in place (fakes)', () => {
 
   test('a rename needs a new TUN: the old one closes and its routes move to the new one', async () => {
     const old = tuns.get('vl-b')!;
+    assert.equal(await across(3), 3);
+    const out = a.vlinks.get('vl-b')!.policy.sa!;
+    let atClose: string[] | undefined;
+    const close = old.close.bind(old);
+    old.close = () => {
+      atClose = (nsA.fib.get('vl-x') ?? []).map((x) => x.dst);
+      close();
+    };
     const r = await a.reload(cfg('a', { name: 'vl-x' }));
+    assert.deepEqual(atClose, ['10.10.0.2/32'], 'make before break: the route was on the new TUN before the old one closed');
+    assert.equal(a.vlinks.get('vl-x')!.policy.sa, out, 'same keys: the SA carries on under the new name');
+    assert.equal(out.seq, 3, 'no sequence number (and so no nonce) is used twice');
     assert.deepEqual([r.added, r.removed, r.renamed, r.routesRestored], [['vl-x'], ['vl-b'], [{ from: 'vl-b', to: 'vl-x' }], 1]);
     assert.equal(old.closed, true);
     assert.equal(nsA.fib.has('vl-b'), false, 'the kernel took the old routes with the TUN');
@@ -246,8 +257,11 @@ describe('reload in place (fakes)', () => {
     nsA.setMtu = async () => {
       throw new Error('EPERM (injected)');
     };
+    assert.equal(await across(2), 2);
+    const out = a.vlinks.get('vl-b')!.policy.sa!;
     const r = await a.reload(cfg('a', { mtu: 1300 }));
     assert.deepEqual([r.recreated, r.updated, r.routesRestored], [['vl-b'], [], 1]);
+    assert.equal(a.vlinks.get('vl-b')!.policy.sa, out, 'the new vlink carries the running SA on');
     assert.equal(old.closed, true);
     assert.notEqual(tuns.get('vl-b'), old);
     assert.equal(nsA.links.get('vl-b')!.mtu, 1300, 'the new TUN was configured with the new MTU');
