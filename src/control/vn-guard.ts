@@ -28,7 +28,8 @@ export async function applyGuard(guard: Guard | undefined, cfg: NodeConfig, prev
       await guard.remove();
       log.warn(`vn_prefixes removed from the config: guard removed; VN traffic is no longer fail-closed while this daemon is down`);
     } else if (phase === 'start') {
-      const stale = guard === undefined ? null : await guard.state();
+      // Without vn_prefixes nft is not needed: a guard that cannot even be read is no reason to stop.
+      const stale = guard === undefined ? null : await guard.state().catch(() => null);
       if (stale?.table === true || (stale?.routes.length ?? 0) > 0) {
         log.warn({ table: GUARD_TABLE, prefixes: stale!.prefixes, routes: stale!.routes }, `vn_prefixes is not set, but a guard left by an earlier run is installed and still drops VN traffic that leaves by other interfaces than ${stale!.allowed.join(', ')}; left in place (remove it by hand: ${BY_HAND})`);
       }

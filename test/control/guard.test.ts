@@ -181,6 +181,15 @@ describe('guard lifecycle over fakes', () => {
     assert.ok(logs.some((l) => /a guard left by an earlier run is installed .* nft delete table inet iiptran_guard/.test(l.msg)));
   });
 
+  test('without vn_prefixes, a guard that cannot be read (nft missing) does not stop the start', async () => {
+    io.guard!.state = async () => {
+      throw new Error('nft is not installed');
+    };
+    node = new OverlayNode(cfg(), io, log());
+    await node.start();
+    assert.ok(events.includes('open vl-b'));
+  });
+
   test('reload can add and remove vn_prefixes', async () => {
     node = new OverlayNode(cfg(), io, log());
     await node.start();
