@@ -4,12 +4,13 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createNetns, deleteNetns, isRoot, runInNetns } from './netns.js';
+import { createNetns, deleteNetns, runInNetns } from './netns.js';
+import { netnsSkip } from '../netns/helpers.js';
 import { GUARD_METRIC, GUARD_ROUTE_PROTO, guardNftScript, parseNftTable } from '../../src/io/guard.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const skip = isRoot ? false : 'needs root (network namespaces, nftables)';
+const skip = netnsSkip(['ip', 'nft']);
 
 test('the nft script and its JSON round-trip without a kernel', () => {
   const s = guardNftScript({ prefixes: ['10.10.0.0/16'], vlinks: ['vl-b'] }, { output: { packets: 3, bytes: 252 }, forward: { packets: 0, bytes: 0 } });

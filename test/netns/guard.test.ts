@@ -15,13 +15,13 @@ import { PairLab } from '../../src/tools/pair-lab.js';
 import { nsExec, parsePing } from '../../src/tools/netns.js';
 import { GUARD_ROUTE_PROTO, GUARD_TABLE, parseNftTable } from '../../src/io/guard.js';
 import { readState, type LabState } from '../../src/tools/lab/state.js';
-import { capture, isRoot, uniquePrefix } from './helpers.js';
+import { capture, netnsSkip, uniquePrefix } from './helpers.js';
 import { readPcap } from './pcap.js';
 import { cli, node, vnPing, waitFor } from './lab-harness.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const skip = isRoot ? false : 'needs root (network namespaces, TUN, nftables)';
+const skip = netnsSkip(['ip', 'sysctl', 'ping', 'nft', 'tcpdump', 'bird', 'birdc']);
 const VN = ['10.10.0.0/16', '10.255.0.0/16'];
 const isVn = (a: string) => a.startsWith('10.10.') || a.startsWith('10.255.');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
