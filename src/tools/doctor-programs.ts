@@ -19,12 +19,12 @@ export interface ProgramInfo {
 }
 
 export const PROGRAMS: Readonly<Record<string, ProgramInfo>> = {
-  ip: { pkg: 'iproute2', version: ['-V'], level: 'required', usedBy: 'daemon routes, labs and tests: netns, veth, bridges' },
+  ip: { pkg: 'iproute2', version: ['-V'], level: 'required', usedBy: 'daemon routes and the guard\'s unreachable routes (vn_prefixes), labs and tests: netns, veth, bridges' },
   ping: { pkg: 'iputils-ping', version: ['-V'], level: 'required', usedBy: 'labs (convergence check), tests, demo' },
   sysctl: { pkg: 'procps', version: ['--version'], level: 'required', usedBy: 'labs: forwarding in router namespaces' },
   unshare: { pkg: 'util-linux', version: ['--version'], level: 'required', usedBy: 'tests: a private /run per charon' },
   mount: { pkg: 'mount', version: ['--version'], level: 'required', usedBy: 'tests: a private /run per charon' },
-  nft: { pkg: 'nftables', version: ['--version'], level: 'required', usedBy: 'labs (NAT, link faults), tests (fault injection)' },
+  nft: { pkg: 'nftables', version: ['--version'], level: 'required', usedBy: 'daemon: the fail-closed guard (vn_prefixes); labs (NAT, link faults), tests (fault injection)' },
   tcpdump: { pkg: 'tcpdump', version: ['--version'], level: 'required', usedBy: 'tests and demo: underlay captures' },
   tshark: { pkg: 'tshark', version: ['--version'], level: 'required', usedBy: 'tests: independent ESP/IKE decoder' },
   text2pcap: { pkg: 'wireshark-common', version: ['--version'], level: 'required', usedBy: 'tests: IKE codec checked by tshark' },
