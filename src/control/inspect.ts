@@ -8,6 +8,7 @@ import type { KernelNextHop, KernelRoute } from '../io/netsys.js';
 import type { Vlink } from '../dataplane/vlink.js';
 import { outerHeadersLen } from '../dataplane/mtu.js';
 import { hex, type OverlayNode } from './node.js';
+import { GUARD_METRIC, GUARD_ROUTE_PROTO, GUARD_TABLE, type GuardState } from '../io/guard.js';
 
 export const SCHEMA = 1;
 
@@ -175,4 +176,32 @@ export function routesView(node: OverlayNode, kernel: KernelRoute[], all = false
     });
   }
   return { schema: SCHEMA, node: node.cfg.node, routes };
+}
+
+/**
+ * The fail-closed guard (io/guard.ts): what the config asks for beside what the kernel holds,
+ * read back at every call. `installed` means every configured prefix has its unreachable route
+ * and the nft table holds exactly the configured prefixes and vlinks.
+ */
+export function guardView(node: OverlayNode, kernel: GuardState | null) {
+  const spec = node.guardSpec;
+  const want = spec === null ? null : { prefixes: spec.prefixes, allowed: ['lo', ...spec.vlinks] };
+  const same = (a: string[], b: string[]) => a.length === b.length && [...a].sort().join() === [...b].sort().join();
+  const installed = want !== null && kernel !== null && kernel.table &&
+    want.prefixes.every((p) => kernel.routes.includes(p)) && same(kernel.prefixes, want.prefixes) && same(kernel.allowed, want.allowed);
+  return {
+    schema: SCHEMA,
+    node: node.cfg.node,
+    configured: spec !== null,
+    installed,
+    prefixes: spec?.prefixes ?? [],
+    metric: GUARD_METRIC,
+    routeProtocol: GUARD_ROUTE_PROTO,
+    table: `inet ${GUARD_TABLE}`,
+    allowed: want?.allowed ?? [],
+    kernel: kernel === null ? null : { table: kernel.table, routes: kernel.routes, prefixes: kernel.prefixes, allowed: kernel.allowed },
+    drops: kernel === null
+      ? { output: { packets: 0, bytes: 0 }, forward: { packets: 0, bytes: 0 }, packets: 0 }
+      : { ...kernel.drops, packets: kernel.drops.output.packets + kernel.drops.forward.packets },
+  };
 }

@@ -130,7 +130,23 @@ IKE messages: ${v.stats.rx} received, ${v.stats.tx} sent${d === '' ? '' : `, dro
     (v.stats.cookies === undefined ? '' : `\nhalf-open IKE SAs: ${v.stats.halfOpen}${v.stats.cookieMode ? ' (COOKIE mode)' : ''}; cookies sent ${v.stats.cookies.sent}, accepted ${v.stats.cookies.accepted}, rejected ${v.stats.cookies.rejected}; NAT keepalives sent ${v.stats.natKeepalives}`);
 }
 
+export function renderGuard(v: Obj): string {
+  if (!v.configured) return 'no guard: vn_prefixes is not set, so VN traffic is not fail-closed while the daemon is down';
+  const k: Obj | null = v.kernel;
+  const yes = (b: boolean) => (b ? 'yes' : 'NO');
+  const rows = (v.prefixes as string[]).map((p) => [p, yes(k !== null && k.routes.includes(p)), yes(k !== null && k.prefixes.includes(p))]);
+  for (const p of (k?.prefixes ?? []) as string[]) if (!v.prefixes.includes(p)) rows.push([`${p} (not configured)`, yes(k!.routes.includes(p)), 'yes']);
+  const d = v.drops;
+  return [
+    `guard ${v.installed ? 'installed' : 'NOT INSTALLED as configured'}: VN traffic leaves by a vlink or not at all, also while the daemon is down`,
+    table(['PREFIX', `UNREACHABLE ROUTE (metric ${v.metric}, proto ${v.routeProtocol})`, 'IN NFT SET'], rows),
+    `nft table ${v.table}: ${k === null || !k.table ? 'MISSING' : 'present'}; allowed output interfaces: ${((k?.allowed ?? v.allowed) as string[]).join(', ')}`,
+    `dropped: ${d.packets} packets (output ${d.output.packets}, forward ${d.forward.packets}), ${d.output.bytes + d.forward.bytes} bytes`,
+  ].join('\n');
+}
+
 export const RENDERERS: Record<string, (v: Obj) => string> = {
+  guard: renderGuard,
   ike: renderIke,
   links: renderLinks,
   policies: renderPolicies,
