@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { PairLab, REPO_ROOT } from '../../src/tools/pair-lab.js';
 import { nsExec } from '../../src/tools/netns.js';
-import { capture, isRoot, sendUdp, uniquePrefix } from './helpers.js';
+import { capture, netnsSkip, sendUdp, uniquePrefix } from './helpers.js';
 import { readPcap } from './pcap.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const skip = isRoot ? false : 'needs root (network namespaces, TUN, raw sockets)';
+const skip = netnsSkip(['ip', 'ping', 'nft', 'tcpdump']);
 const STRANGER = '10.200.0.3';
 
 /** Sends ESP packets over a raw IP socket bound to `from` (the daemon's own socket code). */

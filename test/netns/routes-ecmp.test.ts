@@ -13,12 +13,12 @@ import { addNs, delNsSync, nsExec, nsSpawn } from '../../src/tools/netns.js';
 import { controlCall } from '../../src/control/control-client.js';
 import { writeKeyFile } from '../../src/control/keyfile.js';
 import { readState, type LabState } from '../../src/tools/lab/state.js';
-import { isRoot, uniquePrefix } from './helpers.js';
+import { netnsSkip, uniquePrefix } from './helpers.js';
 import { assertGone, cli, node, vnPing, waitFor } from './lab-harness.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const skip = isRoot ? false : 'needs root (network namespaces, TUN, BIRD)';
+const skip = netnsSkip(['ip', 'ping', 'nft', 'bird', 'birdc', 'sysctl']);
 const CLI = path.join(REPO_ROOT, 'bin', 'iiptran.js');
 
 function vlinkYaml(dir: string, name: string, peer: string, addr: string, spiOut: string, spiIn: string): string[] {
