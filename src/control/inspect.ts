@@ -4,7 +4,7 @@
 
 import type { InboundSa, OutboundSa } from '../dataplane/sa.js';
 import { DROP_REASONS, type DropCounters } from '../dataplane/drop-reasons.js';
-import type { KernelRoute } from '../io/netsys.js';
+import type { KernelNextHop, KernelRoute } from '../io/netsys.js';
 import type { Vlink } from '../dataplane/vlink.js';
 import { outerHeadersLen } from '../dataplane/mtu.js';
 import { hex, type OverlayNode } from './node.js';
@@ -127,29 +127,52 @@ export function ikeView(node: OverlayNode) {
   };
 }
 
+/** A path of a route: a multipath route's next hop, or an ordinary route's only one. */
+type RoutePath = Omit<KernelNextHop, 'ifindex'> & { ifindex: number | null };
+
+/** One path of a route, joined with the vlink it leaves by (all null when it is not a vlink). */
+function nextHopView(node: OverlayNode, h: RoutePath, now: number) {
+  const v = h.dev === null ? undefined : node.vlinks.get(h.dev);
+  const base = { gateway: h.gateway, dev: h.dev, ifindex: h.ifindex, weight: h.weight, flags: h.flags };
+  if (v === undefined) return { ...base, vlink: null, state: null, outer: null, policy: null, saOut: null, saIn: null };
+  const pol = node.spd.lookup(v.localU32, v.peerU32, 4);
+  return {
+    ...base,
+    vlink: v.name,
+    state: v.carrier ? 'up' : 'down',
+    outer: outer(v),
+    policy: pol === undefined ? null : { id: pol.id, action: pol.action },
+    saOut: pol?.sa ? saView(pol.sa, v.name, now) : null,
+    saIn: v.inbound.length > 0 ? saView(v.inbound[0]!, v.name, now) : null,
+  };
+}
+
 /**
  * The signature view: every kernel route joined with the vlink it leaves by, that vlink's
- * outer header, the SPD entry that outer header selects, and the SAs carrying it.
+ * outer header, the SPD entry that outer header selects, and the SAs carrying it. `nexthops`
+ * has one entry per path: one for an ordinary route (the same as the route's own fields), one
+ * per path of a multipath route, whose own per-path fields are then null.
  */
 export function routesView(node: OverlayNode, kernel: KernelRoute[], all = false) {
   const now = Date.now();
   const routes = [];
-  for (const r of kernel) {
-    const v = r.dev === null ? undefined : node.vlinks.get(r.dev);
-    if (v === undefined && !all) continue;
-    if (v === undefined) {
-      routes.push({ ...r, vlink: null, state: null, outer: null, policy: null, saOut: null, saIn: null });
-      continue;
-    }
-    const pol = node.spd.lookup(v.localU32, v.peerU32, 4);
+  for (const { multipath, ...r } of kernel) {
+    const single = multipath === undefined;
+    const paths: RoutePath[] = single
+      ? [{ gateway: r.gateway, dev: r.dev, ifindex: r.ifindex, weight: 1, flags: [] }]
+      : multipath;
+    const nexthops = paths.map((h) => nextHopView(node, h, now));
+    if (!all && nexthops.every((h) => h.vlink === null)) continue;
+    const own = single ? nexthops[0]! : null;
     routes.push({
       ...r,
-      vlink: v.name,
-      state: v.carrier ? 'up' : 'down',
-      outer: outer(v),
-      policy: pol === undefined ? null : { id: pol.id, action: pol.action },
-      saOut: pol?.sa ? saView(pol.sa, v.name, now) : null,
-      saIn: v.inbound.length > 0 ? saView(v.inbound[0]!, v.name, now) : null,
+      vlink: own?.vlink ?? null,
+      state: own?.state ?? null,
+      outer: own?.outer ?? null,
+      policy: own?.policy ?? null,
+      saOut: own?.saOut ?? null,
+      saIn: own?.saIn ?? null,
+      nexthops,
     });
   }
   return { schema: SCHEMA, node: node.cfg.node, routes };
