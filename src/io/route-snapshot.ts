@@ -5,6 +5,8 @@
 
 import os from 'node:os';
 import type { rt } from 'netlink';
+import { IiptranError } from '../errors.js';
+import { parseMultipath } from './rta-multipath.js';
 
 export interface SavedHop {
   gateway: string | null;
@@ -48,27 +50,7 @@ function ipv4Bytes(a: string): Buffer {
   return Buffer.from(a.split('.').map(Number));
 }
 
-/** RTA_MULTIPATH is an array of struct rtnexthop (host byte order), each followed by its attributes. */
-export function parseMultipath(buf: Buffer): { gateway: string | null; ifindex: number; weight: number; onlink: boolean }[] {
-  const u16 = (o: number) => (LE ? buf.readUInt16LE(o) : buf.readUInt16BE(o));
-  const i32 = (o: number) => (LE ? buf.readInt32LE(o) : buf.readInt32BE(o));
-  const hops = [];
-  for (let off = 0; off + 8 <= buf.length; ) {
-    const len = u16(off);
-    if (len < 8 || off + len > buf.length) break;
-    let gateway: string | null = null;
-    for (let a = off + 8; a + 4 <= off + len; ) {
-      const alen = u16(a);
-      if (alen < 4) break;
-      if (u16(a + 2) === RTA_GATEWAY && alen === 8) gateway = ipv4(buf.subarray(a + 4, a + 8));
-      a += (alen + 3) & ~3;
-    }
-    hops.push({ gateway, ifindex: i32(off + 4), weight: buf[off + 3]! + 1, onlink: (buf[off + 2]! & RTNH_F_ONLINK) !== 0 });
-    off += (len + 3) & ~3;
-  }
-  return hops;
-}
-
+/** RTA_MULTIPATH for RTM_NEWROUTE: the inverse of rta-multipath.ts parseMultipath, flags reduced to onlink. */
 export function encodeMultipath(hops: { gateway: string | null; ifindex: number; weight: number; onlink: boolean }[]): Buffer {
   const parts = hops.map((h) => {
     const b = Buffer.alloc(h.gateway === null ? 8 : 16);
@@ -96,7 +78,10 @@ export function encodeMultipath(hops: { gateway: string | null; ifindex: number;
 export function saveRoute(r: rt.RouteMessage, ifindex: number, names: Map<number, string>): SavedRoute | null {
   const table = r.attrs.table ?? r.data.table ?? 0;
   if (r.data.family !== 2 || table === RT_TABLE_LOCAL || r.data.protocol === 'KERNEL') return null;
-  const mp = r.attrs.multipath === undefined ? null : parseMultipath(Buffer.from(r.attrs.multipath));
+  const parsed = r.attrs.multipath === undefined ? null : parseMultipath(Buffer.from(r.attrs.multipath));
+  if (typeof parsed === 'string') throw new IiptranError('IIPTRAN_ERR_NATIVE', `route with RTA_MULTIPATH the kernel sent unreadable: ${parsed}`);
+  // Only onlink is configuration; linkdown, dead and the like are the kernel's state.
+  const mp = parsed?.map((h) => ({ gateway: h.gateway, ifindex: h.ifindex, weight: h.weight, onlink: h.flags.includes('onlink') })) ?? null;
   const raw = mp ?? (r.attrs.oif === undefined ? [] : [{
     gateway: ipv4(r.attrs.gateway),
     ifindex: r.attrs.oif,

@@ -19,10 +19,10 @@ import { PairLab, type PairNode } from '../../src/tools/pair-lab.js';
 import { nsExec } from '../../src/tools/netns.js';
 import { writeKeyFile } from '../../src/control/keyfile.js';
 import { readState, type LabState } from '../../src/tools/lab/state.js';
-import { isRoot, uniquePrefix } from './helpers.js';
+import { netnsSkip, uniquePrefix } from './helpers.js';
 import { cli, node } from './lab-harness.js';
 
-const skip = isRoot ? false : 'needs root (network namespaces, TUN, BIRD)';
+const skip = netnsSkip(['ip', 'sysctl', 'ping', 'nft', 'bird', 'birdc']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface StreamResult {
