@@ -430,10 +430,14 @@ export class OverlayNode {
     }
     const t0 = Date.now();
     const prepared = this.prepare(next);
-    this.guardSpec = await applyGuard(this.io.guard, next, this.guardSpec, 'reload', this.log);
+    // Vlinks on their way out stay allowed until they are gone: a renamed vlink's routes move to
+    // its new TUN before the old one closes, and until then traffic still leaves by the old one.
+    const leaving = this.cfg.vlinks.filter((v) => !prepared.has(v.name));
+    this.guardSpec = await applyGuard(this.io.guard, { ...next, vlinks: [...next.vlinks, ...leaving] }, this.guardSpec, 'reload', this.log);
     // Before applying: allocSpi must already avoid the new config's manual SPIs.
     this.cfg = next;
     const r = await applyReload(this.reloadHost(), prepared);
+    if (leaving.length > 0) this.guardSpec = await applyGuard(this.io.guard, next, this.guardSpec, 'reload', this.log);
     this.log.info({ ...r, ms: Date.now() - t0 }, 'config reloaded');
     return r;
   }

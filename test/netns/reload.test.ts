@@ -1,6 +1,6 @@
 // SIGHUP under a ping stream, with real TUNs, real kernel routes and unmodified BIRD.
 //
-// Static routing (a pair): liveness, MTU and key changes are applied to the running TUN, so
+// Static routing (a pair): liveness, MTU, key and encap changes are applied to the running TUN, so
 // the hand-made route through it survives and the stream loses at most a handful of packets; a
 // rename needs a new TUN, and the daemon puts the routes through the old one back on it.
 //
@@ -108,7 +108,7 @@ describe('reload under static routing (pair)', { skip }, () => {
     return r;
   }
 
-  test('liveness, MTU and keys change on the running TUN: the route stays, a handful lost at most', async () => {
+  test('liveness, MTU, keys and encap change on the running TUN: the route stays, a handful lost at most', async () => {
     const idx = await ifindex(lab.a.ns, lab.a.vlink);
     const route = await routeTo(lab.a.ns, lab.b.vn);
     assert.match(route, /via 10\.255\.0\.1 dev vl-b/);
@@ -129,6 +129,12 @@ describe('reload under static routing (pair)', { skip }, () => {
     const keys = await step('keys', [lab.a, lab.b], (y) => y);
     assert.ok(keys.lost <= 5, `keys: ${keys.lost} lost`);
     assert.ok((await outSa()).seq < seqBefore, 'a new SA, counting from 1 again');
+
+    // Both ends from ESP in UDP 4500 to raw ESP (protocol 50): another socket, same TUN.
+    const encap = await step('encap', [lab.a, lab.b], (y) => y.replace('encap: udp', 'encap: esp'));
+    assert.ok(encap.lost <= 5, `encap: ${encap.lost} lost`);
+    const links = (await lab.show(lab.a, 'links')) as { links: { outer: { encap: string; dport: number | null } }[] };
+    assert.deepEqual(links.links[0]!.outer, { ...links.links[0]!.outer, encap: 'esp', dport: null });
 
     assert.equal(await ifindex(lab.a.ns, lab.a.vlink), idx, 'same TUN all along');
     assert.equal(await routeTo(lab.a.ns, lab.b.vn), route, 'the static route is untouched');
