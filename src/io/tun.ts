@@ -91,14 +91,6 @@ export class Tun implements TunDevice {
     loadNative().tunSetCarrier(this.fd, up);
   }
 
-  setMtu(mtu: number): void {
-    setMtu(this.name, mtu);
-  }
-
-  setUp(up: boolean): void {
-    setUp(this.name, up);
-  }
-
   /** Stop reading and close the fd; the kernel removes a non-persistent TUN with it. Idempotent. */
   close(): void {
     if (this.closed) return;
@@ -113,19 +105,4 @@ export class Tun implements TunDevice {
 /** Create (or attach to a persistent) TUN named `name` (at most 15 bytes). */
 export function openTun(name: string): Tun {
   return new Tun(name);
-}
-
-/** SIOCSIFMTU on any interface. Throws NativeError. */
-export function setMtu(name: string, mtu: number): void {
-  loadNative().ifSetMtu(name, mtu);
-}
-
-/** SIOCGIFMTU on any interface. Throws NativeError. */
-export function getMtu(name: string): number {
-  return loadNative().ifGetMtu(name);
-}
-
-/** Set or clear IFF_UP on any interface. Throws NativeError. */
-export function setUp(name: string, up: boolean): void {
-  loadNative().ifSetUp(name, up);
 }

@@ -5,7 +5,7 @@
 //   napi_util.c  argument checks, errno errors      tun.c        TUN open, TUNSETCARRIER
 //   sockets.c    UDP and raw IPv4 sockets            batch.c      writeBatch, sendBatch
 //   reader*.c    the batched Reader (construction, polling, lifetime)
-//   ifctl.c      MTU/up ioctls
+//   test_ifctl.c MTU/up ioctls, exported only under `testOnly` (production uses rtnetlink)
 //
 // Conventions shared with src/native/index.ts:
 //  - IPv4 addresses cross the boundary as uint32 in HOST byte order (10.0.0.1 == 0x0a000001),
@@ -33,12 +33,10 @@ napi_value js_close_fd(napi_env env, napi_callback_info info);
 napi_value js_write_batch(napi_env env, napi_callback_info info);
 napi_value js_send_batch(napi_env env, napi_callback_info info);
 
-// ifctl.c
-napi_value js_if_set_mtu(napi_env env, napi_callback_info info);
-napi_value js_if_get_mtu(napi_env env, napi_callback_info info);
-napi_value js_if_set_up(napi_env env, napi_callback_info info);
-
 // reader.c: the Reader class, ready to be set on exports.
 napi_status reader_define_class(napi_env env, napi_value *cls);
+
+// test_ifctl.c: the `testOnly` object.
+napi_status test_only_exports(napi_env env, napi_value *obj);
 
 #endif

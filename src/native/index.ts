@@ -3,6 +3,9 @@
 //
 // Address convention of the addon: IPv4 addresses are uint32 in HOST byte order
 // (10.0.0.1 === 0x0a000001); ports are plain numbers.
+//
+// The C side is split by concern under src/native/ (addon.h lists the files). Its daemon
+// surface is NativeAddon; the interface ioctls only tests need sit apart, under NativeTestOnly.
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -65,9 +68,6 @@ export interface SockName {
 export interface NativeAddon {
   tunOpen(name: string): TunOpenResult;
   tunSetCarrier(fd: number, on: boolean): void;
-  ifSetMtu(name: string, mtu: number): void;
-  ifGetMtu(name: string): number;
-  ifSetUp(name: string, up: boolean): void;
   /** UDP socket bound to addr:port (port 0 = kernel's choice), DF set, IP_RECVTOS on; returns the fd. */
   udpOpen(addr: string | number, port: number): number;
   /** Raw IPv4 socket for `proto` bound to addr; received datagrams include the IPv4 header. */
@@ -93,8 +93,26 @@ export interface NativeAddon {
   Reader: NativeReaderCtor;
 }
 
+/**
+ * Test-only export (`testOnly` on the addon): interface ioctls no code in src/ may call. The
+ * daemon sets MTU and IFF_UP over rtnetlink (src/io/netsys.ts); the TUN tests use these to
+ * drive and read a device without a netlink client. Same error rules as NativeAddon.
+ */
+export interface NativeTestOnly {
+  /** SIOCSIFMTU on any interface. */
+  ifSetMtu(name: string, mtu: number): void;
+  /** SIOCGIFMTU on any interface. */
+  ifGetMtu(name: string): number;
+  /** Set or clear IFF_UP on any interface. */
+  ifSetUp(name: string, up: boolean): void;
+}
+
+interface RawAddon extends NativeAddon {
+  testOnly: NativeTestOnly;
+}
+
 const ADDON_FILE = join('build', 'Release', 'iiptran_native.node');
-let cached: NativeAddon | undefined;
+let cached: { addon: NativeAddon; testOnly: NativeTestOnly } | undefined;
 
 // The compiled loader lives at dist/src/native, the source at src/native: walk up to the
 // package root rather than hard-coding either depth.
@@ -130,7 +148,7 @@ function guarded<A extends unknown[], R>(op: string, fn: (...a: A) => R): (...a:
   };
 }
 
-function wrap(raw: NativeAddon): NativeAddon {
+function wrap(raw: RawAddon): NativeAddon {
   const RawReader = raw.Reader;
   // A transferred ArrayBuffer would leave the addon writing into memory another thread owns.
   const Reader = function Reader(
@@ -152,9 +170,6 @@ function wrap(raw: NativeAddon): NativeAddon {
   return {
     tunOpen: guarded('tunOpen', raw.tunOpen),
     tunSetCarrier: guarded('tunSetCarrier', raw.tunSetCarrier),
-    ifSetMtu: guarded('ifSetMtu', raw.ifSetMtu),
-    ifGetMtu: guarded('ifGetMtu', raw.ifGetMtu),
-    ifSetUp: guarded('ifSetUp', raw.ifSetUp),
     udpOpen: guarded('udpOpen', raw.udpOpen),
     rawOpen: guarded('rawOpen', raw.rawOpen),
     sockName: guarded('sockName', raw.sockName),
@@ -166,23 +181,40 @@ function wrap(raw: NativeAddon): NativeAddon {
   };
 }
 
+function wrapTestOnly(raw: NativeTestOnly): NativeTestOnly {
+  return {
+    ifSetMtu: guarded('ifSetMtu', raw.ifSetMtu),
+    ifGetMtu: guarded('ifGetMtu', raw.ifGetMtu),
+    ifSetUp: guarded('ifSetUp', raw.ifSetUp),
+  };
+}
+
 /** Load the addon once. Throws IiptranError IIPTRAN_ERR_NATIVE when it was never built. */
 export function loadNative(): NativeAddon {
+  return load().addon;
+}
+
+/** The test-only export (see NativeTestOnly). For tests; src/ must not call it. */
+export function loadNativeTestOnly(): NativeTestOnly {
+  return load().testOnly;
+}
+
+function load(): { addon: NativeAddon; testOnly: NativeTestOnly } {
   if (cached) return cached;
   const path = findAddon();
   if (path === undefined) {
     throw new IiptranError('IIPTRAN_ERR_NATIVE', 'native addon not built: run npm install (needs g++ and python3)');
   }
   const require = createRequire(import.meta.url);
-  let raw: NativeAddon;
+  let raw: RawAddon;
   try {
-    raw = require(path) as NativeAddon;
+    raw = require(path) as RawAddon;
   } catch (e) {
     throw new IiptranError('IIPTRAN_ERR_NATIVE', `native addon ${path} failed to load: ${(e as Error).message}`, {
       cause: e,
     });
   }
-  cached = wrap(raw);
+  cached = { addon: wrap(raw), testOnly: wrapTestOnly(raw.testOnly) };
   return cached;
 }
 

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { NativeError } from '../../src/errors.js';
-import { ipv4ToU32, loadNative, u32ToIpv4 } from '../../src/native/index.js';
+import { ipv4ToU32, loadNative, loadNativeTestOnly, u32ToIpv4 } from '../../src/native/index.js';
 
 const n = loadNative();
+const t = loadNativeTestOnly();
 
 describe('native addon: argument validation never reaches the kernel', () => {
   it('rejects bad interface names', () => {
@@ -15,7 +18,7 @@ describe('native addon: argument validation never reaches the kernel', () => {
     assert.throws(() => n.tunOpen('a b'), RangeError);
     assert.throws(() => n.tunOpen('..'), RangeError);
     assert.throws(() => n.tunOpen(7 as unknown as string), TypeError);
-    assert.throws(() => n.ifSetMtu('lo', 20), RangeError);
+    assert.throws(() => t.ifSetMtu('lo', 20), RangeError);
   });
 
   it('rejects bad addresses, ports and fds', () => {
@@ -52,7 +55,7 @@ describe('native addon: argument validation never reaches the kernel', () => {
       () => n.closeFd(fd),
       (e: unknown) => e instanceof NativeError && e.errno === 9 && e.code === 'IIPTRAN_ERR_NATIVE' && /EBADF|Bad file/.test(e.message),
     );
-    assert.throws(() => n.ifGetMtu('iit-none-here'), (e: unknown) => e instanceof NativeError && e.errno === 19);
+    assert.throws(() => t.ifGetMtu('iit-none-here'), (e: unknown) => e instanceof NativeError && e.errno === 19);
     assert.throws(() => n.tunSetCarrier(fd, true), NativeError);
   });
 
@@ -162,6 +165,28 @@ describe('native Reader', () => {
       assert.equal(s.addr, 0x7f000002);
       assert.equal(s.port, txPort);
     }
+  });
+});
+
+describe('native test-only export', () => {
+  it('keeps the interface ioctls off the daemon surface, and src/ never reaches for them', () => {
+    for (const name of ['ifSetMtu', 'ifGetMtu', 'ifSetUp']) {
+      assert.equal(name in n, false, `${name} is not on NativeAddon`);
+      assert.equal(typeof (t as unknown as Record<string, unknown>)[name], 'function', `${name} is on NativeTestOnly`);
+    }
+    // Compiled sources sit at dist/src; only the loader itself may name the test-only export.
+    const srcRoot = fileURLToPath(new URL('../../src/', import.meta.url));
+    const offenders: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (p.endsWith('.js') && !p.endsWith(join('native', 'index.js')) && /testOnly|TestOnly|ifSetMtu|ifGetMtu|ifSetUp/.test(readFileSync(p, 'utf8')))
+          offenders.push(p);
+      }
+    };
+    walk(srcRoot);
+    assert.deepEqual(offenders, []);
   });
 });
 

@@ -3,12 +3,14 @@
 // success path, so it only terminates if closing the device really releases the event loop.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { getMtu, openTun, setMtu, setUp } from '../../src/io/tun.js';
+import { openTun } from '../../src/io/tun.js';
+import { loadNativeTestOnly } from '../../src/native/index.js';
 
 const IFNAME = 'iit0';
 const LOCAL = '10.99.0.1';
 const REMOTE = '10.99.0.2';
 const facts: Record<string, unknown> = {};
+const { ifGetMtu, ifSetMtu, ifSetUp } = loadNativeTestOnly();
 
 function linkShow(): string {
   return execFileSync('ip', ['-o', 'link', 'show', 'dev', IFNAME], { encoding: 'utf8' });
@@ -52,11 +54,11 @@ try {
   facts.name = tun.name;
   facts.ifindex = tun.ifindex;
 
-  setMtu(IFNAME, 1400);
-  facts.mtuRead = getMtu(IFNAME);
+  ifSetMtu(IFNAME, 1400);
+  facts.mtuRead = ifGetMtu(IFNAME);
   facts.mtuShown = /\bmtu 1400\b/.test(linkShow());
 
-  setUp(IFNAME, true);
+  ifSetUp(IFNAME, true);
   execFileSync('ip', ['addr', 'add', `${LOCAL}/24`, 'dev', IFNAME]);
 
   tun.setCarrier(false);
@@ -86,7 +88,7 @@ try {
       facts.readingBeforeClose = tun.reading;
 
       // Writing into an administratively down TUN fails with EIO: counted, not thrown.
-      setUp(IFNAME, false);
+      ifSetUp(IFNAME, false);
       facts.writeWhenDown = tun.write([echoReply(Buffer.alloc(28, 0).fill(0x45, 0, 1))]);
       facts.writeErrors = tun.errors.write;
       facts.lastErrno = tun.errors.lastErrno;

@@ -1,4 +1,6 @@
-// Interface MTU and IFF_UP by ioctl, on any interface.
+// Interface MTU and IFF_UP by ioctl, exported only as `testOnly`: the daemon configures its
+// links over rtnetlink (src/io/netsys.ts), and these remain so the TUN tests can drive and
+// read a device without a netlink client. src/native/index.ts documents the split.
 
 #include "addon.h"
 
@@ -11,7 +13,7 @@
 static int ctl_socket(void) { return socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); }
 
 // ifSetMtu(name, mtu)
-napi_value js_if_set_mtu(napi_env env, napi_callback_info info) {
+static napi_value js_if_set_mtu(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   char name[IFNAMSIZ];
   int64_t mtu;
@@ -38,7 +40,7 @@ napi_value js_if_set_mtu(napi_env env, napi_callback_info info) {
 }
 
 // ifGetMtu(name) -> number
-napi_value js_if_get_mtu(napi_env env, napi_callback_info info) {
+static napi_value js_if_get_mtu(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   char name[IFNAMSIZ];
   if (!get_args(env, info, 1, argv, NULL, NULL) || !arg_ifname(env, argv[0], name)) return NULL;
@@ -61,7 +63,7 @@ napi_value js_if_get_mtu(napi_env env, napi_callback_info info) {
 }
 
 // ifSetUp(name, up)
-napi_value js_if_set_up(napi_env env, napi_callback_info info) {
+static napi_value js_if_set_up(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   char name[IFNAMSIZ];
   bool up;
@@ -95,4 +97,15 @@ napi_value js_if_set_up(napi_env env, napi_callback_info info) {
     return NULL;
   }
   return make_undefined(env);
+}
+
+napi_status test_only_exports(napi_env env, napi_value *obj) {
+  napi_property_descriptor fns[] = {
+      FN("ifSetMtu", js_if_set_mtu),
+      FN("ifGetMtu", js_if_get_mtu),
+      FN("ifSetUp", js_if_set_up),
+  };
+  napi_status st = napi_create_object(env, obj);
+  if (st != napi_ok) return st;
+  return napi_define_properties(env, *obj, sizeof fns / sizeof fns[0], fns);
 }
