@@ -5,7 +5,8 @@ import { loadNative, type NativeReader } from '../native/index.js';
 import type { TunDevice } from './types.js';
 
 // An admin may raise a TUN's MTU to 65535, and a short read would truncate the packet, so a
-// slot holds the largest possible IPv4 packet. 64 slots = 4 MiB per device.
+// slot holds the largest possible IPv4 packet, after the reader's READ_HEADROOM. 64 slots =
+// 4 MiB per device.
 export const TUN_SLOT_SIZE = 65536;
 export const IO_BATCH_SIZE = 64;
 
@@ -65,13 +66,15 @@ export class Tun implements TunDevice {
     }
     const pkts: Buffer[] = [];
     const lens = r.lengths;
+    const { stride, headroom } = r;
     for (let i = 0; i < n; i++) {
       const len = lens[i]!;
       if (len <= 0) {
         this.errors.dropped++;
         continue;
       }
-      pkts.push(Buffer.from(r.data, i * r.slotSize, len));
+      // Views start after the headroom, so byteOffset - headroom is free for in-place ESP.
+      pkts.push(Buffer.from(r.data, i * stride + headroom, len));
     }
     if (pkts.length > 0) cb(pkts);
   }

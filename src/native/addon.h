@@ -19,6 +19,13 @@
 
 #include "napi_util.h"
 
+// Free bytes in front of every packet a 'read'-mode (TUN) Reader delivers, so the data plane
+// can later encrypt in place: the ESP header (8) and IV (up to 16) go in front of the payload,
+// and 64 leaves room beyond that for a UDP header or a 4-byte NAT-T marker, while keeping every
+// packet 64-byte aligned. index.ts holds the same number as READ_HEADROOM and refuses an addon
+// built with another one.
+#define READ_HEADROOM 64
+
 // tun.c
 napi_value js_tun_open(napi_env env, napi_callback_info info);
 napi_value js_tun_set_carrier(napi_env env, napi_callback_info info);

@@ -17,15 +17,28 @@ import { IiptranError, NativeError } from '../errors.js';
 export type ReaderMode = 'read' | 'recvmmsg';
 
 /**
+ * Free bytes in front of every packet a 'read'-mode (TUN) Reader delivers, so the data plane can
+ * build ESP in place (ESP header and IV before the payload, a UDP/NAT-T header if ever needed)
+ * without copying it. Equal to READ_HEADROOM in src/native/addon.h; loadNative refuses an addon
+ * built with another value.
+ */
+export const READ_HEADROOM = 64;
+
+/**
  * Batched reader on the Node event loop. `callback(count)` gets the number of packets now in
- * slots 0..count-1 (slot i starts at byte i * slotSize of `data`, length `lengths[i]`, -1 when
- * the datagram was truncated), or a negative errno for a receive error. The views are
- * overwritten by the next batch.
+ * slots 0..count-1, or a negative errno for a receive error. Packet i starts at byte
+ * `i * stride + headroom` of `data` and is `lengths[i]` bytes long (-1 when the datagram was
+ * truncated); up to `slotSize` bytes fit. The views are overwritten by the next batch.
  */
 export interface NativeReader {
   readonly fd: number;
+  /** Largest packet a slot holds. */
   readonly slotSize: number;
   readonly batchSize: number;
+  /** Free bytes before each packet: READ_HEADROOM in 'read' mode, 0 in 'recvmmsg' mode. */
+  readonly headroom: number;
+  /** Bytes from one slot to the next: headroom + slotSize. */
+  readonly stride: number;
   readonly data: ArrayBuffer;
   readonly lengths: Int32Array;
   /** Source addresses, host byte order; null in 'read' mode. */
@@ -108,6 +121,7 @@ export interface NativeTestOnly {
 }
 
 interface RawAddon extends NativeAddon {
+  READ_HEADROOM: number;
   testOnly: NativeTestOnly;
 }
 
@@ -189,7 +203,10 @@ function wrapTestOnly(raw: NativeTestOnly): NativeTestOnly {
   };
 }
 
-/** Load the addon once. Throws IiptranError IIPTRAN_ERR_NATIVE when it was never built. */
+/**
+ * Load the addon once. Throws IiptranError IIPTRAN_ERR_NATIVE when it was never built, or was
+ * built from sources that disagree with this loader (another READ_HEADROOM).
+ */
 export function loadNative(): NativeAddon {
   return load().addon;
 }
@@ -213,6 +230,12 @@ function load(): { addon: NativeAddon; testOnly: NativeTestOnly } {
     throw new IiptranError('IIPTRAN_ERR_NATIVE', `native addon ${path} failed to load: ${(e as Error).message}`, {
       cause: e,
     });
+  }
+  if (raw.READ_HEADROOM !== READ_HEADROOM) {
+    throw new IiptranError(
+      'IIPTRAN_ERR_NATIVE',
+      `native addon ${path} has READ_HEADROOM ${String(raw.READ_HEADROOM)}, this build expects ${READ_HEADROOM}: rebuild it (npm install)`,
+    );
   }
   cached = { addon: wrap(raw), testOnly: wrapTestOnly(raw.testOnly) };
   return cached;

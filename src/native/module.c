@@ -13,6 +13,8 @@ static napi_value init(napi_env env, napi_value exports) {
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
 
   napi_value v;
+  NAPI_CALL(env, napi_create_uint32(env, READ_HEADROOM, &v));
+  NAPI_CALL(env, napi_set_named_property(env, exports, "READ_HEADROOM", v));
   NAPI_CALL(env, reader_define_class(env, &v));
   NAPI_CALL(env, napi_set_named_property(env, exports, "Reader", v));
   NAPI_CALL(env, test_only_exports(env, &v));

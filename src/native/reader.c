@@ -61,7 +61,8 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
   if (!arg_int(env, argv[2], "slotSize", MIN_SLOT, MAX_SLOT, &slot) ||
       !arg_int(env, argv[3], "batchSize", 1, MAX_BATCH, &batch) || !arg_function(env, argv[4], "callback"))
     return NULL;
-  if ((uint64_t)slot * (uint64_t)batch > MAX_READER_BYTES) {
+  uint32_t headroom = mode == MODE_READ ? READ_HEADROOM : 0;
+  if (((uint64_t)slot + headroom) * (uint64_t)batch > MAX_READER_BYTES) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "slotSize * batchSize exceeds 64 MiB");
     return NULL;
   }
@@ -76,12 +77,14 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
   r->mode = mode;
   r->slot = (uint32_t)slot;
   r->batch = (uint32_t)batch;
+  r->headroom = headroom;
+  r->stride = r->slot + headroom;
   r->closing = true;  // until the poll handle exists, there is nothing for libuv to close
   r->handle_closed = true;
 
   napi_value data_ab, lens_arr, addrs_arr = NULL, ports_arr = NULL, tos_arr = NULL, name;
   void *p;
-  if (!make_typed(env, (size_t)slot * (size_t)batch, (napi_typedarray_type)-1, 0, &p, &data_ab, &r->data_ref))
+  if (!make_typed(env, (size_t)r->stride * (size_t)batch, (napi_typedarray_type)-1, 0, &p, &data_ab, &r->data_ref))
     goto fail_js;
   r->data = p;
   if (!make_typed(env, (size_t)batch * 4, napi_int32_array, (size_t)batch, &p, &lens_arr, &r->lens_ref))
@@ -135,6 +138,8 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
   napi_value v;
   if (napi_create_uint32(env, r->slot, &v) != napi_ok || napi_set_named_property(env, self, "slotSize", v) != napi_ok ||
       napi_create_uint32(env, r->batch, &v) != napi_ok || napi_set_named_property(env, self, "batchSize", v) != napi_ok ||
+      napi_create_uint32(env, r->headroom, &v) != napi_ok || napi_set_named_property(env, self, "headroom", v) != napi_ok ||
+      napi_create_uint32(env, r->stride, &v) != napi_ok || napi_set_named_property(env, self, "stride", v) != napi_ok ||
       napi_create_int32(env, fd, &v) != napi_ok || napi_set_named_property(env, self, "fd", v) != napi_ok)
     goto fail_js;
   if (napi_create_string_utf8(env, "iiptran.Reader", NAPI_AUTO_LENGTH, &name) != napi_ok ||

@@ -1,6 +1,10 @@
 // The Reader: uv_poll on the Node loop, batched read()/recvmmsg() into one preallocated
 // ArrayBuffer that JS sees directly. Shared by reader.c (construction and JS methods),
 // reader_poll.c (the wakeup path) and reader_lifecycle.c (stop, release, free).
+//
+// Buffer layout: slot i spans `stride` bytes from i * stride; its packet starts `headroom`
+// bytes in and holds up to `slot` bytes. headroom is READ_HEADROOM in 'read' mode (TUN) and 0
+// in 'recvmmsg' mode, where stride == slot as before.
 
 #ifndef IIPTRAN_READER_H
 #define IIPTRAN_READER_H
@@ -31,6 +35,8 @@ typedef struct reader {
   int fd;
   enum reader_mode mode;
   uint32_t slot;
+  uint32_t headroom;  // free bytes before each packet
+  uint32_t stride;    // headroom + slot
   uint32_t batch;
   uint8_t *data;      // owned by the JS ArrayBuffer `data_ref` refers to
   int32_t *lens;      // ditto, `lens_ref`
@@ -57,7 +63,7 @@ typedef struct reader {
 
 // Where packet i of the current batch starts.
 static inline uint8_t *reader_packet(const reader_t *r, uint32_t i) {
-  return r->data + (size_t)i * r->slot;
+  return r->data + (size_t)i * r->stride + r->headroom;
 }
 
 // reader_lifecycle.c

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { NativeError } from '../../src/errors.js';
-import { ipv4ToU32, loadNative, loadNativeTestOnly, u32ToIpv4 } from '../../src/native/index.js';
+import { ipv4ToU32, loadNative, loadNativeTestOnly, READ_HEADROOM, u32ToIpv4 } from '../../src/native/index.js';
 
 const n = loadNative();
 const t = loadNativeTestOnly();
@@ -164,6 +164,46 @@ describe('native Reader', () => {
     for (const s of seen) {
       assert.equal(s.addr, 0x7f000002);
       assert.equal(s.port, txPort);
+    }
+  });
+});
+
+describe('native Reader headroom', () => {
+  it("leaves READ_HEADROOM free bytes before each packet in 'read' mode, none in 'recvmmsg' mode", async () => {
+    assert.ok(READ_HEADROOM >= 64, 'room for ESP header, IV and a UDP/NAT-T header');
+    const rx = n.udpOpen('127.0.0.1', 0);
+    const tx = n.udpOpen('127.0.0.1', 0);
+    const rxPort = n.sockName(rx).port;
+    const texts = ['first', 'second', 'third'];
+    const seen: string[] = [];
+    // read(2) on a datagram socket returns one datagram, just as on a TUN.
+    const r = new n.Reader(rx, 'read', 2048, 4, (count) => {
+      for (let i = 0; i < count; i++) {
+        const at = i * r.stride + r.headroom;
+        // The bytes in front of the packet are the reader's own, never part of the packet.
+        seen.push(Buffer.from(r.data, at, r.lengths[i]!).toString());
+      }
+    });
+    try {
+      assert.equal(r.headroom, READ_HEADROOM);
+      assert.equal(r.stride, READ_HEADROOM + 2048);
+      assert.equal(r.data.byteLength, (READ_HEADROOM + 2048) * 4);
+      const bufs = texts.map((s) => Buffer.from(s));
+      // Fill the headroom with a marker: a read that ignored the headroom would overwrite it.
+      new Uint8Array(r.data).fill(0xee);
+      assert.equal(n.sendBatch(tx, bufs, new Uint32Array(3).fill(0x7f000001), new Uint16Array(3).fill(rxPort), 3), 3);
+      for (let k = 0; k < 100 && seen.length < 3; k++) await new Promise((res) => setTimeout(res, 10));
+      assert.deepEqual(seen, texts);
+      for (let i = 0; i < 4; i++)
+        assert.ok(new Uint8Array(r.data, i * r.stride, READ_HEADROOM).every((b) => b === 0xee), `headroom of slot ${i} untouched`);
+      const rm = new n.Reader(tx, 'recvmmsg', 2048, 4, () => {});
+      assert.equal(rm.headroom, 0);
+      assert.equal(rm.stride, 2048);
+      rm.close();
+    } finally {
+      r.close();
+      n.closeFd(rx);
+      n.closeFd(tx);
     }
   });
 });

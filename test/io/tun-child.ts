@@ -3,8 +3,8 @@
 // success path, so it only terminates if closing the device really releases the event loop.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { openTun } from '../../src/io/tun.js';
-import { loadNativeTestOnly } from '../../src/native/index.js';
+import { openTun, TUN_SLOT_SIZE } from '../../src/io/tun.js';
+import { loadNativeTestOnly, READ_HEADROOM } from '../../src/native/index.js';
 
 const IFNAME = 'iit0';
 const LOCAL = '10.99.0.1';
@@ -68,8 +68,14 @@ try {
 
   let requests = 0;
   let batches = 0;
+  // Every packet view must start READ_HEADROOM bytes into its slot of the reader's buffer.
+  let headroomEveryPacket = true;
   tun.onPackets((pkts) => {
     batches++;
+    for (const p of pkts) {
+      const inSlot = p.byteOffset % (READ_HEADROOM + TUN_SLOT_SIZE);
+      if (inSlot !== READ_HEADROOM || p.byteOffset + p.length > p.buffer.byteLength) headroomEveryPacket = false;
+    }
     const replies = pkts.filter(isEchoRequestToRemote).map(echoReply);
     requests += replies.length;
     if (replies.length > 0) facts.replyWritten = tun.write(replies);
@@ -85,6 +91,7 @@ try {
       facts.pingReceived = /1 received/.test(pingOut);
       facts.requestsSeen = requests;
       facts.batches = batches;
+      facts.headroomEveryPacket = batches > 0 && headroomEveryPacket;
       facts.readingBeforeClose = tun.reading;
 
       // Writing into an administratively down TUN fails with EIO: counted, not thrown.
