@@ -32,6 +32,24 @@ static bool make_typed(napi_env env, size_t bytes, napi_typedarray_type tt, size
   return napi_create_reference(env, ab, 1, ref) == napi_ok;
 }
 
+// What close() does, also for a construction that fails once the wrapper owns r: stop, drop
+// every reference into JS and the async context, and leave only the finalizer to run.
+static void reader_close_js(napi_env env, reader_t *r) {
+  reader_release_js(env, r);
+  if (r->actx) {
+    if (r->in_callback) r->actx_destroy_pending = true;
+    else {
+      napi_async_destroy(env, r->actx);
+      r->actx = NULL;
+    }
+  }
+  if (r->self_ref) {
+    uint32_t rc = 0;
+    // Weak from now on: the wrapper's finalizer frees r once both GC and libuv are done.
+    napi_reference_unref(env, r->self_ref, &rc);
+  }
+}
+
 // new Reader(fd, mode: 'read'|'recvmmsg', slotSize, batchSize, cb)
 static napi_value js_reader_new(napi_env env, napi_callback_info info) {
   napi_value argv[5], self, target;
@@ -149,12 +167,14 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
   if (napi_wrap(env, self, r, reader_finalize, NULL, NULL) != napi_ok) goto fail_js;
   // From here on the finalizer owns r; failures leave it closed and unreferenced.
   if (!registry_add(r)) {
+    reader_close_js(env, r);
     throw_errno(env, "Reader", "fd already has a reader", EBUSY);
     return NULL;
   }
   int rc = uv_poll_init(r->loop, &r->poll, fd);
   if (rc != 0) {
     registry_remove(r);
+    reader_close_js(env, r);
     throw_errno(env, "uv_poll_init", NULL, -rc);
     return NULL;
   }
@@ -163,15 +183,13 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
   r->closing = false;
   r->handle_closed = false;
   if (napi_create_reference(env, self, 1, &r->self_ref) != napi_ok) {
-    reader_stop(r);
+    reader_close_js(env, r);
     napi_throw_error(env, "ERR_NAPI", "Reader construction failed");
     return NULL;
   }
   rc = uv_poll_start(&r->poll, UV_READABLE, reader_on_poll);
   if (rc != 0) {
-    reader_stop(r);
-    uint32_t cnt;
-    napi_reference_unref(env, r->self_ref, &cnt);
+    reader_close_js(env, r);
     throw_errno(env, "uv_poll_start", NULL, -rc);
     return NULL;
   }
@@ -194,19 +212,7 @@ fail_js:
 static napi_value js_reader_close(napi_env env, napi_callback_info info) {
   reader_t *r = unwrap_reader(env, info, NULL);
   if (r == NULL) return NULL;
-  reader_release_js(env, r);
-  if (r->actx) {
-    if (r->in_callback) r->actx_destroy_pending = true;
-    else {
-      napi_async_destroy(env, r->actx);
-      r->actx = NULL;
-    }
-  }
-  if (r->self_ref) {
-    uint32_t rc = 0;
-    // Weak from now on: the wrapper's finalizer frees r once both GC and libuv are done.
-    napi_reference_unref(env, r->self_ref, &rc);
-  }
+  reader_close_js(env, r);
   return make_undefined(env);
 }
 

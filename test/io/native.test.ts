@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHook } from 'node:async_hooks';
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -165,6 +166,33 @@ describe('native Reader', () => {
       assert.equal(s.addr, 0x7f000002);
       assert.equal(s.port, txPort);
     }
+  });
+});
+
+describe('native Reader async context', () => {
+  it('is destroyed for every reader, failed constructions included', async () => {
+    const created = new Set<number>();
+    const destroyed = new Set<number>();
+    const hook = createHook({
+      init: (id, type) => void (type === 'iiptran.Reader' && created.add(id)),
+      destroy: (id) => void destroyed.add(id),
+    }).enable();
+    const fd = n.udpOpen('127.0.0.1', 0);
+    const file = openSync(new URL(import.meta.url), 'r');
+    try {
+      const r = new n.Reader(fd, 'recvmmsg', 2048, 4, () => {});
+      assert.throws(() => new n.Reader(fd, 'recvmmsg', 2048, 4, () => {}), NativeError, 'EBUSY');
+      assert.throws(() => new n.Reader(file, 'read', 2048, 4, () => {}), NativeError, 'regular file');
+      r.close();
+    } finally {
+      closeSync(file);
+      n.closeFd(fd);
+    }
+    // async_hooks emits destroy from a later turn of the loop.
+    for (let k = 0; k < 20 && destroyed.size < created.size; k++) await new Promise((res) => setTimeout(res, 5));
+    hook.disable();
+    assert.equal(created.size, 3);
+    assert.deepEqual([...created].filter((id) => !destroyed.has(id)), []);
   });
 });
 
