@@ -11,7 +11,7 @@
         "src/native/reader.c",
         "src/native/reader_poll.c",
         "src/native/reader_lifecycle.c",
-        "src/native/test_ifctl.c"
+        "src/native/ifctl.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11", "-fvisibility=hidden"],

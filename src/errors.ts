@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'IIPTRAN_ERR_SA_EXHAUSTED'    // a non-ESN SA ran out of sequence numbers
   | 'IIPTRAN_ERR_CODEC'           // a codec was asked to encode an impossible value
   | 'IIPTRAN_ERR_LAB'             // lab launcher failure
+  | 'IIPTRAN_ERR_GUARD'           // the fail-closed guard (nft table, unreachable routes) could not be installed, read or removed
   | 'IIPTRAN_ERR_USAGE';          // bad command-line usage
 
 export class IiptranError extends Error {

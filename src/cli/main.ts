@@ -11,6 +11,7 @@ import { AUTH_KEY_TYPES, genauthkeyCommand } from './genauthkey-cmd.js';
 import { checkConfigCommand } from './check-config-cmd.js';
 import { demoCommand } from './demo-cmd.js';
 import { labCommand } from './lab-cmd.js';
+import { doctorCommand } from './doctor-cmd.js';
 
 const SUITES = ['aes-gcm-128', 'aes-gcm-256', 'chacha20-poly1305'] as const;
 
@@ -37,7 +38,7 @@ export async function main(argv: string[]): Promise<void> {
           y
             .positional('what', {
               choices: SHOW_VIEWS,
-              describe: 'links: vlinks with MTU, outer header, counters | policies: SPD | sas: SAD | routes: kernel routes joined with vlink, outer header, policy and SA | counters: every drop reason',
+              describe: 'links: vlinks with MTU, outer header, counters | policies: SPD | sas: SAD | routes: kernel routes joined with vlink, outer header, policy and SA | counters: every drop reason | ike: IKE SAs | guard: the fail-closed guard (vn_prefixes, unreachable routes, nft drops)',
             })
             .option('json', { type: 'boolean', default: false, describe: 'print the stable JSON view (schema field says its version)' })
             .option('all', { type: 'boolean', default: false, describe: 'routes: include routes that do not leave by a vlink' })
@@ -84,6 +85,7 @@ export async function main(argv: string[]): Promise<void> {
         async (a) => demoCommand({ suite: a.suite as (typeof SUITES)[number], encap: a.encap as 'udp' | 'esp', keep: a.keep }),
       )
       .command(labCommand)
+      .command(doctorCommand)
       .demandCommand(1, 'name a command; see --help')
       .strict()
       .help()

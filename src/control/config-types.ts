@@ -19,6 +19,8 @@ export interface NodeConfig {
   ikeNatKeepaliveS?: number;
   /** ike_retry_max_s: cap on the initiator's wait between IKE attempts after a failure (reinit.ts), 1..3600; absent: 60. */
   ikeRetryMaxS?: number;
+  /** vn_prefixes: canonical IPv4 prefixes of the VN address space, guarded fail-closed (io/guard.ts); absent: no guard. */
+  vnPrefixes?: string[];
 }
 
 export interface UnderlayConfig {

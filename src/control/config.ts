@@ -7,6 +7,7 @@ import type { IkeKeying, Keying, Liveness, LogLevel, ManualKeying, NodeConfig, S
 import { DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS, parseEspProposal, parseIkeProposal } from './ike/proposals.js';
 import { DEFAULT_DPD_INTERVAL_S } from './ike/dpd.js';
 import { parseIdentity } from './ike/identity.js';
+import { checkVnPrefixes } from './vn-prefixes.js';
 
 export interface ConfigProblem {
   /** Path of the offending field, e.g. `vlinks[1].keying.spi_in`. */
@@ -50,7 +51,7 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
 const SUITES: readonly Suite[] = ['aes-gcm-128', 'aes-gcm-256', 'chacha20-poly1305'];
 const ENCAPS = ['udp', 'esp'] as const;
 
-const TOP_FIELDS = ['node', 'control_socket', 'log_level', 'underlay', 'vlinks', 'ike_cookie_threshold', 'ike_nat_keepalive_s', 'ike_retry_max_s'];
+const TOP_FIELDS = ['node', 'control_socket', 'log_level', 'underlay', 'vlinks', 'ike_cookie_threshold', 'ike_nat_keepalive_s', 'ike_retry_max_s', 'vn_prefixes'];
 const UNDERLAY_FIELDS = ['address', 'mtu', 'port'];
 const VLINK_FIELDS = ['name', 'peer', 'peer_port', 'encap', 'address', 'peer_address', 'mtu', 'replay_window', 'liveness', 'keying'];
 const LIVENESS_FIELDS = ['interval_ms', 'dead_ms'];
@@ -324,11 +325,20 @@ class Validator {
     if (this.present(top, 'ike_nat_keepalive_s')) ikeTop.ikeNatKeepaliveS = this.integer(top, 'ike_nat_keepalive_s', [], 0, 3600, 20);
     if (this.present(top, 'ike_retry_max_s')) ikeTop.ikeRetryMaxS = this.integer(top, 'ike_retry_max_s', [], 1, 3600, 60);
 
+    // The fail-closed guard's address space (vn-prefixes.ts); absent: no guard.
+    let vnPrefixes: string[] | undefined;
+    if (this.present(top, 'vn_prefixes')) {
+      const r = checkVnPrefixes(top.vn_prefixes, underlay.address, vlinks.map(({ index, vl }) => ({ index, peer: vl.peer })));
+      for (const p of r.problems) this.err(p.path, p.problem);
+      vnPrefixes = r.prefixes;
+    }
+
     if (this.errors.length > 0) return undefined;
     return {
       node, controlSocket, logLevel, underlay,
       vlinks: vlinks.map(({ vl }) => ({ ...vl, encap: vl.encap!, keying: vl.keying! })),
       ...ikeTop,
+      ...(vnPrefixes === undefined ? {} : { vnPrefixes }),
     };
   }
 

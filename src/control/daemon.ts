@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { loadNodeConfig } from './config.js';
 import { OverlayNode, type NodeIo } from './node.js';
 import { ControlServer } from './control-server.js';
-import { countersView, ikeView, linksView, policiesView, routesView, sasView } from './inspect.js';
+import { countersView, guardView, ikeView, linksView, policiesView, routesView, sasView } from './inspect.js';
 import { IiptranError } from '../errors.js';
 
 export interface DaemonHandle {
@@ -27,6 +27,7 @@ export async function runDaemon(configPath: string, io: NodeIo, log: Logger, soc
     counters: () => countersView(node),
     ike: () => ikeView(node),
     routes: async (p) => routesView(node, await io.netsys.routes(), p['all'] === true),
+    guard: async () => guardView(node, io.guard === undefined ? null : await io.guard.state()),
   };
   const reload = async () => {
     const next = loadNodeConfig(configPath);
@@ -50,7 +51,8 @@ export async function runDaemon(configPath: string, io: NodeIo, log: Logger, soc
   try {
     await server.listen();
   } catch (e) {
-    await node.stop();
+    // A start that failed leaves the guard, as a crash would (vn-guard.ts).
+    await node.stop({ keepGuard: true });
     throw e;
   }
   log.info({ socket: cfg.controlSocket }, 'control socket listening');

@@ -27,6 +27,8 @@ import { ikePeerConfig, IKE_PORT } from './ike/peer-config.js';
 import type { ChildSaInstall, ChildUsage, IkeDatagram, IkeKeyLogRecord, IkePeerConfig } from './ike/types.js';
 import type { RetransmitPolicy } from './ike/retransmit.js';
 import { NON_ESP_MARKER_LEN } from '../wire/ike/index.js';
+import type { Guard, GuardSpec } from '../io/guard.js';
+import { applyGuard, removeGuard } from './vn-guard.js';
 
 export interface NodeIo {
   openTun(name: string): TunDevice;
@@ -39,6 +41,8 @@ export interface NodeIo {
   /** IKE retransmission timing; tests shorten it. */
   ikeRetransmit?: Partial<RetransmitPolicy>;
   netsys: NetSys;
+  /** The fail-closed guard for vn_prefixes (io/guard.ts); required when the config sets them. */
+  guard?: Guard;
 }
 
 /** Everything a vlink needs that can fail without side effects: keys, SAs, MTU. */
@@ -74,6 +78,8 @@ export class OverlayNode {
   private ikeSocket: IkeUdpSocket | null = null;
   /** Outbound halves of rekeyed CHILD_SAs that wait for activateChildSa, by SPI. */
   private readonly pendingOut = new Map<number, { vlink: string; sa: OutboundSa }>();
+  /** What the guard was last set to; null: no vn_prefixes, no guard (vn-guard.ts). */
+  guardSpec: GuardSpec | null = null;
 
   constructor(
     public cfg: NodeConfig,
@@ -261,11 +267,13 @@ export class OverlayNode {
 
   async start(): Promise<void> {
     const prepared = this.prepare(this.cfg);
+    this.guardSpec = await applyGuard(this.io.guard, this.cfg, null, 'start', this.log);
     try {
       for (const p of prepared.values()) await this.addVlink(p);
     } catch (e) {
-      // Half a node is worse than none: undo what was created, then report.
-      await this.stop();
+      // Half a node is worse than none: undo what was created, then report. The guard stays,
+      // as after a crash: no daemon runs, so VN traffic must still not leave in clear.
+      await this.stop({ keepGuard: true });
       throw e;
     }
     this.log.info({ node: this.cfg.node, vlinks: [...this.vlinks.keys()] }, 'node started');
@@ -407,6 +415,7 @@ export class OverlayNode {
       throw new ConfigError('underlay', 'cannot change on reload; restart the daemon');
     }
     const prepared = this.prepare(next);
+    this.guardSpec = await applyGuard(this.io.guard, next, this.guardSpec, 'reload', this.log);
     const kept: string[] = [];
     const removed: string[] = [];
     const added: string[] = [];
@@ -430,7 +439,8 @@ export class OverlayNode {
     return { added, removed, kept };
   }
 
-  async stop(): Promise<void> {
+  /** Clean stop (SIGTERM/SIGINT) removes the guard; `keepGuard` is for a start that failed. */
+  async stop(opts: { keepGuard?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.ike?.stop();
@@ -442,6 +452,7 @@ export class OverlayNode {
     this.udp = null;
     this.esp = null;
     this.io.netsys.close();
+    if (opts.keepGuard !== true) await removeGuard(this.io.guard, this.guardSpec, this.log);
     this.log.info({ node: this.cfg.node }, 'node stopped');
   }
 }

@@ -5,7 +5,7 @@
 //   napi_util.c  argument checks, errno errors      tun.c        TUN open, TUNSETCARRIER
 //   sockets.c    UDP and raw IPv4 sockets            batch.c      writeBatch, sendBatch
 //   reader*.c    the batched Reader (construction, polling, lifetime)
-//   test_ifctl.c MTU/up ioctls, exported only under `testOnly` (production uses rtnetlink)
+//   ifctl.c      interface ioctls: MTU read; MTU set and IFF_UP only under `testOnly`
 //
 // Conventions shared with src/native/index.ts:
 //  - IPv4 addresses cross the boundary as uint32 in HOST byte order (10.0.0.1 == 0x0a000001),
@@ -43,7 +43,8 @@ napi_value js_send_batch(napi_env env, napi_callback_info info);
 // reader.c: the Reader class, ready to be set on exports.
 napi_status reader_define_class(napi_env env, napi_value *cls);
 
-// test_ifctl.c: the `testOnly` object.
+// ifctl.c: the MTU read, and the `testOnly` object (MTU set, IFF_UP).
+napi_value js_if_get_mtu(napi_env env, napi_callback_info info);
 napi_status test_only_exports(napi_env env, napi_value *obj);
 
 #endif

@@ -81,6 +81,8 @@ export interface SockName {
 export interface NativeAddon {
   tunOpen(name: string): TunOpenResult;
   tunSetCarrier(fd: number, on: boolean): void;
+  /** SIOCGIFMTU on any interface (read-only; `iiptran doctor` uses it as a real system call). */
+  ifGetMtu(name: string): number;
   /** UDP socket bound to addr:port (port 0 = kernel's choice), DF set, IP_RECVTOS on; returns the fd. */
   udpOpen(addr: string | number, port: number): number;
   /** Raw IPv4 socket for `proto` bound to addr; received datagrams include the IPv4 header. */
@@ -109,13 +111,11 @@ export interface NativeAddon {
 /**
  * Test-only export (`testOnly` on the addon): interface ioctls no code in src/ may call. The
  * daemon sets MTU and IFF_UP over rtnetlink (src/io/netsys.ts); the TUN tests use these to
- * drive and read a device without a netlink client. Same error rules as NativeAddon.
+ * drive a device without a netlink client. Same error rules as NativeAddon.
  */
 export interface NativeTestOnly {
   /** SIOCSIFMTU on any interface. */
   ifSetMtu(name: string, mtu: number): void;
-  /** SIOCGIFMTU on any interface. */
-  ifGetMtu(name: string): number;
   /** Set or clear IFF_UP on any interface. */
   ifSetUp(name: string, up: boolean): void;
 }
@@ -184,6 +184,7 @@ function wrap(raw: RawAddon): NativeAddon {
   return {
     tunOpen: guarded('tunOpen', raw.tunOpen),
     tunSetCarrier: guarded('tunSetCarrier', raw.tunSetCarrier),
+    ifGetMtu: guarded('ifGetMtu', raw.ifGetMtu),
     udpOpen: guarded('udpOpen', raw.udpOpen),
     rawOpen: guarded('rawOpen', raw.rawOpen),
     sockName: guarded('sockName', raw.sockName),
@@ -198,7 +199,6 @@ function wrap(raw: RawAddon): NativeAddon {
 function wrapTestOnly(raw: NativeTestOnly): NativeTestOnly {
   return {
     ifSetMtu: guarded('ifSetMtu', raw.ifSetMtu),
-    ifGetMtu: guarded('ifGetMtu', raw.ifGetMtu),
     ifSetUp: guarded('ifSetUp', raw.ifSetUp),
   };
 }

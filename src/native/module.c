@@ -6,6 +6,7 @@
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
       FN("tunOpen", js_tun_open),     FN("tunSetCarrier", js_tun_set_carrier),
+      FN("ifGetMtu", js_if_get_mtu),
       FN("udpOpen", js_udp_open),     FN("rawOpen", js_raw_open),
       FN("sockName", js_sock_name),   FN("closeFd", js_close_fd),
       FN("writeBatch", js_write_batch), FN("sendBatch", js_send_batch),

@@ -3,7 +3,8 @@
 // can be unit tested and two runs of a lab are comparable.
 
 import type { LogLevel, Suite } from '../control/config-types.js';
-import { parseCidr, u32ToIpv4 } from '../wire/addr.js';
+import { parseCidr, prefixMask, u32ToIpv4 } from '../wire/addr.js';
+import { coveredBy } from '../control/vn-prefixes.js';
 import type { Encap, IkeAuth, Liveness, Routing, Topology } from './topology.js';
 import { TopologyError, type TopologyProblem } from './topology-error.js';
 
@@ -113,6 +114,8 @@ export interface LabModel {
   ospf: { hello: number; dead: number };
   liveness: Liveness | null;
   underlayMtu: number;
+  /** Every node's `vn_prefixes` (its fail-closed guard); absent in state files written before the guard. */
+  vnPrefixes?: string[];
   nodes: ModelNode[];
   routers: ModelRouter[];
   segments: ModelSegment[];
@@ -297,5 +300,22 @@ export function buildModel(t: Topology): LabModel {
   }
 
   const segments: ModelSegment[] = t.segments.map((s) => ({ name: s, ns: prefix + s, ports: networks.find((n) => n.name === s)!.members.map((m) => `p-${m.element}`) }));
-  return { name: t.name, nsPrefix: prefix, keying: t.keying, suite: t.suite, bfd: t.bfd, ospf: t.ospf, liveness: t.liveness, underlayMtu: t.underlayMtu, nodes, routers, segments, networks, vlinks, veths };
+  return { name: t.name, nsPrefix: prefix, keying: t.keying, suite: t.suite, bfd: t.bfd, ospf: t.ospf, liveness: t.liveness, underlayMtu: t.underlayMtu, vnPrefixes: labVnPrefixes(t), nodes, routers, segments, networks, vlinks, veths };
+}
+
+/**
+ * The lab's VN address space, guarded on every node: the VN pool (node addresses), the vlink
+ * pool (link /31s) and any explicit node VN prefix outside them. Widest first, so a prefix
+ * inside one already listed is left out (vn_prefixes must not overlap).
+ */
+export function labVnPrefixes(t: Topology): string[] {
+  const net = (s: string) => {
+    const c = parseCidr(s)!;
+    return `${u32ToIpv4((c.addr & prefixMask(c.prefixLen)) >>> 0)}/${c.prefixLen}`;
+  };
+  const all = [t.pools.vn, t.pools.vlinks, ...t.nodes.map((n) => n.vn)].map(net);
+  const byWidth = [...new Set(all)].sort((a, b) => parseCidr(a)!.prefixLen - parseCidr(b)!.prefixLen);
+  const out: string[] = [];
+  for (const p of byWidth) if (!coveredBy(p, out)) out.push(p);
+  return out;
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { espOpen, espSeal, sealedLength, sealWithIv, type EspOpenResult } from '../../src/dataplane/esp-engine.js';
+import { espCommit, espOpen, espSeal, espVerify, sealedLength, sealWithIv, type EspOpenResult } from '../../src/dataplane/esp-engine.js';
 import { newInboundSa, newOutboundSa, type InboundSa, type OutboundSa } from '../../src/dataplane/sa.js';
 import { aeadOpen, aeadSeal } from '../../src/dataplane/aead.js';
 import { DROP_REASONS, type DropReason } from '../../src/dataplane/drop-reasons.js';
@@ -318,7 +318,7 @@ function craft(sa: OutboundSa, seq: number, plain: Buffer): Buffer {
   return pkt;
 }
 
-test('authentic packet with bad padding: bad-padding, and the window still records it', () => {
+test('authentic packet with bad padding: bad-padding, and the window does not record a refused packet', () => {
   const { out: osa, in: isa } = pair('aes-gcm-128', false);
   const ok = opened(espOpen(isa, craft(osa, 1, Buffer.from('aa010104', 'hex'))));
   assert.equal(ok.payload.toString('hex'), 'aa');
@@ -326,11 +326,35 @@ test('authentic packet with bad padding: bad-padding, and the window still recor
   for (const [seq, plain] of [[2, 'aa010302'], [3, 'aa0504'], [4, '0304'], [5, 'aabbcc0204'], [6, 'aa01030204'], [7, '02010204']] as const) {
     const pkt = craft(osa, seq, Buffer.from(plain, 'hex'));
     assert.equal(espOpen(isa, pkt), 'bad-padding', plain);
-    assert.equal(isa.replay.top, seq, 'authentic, so the window moved');
-    assert.equal(espOpen(isa, pkt), 'replay');
+    assert.equal(isa.replay.top, 1, 'dropped, so the window did not move');
+    assert.equal(espOpen(isa, pkt), 'bad-padding', 'a re-send is verified again, and refused again');
   }
   assert.equal(isa.stats.packets, 1);
   assert.equal(isa.stats.icvDrops, 0);
   // Pad length 0 with an empty payload is the shortest legal plaintext.
   assert.equal(opened(espOpen(isa, craft(osa, 9, Buffer.from('0004', 'hex')))).payload.length, 0);
+});
+
+test('espVerify records nothing; espCommit enters the window and the counters, so the caller decides', () => {
+  for (const esn of [false, true]) {
+    const { out: osa, in: isa } = pair('chacha20-poly1305', esn);
+    const p1 = seal(osa, payloadOf(40));
+    const p2 = seal(osa, payloadOf(41));
+    // Verified twice and never committed (as when the receiver's policy check refuses it):
+    // nothing moves, and the same bytes still verify.
+    const a = opened(espVerify(isa, p2));
+    assert.equal(a.seq, 2);
+    assert.equal(opened(espVerify(isa, p2)).seq, 2);
+    assert.equal(isa.replay.top, 0);
+    assert.deepEqual(isa.stats, { packets: 0, bytes: 0, replayDrops: 0, icvDrops: 0 });
+    espCommit(isa, a);
+    assert.equal(isa.replay.top, 2);
+    assert.deepEqual(isa.stats, { packets: 1, bytes: 41, replayDrops: 0, icvDrops: 0 });
+    assert.equal(espVerify(isa, p2), 'replay', 'committed: the pre-check now refuses it before any AEAD');
+    assert.equal(isa.stats.replayDrops, 1);
+    // Older but inside the window, not committed yet: still acceptable.
+    espCommit(isa, opened(espVerify(isa, p1)));
+    assert.equal(espVerify(isa, p1), 'replay');
+    assert.equal(isa.stats.packets, 2);
+  }
 });

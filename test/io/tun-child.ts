@@ -4,13 +4,13 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import { openTun, TUN_SLOT_SIZE } from '../../src/io/tun.js';
-import { loadNativeTestOnly, READ_HEADROOM } from '../../src/native/index.js';
+import { loadNative, loadNativeTestOnly, READ_HEADROOM } from '../../src/native/index.js';
 
 const IFNAME = 'iit0';
 const LOCAL = '10.99.0.1';
 const REMOTE = '10.99.0.2';
 const facts: Record<string, unknown> = {};
-const { ifGetMtu, ifSetMtu, ifSetUp } = loadNativeTestOnly();
+const { ifSetMtu, ifSetUp } = loadNativeTestOnly();
 
 function linkShow(): string {
   return execFileSync('ip', ['-o', 'link', 'show', 'dev', IFNAME], { encoding: 'utf8' });
@@ -55,7 +55,7 @@ try {
   facts.ifindex = tun.ifindex;
 
   ifSetMtu(IFNAME, 1400);
-  facts.mtuRead = ifGetMtu(IFNAME);
+  facts.mtuRead = loadNative().ifGetMtu(IFNAME);
   facts.mtuShown = /\bmtu 1400\b/.test(linkShow());
 
   ifSetUp(IFNAME, true);

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { createNetns, deleteNetns, isRoot, runInNetns } from './netns.js';
+import { createNetns, deleteNetns, runInNetns } from './netns.js';
+import { netnsSkip } from '../netns/helpers.js';
 
-describe('Tun (real TUN in a namespace)', { skip: isRoot ? false : 'needs root' }, () => {
+describe('Tun (real TUN in a namespace)', { skip: netnsSkip(['ip', 'ping']) }, () => {
   const namespaces: string[] = [];
   after(() => namespaces.forEach(deleteNetns));
 

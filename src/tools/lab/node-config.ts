@@ -24,6 +24,8 @@ export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, wi
     `control_socket: ${socket}`,
     `log_level: ${n.logLevel}`,
     ...(model.keying === 'ikev2' ? [`ike_retry_max_s: ${LAB_IKE_RETRY_MAX_S}`] : []),
+    // The fail-closed guard: VN traffic leaves by a vlink or not at all, even with the daemon down.
+    ...(model.vnPrefixes === undefined ? [] : [`vn_prefixes: [${model.vnPrefixes.join(', ')}]`]),
     'underlay:',
     `  address: ${n.underlayAddr}`,
     `  mtu: ${model.underlayMtu}`,

@@ -64,7 +64,9 @@ async function nodeStatus(s: LabState, name: string): Promise<NodeStatus> {
     st.neighbors = parseOspfNeighbors(birdc.stdout);
   }
   if (routes.code === 0 && routes.stdout.trim() !== '') {
-    const dsts = new Set((JSON.parse(routes.stdout) as { dst: string }[]).map((r) => (r.dst.includes('/') ? r.dst : `${r.dst}/32`)));
+    // The guard's unreachable routes (io/guard.ts) cover VN prefixes but reach nothing.
+    const reachable = (JSON.parse(routes.stdout) as { dst: string; type?: string }[]).filter((r) => r.type === undefined || r.type === 'unicast');
+    const dsts = new Set(reachable.map((r) => (r.dst.includes('/') ? r.dst : `${r.dst}/32`)));
     st.routesTo = s.model.nodes.filter((o) => o.name !== name && dsts.has(o.vn)).map((o) => o.name);
   }
   return st;

@@ -11,6 +11,7 @@ import {
 } from '../../../src/control/ike/crypto/auth.js';
 import { prf } from '../../../src/control/ike/crypto/prf.js';
 import { PRF_HMAC_SHA2_256 } from '../../../src/control/ike/crypto/suites.js';
+import { requirePrograms } from '../../netns/helpers.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const ALG_ED25519 = hex('300506032b6570');
@@ -169,7 +170,7 @@ test('SPKI export/import accepts only Ed25519 and P-256, exactly encoded', () =>
   assert.equal(importPrivateKey(Buffer.from('not a key')), null);
 });
 
-/** Runs the openssl CLI; null when it is missing so the test can skip. */
+/** Runs the openssl CLI; null when it is missing (the test's requirePrograms skips or fails it before). */
 function openssl(args: string[], input?: Buffer): Buffer | null {
   try {
     return execFileSync('openssl', args, input === undefined ? { stdio: ['ignore', 'pipe', 'pipe'] } : { input });
@@ -179,8 +180,7 @@ function openssl(args: string[], input?: Buffer): Buffer | null {
   }
 }
 
-test('interop with the openssl CLI: its signatures verify here, ours verify there', (t) => {
-  if (openssl(['version']) === null) return t.skip('openssl CLI not available');
+test('interop with the openssl CLI: its signatures verify here, ours verify there', { skip: requirePrograms(['openssl']) }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'iit-ike-auth-'));
   try {
     const octets = randomBytes(257);

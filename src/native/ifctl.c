@@ -1,6 +1,7 @@
-// Interface MTU and IFF_UP by ioctl, exported only as `testOnly`: the daemon configures its
-// links over rtnetlink (src/io/netsys.ts), and these remain so the TUN tests can drive and
-// read a device without a netlink client. src/native/index.ts documents the split.
+// Interface MTU and IFF_UP by ioctl. The daemon configures its links over rtnetlink
+// (src/io/netsys.ts): only the MTU read is on the daemon surface, as `iiptran doctor`'s one
+// real system call; setting MTU and IFF_UP is exported only under `testOnly`, so the TUN tests
+// can drive a device without a netlink client. src/native/index.ts documents the split.
 
 #include "addon.h"
 
@@ -40,7 +41,7 @@ static napi_value js_if_set_mtu(napi_env env, napi_callback_info info) {
 }
 
 // ifGetMtu(name) -> number
-static napi_value js_if_get_mtu(napi_env env, napi_callback_info info) {
+napi_value js_if_get_mtu(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   char name[IFNAMSIZ];
   if (!get_args(env, info, 1, argv, NULL, NULL) || !arg_ifname(env, argv[0], name)) return NULL;
@@ -102,7 +103,6 @@ static napi_value js_if_set_up(napi_env env, napi_callback_info info) {
 napi_status test_only_exports(napi_env env, napi_value *obj) {
   napi_property_descriptor fns[] = {
       FN("ifSetMtu", js_if_set_mtu),
-      FN("ifGetMtu", js_if_get_mtu),
       FN("ifSetUp", js_if_set_up),
   };
   napi_status st = napi_create_object(env, obj);
