@@ -8,6 +8,7 @@ import type { KernelRoute } from '../io/netsys.js';
 import type { Vlink } from '../dataplane/vlink.js';
 import { outerHeadersLen } from '../dataplane/mtu.js';
 import { hex, type OverlayNode } from './node.js';
+import { IKE_DROP_REASONS } from './ike/drop-reasons.js';
 
 export const SCHEMA = 1;
 
@@ -123,6 +124,8 @@ export function ikeView(node: OverlayNode) {
     node: node.cfg.node,
     peers: e === null ? [] : e.view(),
     stats: e === null ? { rx: 0, tx: 0, dropped: {} } : { ...e.stats, dropped: { ...e.stats.dropped } },
+    /** Every reason `stats.dropped` may name (control/ike/drop-reasons.ts). */
+    reasons: [...IKE_DROP_REASONS],
   };
 }
 

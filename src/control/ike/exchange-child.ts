@@ -262,7 +262,7 @@ export function keyRekeyedIkeSa(ctx: ExchangeContext, old: IkeSa, fresh: IkeSa, 
   fresh.sk = new SkContext(p.suite, fresh.keys, fresh.role);
   fresh.startMessageIdsAtZero();
   fresh.state = 'ESTABLISHED';
-  fresh.establishedAt = Date.now();
+  fresh.establishedAt = fresh.clock.now();
   // Carried over: the new SA talks to the same peer over the same path, with the same identity.
   fresh.nat = old.nat;
   fresh.peerKey = old.peerKey;

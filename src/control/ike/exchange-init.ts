@@ -16,7 +16,7 @@ import { errorNotify, find, notifies } from './payloads.js';
 import { generate, type DhGroupId } from './crypto/dh.js';
 import { initialIkeSaKeys } from './crypto/keys.js';
 import { isDhGroupId, ikeSuiteName, type IkeSuite } from './crypto/suites.js';
-import { IkeSa, newIkeSpi, spiBytes } from './ike-sa.js';
+import { IkeSa, newIkeSpi, spiBytes, type IkeSaIo } from './ike-sa.js';
 import { checkIkeAnswer, ikeOffer, selectIke } from './negotiate.js';
 import { encodePlain, SkContext } from './protect.js';
 import type { ExchangeContext } from './context.js';
@@ -151,7 +151,7 @@ export type InitRequestOutcome =
 /** Responder: a new IKE_SA_INIT request from a configured peer. */
 export function onInitRequest(
   ctx: ExchangeContext, cfg: IkePeerConfig, m: DecodedMessage, raw: Buffer, remote: IkeSa['remote'],
-  io: ConstructorParameters<typeof IkeSa>[4],
+  io: IkeSaIo,
 ): InitRequestOutcome {
   const ps = m.payloads;
   const saP = find(ps, PayloadType.SA);

@@ -3,7 +3,7 @@
 
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { EnginePair, tick } from './engine-harness.js';
+import { EnginePair } from './engine-harness.js';
 import { ExchangeType } from '../../../src/wire/ike/index.js';
 
 let pair: EnginePair | null = null;
@@ -84,7 +84,7 @@ test('no common ESP proposal: IKE SA established, CHILD_SA refused with NO_PROPO
   const p = (pair = new EnginePair({ espA: ['aes128gcm16'], espB: ['chacha20poly1305'] }));
   p.start();
   await p.until(() => p.state(p.a) === 'ESTABLISHED' && p.state(p.b) === 'ESTABLISHED');
-  await tick(20);
+  await p.advance(20);
   assert.equal(p.a.installed.length + p.b.installed.length, 0);
   assert.ok(p.a.logs.some((l) => /peer refused the CHILD_SA: NO_PROPOSAL_CHOSEN/.test(l.msg)));
 });
@@ -145,10 +145,10 @@ test('a lost IKE_SA_INIT response and a lost IKE_AUTH response are recovered by 
 
 test('a silent peer: the initiator gives up after the configured tries with exponential backoff', async () => {
   const p = (pair = new EnginePair({ filter: (f) => (f.from === 'a' ? 'drop' : 'pass') }));
-  const t0 = Date.now();
+  const t0 = p.clock.now();
   p.start();
   await p.until(() => p.lastError(p.a) !== '', 5000);
-  const took = Date.now() - t0;
+  const took = p.clock.now() - t0;
   assert.match(p.lastError(p.a), /no answer to IKE_SA_INIT from 192\.0\.2\.2 after 4 tries/);
   assert.equal(p.sent('a', ExchangeType.IKE_SA_INIT).length, 4);
   // 40 + 80 + 160 + 320 ms.
@@ -158,7 +158,7 @@ test('a silent peer: the initiator gives up after the configured tries with expo
 test('both sides configured as responders: nobody initiates', async () => {
   const p = (pair = new EnginePair({ roleA: 'responder' }));
   p.start();
-  await tick(50);
+  await p.advance(50);
   assert.equal(p.wire.length, 0);
   assert.equal(p.state(p.a), 'IDLE');
 });
