@@ -12,6 +12,7 @@ import { initError } from './exchange-init.js';
 import type { Remote } from './ike-sa.js';
 import { RateLimit } from './rate-limit.js';
 import { invalidIkeSpiAnswer } from './restart.js';
+import type { DeletedSa } from './sa-table.js';
 import type { IkeDatagram } from './types.js';
 
 export interface DosGateOptions {
@@ -72,15 +73,22 @@ export class DosGate {
 
   /**
    * A request for an IKE SA we do not have: most likely we restarted and the peer still holds
-   * the old one. Telling it spares it the wait for DPD.
+   * the old one, or (`deleted`) we deleted it moments ago and the peer has not heard. Telling it
+   * spares it the wait for DPD.
    */
-  answerUnknownSpi(h: IkeMessageHeader, from: { addr: string; port: number }, localPort: 500 | 4500): void {
+  answerUnknownSpi(h: IkeMessageHeader, from: { addr: string; port: number }, localPort: 500 | 4500, deleted: DeletedSa | undefined, now: number): void {
     // A zero SPI of ours cannot name an SA anyone established with us: junk, not a lost SA.
     if ((h.initiator ? h.spiR : h.spiI) === 0n || h.exchangeType === ExchangeType.IKE_SA_INIT) return;
     if (!this.isPeer(from.addr) || !this.unknownSpiAnswers.take(from.addr)) return;
     this.send({ data: invalidIkeSpiAnswer(h), addr: from.addr, port: from.port, localPort });
     if (!this.drops.mayLog(`invalid-ike-spi-sent/${from.addr}`)) return;
+    const sa = `IKE SA ${spiHex(h.spiI)}_i ${spiHex(h.spiR)}_r`;
+    if (deleted !== undefined) {
+      this.log.info({ peer: from.addr, spiI: spiHex(h.spiI), spiR: spiHex(h.spiR) },
+        `${from.addr} sent exchange ${h.exchangeType} on ${sa}, which we deleted ${((now - deleted.deletedAt) / 1000).toFixed(1)} s ago; answered INVALID_IKE_SPI`);
+      return;
+    }
     this.log.warn({ peer: from.addr, spiI: spiHex(h.spiI), spiR: spiHex(h.spiR) },
-      `${from.addr} asked about IKE SA ${spiHex(h.spiI)}_i ${spiHex(h.spiR)}_r, which we do not have (did this daemon restart?); answered INVALID_IKE_SPI`);
+      `${from.addr} asked about ${sa}, which we do not have (did this daemon restart?); answered INVALID_IKE_SPI`);
   }
 }

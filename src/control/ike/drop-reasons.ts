@@ -28,7 +28,7 @@ export const IKE_DROP_REASONS = [
   'bad-cookie',           // a cookie that does not verify: answered with a fresh one
   'half-open-limit',      // the hard cap of half-open SAs is reached
   'unknown-spi',          // no IKE SA with that SPI for this peer (maybe answered INVALID_IKE_SPI)
-  'deleted-sa',           // for an IKE SA deleted while the message waited (peer authorisation pending)
+  'deleted-sa',           // for an IKE SA deleted moments ago (not a retransmission of its last request), or while the message waited
   // Inside an SA.
   'message-id',           // a request outside the window of one
   'request-in-progress',  // a retransmission of a request we are still working on (peer authorisation)

@@ -61,6 +61,8 @@ export interface IkeEngineOptions {
   rekey?: RekeyOptions;
   /** How long IKE_AUTH may wait for the peer's authorisation (authorise.ts). Default 10 s. */
   authTimeoutMs?: number;
+  /** How long a deleted IKE SA's last response is kept for retransmissions (sa-table.ts). Default 60 s. */
+  deletedSaKeepMs?: number;
 }
 
 export interface IkeStats {
@@ -92,7 +94,7 @@ export class IkeEngine {
     const clock = (this.clock = opts.clock ?? realClock);
     const log = opts.log;
     this.drops = new IkeDrops(log, clock);
-    this.sas = new SaTable();
+    this.sas = new SaTable(clock, opts.deletedSaKeepMs);
     const send = (d: IkeDatagram) => {
       this.stats.tx++;
       opts.host.send(d);
@@ -200,12 +202,26 @@ export class IkeEngine {
     const ourSpi = h.initiator ? h.spiR : h.spiI;
     const sa = this.sas.get(ourSpi);
     if (sa === undefined || sa.role !== (h.initiator ? 'responder' : 'initiator') || sa.remote.addr !== from.addr || sa.state === 'DELETED') {
-      if (sa === undefined && !h.response) this.gate.answerUnknownSpi(h, from, localPort);
-      this.drops.drop('unknown-spi', from.addr, `no IKE SA with SPI ${spiHex(ourSpi)} for this peer (exchange ${h.exchangeType})`);
+      if (sa === undefined) this.noSa(m, raw, ourSpi, from, localPort);
+      else this.drops.drop('unknown-spi', from.addr, `no IKE SA with SPI ${spiHex(ourSpi)} for this peer (exchange ${h.exchangeType})`);
       return;
     }
     if (h.response) this.response(sa, m, raw);
     else this.request(sa, m, raw, { addr: from.addr, port: from.port, localPort });
+  }
+
+  /** A message for an SA we do not have: one deleted moments ago may still owe its last answer. */
+  private noSa(m: DecodedMessage, raw: Buffer, ourSpi: bigint, from: { addr: string; port: number }, localPort: 500 | 4500): void {
+    const h = m.header;
+    const gone = this.sas.deletedSa(ourSpi, from.addr);
+    if (gone !== undefined && !h.response && h.messageId === gone.messageId && raw.equals(gone.request)) {
+      this.opts.log.debug({ peer: from.addr, ike: gone.name, messageId: h.messageId }, 'retransmitted request for a deleted IKE SA: re-sent its cached response');
+      this.ctx.send({ data: gone.response, addr: from.addr, port: from.port, localPort });
+      return;
+    }
+    if (!h.response) this.gate.answerUnknownSpi(h, from, localPort, gone, this.clock.now());
+    if (gone !== undefined) this.drops.drop('deleted-sa', from.addr, `exchange ${h.exchangeType} ${h.response ? 'response' : 'request'} ${h.messageId} for IKE SA ${gone.name}, which we deleted`);
+    else this.drops.drop('unknown-spi', from.addr, `no IKE SA with SPI ${spiHex(ourSpi)} for this peer (exchange ${h.exchangeType})`);
   }
 
   private undecodable(m: MessageError, from: { addr: string; port: number }, localPort: 500 | 4500): void {

@@ -37,6 +37,14 @@ export interface Remote {
   localPort: 500 | 4500;
 }
 
+/** What a responder needs to answer retransmissions of its last exchange, even after the SA is gone. */
+export interface LastExchange {
+  messageId: number;
+  exchangeType: number;
+  request: Buffer;
+  response: Buffer;
+}
+
 export interface IkeSaIo {
   send(d: IkeDatagram): void;
   log: Logger;
@@ -230,6 +238,13 @@ export class IkeSa {
 
   resendLastResponse(): void {
     if (this.lastResponse !== null) this.sendRaw(this.lastResponse);
+  }
+
+  /** The peer's last request and our answer to it; null before we answered any. */
+  lastExchange(): LastExchange | null {
+    if (this.lastRequest === null || this.lastResponse === null) return null;
+    // Byte 18 of the IKE header is the exchange type (RFC 7296 §3.1).
+    return { messageId: this.peerNextId - 1, exchangeType: this.lastRequest[18]!, request: this.lastRequest, response: this.lastResponse };
   }
 
   /** A timer that dies with the SA. */
