@@ -12,7 +12,7 @@
 // handling of message 3 and 4 is asynchronous; the SA may be gone when the check returns.
 
 import {
-  ExchangeType, NotifyType, PayloadType, idToString, notify, notifyName,
+  ExchangeType, NotifyType, PayloadType, ProtocolId, idToString, notify, notifyName,
   type IdPayload, type PayloadRepr,
 } from '../../wire/ike/index.js';
 import { pskAuth, signedOctets, AUTH_SHARED_KEY_MIC } from './crypto/auth.js';
@@ -27,6 +27,7 @@ import { natInstall, natTsCfg } from './nat.js';
 import { pubkeyCredentials } from './auth-pubkey.js';
 import { checkChildAnswer, checkChildRequest, childTsPayloads } from './tunnel-any.js';
 import { authorisePeer, PSK_HINT } from './authorise.js';
+import { noProposalDetail } from './proposal-text.js';
 
 /** AUTH, preceded by CERT (and CERTREQ) with raw public keys. */
 function ourAuth(sa: IkeSa, id: IdPayload): PayloadRepr[] {
@@ -181,7 +182,7 @@ export async function onAuthRequest(ctx: ExchangeContext, sa: IkeSa, ps: readonl
     bad = shape.why;
   } else if (choice === null) {
     refuse = NotifyType.NO_PROPOSAL_CHOSEN;
-    bad = 'no ESP proposal in common with our esp_proposals';
+    bad = `no ESP proposal in common with our esp_proposals (${noProposalDetail(saP, ProtocolId.ESP, sa.cfg.esp)})`;
   }
   if (refuse !== null || choice === null) {
     ctx.log.warn({ vlink: sa.cfg.vlink, peer }, `IKE_AUTH from ${peer}: IKE_SA established, CHILD_SA refused: ${bad}`);

@@ -9,7 +9,7 @@
 
 import { randomBytes } from 'node:crypto';
 import {
-  ExchangeType, NotifyType, PayloadType, invalidKeGroup, notify, notifyName,
+  ExchangeType, NotifyType, PayloadType, ProtocolId, invalidKeGroup, notify, notifyName,
   type DecodedMessage, type KePayload, type NoncePayload, type NotifyPayload, type PayloadRepr, type SaPayload,
 } from '../../wire/ike/index.js';
 import { errorNotify, find, notifies } from './payloads.js';
@@ -24,6 +24,7 @@ import type { IkePeerConfig } from './types.js';
 import { startAuth } from './exchange-auth.js';
 import { initRequestNatNotifies, initResponseNat, onInitResponseNat } from './nat.js';
 import { initPayloads, notePeerInit } from './auth-pubkey.js';
+import { noProposalDetail } from './proposal-text.js';
 
 const NONCE_LEN = 32;
 
@@ -161,7 +162,10 @@ export function onInitRequest(
   if (missing !== null) return { kind: 'refused', reply: initError(m.header, notify(NotifyType.INVALID_SYNTAX)), why: `malformed request (${missing}); answered INVALID_SYNTAX` };
   const sel = selectIke(saP!, cfg.ike, ke!.group);
   if (sel.kind === 'no-proposal') {
-    return { kind: 'refused', reply: initError(m.header, notify(NotifyType.NO_PROPOSAL_CHOSEN)), why: 'no proposal in common with our ike_proposals; answered NO_PROPOSAL_CHOSEN' };
+    return {
+      kind: 'refused', reply: initError(m.header, notify(NotifyType.NO_PROPOSAL_CHOSEN)),
+      why: `no proposal in common with our ike_proposals; answered NO_PROPOSAL_CHOSEN (${noProposalDetail(saP!, ProtocolId.IKE, cfg.ike)})`,
+    };
   }
   if (sel.kind === 'invalid-ke') {
     const data = Buffer.alloc(2);

@@ -80,6 +80,14 @@ test('no common IKE proposal: NO_PROPOSAL_CHOSEN', async () => {
   assert.equal(p.b.engine.view()[0]!.sas.length, 0, 'the responder kept no state');
 });
 
+test('no common IKE proposal: the responder logs what the peer offered next to ours', async () => {
+  const p = (pair = new EnginePair({ ikeA: ['aes256gcm16-prfsha256-x25519', 'aes128-sha256-ecp256'], ikeB: ['aes128-sha384-x25519'] }));
+  p.start();
+  await p.until(() => p.lastError(p.a) !== '');
+  const line = p.b.logs.find((l) => /no proposal in common/.test(l.msg))!.msg;
+  assert.match(line, /peer offered aes256gcm16-prfsha256-x25519, aes128-sha256-prfsha256-ecp256; ours: aes128-sha384-x25519\)$/);
+});
+
 test('no common ESP proposal: IKE SA established, CHILD_SA refused with NO_PROPOSAL_CHOSEN', async () => {
   const p = (pair = new EnginePair({ espA: ['aes128gcm16'], espB: ['chacha20poly1305'] }));
   p.start();
@@ -87,6 +95,13 @@ test('no common ESP proposal: IKE SA established, CHILD_SA refused with NO_PROPO
   await p.advance(20);
   assert.equal(p.a.installed.length + p.b.installed.length, 0);
   assert.ok(p.a.logs.some((l) => /peer refused the CHILD_SA: NO_PROPOSAL_CHOSEN/.test(l.msg)));
+});
+
+test('no common ESP proposal: the responder logs what the peer offered next to ours', async () => {
+  const p = (pair = new EnginePair({ espA: ['aes128gcm16-esn'], espB: ['chacha20poly1305'] }));
+  p.start();
+  await p.until(() => p.state(p.a) === 'ESTABLISHED' && p.state(p.b) === 'ESTABLISHED');
+  assert.ok(p.b.logs.some((l) => /CHILD_SA refused: no ESP proposal in common with our esp_proposals \(peer offered aes128gcm16-esn; ours: chacha20poly1305\)/.test(l.msg)));
 });
 
 test('INVALID_KE_PAYLOAD: the responder asks for its group, the initiator retries with it', async () => {
