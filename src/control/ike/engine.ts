@@ -265,6 +265,7 @@ export class IkeEngine {
     if (r.kind === 'refused') {
       this.ctx.send({ data: r.reply, addr: remote.addr, port: remote.port, localPort: remote.localPort });
       this.opts.log.warn({ vlink: cfg.vlink, peer: remote.addr }, `IKE_SA_INIT from ${remote.addr}: ${r.why}`);
+      if (r.failure) this.peers.noteFailure(cfg.vlink, `IKE_SA_INIT from ${remote.addr}: ${r.why}`);
       return;
     }
     const sa = r.sa;

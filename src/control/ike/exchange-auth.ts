@@ -110,18 +110,19 @@ export async function onAuthResponse(ctx: ExchangeContext, sa: IkeSa, ps: readon
   }
   sa.state = 'ESTABLISHED';
   sa.establishedAt = sa.clock.now();
-  childFromResponse(ctx, sa, ps);
+  sa.childError = childFromResponse(ctx, sa, ps);
   // After the child: the SA it replaces takes its SAs along, and the new outbound one is in place.
   ctx.established(sa);
 }
 
-function childFromResponse(ctx: ExchangeContext, sa: IkeSa, ps: readonly PayloadRepr[]): void {
+/** Installs the CHILD_SA of the IKE_AUTH response; why not, if it cannot. */
+function childFromResponse(ctx: ExchangeContext, sa: IkeSa, ps: readonly PayloadRepr[]): string | null {
   const peer = sa.remote.addr;
   const err = errorNotify(ps);
   if (err !== undefined) {
-    ctx.log.warn({ vlink: sa.cfg.vlink, peer, notify: notifyName(err.notifyType) },
-      `IKE_SA with ${peer} established, but the peer refused the CHILD_SA: ${notifyName(err.notifyType)}; the vlink stays without an SA`);
-    return;
+    const why = `IKE_SA with ${peer} established, but the peer refused the CHILD_SA: ${notifyName(err.notifyType)}; the vlink stays without an SA`;
+    ctx.log.warn({ vlink: sa.cfg.vlink, peer, notify: notifyName(err.notifyType) }, why);
+    return why;
   }
   const saP = find(ps, PayloadType.SA);
   const tsi = find(ps, PayloadType.TSi);
@@ -131,10 +132,11 @@ function childFromResponse(ctx: ExchangeContext, sa: IkeSa, ps: readonly Payload
   else why = checkChildAnswer(sa.cfg, ps, tsi, tsr);
   const choice = why === null ? checkEspAnswer(saP!, sa.cfg.esp) : why;
   if (typeof choice === 'string') {
-    ctx.log.error({ vlink: sa.cfg.vlink, peer }, `IKE_SA with ${peer} established, but its CHILD_SA is unusable: ${choice}`);
-    return;
+    const bad = `IKE_SA with ${peer} established, but its CHILD_SA is unusable: ${choice}`;
+    ctx.log.error({ vlink: sa.cfg.vlink, peer }, bad);
+    return bad;
   }
-  install(ctx, sa, childInstall(sa.suite!.prf.id, sa.keys!.skD, sa.ni, sa.nr, choice, sa.childSpiIn, 'initiator'));
+  return install(ctx, sa, childInstall(sa.suite!.prf.id, sa.keys!.skD, sa.ni, sa.nr, choice, sa.childSpiIn, 'initiator')) ? null : 'the CHILD_SA could not be installed';
 }
 
 export interface AuthRequestOutcome {
@@ -145,7 +147,8 @@ export interface AuthRequestOutcome {
 
 /**
  * Responder: message 3. The inner payloads of the response and the verdict; null when the SA
- * was deleted while the peer's authorisation was pending (nothing is answered then).
+ * was deleted while the peer's authorisation was pending (nothing is answered then). A refused
+ * CHILD_SA is left in sa.childError.
  */
 export async function onAuthRequest(ctx: ExchangeContext, sa: IkeSa, ps: readonly PayloadRepr[]): Promise<AuthRequestOutcome | null> {
   const peer = sa.remote.addr;
@@ -185,12 +188,14 @@ export async function onAuthRequest(ctx: ExchangeContext, sa: IkeSa, ps: readonl
     bad = `no ESP proposal in common with our esp_proposals (${noProposalDetail(saP, ProtocolId.ESP, sa.cfg.esp)})`;
   }
   if (refuse !== null || choice === null) {
-    ctx.log.warn({ vlink: sa.cfg.vlink, peer }, `IKE_AUTH from ${peer}: IKE_SA established, CHILD_SA refused: ${bad}`);
+    sa.childError = `IKE_AUTH from ${peer}: IKE_SA established, CHILD_SA refused: ${bad}`;
+    ctx.log.warn({ vlink: sa.cfg.vlink, peer }, sa.childError);
     return { reply: [...reply, notify(refuse ?? NotifyType.NO_PROPOSAL_CHOSEN)], error: null };
   }
   const spiIn = ctx.host.allocSpi();
   // Installed before the response leaves: the initiator may send ESP as soon as it reads it.
   if (!install(ctx, sa, childInstall(sa.suite!.prf.id, sa.keys!.skD, sa.ni, sa.nr, choice, spiIn, 'responder'))) {
+    sa.childError = `IKE_AUTH from ${peer}: IKE_SA established, but the CHILD_SA could not be installed`;
     return { reply: [...reply, notify(NotifyType.NO_PROPOSAL_CHOSEN)], error: null };
   }
   const ts = childTsPayloads(natTsCfg(sa, sa.cfg, tsi, tsr), 'responder');

@@ -147,7 +147,8 @@ function ruleOut(ke: KePayload | undefined, nonce: NoncePayload | undefined, saP
 
 export type InitRequestOutcome =
   | { kind: 'sa'; sa: IkeSa }
-  | { kind: 'refused'; reply: Buffer; why: string };
+  /** `failure`: false when the refusal is a step of the negotiation (INVALID_KE_PAYLOAD). */
+  | { kind: 'refused'; reply: Buffer; why: string; failure: boolean };
 
 /** Responder: a new IKE_SA_INIT request from a configured peer. */
 export function onInitRequest(
@@ -159,18 +160,19 @@ export function onInitRequest(
   const ke = find(ps, PayloadType.KE);
   const nonce = find(ps, PayloadType.NONCE);
   const missing = ruleOut(ke, nonce, saP);
-  if (missing !== null) return { kind: 'refused', reply: initError(m.header, notify(NotifyType.INVALID_SYNTAX)), why: `malformed request (${missing}); answered INVALID_SYNTAX` };
+  if (missing !== null) return { kind: 'refused', reply: initError(m.header, notify(NotifyType.INVALID_SYNTAX)), why: `malformed request (${missing}); answered INVALID_SYNTAX`, failure: true };
   const sel = selectIke(saP!, cfg.ike, ke!.group);
   if (sel.kind === 'no-proposal') {
     return {
       kind: 'refused', reply: initError(m.header, notify(NotifyType.NO_PROPOSAL_CHOSEN)),
       why: `no proposal in common with our ike_proposals; answered NO_PROPOSAL_CHOSEN (${noProposalDetail(saP!, ProtocolId.IKE, cfg.ike)})`,
+      failure: true,
     };
   }
   if (sel.kind === 'invalid-ke') {
     const data = Buffer.alloc(2);
     data.writeUInt16BE(sel.group);
-    return { kind: 'refused', reply: initError(m.header, notify(NotifyType.INVALID_KE_PAYLOAD, data)), why: `peer sent a KE for group ${ke!.group}; asked for group ${sel.group} (INVALID_KE_PAYLOAD)` };
+    return { kind: 'refused', reply: initError(m.header, notify(NotifyType.INVALID_KE_PAYLOAD, data)), why: `peer sent a KE for group ${ke!.group}; asked for group ${sel.group} (INVALID_KE_PAYLOAD)`, failure: false };
   }
   const sa = new IkeSa(cfg, 'responder', m.header.spiI, remote, io);
   sa.spiR = newIkeSpi();
@@ -182,7 +184,7 @@ export function onInitRequest(
   const bad = deriveKeys(ctx, sa, sel.choice.suite, ke!.data);
   if (bad !== null) {
     sa.close(bad);
-    return { kind: 'refused', reply: initError(m.header, notify(NotifyType.INVALID_SYNTAX)), why: `${bad}; answered INVALID_SYNTAX` };
+    return { kind: 'refused', reply: initError(m.header, notify(NotifyType.INVALID_SYNTAX)), why: `${bad}; answered INVALID_SYNTAX`, failure: true };
   }
   sa.initResponse = encodePlain(sa.header(ExchangeType.IKE_SA_INIT, true, 0), [
     { type: PayloadType.SA, proposals: [sel.choice.proposal] },

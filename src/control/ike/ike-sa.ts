@@ -108,6 +108,8 @@ export class IkeSa {
   readonly children: ChildSaRecord[] = [];
   /** Why the SA failed or was deleted, for logs and the inspector. */
   lastError: string | null = null;
+  /** Why IKE_AUTH brought no usable CHILD_SA (the IKE SA itself stands), for the inspector. */
+  childError: string | null = null;
 
   /** The initiator's IKE_SA_INIT is always message 0, however often it is re-sent. */
   private nextRequestId: number;

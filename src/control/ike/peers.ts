@@ -109,6 +109,12 @@ export class PeerTable {
     this.peers.get(vlink)?.sas.add(sa);
   }
 
+  /** A failure that did not get as far as an SA (an IKE_SA_INIT we refused): `show ike` keeps it. */
+  noteFailure(vlink: string, why: string): void {
+    const p = this.peers.get(vlink);
+    if (p !== undefined) p.lastError = why;
+  }
+
   private initiate(p: Peer): void {
     p.reinit = null;
     p.reinitAt = null;
@@ -162,7 +168,8 @@ export class PeerTable {
     const old = p.current;
     p.current = sa;
     p.failures = 0;
-    p.lastError = null;
+    // An IKE SA without its CHILD_SA leaves the vlink without traffic: that stays visible.
+    p.lastError = sa.childError;
     this.natEstablished(sa);
     if (old !== null && old !== sa) {
       this.log.info({ vlink: sa.cfg.vlink, old: old.name, new: sa.name }, `IKE_SA ${old.name} with ${sa.remote.addr} replaced by ${sa.name}`);

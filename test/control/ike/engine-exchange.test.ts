@@ -5,6 +5,7 @@ import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { EnginePair } from './engine-harness.js';
 import { ExchangeType } from '../../../src/wire/ike/index.js';
+import { renderIke } from '../../../src/tools/inspector.js';
 
 let pair: EnginePair | null = null;
 afterEach(() => {
@@ -88,6 +89,24 @@ test('no common IKE proposal: the responder logs what the peer offered next to o
   assert.match(line, /peer offered aes256gcm16-prfsha256-x25519, aes128-sha256-prfsha256-ecp256; ours: aes128-sha384-x25519\)$/);
 });
 
+test('a refused IKE_SA_INIT: the responder has no SA left, and show ike still says why', async () => {
+  const p = (pair = new EnginePair({ ikeA: ['aes256gcm16-prfsha256-x25519'], ikeB: ['aes128-sha384-x25519'] }));
+  p.start();
+  await p.until(() => p.lastError(p.a) !== '');
+  const v = p.b.engine.view()[0]!;
+  assert.equal(v.state, 'IDLE');
+  assert.equal(v.sas.length, 0);
+  assert.match(v.lastError ?? '', /^IKE_SA_INIT from 192\.0\.2\.1: no proposal in common .*NO_PROPOSAL_CHOSEN \(peer offered aes256gcm16/);
+  assert.match(renderIke(JSON.parse(JSON.stringify({ peers: p.b.engine.view(), stats: p.b.engine.stats }))), /IDLE .*NO_PROPOSAL_CHOSEN/);
+});
+
+test('INVALID_KE_PAYLOAD is negotiation, not a failure: the responder shows no error afterwards', async () => {
+  const p = (pair = new EnginePair({ ikeA: ['aes256gcm16-prfsha256-x25519-ecp256'], ikeB: ['aes256gcm16-prfsha256-ecp256'] }));
+  p.start();
+  await p.until(() => p.state(p.b) === 'ESTABLISHED');
+  assert.equal(p.b.engine.view()[0]!.lastError, null);
+});
+
 test('no common ESP proposal: IKE SA established, CHILD_SA refused with NO_PROPOSAL_CHOSEN', async () => {
   const p = (pair = new EnginePair({ espA: ['aes128gcm16'], espB: ['chacha20poly1305'] }));
   p.start();
@@ -102,6 +121,9 @@ test('no common ESP proposal: the responder logs what the peer offered next to o
   p.start();
   await p.until(() => p.state(p.a) === 'ESTABLISHED' && p.state(p.b) === 'ESTABLISHED');
   assert.ok(p.b.logs.some((l) => /CHILD_SA refused: no ESP proposal in common with our esp_proposals \(peer offered aes128gcm16-esn; ours: chacha20poly1305\)/.test(l.msg)));
+  // The IKE SA stands but carries nothing: show ike says so at both ends.
+  assert.match(p.lastError(p.b), /^IKE_AUTH from 192\.0\.2\.1: IKE_SA established, CHILD_SA refused: no ESP proposal in common .*peer offered aes128gcm16-esn/);
+  assert.match(p.lastError(p.a), /peer refused the CHILD_SA: NO_PROPOSAL_CHOSEN; the vlink stays without an SA/);
 });
 
 test('INVALID_KE_PAYLOAD: the responder asks for its group, the initiator retries with it', async () => {
