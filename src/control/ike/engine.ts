@@ -7,7 +7,7 @@
 
 import type { Logger } from 'pino';
 import {
-  ExchangeType, IkeMessageCodec, IKE_MAX_MESSAGE_LEN, NotifyType, notify, notifyForDecodeError, notifyName, spiHex,
+  ExchangeType, IkeMessageCodec, IKE_MAX_MESSAGE_LEN, NotifyType, PayloadType, notify, notifyForDecodeError, notifyName, spiHex,
   type DecodedMessage, type MessageError,
 } from '../../wire/ike/index.js';
 import { realClock, type Clock } from '../clock.js';
@@ -22,7 +22,7 @@ import { sendDeleteIke } from './exchange-info.js';
 import { initError, onInitRequest, onInitResponse } from './exchange-init.js';
 import { IkeSa, type IkeSaIo, type Remote } from './ike-sa.js';
 import { authenticatedFrom, DEFAULT_NAT_KEEPALIVE_MS, natCandidates } from './nat.js';
-import { hasNotify } from './payloads.js';
+import { hasNotify, notifies } from './payloads.js';
 import { PeerTable } from './peers.js';
 import { DEFAULT_REINIT } from './reinit.js';
 import { Rekeyer, type RekeyOptions } from './rekey.js';
@@ -321,6 +321,10 @@ export class IkeEngine {
       this.drops.drop('unexpected-response', sa.remote.addr, `response ${h.messageId} (exchange ${h.exchangeType}) answers nothing we asked`);
       return;
     }
+    if (this.staleCookie(sa, m)) {
+      this.drops.drop('unexpected-response', sa.remote.addr, 'a COOKIE we already echo: the answer to an earlier copy of our IKE_SA_INIT');
+      return;
+    }
     if (h.exchangeType === ExchangeType.IKE_SA_INIT) {
       sa.takeResponse(h.exchangeType, h.messageId);
       onInitResponse(this.ctx, sa, m, raw);
@@ -351,6 +355,16 @@ export class IkeEngine {
     onAuthResponse(this.ctx, sa, ps).then(() => {
       if (sa.state === 'ESTABLISHED' && hasNotify(ps, NotifyType.INITIAL_CONTACT)) this.peers.initialContact(sa);
     }).catch((e: unknown) => this.internalError(e, raw));
+  }
+
+  /**
+   * A COOKIE answering an earlier copy of our IKE_SA_INIT, which crossed the responder's first
+   * COOKIE: we already echo that very cookie, so it is no news.
+   */
+  private staleCookie(sa: IkeSa, m: DecodedMessage): boolean {
+    if (m.header.exchangeType !== ExchangeType.IKE_SA_INIT || sa.cookie === null) return false;
+    const c = notifies(m.payloads).find((n) => n.notifyType === NotifyType.COOKIE);
+    return c !== undefined && c.data.equals(sa.cookie) && !m.payloads.some((p) => p.type === PayloadType.SA);
   }
 
   /** For the inspector. */
