@@ -59,8 +59,13 @@ export class IkeDrops {
     this.logLimit = new RateLimit(10000, clock);
   }
 
-  drop(reason: IkeDropReason, from: string, detail: string): void {
+  /** Counts without logging, for callers that log the drop their own way. */
+  count(reason: IkeDropReason): void {
     this.counts[reason] = (this.counts[reason] ?? 0) + 1;
+  }
+
+  drop(reason: IkeDropReason, from: string, detail: string): void {
+    this.count(reason);
     if (this.logLimit.take(`${reason}/${from}`)) this.log.warn({ peer: from, reason }, `IKE message from ${from} dropped: ${detail}`);
   }
 

@@ -168,7 +168,7 @@ export class IkeEngine {
 
   /** A handler threw, now or in work it left for later: the input is dropped, the engine serves on. */
   private internalError(e: unknown, sample: Buffer): void {
-    this.drops.counts['internal-error'] = (this.drops.counts['internal-error'] ?? 0) + 1;
+    this.drops.count('internal-error');
     this.opts.log.error({ err: e instanceof Error ? e.stack : String(e), sample: sample.subarray(0, 64).toString('hex') },
       'IKE message made a handler throw (a bug, please report it with this line): dropped, the engine keeps running');
   }

@@ -134,3 +134,13 @@ test('every datagram dropped is counted under one named reason from the publishe
   assert.equal(b.stats.dropped['stopped'], 1);
   p.stop();
 });
+
+test('a handler that throws in work it finished later (after the peer authorisation) costs a counted internal-error, not the process', async () => {
+  // A bug stand-in: the key log throws when the CHILD_SA is installed, which happens after the
+  // asynchronous check of the peer, on both sides.
+  const p = new EnginePair({ engine: { keyLog: (r) => { if (r['type'] === 'child') throw new Error('key log bug'); } } });
+  p.start();
+  await p.until(() => (p.a.engine.stats.dropped['internal-error'] ?? 0) + (p.b.engine.stats.dropped['internal-error'] ?? 0) >= 1);
+  assert.ok(p.b.logs.some((l) => l.level >= 50 && /made a handler throw/.test(l.msg)));
+  p.stop();
+});
