@@ -26,6 +26,7 @@ import { loadPubkeyAuth, pubkeyFingerprint } from './ike/auth-pubkey.js';
 import { ikePeerConfig, IKE_PORT } from './ike/peer-config.js';
 import type { ChildSaInstall, ChildUsage, IkeDatagram, IkeKeyLogRecord, IkePeerConfig } from './ike/types.js';
 import type { RetransmitPolicy } from './ike/retransmit.js';
+import type { Clock } from './clock.js';
 import { NON_ESP_MARKER_LEN } from '../wire/ike/index.js';
 import type { Guard, GuardSpec } from '../io/guard.js';
 import { applyGuard, removeGuard } from './vn-guard.js';
@@ -40,6 +41,8 @@ export interface NodeIo {
   ikeKeyLog?: (rec: IkeKeyLogRecord) => void;
   /** IKE retransmission timing; tests shorten it. */
   ikeRetransmit?: Partial<RetransmitPolicy>;
+  /** The IKE engine's timers and ages; tests pass a FakeClock. Default: the real clock. */
+  ikeClock?: Clock;
   netsys: NetSys;
   /** The fail-closed guard for vn_prefixes (io/guard.ts); required when the config sets them. */
   guard?: Guard;
@@ -106,6 +109,7 @@ export class OverlayNode {
       },
       ...(this.io.ikeKeyLog === undefined ? {} : { keyLog: this.io.ikeKeyLog }),
       ...(this.io.ikeRetransmit === undefined ? {} : { retransmit: this.io.ikeRetransmit }),
+      ...(this.io.ikeClock === undefined ? {} : { clock: this.io.ikeClock }),
       // Engine-wide, so read once: a reload does not change them (restart the daemon).
       ...(this.cfg.ikeCookieThreshold === undefined ? {} : { cookieThreshold: this.cfg.ikeCookieThreshold }),
       ...(this.cfg.ikeNatKeepaliveS === undefined ? {} : { natKeepaliveMs: this.cfg.ikeNatKeepaliveS * 1000 }),
