@@ -9,7 +9,6 @@
 //   start with an unexpired stored lease: INIT-REBOOT --REQUEST(50)--> REBOOTING --ACK--> BOUND
 //   decline(): DECLINE, lease lost, INIT after 10 s;  stop({release}): RELEASE, lease lost
 
-import { CodecError } from '../errors.js';
 import { MessageType } from '../wire/dhcp/index.js';
 import { clientIdFromChaddr, clientIdFromName, rfc3456Chaddr } from '../wire/dhcp/rfc3456.js';
 import { systemClock, systemRandom, type DhcpClock, type DhcpRandom, type TimerHandle } from './clock.js';
@@ -117,7 +116,7 @@ export class DhcpClient {
   get lease(): Lease | null { return this.cur; }
 
   start(): void {
-    if (this.st !== 'STOPPED') throw new CodecError(`dhcp client on ${this.o.vlink} already started`);
+    if (this.st !== 'STOPPED') return;
     const l = this.o.store.load()?.lease ?? null;
     if (l !== null && (l.leaseTime === INFINITE_LEASE || l.startedAt + l.leaseTime * 1000 > this.clock.now())) {
       this.to('INIT-REBOOT');
