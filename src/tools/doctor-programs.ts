@@ -33,6 +33,7 @@ export const PROGRAMS: Readonly<Record<string, ProgramInfo>> = {
   birdc: { pkg: 'bird2', level: 'required', usedBy: 'labs: BIRD readiness and status' },
   charon: { pkg: 'strongswan-charon', path: '/usr/lib/ipsec/charon', level: 'required', usedBy: 'tests: IKEv2 interop peer' },
   swanctl: { pkg: 'strongswan-swanctl', level: 'required', usedBy: 'tests: drives charon over vici' },
+  'kea-dhcp4': { pkg: 'kea-dhcp4-server', version: ['-v'], level: 'required', usedBy: 'tests: the DHCPv4 server behind the relay (RFC 3456), DHCP vector captures' },
   openssl: { pkg: 'openssl', version: ['version'], level: 'required', usedBy: 'tests (raw public keys against the openssl CLI), benchmark' },
   openvpn: { pkg: 'openvpn', version: ['--version'], level: 'optional', usedBy: 'benchmark peer' },
   'wireguard-go': { pkg: 'wireguard-go', version: ['--version'], level: 'optional', usedBy: 'benchmark peer' },
