@@ -11,7 +11,6 @@ export interface DnsClock {
 
 function realAfter(ms: number, fn: () => void): () => void {
   const t = setTimeout(fn, ms);
-  t.unref?.();
   return () => clearTimeout(t);
 }
 

@@ -67,7 +67,7 @@ export function nsecDenial(q: DenialQuery, rrs: readonly DnsRR[]): Denial {
     if (delegation && q.qtype !== RRType.DS) {
       return { kind: 'fail', reason: reason('DNSSEC_BOGUS', `the NSEC at ${qn} is a delegation's: it cannot deny ${typeToString(q.qtype)}`) };
     }
-    if (q.qtype === RRType.DS && match.types.includes(RRType.SOA) && !nameEquals(match.owner, [])) {
+    if (q.qtype === RRType.DS && match.types.includes(RRType.SOA) && !nameEquals(q.qname, q.zone)) {
       return { kind: 'fail', reason: reason('DNSSEC_BOGUS', `the NSEC denying DS at ${qn} is the child zone's apex NSEC`) };
     }
     return { kind: 'nodata', types: match.types, wildcard: false };

@@ -95,7 +95,7 @@ export function nsec3Denial(q: DenialQuery, rrs: readonly DnsRR[], iterationCap 
     }
     const delegation = match.types.includes(RRType.NS) && !match.types.includes(RRType.SOA);
     if (delegation && q.qtype !== RRType.DS) return { kind: 'fail', reason: reason('DNSSEC_BOGUS', `the NSEC3 for ${qn} is a delegation's`) };
-    if (q.qtype === RRType.DS && match.types.includes(RRType.SOA)) return { kind: 'fail', reason: reason('DNSSEC_BOGUS', `the NSEC3 denying DS at ${qn} is the child apex's`) };
+    if (q.qtype === RRType.DS && match.types.includes(RRType.SOA) && !nameEquals(q.qname, q.zone)) return { kind: 'fail', reason: reason('DNSSEC_BOGUS', `the NSEC3 denying DS at ${qn} is the child apex's`) };
     return { kind: 'nodata', types: match.types, wildcard: false };
   }
   const enc = closestEncloser(q.qname, q.zone, ns, hasher);

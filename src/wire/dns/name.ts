@@ -29,7 +29,9 @@ export function readName(msg: Buffer, offset: number, end = msg.length): NameRea
   let hops = 0;
   let limit = end;
   for (;;) {
-    if (pos >= limit) return new DnsMalformed('truncated', `name at ${offset} runs past the end`);
+    // After a pointer, running into the bytes at or past it means the name would re-enter itself.
+    const overrun = hops > 0 ? 'compression-loop' : 'truncated';
+    if (pos >= limit) return new DnsMalformed(overrun, `name at ${offset} runs past ${hops > 0 ? 'its pointer' : 'the end'}`);
     const len = msg[pos]!;
     if (len === 0) {
       if (next < 0) next = pos + 1;
@@ -49,7 +51,7 @@ export function readName(msg: Buffer, offset: number, end = msg.length): NameRea
       continue;
     }
     if (kind !== 0) return new DnsMalformed('malformed', `label type 0x${kind.toString(16)} at ${pos}`);
-    if (pos + 1 + len > limit) return new DnsMalformed('truncated', `label at ${pos} runs past the end`);
+    if (pos + 1 + len > limit) return new DnsMalformed(overrun, `label at ${pos} runs past ${hops > 0 ? 'its pointer' : 'the end'}`);
     wireLen += len + 1;
     if (wireLen > MAX_NAME_LEN) return new DnsMalformed('name-too-long', `name at ${offset} exceeds ${MAX_NAME_LEN} octets`);
     labels.push(msg.subarray(pos + 1, pos + 1 + len));

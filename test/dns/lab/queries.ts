@@ -20,7 +20,7 @@ export const LAB_QUERIES: LabQuery[] = [
   { name: 'txt.overlay.test', type: 'TXT', verdict: 'secure', status: 'answer', what: 'TXT' },
   { name: 'x.wild.overlay.test', type: 'A', verdict: 'secure', status: 'answer', what: 'wildcard answer (NSEC)' },
   { name: 'www.overlay.test', type: 'A', verdict: 'secure', status: 'answer', what: 'CNAME chain across zones' },
-  { name: 'toplain.overlay.test', type: 'A', verdict: 'insecure', status: 'answer', what: 'CNAME into an unsigned zone' },
+  { name: 'toplain.overlay.test', type: 'A', verdict: 'insecure', status: 'answer', code: 0, what: 'CNAME into an unsigned zone' },
   { name: 'nope.overlay.test', type: 'A', verdict: 'secure', status: 'nxdomain', what: 'NXDOMAIN with NSEC' },
   { name: 'a.overlay.test', type: 'TXT', verdict: 'secure', status: 'nodata', what: 'NODATA with NSEC' },
   { name: 'a.alg8.test', type: 'A', verdict: 'secure', status: 'answer', what: 'RSASHA256 (8)' },
