@@ -23,6 +23,8 @@ DEB_PACKAGES=(
   libstrongswan-extra-plugins     # charon's chapoly and curve25519 plugins
   libcharon-extra-plugins         # charon's kernel-libipsec plugin (tunnel-any interop test)
   openssl                   # openssl CLI: raw public key interop unit test; benchmark OpenVPN keys
+  ldnsutils nsd             # ldns-keygen, ldns-signzone, ldns-key2ds, nsd: signed test zones served for the DNSSEC tests
+  unbound-host bind9-dnsutils  # unbound-host, delv: independent DNSSEC validators in the cross-check test
   openvpn wireguard-go wireguard-tools  # benchmark peers
   g++ make python3          # native addon build (node-gyp, run by npm ci)
 )

@@ -122,8 +122,8 @@ export function nsec3Denial(q: DenialQuery, rrs: readonly DnsRR[], iterationCap 
 
 /**
  * For a wildcard-expanded answer whose RRSIG has `labels` labels: the next closer name (one
- * label more than the wildcard's parent) must be covered (RFC 5155 §8.8). Returns an insecure
- * Denial above the iteration cap, null when proven, and a failing Denial otherwise.
+ * label more than the wildcard's parent) must be covered (RFC 5155 §8.8). Returns null when
+ * proven; optout or insecure when the proof cannot be secure; a failing Denial otherwise.
  */
 export function nsec3ProvesExpansion(qname: DnsName, labels: number, zone: DnsName, rrs: readonly DnsRR[], iterationCap = DEFAULT_NSEC3_ITERATION_CAP): Denial | null {
   const ns = toNsec3(rrs, zone);
@@ -134,7 +134,11 @@ export function nsec3ProvesExpansion(qname: DnsName, labels: number, zone: DnsNa
   const hasher = new Hasher(ns[0]!.salt, ns[0]!.iterations);
   const nextCloser = qname.slice(qname.length - labels - 1);
   const h = hasher.of(nextCloser);
-  return ns.some((n) => covers(n, h)) ? null : { kind: 'fail', reason: reason('NSEC_MISSING', `no NSEC3 covers ${nameToString(nextCloser)} for the wildcard expansion`) };
+  const c = ns.find((n) => covers(n, h));
+  if (!c) return { kind: 'fail', reason: reason('NSEC_MISSING', `no NSEC3 covers ${nameToString(nextCloser)} for the wildcard expansion`) };
+  // An opt-out span may hide an unsigned delegation at the next closer name, which would have
+  // answered instead of the wildcard: unbound and BIND call such an answer insecure, and so do we.
+  return c.optOut ? { kind: 'optout' } : null;
 }
 
 export { Hasher as Nsec3Hasher, covers as nsec3Covers };

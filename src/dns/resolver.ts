@@ -202,6 +202,7 @@ export class DnssecResolver {
       } else {
         const d = nsec3ProvesExpansion(name, v.labels, zs.zone, recs.nsec3, c.iterationCap);
         if (d?.kind === 'insecure') return out('insecure', d.reason, ttl);
+        if (d?.kind === 'optout') return out('insecure', reason('OTHER', `wildcard answer for ${nameToString(name)} from an NSEC3 opt-out span`), ttl);
         if (d?.kind === 'fail') return out('bogus', recs.failure ?? d.reason, 0);
       }
     }

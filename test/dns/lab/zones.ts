@@ -40,7 +40,7 @@ export const CHILDREN: Child[] = [
   { name: 'nods', alg: 'ECDSAP256SHA256', noDs: true, body: A('a', '10.200.5.1') },
   { name: 'nodsbad', alg: 'ECDSAP256SHA256', noDs: true, body: A('a', '10.200.6.1') },
   { name: 'expired', alg: 'ECDSAP256SHA256', window: [-30 * DAY, -DAY], body: A('a', '10.200.7.1') },
-  { name: 'future', alg: 'ECDSAP256SHA256', window: [DAY, 30 * DAY], body: A('a', '10.200.9.1') },
+  { name: 'future', alg: 'ECDSAP256SHA256', window: [3 * DAY, 30 * DAY], body: A('a', '10.200.9.1') },
   { name: 'badsig', alg: 'ECDSAP256SHA256', body: A('a', '10.200.10.1') + A('b', '10.200.10.2') + A('bare', '10.200.10.3') + A('tag', '10.200.10.4') },
   { name: 'wrongtag', alg: 'ECDSAP256SHA256', body: A('a', '10.200.11.1') },
 ];
