@@ -115,3 +115,27 @@ test('an answer moved to another owner or with a forged address fails', async ()
   assert.equal(r.verdict, 'bogus');
   assert.equal(r.reason?.code, 6);
 });
+
+test('canonical form: RR order and name case in a reply do not change the verdict (RFC 4034 §6)', async () => {
+  const upper = (n: readonly Buffer[]) => n.map((l) => Buffer.from(l.toString('latin1').toUpperCase(), 'latin1'));
+  const t = replayTransport((key, reply) => {
+    const d = Message.decode(reply);
+    if (!d.ok) return reply;
+    const m = d.message;
+    // The DNSKEY RRsets come in reverse order; CNAME targets and owners in upper case.
+    if (key.endsWith(' 48')) return Message.encode({ ...m, answers: [...m.answers].reverse() });
+    if (key === 'www.overlay.test. 1') {
+      const answers = m.answers.map((a) => ({ ...a, name: upper(a.name), data: a.data.kind === 'NAME' ? { kind: 'NAME' as const, target: upper(a.data.target) } : a.data }));
+      return Message.encode({ ...m, answers });
+    }
+    return reply;
+  });
+  const { resolver } = replayResolver({ transport: t });
+  const dnskeyReplies = [...vectors.exchanges].filter((e) => e.qtype === 48).map((e) => Message.decode(Buffer.from(e.response, 'hex')));
+  assert.ok(dnskeyReplies.some((d) => d.ok && d.message.answers.filter((a) => a.type === 48).length >= 2), 'multi-key DNSKEY RRsets exist');
+  const r = await resolver.lookup('b.overlay.test', 1);
+  assert.equal(r.verdict, 'secure', r.reason?.detail);
+  const w = await resolver.lookup('www.overlay.test', 1);
+  assert.equal(w.verdict, 'secure', w.reason?.detail);
+  assert.equal(w.rrset.length, 1);
+});
