@@ -7,6 +7,7 @@ import type { IkeKeying, Keying, Liveness, LogLevel, ManualKeying, NodeConfig, S
 import { DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS, parseEspProposal, parseIkeProposal } from './ike/proposals.js';
 import { DEFAULT_DPD_INTERVAL_S } from './ike/dpd.js';
 import { parseIdentity } from './ike/identity.js';
+import { vlinkMtu } from '../dataplane/mtu.js';
 
 export interface ConfigProblem {
   /** Path of the offending field, e.g. `vlinks[1].keying.spi_in`. */
@@ -112,6 +113,16 @@ export function parseNodeConfig(text: string, opts: { file?: string; baseDir: st
 function firstLine(s: string): string {
   const i = s.indexOf('\n');
   return (i < 0 ? s : s.slice(0, i)).replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/**
+ * Why an explicit vlink MTU cannot be used, or undefined when it fits. The one rule shared by
+ * config validation (check-config, start, reload) and OverlayNode.prepare.
+ */
+export function vlinkMtuProblem(underlayMtu: number, encap: 'udp' | 'esp', mtu: number): string | undefined {
+  const max = vlinkMtu(underlayMtu, encap);
+  if (mtu <= max) return undefined;
+  return `${mtu} does not fit: underlay.mtu ${underlayMtu} minus the ${encap} ESP encapsulation overhead leaves at most ${max}; use mtu: auto or at most ${max}`;
 }
 
 export function formatPath(path: Path): string {
@@ -317,6 +328,13 @@ class Validator {
     }
     // Cross-checks also run on vlinks with their own errors, so one pass reports everything.
     this.crossCheck(vlinks);
+    // An invalid underlay.mtu was reported already; measuring vlinks against its default would mislead.
+    if (!this.errors.some((e) => e.field === 'underlay' || e.field === 'underlay.mtu')) {
+      for (const { index, vl } of vlinks) {
+        const bad = vl.encap === undefined || vl.mtu === 'auto' ? undefined : vlinkMtuProblem(underlay.mtu, vl.encap, vl.mtu);
+        if (bad !== undefined) this.err(['vlinks', index, 'mtu'], bad);
+      }
+    }
 
     // Engine-wide IKE knobs; absent means the engine's defaults (cookie.ts, nat.ts).
     const ikeTop: Pick<NodeConfig, 'ikeCookieThreshold' | 'ikeNatKeepaliveS' | 'ikeRetryMaxS'> = {};

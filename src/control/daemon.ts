@@ -3,7 +3,7 @@
 //   SIGTERM / SIGINT  remove vlinks (their TUNs vanish), close sockets, remove the socket file
 
 import type { Logger } from 'pino';
-import { loadNodeConfig } from './config.js';
+import { checkNodeConfig } from './config-check.js';
 import { OverlayNode, type NodeIo } from './node.js';
 import { ControlServer } from './control-server.js';
 import { countersView, ikeView, linksView, policiesView, routesView, sasView } from './inspect.js';
@@ -15,7 +15,8 @@ export interface DaemonHandle {
 }
 
 export async function runDaemon(configPath: string, io: NodeIo, log: Logger, socketOverride?: string): Promise<DaemonHandle> {
-  const cfg = loadNodeConfig(configPath);
+  // The same validation as `iiptran check-config`: what it calls ok, the daemon accepts.
+  const { cfg } = checkNodeConfig(configPath);
   if (socketOverride !== undefined) cfg.controlSocket = socketOverride;
   const node = new OverlayNode(cfg, io, log);
   await node.start();
@@ -29,7 +30,7 @@ export async function runDaemon(configPath: string, io: NodeIo, log: Logger, soc
     routes: async (p) => routesView(node, await io.netsys.routes(), p['all'] === true),
   };
   const reload = async () => {
-    const next = loadNodeConfig(configPath);
+    const { cfg: next } = checkNodeConfig(configPath);
     if (socketOverride !== undefined) next.controlSocket = socketOverride;
     return node.reload(next);
   };

@@ -221,6 +221,25 @@ test('vlink mtu', () => {
   assert.equal(parse(mut((c) => { c.vlinks[0].mtu = 'auto'; })).vlinks[0]!.mtu, 'auto');
 });
 
+test('an explicit vlink mtu must fit the underlay mtu minus the encapsulation overhead', () => {
+  // 1500 - 20 IPv4 - 8 UDP - 8 ESP header - 8 IV - 2 trailer - 16 ICV, rounded to the 4-byte padding.
+  const p = rejects(mut((c) => { c.vlinks[0].mtu = 1480; }), 'vlinks[0].mtu', /^1480 does not fit: underlay\.mtu 1500 minus the udp .* at most 1438/);
+  assert.equal(typeof p.line, 'number');
+  assert.equal(parse(mut((c) => { c.vlinks[0].mtu = 1438; })).vlinks[0]!.mtu, 1438);
+  rejects(mut((c) => { c.vlinks[0].mtu = 1439; }), 'vlinks[0].mtu', /at most 1438/);
+  // Raw ESP has no UDP header: 8 bytes more.
+  assert.equal(parse(mut((c) => { c.vlinks[0].encap = 'esp'; c.vlinks[0].mtu = 1446; })).vlinks[0]!.mtu, 1446);
+  rejects(mut((c) => { c.vlinks[0].encap = 'esp'; c.vlinks[0].mtu = 1447; }), 'vlinks[0].mtu', /the esp .* at most 1446/);
+  // The limit follows underlay.mtu.
+  assert.equal(parse(mut((c) => { c.underlay.mtu = 9000; c.vlinks[0].mtu = 8938; })).vlinks[0]!.mtu, 8938);
+  rejects(mut((c) => { c.underlay.mtu = 1280; c.vlinks[0].mtu = 1400; }), 'vlinks[0].mtu', /underlay\.mtu 1280 .* at most 1218/);
+  // An invalid underlay.mtu is reported once, not again on every vlink measured against a default.
+  rejects(mut((c) => { c.underlay.mtu = 100; c.vlinks[0].mtu = 1400; }), 'underlay.mtu', /576\.\.65535/);
+  // Every vlink is checked, each named.
+  const ps = problems(mut((c) => { c.vlinks = [vlink(0), vlink(1)]; c.vlinks[0].mtu = 1480; c.vlinks[1].mtu = 1500; }));
+  assert.deepEqual(ps.map((x) => x.field), ['vlinks[0].mtu', 'vlinks[1].mtu']);
+});
+
 test('vlink replay_window', () => {
   rejects(mut((c) => { c.vlinks[0].replay_window = 512; }), 'vlinks[0].replay_window', /integer 1024\.\.65536 \(got 512\)/);
   rejects(mut((c) => { c.vlinks[0].replay_window = 65568; }), 'vlinks[0].replay_window', /1024\.\.65536/);
