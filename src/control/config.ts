@@ -104,10 +104,25 @@ export function parseNodeConfig(text: string, opts: { file?: string; baseDir: st
       opts.file,
     );
   }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // An alias bomb (a few lines expanding to billions of nodes) is refused here, as a config error.
+    throw new ConfigErrors([{ field: '(yaml)', problem: yamlToJsProblem(e) }], opts.file);
+  }
   const v = new Validator(doc, lineCounter, opts.baseDir);
-  const cfg = v.run(doc.toJS({ maxAliasCount: 100 }));
+  const cfg = v.run(raw);
   if (v.errors.length > 0 || cfg === undefined) throw new ConfigErrors(v.errors, opts.file);
   return cfg;
+}
+
+/** Why the yaml library refused to build the data of a document it had parsed. */
+export function yamlToJsProblem(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return /alias count/i.test(msg)
+    ? `aliases expand to too many nodes (${msg}); refusing the file`
+    : `cannot be read as data: ${firstLine(msg)}`;
 }
 
 function firstLine(s: string): string {
