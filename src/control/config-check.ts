@@ -1,6 +1,7 @@
 // The one validation path shared by `iiptran node` (start and SIGHUP reload) and
 // `iiptran check-config`: the config file itself (every field, cross-field rules, vlink MTUs),
-// then the content of every file it names (manual key files, PSK files, raw public keys).
+// then the content of every file it names (manual key files, PSK files, raw public keys) and
+// the control socket's group.
 // Nothing here touches the system beyond reading those files, so check-config can promise that
 // a file it calls "ok" is one the daemon accepts.
 
@@ -11,6 +12,7 @@ import { loadPskFile } from './ike/psk.js';
 import { loadAuthPrivateKey, loadPeerPublicKey } from './ike/auth-pubkey.js';
 import { vlinkMtu } from '../dataplane/mtu.js';
 import { IiptranError } from '../errors.js';
+import { resolveGroup } from './unix-group.js';
 
 export interface CheckedVlink {
   name: string;
@@ -25,12 +27,16 @@ export interface CheckedVlink {
 export interface CheckedConfig {
   cfg: NodeConfig;
   vlinks: CheckedVlink[];
+  /** control_socket_group resolved; undefined when the field is absent. */
+  controlSocketGid: number | undefined;
 }
 
-/** A key file problem with the config field that names the file. */
+/** A problem found outside the config file itself, with the config field it concerns. */
 interface FileProblem {
   field: string;
   message: string;
+  /** IIPTRAN_ERR_KEYFILE for a key file; a system lookup (the group) is a config problem. */
+  key: boolean;
 }
 
 /**
@@ -41,13 +47,20 @@ interface FileProblem {
 export function checkNodeConfig(path: string): CheckedConfig {
   const cfg = loadNodeConfig(path);
   const problems: FileProblem[] = [];
+  let controlSocketGid: number | undefined;
+  if (cfg.controlSocketGroup !== undefined) {
+    const g = resolveGroup(cfg.controlSocketGroup);
+    if (typeof g === 'number') controlSocketGid = g;
+    else problems.push({ field: 'control_socket_group', message: g, key: false });
+  }
   const vlinks = cfg.vlinks.map((v, i) => checkVlinkFiles(cfg, v, `vlinks[${i}].keying`, problems));
   if (problems.length > 0) {
     const lines = problems.map((p) => `${p.field}: ${p.message}`);
     const message = lines.length === 1 ? `${path}: ${lines[0]}` : `${path}: ${lines.length} problems:\n` + lines.map((l) => '  ' + l).join('\n');
-    throw new IiptranError('IIPTRAN_ERR_KEYFILE', message, { field: problems[0]!.field });
+    const code = problems.every((p) => p.key) ? 'IIPTRAN_ERR_KEYFILE' : 'IIPTRAN_ERR_CONFIG';
+    throw new IiptranError(code, message, { field: problems[0]!.field });
   }
-  return { cfg, vlinks };
+  return { cfg, vlinks, controlSocketGid };
 }
 
 function checkVlinkFiles(cfg: NodeConfig, v: VlinkConfig, at: string, problems: FileProblem[]): CheckedVlink {
@@ -56,7 +69,7 @@ function checkVlinkFiles(cfg: NodeConfig, v: VlinkConfig, at: string, problems: 
       load();
     } catch (e) {
       if (!(e instanceof IiptranError)) throw e;
-      problems.push({ field: `${at}.${field}`, message: e.message });
+      problems.push({ field: `${at}.${field}`, message: e.message, key: true });
     }
   };
   const k = v.keying;

@@ -51,7 +51,7 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
 const SUITES: readonly Suite[] = ['aes-gcm-128', 'aes-gcm-256', 'chacha20-poly1305'];
 const ENCAPS = ['udp', 'esp'] as const;
 
-const TOP_FIELDS = ['node', 'control_socket', 'log_level', 'underlay', 'vlinks', 'ike_cookie_threshold', 'ike_nat_keepalive_s', 'ike_retry_max_s'];
+const TOP_FIELDS = ['node', 'control_socket', 'control_socket_group', 'log_level', 'underlay', 'vlinks', 'ike_cookie_threshold', 'ike_nat_keepalive_s', 'ike_retry_max_s'];
 const UNDERLAY_FIELDS = ['address', 'mtu', 'port'];
 const VLINK_FIELDS = ['name', 'peer', 'peer_port', 'encap', 'address', 'peer_address', 'mtu', 'replay_window', 'liveness', 'keying'];
 const LIVENESS_FIELDS = ['interval_ms', 'dead_ms'];
@@ -65,6 +65,9 @@ const NODE_NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
 // sun_path is 108 bytes including the terminating NUL.
 const MAX_SOCKET_PATH_BYTES = 107;
+const GROUP_NAME_RE = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
+// (gid_t)-1 means "no change" to chown, so it is not a group.
+const MAX_GID = 0xfffffffe;
 
 type Path = (string | number)[];
 type Obj = Record<string, unknown>;
@@ -311,6 +314,14 @@ class Validator {
       }
     }
 
+    // Resolved to a gid (and checked to exist) by config-check.ts, which may read the system's group database.
+    let controlSocketGroup: string | number | undefined;
+    if (this.present(top, 'control_socket_group')) {
+      const v = top.control_socket_group;
+      if ((typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_GID) || (typeof v === 'string' && GROUP_NAME_RE.test(v))) controlSocketGroup = v;
+      else this.err(['control_socket_group'], `must be a group name (letters, digits, _ . -, not starting with a digit or -) or a numeric gid 0..${MAX_GID} (got ${describe(v)})`);
+    }
+
     const logLevel = this.oneOf(top, 'log_level', [], LOG_LEVELS, 'info');
 
     let underlay: UnderlayConfig = { address: '', mtu: DEFAULT_UNDERLAY_MTU, port: DEFAULT_UDP_PORT };
@@ -359,7 +370,7 @@ class Validator {
 
     if (this.errors.length > 0) return undefined;
     return {
-      node, controlSocket, logLevel, underlay,
+      node, controlSocket, ...(controlSocketGroup === undefined ? {} : { controlSocketGroup }), logLevel, underlay,
       vlinks: vlinks.map(({ vl }) => ({ ...vl, encap: vl.encap!, keying: vl.keying! })),
       ...ikeTop,
     };

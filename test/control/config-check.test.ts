@@ -165,3 +165,23 @@ test('a reload (SIGHUP) runs the same check: a file check-config refuses changes
     await h.stop();
   }
 });
+
+test('control_socket_group is resolved by the shared check; an unknown group is a config error naming the field', () => {
+  const write = (name: string, group: string) => {
+    const file = config(name);
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('underlay:', `control_socket_group: ${group}\nunderlay:`));
+    return file;
+  };
+  assert.equal(checkNodeConfig(write('grp-root', 'root')).controlSocketGid, 0);
+  assert.equal(checkNodeConfig(write('grp-num', '4242')).controlSocketGid, 4242);
+  assert.equal(checkNodeConfig(config('grp-none')).controlSocketGid, undefined);
+  const file = write('grp-missing', 'no-such-group-iit');
+  const e = checkOutcome(file);
+  assert.ok(e instanceof IiptranError);
+  assert.equal(e.code, 'IIPTRAN_ERR_CONFIG');
+  assert.equal(e.field, 'control_socket_group');
+  assert.match(e.message, /control_socket_group: no group named "no-such-group-iit"/);
+  const r = cli('check-config', file);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /control_socket_group: no group named .*\[IIPTRAN_ERR_CONFIG\]/);
+});

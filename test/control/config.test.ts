@@ -169,6 +169,18 @@ test('control_socket', () => {
   rejects(mut((c) => { c.control_socket = '/' + 'x'.repeat(110); }), 'control_socket', /107-byte limit/);
 });
 
+test('control_socket_group: a group name or a gid, absent by default', () => {
+  assert.equal('controlSocketGroup' in parse(minimal()), false);
+  assert.equal(parse(mut((c) => { c.control_socket_group = 'iiptran'; })).controlSocketGroup, 'iiptran');
+  assert.equal(parse(mut((c) => { c.control_socket_group = '_ops-team.1'; })).controlSocketGroup, '_ops-team.1');
+  assert.equal(parse(mut((c) => { c.control_socket_group = 0; })).controlSocketGroup, 0);
+  assert.equal(parse(mut((c) => { c.control_socket_group = 4294967294; })).controlSocketGroup, 4294967294);
+  for (const bad of [-1, 4294967295, 1.5, '', '1abc', '-x', 'a b', 'x'.repeat(33), true, ['adm']]) {
+    rejects(mut((c) => { c.control_socket_group = bad; }), 'control_socket_group', /must be a group name .* or a numeric gid 0\.\.4294967294 \(got /);
+  }
+  rejects(mut((c) => { c.control_socket_gruop = 'adm'; }), 'control_socket_gruop', /did you mean "control_socket_group"/);
+});
+
 test('log_level', () => {
   rejects(mut((c) => { c.log_level = 'verbose'; }), 'log_level', /one of fatal, error, warn, info, debug, trace \(got "verbose"\)/);
 });
