@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { ControlServer, type ControlLimits } from '../../src/control/control-server.js';
+import { controlCall } from '../../src/control/control-client.js';
 
 const log = pino({ level: 'silent' });
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iit-ctl-'));
@@ -235,5 +236,18 @@ test('800 half-open connections do not grow a server\'s memory', { timeout: 120_
   } finally {
     for (const s of clients) s.destroy();
     child.kill('SIGTERM');
+  }
+});
+
+test('the client reports a server that hangs up without answering at once, not at its timeout', async () => {
+  const p = path.join(dir, 'hangup.sock');
+  const srv = net.createServer((c) => c.once('data', () => c.destroy()));
+  await new Promise<void>((r) => srv.listen(p, () => r()));
+  try {
+    const t0 = Date.now();
+    await assert.rejects(controlCall(p, 'ping', {}, 5000), /closed the connection without an answer/);
+    assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+  } finally {
+    await new Promise<void>((r) => srv.close(() => r()));
   }
 });
