@@ -19,6 +19,7 @@ import { linkPeerU32, newVlinkStats, type Vlink } from '../dataplane/vlink.js';
 import { LivenessMonitor } from '../dataplane/liveness.js';
 import type { NodeConfig, VlinkConfig } from './config-types.js';
 import { loadKeyFile } from './keyfile.js';
+import { vlinkMtuProblem } from './config.js';
 import type { IkeUdpReceive, IkeUdpSocket } from '../io/ike-udp.js';
 import { IkeEngine } from './ike/engine.js';
 import { loadPskFile } from './ike/psk.js';
@@ -465,12 +466,9 @@ function prepareVlink(cfg: NodeConfig, v: VlinkConfig, i: number): PreparedVlink
   const max = vlinkMtu(cfg.underlay.mtu, v.encap);
   let mtu = max;
   if (v.mtu !== 'auto') {
-    if (v.mtu > max) {
-      throw new ConfigError(
-        `vlinks[${i}].mtu`,
-        `${v.mtu} does not fit: underlay MTU ${cfg.underlay.mtu} minus ${v.encap} ESP overhead leaves at most ${max}`,
-      );
-    }
+    // Config validation already refused this; kept for NodeConfigs built in code.
+    const bad = vlinkMtuProblem(cfg.underlay.mtu, v.encap, v.mtu);
+    if (bad !== undefined) throw new ConfigError(`vlinks[${i}].mtu`, bad);
     mtu = v.mtu;
   }
   const k = v.keying;
