@@ -22,7 +22,10 @@ DEB_PACKAGES=(
   libstrongswan-standard-plugins  # charon's openssl and gcm plugins (AES-GCM); only a Recommends of strongswan-charon
   libstrongswan-extra-plugins     # charon's chapoly and curve25519 plugins
   libcharon-extra-plugins         # charon's kernel-libipsec plugin (tunnel-any interop test)
+  kea-dhcp4-server          # kea-dhcp4: the real DHCPv4 server behind the hub's relay (RFC 3456 tests, DHCP captures)
   openssl                   # openssl CLI: raw public key interop unit test; benchmark OpenVPN keys
+  ldnsutils nsd             # ldns-keygen, ldns-signzone, ldns-key2ds, nsd: signed test zones served for the DNSSEC tests
+  unbound-host bind9-dnsutils  # unbound-host, delv: independent DNSSEC validators in the cross-check test
   openvpn wireguard-go wireguard-tools  # benchmark peers
   g++ make python3          # native addon build (node-gyp, run by npm ci)
 )

@@ -9,6 +9,8 @@ export interface NodeConfig {
   node: string;
   /** control_socket: default /run/iiptran/<node>.sock. */
   controlSocket: string;
+  /** control_socket_group: group name or gid allowed to use the socket (mode 0660); absent: root only (0600). */
+  controlSocketGroup?: string | number;
   /** log_level: default info. */
   logLevel: LogLevel;
   underlay: UnderlayConfig;

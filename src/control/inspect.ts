@@ -9,6 +9,7 @@ import type { Vlink } from '../dataplane/vlink.js';
 import { outerHeadersLen } from '../dataplane/mtu.js';
 import { hex, type OverlayNode } from './node.js';
 import { GUARD_METRIC, GUARD_ROUTE_PROTO, GUARD_TABLE, type GuardState } from '../io/guard.js';
+import { IKE_DROP_REASONS } from './ike/drop-reasons.js';
 
 export const SCHEMA = 1;
 
@@ -124,6 +125,8 @@ export function ikeView(node: OverlayNode) {
     node: node.cfg.node,
     peers: e === null ? [] : e.view(),
     stats: e === null ? { rx: 0, tx: 0, dropped: {} } : { ...e.stats, dropped: { ...e.stats.dropped } },
+    /** Every reason `stats.dropped` may name (control/ike/drop-reasons.ts). */
+    reasons: [...IKE_DROP_REASONS],
   };
 }
 

@@ -19,6 +19,7 @@ import { linkPeerU32, newVlinkStats, type Vlink } from '../dataplane/vlink.js';
 import { LivenessMonitor } from '../dataplane/liveness.js';
 import type { Liveness, NodeConfig, VlinkConfig } from './config-types.js';
 import { loadKeyFile } from './keyfile.js';
+import { vlinkMtuProblem } from './config.js';
 import type { IkeUdpReceive, IkeUdpSocket } from '../io/ike-udp.js';
 import { IkeEngine } from './ike/engine.js';
 import { loadPskFile } from './ike/psk.js';
@@ -26,6 +27,7 @@ import { loadPubkeyAuth, pubkeyFingerprint } from './ike/auth-pubkey.js';
 import { ikePeerConfig, IKE_PORT } from './ike/peer-config.js';
 import type { ChildSaInstall, ChildUsage, IkeDatagram, IkeKeyLogRecord, IkePeerConfig } from './ike/types.js';
 import type { RetransmitPolicy } from './ike/retransmit.js';
+import type { Clock } from './clock.js';
 import { NON_ESP_MARKER_LEN } from '../wire/ike/index.js';
 import { applyReload, type ReloadHost, type ReloadResult } from './reload.js';
 import type { Guard, GuardSpec } from '../io/guard.js';
@@ -41,6 +43,8 @@ export interface NodeIo {
   ikeKeyLog?: (rec: IkeKeyLogRecord) => void;
   /** IKE retransmission timing; tests shorten it. */
   ikeRetransmit?: Partial<RetransmitPolicy>;
+  /** The IKE engine's timers and ages; tests pass a FakeClock. Default: the real clock. */
+  ikeClock?: Clock;
   netsys: NetSys;
   /** The fail-closed guard for vn_prefixes (io/guard.ts); required when the config sets them. */
   guard?: Guard;
@@ -107,6 +111,7 @@ export class OverlayNode {
       },
       ...(this.io.ikeKeyLog === undefined ? {} : { keyLog: this.io.ikeKeyLog }),
       ...(this.io.ikeRetransmit === undefined ? {} : { retransmit: this.io.ikeRetransmit }),
+      ...(this.io.ikeClock === undefined ? {} : { clock: this.io.ikeClock }),
       // Engine-wide, so read once: a reload does not change them (restart the daemon).
       ...(this.cfg.ikeCookieThreshold === undefined ? {} : { cookieThreshold: this.cfg.ikeCookieThreshold }),
       ...(this.cfg.ikeNatKeepaliveS === undefined ? {} : { natKeepaliveMs: this.cfg.ikeNatKeepaliveS * 1000 }),
@@ -484,12 +489,9 @@ function prepareVlink(cfg: NodeConfig, v: VlinkConfig, i: number): PreparedVlink
   const max = vlinkMtu(cfg.underlay.mtu, v.encap);
   let mtu = max;
   if (v.mtu !== 'auto') {
-    if (v.mtu > max) {
-      throw new ConfigError(
-        `vlinks[${i}].mtu`,
-        `${v.mtu} does not fit: underlay MTU ${cfg.underlay.mtu} minus ${v.encap} ESP overhead leaves at most ${max}`,
-      );
-    }
+    // Config validation already refused this; kept for NodeConfigs built in code.
+    const bad = vlinkMtuProblem(cfg.underlay.mtu, v.encap, v.mtu);
+    if (bad !== undefined) throw new ConfigError(`vlinks[${i}].mtu`, bad);
     mtu = v.mtu;
   }
   const k = v.keying;

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { addNs, delNsSync, nsExec, run } from './netns.js';
+import { READ_HEADROOM } from '../native/index.js';
 import { REPO_ROOT } from './pair-lab.js';
 import { natRuleset, NAT_TABLE } from './lab/nat.js';
 import { CHARON_PLUGINS, PROGRAMS, aptFix, charonPluginFile, locate, missingPrograms, type ProgramInfo } from './doctor-programs.js';
@@ -74,7 +75,7 @@ function nodeCheck(): DoctorCheck {
 }
 
 // Everything the wrapper in src/native/index.ts calls: an addon built from older C source lacks some.
-const ADDON_EXPORTS = ['tunOpen', 'tunSetCarrier', 'ifSetMtu', 'ifGetMtu', 'ifSetUp', 'udpOpen', 'rawOpen', 'sockName', 'closeFd', 'writeBatch', 'sendBatch', 'Reader'];
+const ADDON_EXPORTS = ['tunOpen', 'tunSetCarrier', 'ifGetMtu', 'udpOpen', 'rawOpen', 'sockName', 'closeFd', 'writeBatch', 'sendBatch', 'Reader'];
 
 function addonCheck(): DoctorCheck {
   return {
@@ -95,6 +96,8 @@ function addonCheck(): DoctorCheck {
       }
       const missing = ADDON_EXPORTS.filter((k) => typeof raw[k] !== 'function');
       if (missing.length > 0) return { status: 'fail', detail: `stale build: lacks ${missing.join(', ')}`, fix: rebuild };
+      // loadNative refuses an addon whose read headroom differs from the loader's.
+      if (raw.READ_HEADROOM !== READ_HEADROOM) return { status: 'fail', detail: `stale build: READ_HEADROOM ${String(raw.READ_HEADROOM)}, the loader wants ${READ_HEADROOM}`, fix: rebuild };
       // One real system call through the addon (an ioctl), not only a successful dlopen.
       const mtu = (raw.ifGetMtu as (n: string) => number)('lo');
       return ok(`loads, ${ADDON_EXPORTS.length} exports, N-API ${napiWanted} (node has ${napiHave}, ABI ${process.versions.modules}), ioctl ok (lo mtu ${mtu})`);

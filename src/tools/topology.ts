@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
-import { suggestField } from '../control/config.js';
+import { suggestField, yamlToJsProblem } from '../control/config.js';
 import type { LogLevel, Suite } from '../control/config-types.js';
 import { parseCidr, parseIpv4 } from '../wire/addr.js';
 import { IiptranError } from '../errors.js';
@@ -120,8 +120,14 @@ export function parseTopology(text: string, file?: string): Topology {
       file,
     );
   }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw new TopologyError([{ field: '(yaml)', problem: yamlToJsProblem(e) }], file);
+  }
   const v = new TopologyValidator(doc, lines);
-  const topo = v.run(doc.toJS({ maxAliasCount: 100 }));
+  const topo = v.run(raw);
   if (v.problems.length > 0 || topo === undefined) throw new TopologyError(v.problems, file);
   return topo;
 }

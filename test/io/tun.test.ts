@@ -24,6 +24,7 @@ describe('Tun (real TUN in a namespace)', { skip: netnsSkip(['ip', 'ping']) }, (
       assert.equal(f.noCarrierWhenOn, false, 'setCarrier(true) clears NO-CARRIER');
       assert.ok((f.requestsSeen as number) >= 1, 'echo request read from the TUN');
       assert.equal(f.replyWritten, 1);
+      assert.equal(f.headroomEveryPacket, true, 'each packet starts READ_HEADROOM bytes into its slot');
       assert.equal(f.pingExit, 0, 'ping got its reply');
       assert.equal(f.pingReceived, true);
       assert.equal(f.writeWhenDown, 0, 'write into a down TUN is refused, not thrown');

@@ -7,9 +7,8 @@
 //
 // The CERT payload is informative: the key that may speak for the peer is decided by the
 // PeerKeyVerifier, by default "equals peer_public_key". That is the hook DNS-based checks
-// (IPSECA, selector 1 = SPKI) plug into. It is synchronous on purpose: IKE_AUTH is answered in
-// the same turn of the event loop, so a DNS verifier resolves and caches before the exchange
-// (when the vlink is configured and when the record's TTL runs out) and answers from its cache.
+// (IPSECA, selector 1 = SPKI) plug into. It may answer with a Promise: IKE_AUTH then waits for
+// it, up to the engine's authorisation timeout (authorise.ts), before it is answered.
 
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,9 +27,10 @@ import { notifies } from './payloads.js';
 
 /**
  * May `spki` (DER SubjectPublicKeyInfo) authenticate the peer that claims `identity`? Called once
- * per IKE_AUTH, before the signature is checked against that key.
+ * per IKE_AUTH, before the signature is checked against that key; a rejected Promise or a throw
+ * is a no.
  */
-export type PeerKeyVerifier = (spki: Buffer, identity: IkeIdentity) => boolean;
+export type PeerKeyVerifier = (spki: Buffer, identity: IkeIdentity) => boolean | Promise<boolean>;
 
 export interface PubkeyAuth {
   privateKey: KeyObject;
@@ -101,8 +101,7 @@ export function loadPeerPublicKey(path: string): Buffer {
       ? createPublicKey({ key: raw.toString('latin1'), format: 'pem' })
       : createPublicKey({ key: raw, format: 'der', type: 'spki' });
     // A private key file here would be accepted by createPublicKey; refuse it, it does not belong on this path.
-    if (raw.includes('PRIVATE KEY')) throw new Error('private');
-    der = exportSpki(k);
+    der = raw.includes('PRIVATE KEY') ? null : exportSpki(k);
   } catch {
     der = null;
   }
@@ -171,7 +170,7 @@ const short = (spki: Buffer) => `SHA-256 ${spkiSha256(spki).slice(0, 16)}…`;
  * Checks the peer's AUTH against the key it may use. Null on success (and sa.peerKey is set);
  * otherwise a sentence for the operator. Any failure here is AUTHENTICATION_FAILED.
  */
-export function checkPubkeyPeer(sa: PubkeySaState, auth: AuthPayload, ps: readonly PayloadRepr[], octets: Buffer): string | null {
+export async function checkPubkeyPeer(sa: PubkeySaState, auth: AuthPayload, ps: readonly PayloadRepr[], octets: Buffer): Promise<string | null> {
   const a = sa.cfg.pubkey!;
   if (auth.method !== AUTH_DIGITAL_SIGNATURE && auth.method !== AUTH_ECDSA_SHA256_P256) {
     return `peer authenticates with method ${auth.method}; this vlink uses raw public keys (method 14, or 9 for ECDSA P-256)`;
@@ -192,7 +191,7 @@ export function checkPubkeyPeer(sa: PubkeySaState, auth: AuthPayload, ps: readon
   }
   let allowed: boolean;
   try {
-    allowed = a.verifyPeerKey !== undefined ? a.verifyPeerKey(presented, sa.cfg.remoteId) === true : a.peerSpki !== null && presented.equals(a.peerSpki);
+    allowed = a.verifyPeerKey !== undefined ? (await a.verifyPeerKey(presented, sa.cfg.remoteId)) === true : a.peerSpki !== null && presented.equals(a.peerSpki);
   } catch {
     // A verifier that fails must not let the peer in, nor take the engine down.
     allowed = false;

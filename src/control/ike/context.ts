@@ -8,6 +8,8 @@ import type { IkeDatagram, IkeHost, IkeKeyLogRecord } from './types.js';
 export interface ExchangeContext {
   readonly log: Logger;
   readonly host: IkeHost;
+  /** How long IKE_AUTH may wait for the peer's authorisation (authorise.ts). */
+  readonly authTimeoutMs: number;
   send(d: IkeDatagram): void;
   keyLog(rec: IkeKeyLogRecord): void;
   /** The SA's IKE_AUTH finished: it becomes the vlink's current SA. */

@@ -15,6 +15,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ipv4ToU32 } from '../../wire/addr.js';
 import { NotifyType, PayloadType, type PayloadRepr } from '../../wire/ike/index.js';
+import { realClock } from '../clock.js';
 
 export const DEFAULT_COOKIE_THRESHOLD = 10;
 export const DEFAULT_COOKIE_ROTATE_MS = 120000;
@@ -48,7 +49,7 @@ export class CookieGuard {
     /** Half-open SAs at which cookies become mandatory; 0: always. */
     readonly threshold: number = DEFAULT_COOKIE_THRESHOLD,
     readonly rotateMs: number = DEFAULT_COOKIE_ROTATE_MS,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = realClock.now,
   ) {
     this.cur = { version: randomBytes(1)[0]!, key: randomBytes(32), since: now() };
   }

@@ -6,11 +6,14 @@
 // tears the SA down.
 //
 // ESP is sampled (the inbound SAs' packet counters), not signalled, so the per-packet path pays
-// nothing for this; the sampling period bounds how late a silence is noticed.
+// nothing for this; the sampling period bounds how late a silence is noticed. The check itself
+// is a task (tasks/manager.ts), so it never overtakes another request of ours.
 
 import type { Logger } from 'pino';
-import { ExchangeType } from '../../wire/ike/index.js';
+import { ExchangeType, type PayloadRepr } from '../../wire/ike/index.js';
+import type { Clock, ClockTimer } from '../clock.js';
 import type { IkeSa } from './ike-sa.js';
+import type { IkeTask } from './tasks/manager.js';
 
 export const DEFAULT_DPD_INTERVAL_S = 10;
 
@@ -23,7 +26,7 @@ export interface DpdHooks {
   espPackets(sa: IkeSa): number;
   /** The checks went unanswered: the SA and its CHILD_SAs must go. */
   dead(sa: IkeSa, why: string): void;
-  now?: () => number;
+  clock: Clock;
 }
 
 interface Watch {
@@ -32,7 +35,7 @@ interface Watch {
   esp: number;
   /** A hint says the peer may have lost the SA: check without waiting for the interval. */
   urgent: boolean;
-  timer: NodeJS.Timeout | null;
+  timer: ClockTimer | null;
   /** Checks sent over the SA's life, for logs. */
   probes: number;
 }
@@ -42,12 +45,34 @@ export function dpdIntervalMs(sa: IkeSa): number {
   return s > 0 ? s * 1000 : 0;
 }
 
+/** One empty INFORMATIONAL request: any authentic answer proves the peer alive. */
+class DpdTask implements IkeTask {
+  readonly kind = 'dpd';
+  readonly exchange = ExchangeType.INFORMATIONAL;
+
+  constructor(private readonly onBuild: (sa: IkeSa) => void, private readonly onGiveUp: (tries: number) => void) {}
+
+  build(sa: IkeSa): PayloadRepr[] {
+    this.onBuild(sa);
+    return [];
+  }
+
+  process(): void {
+    // The engine marks the peer heard for every authentic message; nothing else to do.
+  }
+
+  giveUp(_sa: IkeSa, tries: number): void {
+    this.onGiveUp(tries);
+  }
+}
+
 export class DeadPeerDetector {
   private readonly watched = new Map<IkeSa, Watch>();
-  private readonly now: () => number;
 
-  constructor(private readonly h: DpdHooks) {
-    this.now = h.now ?? Date.now;
+  constructor(private readonly h: DpdHooks) {}
+
+  private now(): number {
+    return this.h.clock.now();
   }
 
   /** An SA just became ESTABLISHED. A zero interval (dpd_interval_s: 0) turns DPD off for it. */
@@ -70,7 +95,7 @@ export class DeadPeerDetector {
   unwatch(sa: IkeSa): void {
     const w = this.watched.get(sa);
     if (w === undefined) return;
-    if (w.timer !== null) clearTimeout(w.timer);
+    this.h.clock.clearTimeout(w.timer);
     this.watched.delete(sa);
   }
 
@@ -91,13 +116,12 @@ export class DeadPeerDetector {
   }
 
   private arm(sa: IkeSa, w: Watch, ms: number): void {
-    if (w.timer !== null) clearTimeout(w.timer);
-    w.timer = setTimeout(() => {
+    this.h.clock.clearTimeout(w.timer);
+    // unref: a daemon shutting down must not wait for a liveness check.
+    w.timer = this.h.clock.setTimeout(() => {
       w.timer = null;
       this.tick(sa, w);
-    }, ms);
-    // A daemon shutting down must not wait for a liveness check.
-    w.timer.unref?.();
+    }, ms, { unref: true });
   }
 
   private tick(sa: IkeSa, w: Watch): void {
@@ -119,22 +143,22 @@ export class DeadPeerDetector {
     }
     // An exchange of ours is already in flight: its retransmissions are the liveness check, and
     // whoever sent it tears the SA down if it goes unanswered. Look again later.
-    if (sa.requestPending) {
+    if (sa.tasks.busy) {
       this.arm(sa, w, this.period(w));
       return;
     }
     w.urgent = false;
     w.probes++;
     const started = t;
-    const id = sa.takeRequestId();
-    const msg = sa.sk.seal(sa.header(ExchangeType.INFORMATIONAL, false, id), []);
-    this.h.log.debug({ vlink: sa.cfg.vlink, peer: sa.remote.addr, ike: sa.name, messageId: id, idleMs: idle }, `DPD: nothing from ${sa.remote.addr} for ${idle} ms; liveness check sent`);
-    sa.request(ExchangeType.INFORMATIONAL, id, msg, (tries) => {
-      if (this.watched.get(sa) !== w) return;
-      this.unwatch(sa);
-      const secs = ((this.now() - started) / 1000).toFixed(1);
-      this.h.dead(sa, `peer ${sa.remote.addr} is dead: no answer to ${tries} DPD liveness checks over ${secs} s (nothing authentic from it for ${((this.now() - w.lastHeard) / 1000).toFixed(1)} s)`);
-    });
+    sa.tasks.queue(new DpdTask(
+      (s) => this.h.log.debug({ vlink: s.cfg.vlink, peer: s.remote.addr, ike: s.name, idleMs: idle }, `DPD: nothing from ${s.remote.addr} for ${idle} ms; liveness check sent`),
+      (tries) => {
+        if (this.watched.get(sa) !== w) return;
+        this.unwatch(sa);
+        const secs = ((this.now() - started) / 1000).toFixed(1);
+        this.h.dead(sa, `peer ${sa.remote.addr} is dead: no answer to ${tries} DPD liveness checks over ${secs} s (nothing authentic from it for ${((this.now() - w.lastHeard) / 1000).toFixed(1)} s)`);
+      },
+    ));
     this.arm(sa, w, this.period(w));
   }
 }

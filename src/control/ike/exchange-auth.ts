@@ -8,13 +8,14 @@
 //                                <--  HDR, SK {N(AUTHENTICATION_FAILED)}
 //
 // A refused CHILD_SA does not undo an authenticated IKE SA (RFC 7296 §2.21.2); a failed
-// authentication does.
+// authentication does. Checking the peer may wait on a lookup (authorise.ts), so both ends'
+// handling of message 3 and 4 is asynchronous; the SA may be gone when the check returns.
 
 import {
-  ExchangeType, NotifyType, PayloadType, idToString, notify, notifyName,
-  type AuthPayload, type IdPayload, type PayloadRepr,
+  ExchangeType, NotifyType, PayloadType, ProtocolId, idToString, notify, notifyName,
+  type IdPayload, type PayloadRepr,
 } from '../../wire/ike/index.js';
-import { pskAuth, signedOctets, verifyPskAuth, AUTH_SHARED_KEY_MIC } from './crypto/auth.js';
+import { pskAuth, signedOctets, AUTH_SHARED_KEY_MIC } from './crypto/auth.js';
 import { childInstall } from './child.js';
 import { errorNotify, find } from './payloads.js';
 import { idBody, idPayload, sameIdentity } from './identity.js';
@@ -23,10 +24,10 @@ import { checkEspAnswer, espAnswer, espOffer, selectEsp } from './negotiate.js';
 import type { ExchangeContext } from './context.js';
 import type { ChildSaInstall } from './types.js';
 import { natInstall, natTsCfg } from './nat.js';
-import { checkPubkeyPeer, pubkeyCredentials } from './auth-pubkey.js';
+import { pubkeyCredentials } from './auth-pubkey.js';
 import { checkChildAnswer, checkChildRequest, childTsPayloads } from './tunnel-any.js';
-
-const PSK_HINT = 'PSK mismatch?';
+import { authorisePeer, PSK_HINT } from './authorise.js';
+import { noProposalDetail } from './proposal-text.js';
 
 /** AUTH, preceded by CERT (and CERTREQ) with raw public keys. */
 function ourAuth(sa: IkeSa, id: IdPayload): PayloadRepr[] {
@@ -37,19 +38,6 @@ function ourAuth(sa: IkeSa, id: IdPayload): PayloadRepr[] {
   return [{ type: PayloadType.AUTH, method: AUTH_SHARED_KEY_MIC, data: pskAuth(sa.suite!.prf.id, sa.cfg.psk, octets) }];
 }
 
-/** Checks the peer's ID and AUTH; null when they prove the peer holds our PSK or the private half of its key. */
-function checkPeer(sa: IkeSa, id: IdPayload, auth: AuthPayload, ps: readonly PayloadRepr[]): string | null {
-  if (!sameIdentity(id, sa.cfg.remoteId)) {
-    return `peer identifies as "${idToString(id)}", but remote_id is "${sa.cfg.remoteId.text}"`;
-  }
-  const k = sa.keys!;
-  const [msg, peerNonce, skP] = sa.role === 'initiator' ? [sa.initResponse, sa.ni, k.skPr] : [sa.initRequest, sa.nr, k.skPi];
-  const octets = signedOctets(sa.suite!.prf.id, msg, peerNonce, skP, idBody(id));
-  if (sa.cfg.pubkey !== undefined) return checkPubkeyPeer(sa, auth, ps, octets);
-  if (auth.method !== AUTH_SHARED_KEY_MIC) return `peer authenticates with method ${auth.method}; this vlink uses a PSK (method 2)`;
-  return verifyPskAuth(sa.suite!.prf.id, sa.cfg.psk, octets, auth.data) ? null : `authentication failed (${PSK_HINT})`;
-}
-
 function install(ctx: ExchangeContext, sa: IkeSa, c: ChildSaInstall): boolean {
   try {
     ctx.host.installChild(sa.cfg.vlink, natInstall(sa, c));
@@ -57,7 +45,7 @@ function install(ctx: ExchangeContext, sa: IkeSa, c: ChildSaInstall): boolean {
     ctx.log.error({ vlink: sa.cfg.vlink, err: (e as Error).message }, 'could not install the CHILD_SA into the data plane');
     return false;
   }
-  sa.children.push({ spiIn: c.spiIn, spiOut: c.spiOut, suite: c.suite, esn: c.esn, createdAt: Date.now() });
+  sa.children.push({ spiIn: c.spiIn, spiOut: c.spiOut, suite: c.suite, esn: c.esn, createdAt: sa.clock.now() });
   ctx.keyLog({
     type: 'child', vlink: sa.cfg.vlink, spiIn: c.spiIn.toString(16).padStart(8, '0'), spiOut: c.spiOut.toString(16).padStart(8, '0'), suite: c.suite,
     keyIn: Buffer.concat([c.keyIn, c.saltIn]).toString('hex'), keyOut: Buffer.concat([c.keyOut, c.saltOut]).toString('hex'),
@@ -96,7 +84,7 @@ export function startAuth(ctx: ExchangeContext, sa: IkeSa): void {
 }
 
 /** Initiator: message 4. */
-export function onAuthResponse(ctx: ExchangeContext, sa: IkeSa, ps: readonly PayloadRepr[]): void {
+export async function onAuthResponse(ctx: ExchangeContext, sa: IkeSa, ps: readonly PayloadRepr[]): Promise<void> {
   const peer = sa.remote.addr;
   const idr = find(ps, PayloadType.IDr);
   const auth = find(ps, PayloadType.AUTH);
@@ -110,7 +98,9 @@ export function onAuthResponse(ctx: ExchangeContext, sa: IkeSa, ps: readonly Pay
     ctx.failed(sa, `IKE_AUTH with ${peer}: ${why}`, true);
     return;
   }
-  const bad = checkPeer(sa, idr, auth, ps);
+  const bad = await authorisePeer(sa, idr, auth, ps, ctx.authTimeoutMs);
+  // Deleted while we waited (vlink removed, engine stopped): nothing left to answer for.
+  if (sa.state !== 'CONNECTING') return;
   if (bad !== null) {
     // RFC 7296 §2.21.2: the initiator may tell the responder in an INFORMATIONAL; once, unanswered.
     const id = sa.takeRequestId();
@@ -119,19 +109,20 @@ export function onAuthResponse(ctx: ExchangeContext, sa: IkeSa, ps: readonly Pay
     return;
   }
   sa.state = 'ESTABLISHED';
-  sa.establishedAt = Date.now();
-  childFromResponse(ctx, sa, ps);
+  sa.establishedAt = sa.clock.now();
+  sa.childError = childFromResponse(ctx, sa, ps);
   // After the child: the SA it replaces takes its SAs along, and the new outbound one is in place.
   ctx.established(sa);
 }
 
-function childFromResponse(ctx: ExchangeContext, sa: IkeSa, ps: readonly PayloadRepr[]): void {
+/** Installs the CHILD_SA of the IKE_AUTH response; why not, if it cannot. */
+function childFromResponse(ctx: ExchangeContext, sa: IkeSa, ps: readonly PayloadRepr[]): string | null {
   const peer = sa.remote.addr;
   const err = errorNotify(ps);
   if (err !== undefined) {
-    ctx.log.warn({ vlink: sa.cfg.vlink, peer, notify: notifyName(err.notifyType) },
-      `IKE_SA with ${peer} established, but the peer refused the CHILD_SA: ${notifyName(err.notifyType)}; the vlink stays without an SA`);
-    return;
+    const why = `IKE_SA with ${peer} established, but the peer refused the CHILD_SA: ${notifyName(err.notifyType)}; the vlink stays without an SA`;
+    ctx.log.warn({ vlink: sa.cfg.vlink, peer, notify: notifyName(err.notifyType) }, why);
+    return why;
   }
   const saP = find(ps, PayloadType.SA);
   const tsi = find(ps, PayloadType.TSi);
@@ -141,17 +132,25 @@ function childFromResponse(ctx: ExchangeContext, sa: IkeSa, ps: readonly Payload
   else why = checkChildAnswer(sa.cfg, ps, tsi, tsr);
   const choice = why === null ? checkEspAnswer(saP!, sa.cfg.esp) : why;
   if (typeof choice === 'string') {
-    ctx.log.error({ vlink: sa.cfg.vlink, peer }, `IKE_SA with ${peer} established, but its CHILD_SA is unusable: ${choice}`);
-    return;
+    const bad = `IKE_SA with ${peer} established, but its CHILD_SA is unusable: ${choice}`;
+    ctx.log.error({ vlink: sa.cfg.vlink, peer }, bad);
+    return bad;
   }
-  install(ctx, sa, childInstall(sa.suite!.prf.id, sa.keys!.skD, sa.ni, sa.nr, choice, sa.childSpiIn, 'initiator'));
+  return install(ctx, sa, childInstall(sa.suite!.prf.id, sa.keys!.skD, sa.ni, sa.nr, choice, sa.childSpiIn, 'initiator')) ? null : 'the CHILD_SA could not be installed';
+}
+
+export interface AuthRequestOutcome {
+  reply: PayloadRepr[];
+  /** Why the IKE SA must die once the reply is sent; null when it is established. */
+  error: string | null;
 }
 
 /**
- * Responder: message 3. Returns the inner payloads of the response, and why the IKE SA must
- * die once it is sent (null when it is established).
+ * Responder: message 3. The inner payloads of the response and the verdict; null when the SA
+ * was deleted while the peer's authorisation was pending (nothing is answered then). A refused
+ * CHILD_SA is left in sa.childError.
  */
-export function onAuthRequest(ctx: ExchangeContext, sa: IkeSa, ps: readonly PayloadRepr[]): { reply: PayloadRepr[]; error: string | null } {
+export async function onAuthRequest(ctx: ExchangeContext, sa: IkeSa, ps: readonly PayloadRepr[]): Promise<AuthRequestOutcome | null> {
   const peer = sa.remote.addr;
   const idi = find(ps, PayloadType.IDi);
   const auth = find(ps, PayloadType.AUTH);
@@ -161,12 +160,13 @@ export function onAuthRequest(ctx: ExchangeContext, sa: IkeSa, ps: readonly Payl
   const idr = find(ps, PayloadType.IDr);
   let bad = idr !== undefined && !sameIdentity(idr, sa.cfg.localId)
     ? `peer expects us to be "${idToString(idr)}", but local_id is "${sa.cfg.localId.text}"`
-    : checkPeer(sa, idi, auth, ps);
+    : await authorisePeer(sa, idi, auth, ps, ctx.authTimeoutMs);
+  if (sa.state !== 'CONNECTING') return null;
   if (bad !== null) {
     return { reply: [notify(NotifyType.AUTHENTICATION_FAILED)], error: `IKE_AUTH from ${peer}: ${bad}; answered AUTHENTICATION_FAILED` };
   }
   sa.state = 'ESTABLISHED';
-  sa.establishedAt = Date.now();
+  sa.establishedAt = sa.clock.now();
   const ourId = idPayload(PayloadType.IDr, sa.cfg.localId);
   const reply: PayloadRepr[] = [ourId, ...ourAuth(sa, ourId)];
   const saP = find(ps, PayloadType.SA);
@@ -185,15 +185,17 @@ export function onAuthRequest(ctx: ExchangeContext, sa: IkeSa, ps: readonly Payl
     bad = shape.why;
   } else if (choice === null) {
     refuse = NotifyType.NO_PROPOSAL_CHOSEN;
-    bad = 'no ESP proposal in common with our esp_proposals';
+    bad = `no ESP proposal in common with our esp_proposals (${noProposalDetail(saP, ProtocolId.ESP, sa.cfg.esp)})`;
   }
   if (refuse !== null || choice === null) {
-    ctx.log.warn({ vlink: sa.cfg.vlink, peer }, `IKE_AUTH from ${peer}: IKE_SA established, CHILD_SA refused: ${bad}`);
+    sa.childError = `IKE_AUTH from ${peer}: IKE_SA established, CHILD_SA refused: ${bad}`;
+    ctx.log.warn({ vlink: sa.cfg.vlink, peer }, sa.childError);
     return { reply: [...reply, notify(refuse ?? NotifyType.NO_PROPOSAL_CHOSEN)], error: null };
   }
   const spiIn = ctx.host.allocSpi();
   // Installed before the response leaves: the initiator may send ESP as soon as it reads it.
   if (!install(ctx, sa, childInstall(sa.suite!.prf.id, sa.keys!.skD, sa.ni, sa.nr, choice, spiIn, 'responder'))) {
+    sa.childError = `IKE_AUTH from ${peer}: IKE_SA established, but the CHILD_SA could not be installed`;
     return { reply: [...reply, notify(NotifyType.NO_PROPOSAL_CHOSEN)], error: null };
   }
   const ts = childTsPayloads(natTsCfg(sa, sa.cfg, tsi, tsr), 'responder');

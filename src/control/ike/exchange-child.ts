@@ -25,6 +25,7 @@ import { SkContext } from './protect.js';
 import { checkChildAnswer, checkChildRequest, childTsPayloads } from './tunnel-any.js';
 import { natTsCfg } from './nat.js';
 import type { ChildSaInstall, IkePeerConfig } from './types.js';
+import { noProposalDetail } from './proposal-text.js';
 
 export const REKEY_NONCE_LEN = 32;
 
@@ -141,7 +142,9 @@ export function answerChildRekey(sa: IkeSa, req: Extract<CreateChildRequest, { k
   const mode = checkChildRequest(cfg, ps, req.tsi, req.tsr);
   if (mode !== null) return { ok: false, reply: refusal(mode.refuse), why: mode.why };
   const choice = selectEsp(req.sa, cfg.esp);
-  if (choice === null) return { ok: false, reply: refusal(NotifyType.NO_PROPOSAL_CHOSEN), why: 'no ESP proposal in common with our esp_proposals' };
+  if (choice === null) {
+    return { ok: false, reply: refusal(NotifyType.NO_PROPOSAL_CHOSEN), why: `no ESP proposal in common with our esp_proposals (${noProposalDetail(req.sa, ProtocolId.ESP, cfg.esp)})` };
+  }
   const offered = req.sa.proposals.find((p) => p.number === choice.number);
   const groups = offered === undefined ? [] : dhIds(offered);
   let dh: DhKeyPair | null = null;
@@ -226,7 +229,9 @@ export function answerIkeRekey(req: Extract<CreateChildRequest, { kind: 'ike-rek
   for (const p of req.sa.proposals) spis.set(p.number, p.spi);
   const stripped: SaPayload = { ...req.sa, proposals: req.sa.proposals.map((p) => ({ ...p, spi: Buffer.alloc(0) })) };
   const sel = selectIke(stripped, cfg.ike, req.ke.group);
-  if (sel.kind === 'no-proposal') return { ok: false, reply: refusal(NotifyType.NO_PROPOSAL_CHOSEN), why: 'no IKE proposal in common with our ike_proposals' };
+  if (sel.kind === 'no-proposal') {
+    return { ok: false, reply: refusal(NotifyType.NO_PROPOSAL_CHOSEN), why: `no IKE proposal in common with our ike_proposals (${noProposalDetail(req.sa, ProtocolId.IKE, cfg.ike)})` };
+  }
   if (sel.kind === 'invalid-ke') {
     const data = Buffer.alloc(2);
     data.writeUInt16BE(sel.group);
@@ -262,7 +267,7 @@ export function keyRekeyedIkeSa(ctx: ExchangeContext, old: IkeSa, fresh: IkeSa, 
   fresh.sk = new SkContext(p.suite, fresh.keys, fresh.role);
   fresh.startMessageIdsAtZero();
   fresh.state = 'ESTABLISHED';
-  fresh.establishedAt = Date.now();
+  fresh.establishedAt = fresh.clock.now();
   // Carried over: the new SA talks to the same peer over the same path, with the same identity.
   fresh.nat = old.nat;
   fresh.peerKey = old.peerKey;

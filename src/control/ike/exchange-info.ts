@@ -49,7 +49,7 @@ export function refuseCreateChild(): PayloadRepr[] {
 
 /** Best effort on shutdown: tell the peer the IKE SA (and so its children) is gone. */
 export function sendDeleteIke(sa: IkeSa): void {
-  if (sa.sk === null || sa.state !== 'ESTABLISHED' || sa.requestPending) return;
+  if (sa.sk === null || sa.state !== 'ESTABLISHED' || sa.tasks.busy) return;
   const id = sa.takeRequestId();
   sa.sendRaw(sa.sk.seal(sa.header(ExchangeType.INFORMATIONAL, false, id), [{ type: PayloadType.DELETE, protocolId: ProtocolId.IKE, spiSize: 0, spis: [] }]));
 }

@@ -9,14 +9,14 @@
 
 import { randomBytes } from 'node:crypto';
 import {
-  ExchangeType, NotifyType, PayloadType, invalidKeGroup, notify, notifyName,
+  ExchangeType, NotifyType, PayloadType, ProtocolId, invalidKeGroup, notify, notifyName,
   type DecodedMessage, type KePayload, type NoncePayload, type NotifyPayload, type PayloadRepr, type SaPayload,
 } from '../../wire/ike/index.js';
 import { errorNotify, find, notifies } from './payloads.js';
 import { generate, type DhGroupId } from './crypto/dh.js';
 import { initialIkeSaKeys } from './crypto/keys.js';
 import { isDhGroupId, ikeSuiteName, type IkeSuite } from './crypto/suites.js';
-import { IkeSa, newIkeSpi, spiBytes } from './ike-sa.js';
+import { IkeSa, newIkeSpi, spiBytes, type IkeSaIo } from './ike-sa.js';
 import { checkIkeAnswer, ikeOffer, selectIke } from './negotiate.js';
 import { encodePlain, SkContext } from './protect.js';
 import type { ExchangeContext } from './context.js';
@@ -24,6 +24,7 @@ import type { IkePeerConfig } from './types.js';
 import { startAuth } from './exchange-auth.js';
 import { initRequestNatNotifies, initResponseNat, onInitResponseNat } from './nat.js';
 import { initPayloads, notePeerInit } from './auth-pubkey.js';
+import { noProposalDetail } from './proposal-text.js';
 
 const NONCE_LEN = 32;
 
@@ -146,27 +147,32 @@ function ruleOut(ke: KePayload | undefined, nonce: NoncePayload | undefined, saP
 
 export type InitRequestOutcome =
   | { kind: 'sa'; sa: IkeSa }
-  | { kind: 'refused'; reply: Buffer; why: string };
+  /** `failure`: false when the refusal is a step of the negotiation (INVALID_KE_PAYLOAD). */
+  | { kind: 'refused'; reply: Buffer; why: string; failure: boolean };
 
 /** Responder: a new IKE_SA_INIT request from a configured peer. */
 export function onInitRequest(
   ctx: ExchangeContext, cfg: IkePeerConfig, m: DecodedMessage, raw: Buffer, remote: IkeSa['remote'],
-  io: ConstructorParameters<typeof IkeSa>[4],
+  io: IkeSaIo,
 ): InitRequestOutcome {
   const ps = m.payloads;
   const saP = find(ps, PayloadType.SA);
   const ke = find(ps, PayloadType.KE);
   const nonce = find(ps, PayloadType.NONCE);
   const missing = ruleOut(ke, nonce, saP);
-  if (missing !== null) return { kind: 'refused', reply: initError(m.header, notify(NotifyType.INVALID_SYNTAX)), why: `malformed request (${missing}); answered INVALID_SYNTAX` };
+  if (missing !== null) return { kind: 'refused', reply: initError(m.header, notify(NotifyType.INVALID_SYNTAX)), why: `malformed request (${missing}); answered INVALID_SYNTAX`, failure: true };
   const sel = selectIke(saP!, cfg.ike, ke!.group);
   if (sel.kind === 'no-proposal') {
-    return { kind: 'refused', reply: initError(m.header, notify(NotifyType.NO_PROPOSAL_CHOSEN)), why: 'no proposal in common with our ike_proposals; answered NO_PROPOSAL_CHOSEN' };
+    return {
+      kind: 'refused', reply: initError(m.header, notify(NotifyType.NO_PROPOSAL_CHOSEN)),
+      why: `no proposal in common with our ike_proposals; answered NO_PROPOSAL_CHOSEN (${noProposalDetail(saP!, ProtocolId.IKE, cfg.ike)})`,
+      failure: true,
+    };
   }
   if (sel.kind === 'invalid-ke') {
     const data = Buffer.alloc(2);
     data.writeUInt16BE(sel.group);
-    return { kind: 'refused', reply: initError(m.header, notify(NotifyType.INVALID_KE_PAYLOAD, data)), why: `peer sent a KE for group ${ke!.group}; asked for group ${sel.group} (INVALID_KE_PAYLOAD)` };
+    return { kind: 'refused', reply: initError(m.header, notify(NotifyType.INVALID_KE_PAYLOAD, data)), why: `peer sent a KE for group ${ke!.group}; asked for group ${sel.group} (INVALID_KE_PAYLOAD)`, failure: false };
   }
   const sa = new IkeSa(cfg, 'responder', m.header.spiI, remote, io);
   sa.spiR = newIkeSpi();
@@ -178,7 +184,7 @@ export function onInitRequest(
   const bad = deriveKeys(ctx, sa, sel.choice.suite, ke!.data);
   if (bad !== null) {
     sa.close(bad);
-    return { kind: 'refused', reply: initError(m.header, notify(NotifyType.INVALID_SYNTAX)), why: `${bad}; answered INVALID_SYNTAX` };
+    return { kind: 'refused', reply: initError(m.header, notify(NotifyType.INVALID_SYNTAX)), why: `${bad}; answered INVALID_SYNTAX`, failure: true };
   }
   sa.initResponse = encodePlain(sa.header(ExchangeType.IKE_SA_INIT, true, 0), [
     { type: PayloadType.SA, proposals: [sel.choice.proposal] },

@@ -2,10 +2,14 @@
 // the message-ID bookkeeping of RFC 7296 §2.1-2.2 with a window of one in each direction:
 //   - as requester: one outstanding request, retransmitted until its response arrives;
 //   - as responder: the last response is kept and sent again, byte for byte, when the same
-//     request arrives again, and only the next message ID is processed.
+//     request arrives again, and only the next message ID is processed. While a request is
+//     still being worked on (peer authorisation may wait on a lookup), a retransmission of it
+//     is neither processed again nor answered.
+// Requests of our own beyond IKE_SA_INIT and IKE_AUTH are queued as tasks (tasks/manager.ts).
 
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { Clock, ClockTimer } from '../clock.js';
 import { spiHex, type IkeMessageHeader } from '../../wire/ike/index.js';
 import type { DhKeyPair } from './crypto/dh.js';
 import type { IkeSaKeys } from './crypto/keys.js';
@@ -15,6 +19,7 @@ import { Retransmitter, type RetransmitPolicy } from './retransmit.js';
 import type { ChildSaInstall, IkeDatagram, IkePeerConfig } from './types.js';
 import type { NatState } from './nat.js';
 import type { PeerKeyInfo } from './auth-pubkey.js';
+import { TaskManager } from './tasks/manager.js';
 
 export type IkeSaState = 'CONNECTING' | 'ESTABLISHED' | 'DELETED';
 
@@ -30,6 +35,21 @@ export interface Remote {
   addr: string;
   port: number;
   localPort: 500 | 4500;
+}
+
+/** What a responder needs to answer retransmissions of its last exchange, even after the SA is gone. */
+export interface LastExchange {
+  messageId: number;
+  exchangeType: number;
+  request: Buffer;
+  response: Buffer;
+}
+
+export interface IkeSaIo {
+  send(d: IkeDatagram): void;
+  log: Logger;
+  retransmit: RetransmitPolicy;
+  clock: Clock;
 }
 
 interface Pending {
@@ -55,8 +75,10 @@ export function spiBytes(spi: bigint): Buffer {
 export class IkeSa {
   state: IkeSaState = 'CONNECTING';
   spiR = 0n;
-  readonly createdAt = Date.now();
+  readonly createdAt: number;
   establishedAt: number | null = null;
+  /** Our requests once ESTABLISHED, one in flight at a time. */
+  readonly tasks: TaskManager;
 
   // IKE_SA_INIT material, kept because AUTH covers it (RFC 7296 §2.15).
   dh: DhKeyPair | null = null;
@@ -86,6 +108,8 @@ export class IkeSa {
   readonly children: ChildSaRecord[] = [];
   /** Why the SA failed or was deleted, for logs and the inspector. */
   lastError: string | null = null;
+  /** Why IKE_AUTH brought no usable CHILD_SA (the IKE SA itself stands), for the inspector. */
+  childError: string | null = null;
 
   /** The initiator's IKE_SA_INIT is always message 0, however often it is re-sent. */
   private nextRequestId: number;
@@ -94,7 +118,9 @@ export class IkeSa {
   private peerNextId = 0;
   private lastRequest: Buffer | null = null;
   private lastResponse: Buffer | null = null;
-  private timers = new Set<NodeJS.Timeout>();
+  /** The request being worked on (its answer is not ready yet), to recognise its retransmissions. */
+  private inProgress: Buffer | null = null;
+  private timers = new Set<ClockTimer>();
 
   constructor(
     /** Not readonly: an SA from behind a NAT learns its vlink from IDi (nat.ts rebindByIdentity). */
@@ -103,9 +129,15 @@ export class IkeSa {
     readonly role: IkeRole,
     readonly spiI: bigint,
     public remote: Remote,
-    private readonly io: { send(d: IkeDatagram): void; log: Logger; retransmit: RetransmitPolicy },
+    private readonly io: IkeSaIo,
   ) {
     this.nextRequestId = role === 'initiator' ? 1 : 0;
+    this.createdAt = io.clock.now();
+    this.tasks = new TaskManager(this);
+  }
+
+  get clock(): Clock {
+    return this.io.clock;
   }
 
   /** Our SPI: the one the peer puts in the header for us. */
@@ -147,7 +179,11 @@ export class IkeSa {
    */
   request(exchangeType: number, messageId: number, data: Buffer, onGiveUp: (tries: number) => void): void {
     this.pending?.retx.stop();
-    const retx = new Retransmitter(this.io.retransmit, () => this.sendRaw(data), onGiveUp);
+    const retx = new Retransmitter(this.io.retransmit, () => this.sendRaw(data), (tries) => {
+      // The window is free again: a late response to this request is no longer expected.
+      if (this.pending?.retx === retx) this.pending = null;
+      onGiveUp(tries);
+    }, this.io.clock);
     this.pending = { messageId, exchangeType, retx };
     retx.start();
   }
@@ -169,10 +205,13 @@ export class IkeSa {
 
   /**
    * Classifies a request from the peer: 'new' (process it), 'retransmit' (our cached response
-   * was re-sent), or 'drop'.
+   * was re-sent), 'in-progress' (a copy of the request we are still working on), or 'drop'.
    */
-  checkRequest(messageId: number, raw: Buffer): 'new' | 'retransmit' | 'drop' {
-    if (messageId === this.peerNextId) return 'new';
+  checkRequest(messageId: number, raw: Buffer): 'new' | 'retransmit' | 'in-progress' | 'drop' {
+    if (messageId === this.peerNextId) {
+      if (this.inProgress === null) return 'new';
+      return this.inProgress.equals(raw) ? 'in-progress' : 'drop';
+    }
     if (messageId === this.peerNextId - 1 && this.lastResponse !== null && this.lastRequest !== null && this.lastRequest.equals(raw)) {
       this.sendRaw(this.lastResponse);
       return 'retransmit';
@@ -180,8 +219,14 @@ export class IkeSa {
     return 'drop';
   }
 
+  /** The request `raw` will be answered later (respond): its retransmissions wait for that. */
+  beginRequest(raw: Buffer): void {
+    this.inProgress = raw;
+  }
+
   /** Sends the response to the request just processed and keeps it for retransmissions. */
   respond(request: Buffer, response: Buffer): void {
+    this.inProgress = null;
     this.peerNextId++;
     this.lastRequest = request;
     this.lastResponse = response;
@@ -197,8 +242,16 @@ export class IkeSa {
     if (this.lastResponse !== null) this.sendRaw(this.lastResponse);
   }
 
+  /** The peer's last request and our answer to it; null before we answered any. */
+  lastExchange(): LastExchange | null {
+    if (this.lastRequest === null || this.lastResponse === null) return null;
+    // Byte 18 of the IKE header is the exchange type (RFC 7296 §3.1).
+    return { messageId: this.peerNextId - 1, exchangeType: this.lastRequest[18]!, request: this.lastRequest, response: this.lastResponse };
+  }
+
+  /** A timer that dies with the SA. */
   after(ms: number, fn: () => void): void {
-    const t = setTimeout(() => {
+    const t = this.io.clock.setTimeout(() => {
       this.timers.delete(t);
       fn();
     }, ms);
@@ -211,7 +264,9 @@ export class IkeSa {
     this.state = 'DELETED';
     this.pending?.retx.stop();
     this.pending = null;
-    for (const t of this.timers) clearTimeout(t);
+    this.inProgress = null;
+    this.tasks.clear();
+    for (const t of this.timers) this.io.clock.clearTimeout(t);
     this.timers.clear();
   }
 }

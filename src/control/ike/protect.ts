@@ -3,6 +3,7 @@
 // lays the message out at its final size first, because the AAD (or the HMAC input) covers the
 // header's Length field (RFC 7296 §3.14, RFC 5282 §5.1).
 
+import { CodecError } from '../../errors.js';
 import {
   IkeMessageCodec, PayloadType, decodeChain, encodeChain, firstPayloadType, skLayout,
   type IkeDecodeError, type IkeMessageHeader, type PayloadRepr, type SkPayload,
@@ -39,7 +40,7 @@ export class SkContext {
     const msg = IkeMessageCodec.encode({ header, payloads: [sk] });
     const lay = skLayout(msg, this.ivLen, this.icvLen);
     // Our own layout: failing here is a bug, not input.
-    if (!('skOffset' in lay)) throw new Error(`SK layout of our own message: ${lay.detail}`);
+    if (!('skOffset' in lay)) throw new CodecError(`SK layout of our own message: ${lay.detail}`);
     this.sealer.seal(lay.associatedData, plain).copy(msg, lay.associatedData.length);
     return msg;
   }

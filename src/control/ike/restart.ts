@@ -48,18 +48,3 @@ export function isInvalidIkeSpi(m: DecodedMessage): boolean {
   return m.header.response && m.header.exchangeType !== ExchangeType.IKE_SA_INIT &&
     m.payloads.some((p) => p.type === PayloadType.NOTIFY && p.notifyType === NotifyType.INVALID_IKE_SPI);
 }
-
-/** At most one event per key per `ms`: bounds answers to unknown SPIs and hint-driven work. */
-export class RateLimit {
-  private readonly last = new Map<string, number>();
-  constructor(private readonly ms: number, private readonly now: () => number = Date.now) {}
-
-  take(key: string): boolean {
-    const t = this.now();
-    const prev = this.last.get(key);
-    if (prev !== undefined && t - prev < this.ms) return false;
-    if (this.last.size > 4096) this.last.clear();
-    this.last.set(key, t);
-    return true;
-  }
-}

@@ -3,6 +3,8 @@
 // Only the initiator of an exchange retransmits; a responder only repeats its cached response
 // when the request comes again.
 
+import type { Clock, ClockTimer } from '../clock.js';
+
 export interface RetransmitPolicy {
   /** Wait after the first transmission; doubles after each one. Default 500 ms. */
   initialMs: number;
@@ -15,13 +17,14 @@ export interface RetransmitPolicy {
 export const DEFAULT_RETRANSMIT: RetransmitPolicy = Object.freeze({ initialMs: 500, tries: 5, maxMs: 30000 });
 
 export class Retransmitter {
-  private timer: NodeJS.Timeout | null = null;
+  private timer: ClockTimer | null = null;
   private sent = 0;
 
   constructor(
     private readonly policy: RetransmitPolicy,
     private readonly transmit: () => void,
     private readonly giveUp: (tries: number) => void,
+    private readonly clock: Clock,
   ) {}
 
   start(): void {
@@ -37,7 +40,7 @@ export class Retransmitter {
     this.sent++;
     this.transmit();
     const wait = Math.min(this.policy.initialMs * 2 ** (this.sent - 1), this.policy.maxMs);
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimeout(() => {
       this.timer = null;
       if (this.sent >= this.policy.tries) this.giveUp(this.sent);
       else this.fire();
@@ -45,7 +48,7 @@ export class Retransmitter {
   }
 
   stop(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.timer = null;
   }
 }

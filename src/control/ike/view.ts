@@ -4,7 +4,7 @@
 import { spiHex } from '../../wire/ike/index.js';
 import type { IkeSa } from './ike-sa.js';
 import type { PeerKeyInfo } from './auth-pubkey.js';
-import { childRekeyView, ikeRekeyInSeconds } from './rekey.js';
+import { childRekeyView, ikeRekeyInSeconds } from './rekey-state.js';
 
 export interface IkeChildView {
   spiIn: string;

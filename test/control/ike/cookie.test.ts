@@ -196,3 +196,34 @@ test('cookies always on: a real initiator echoes the cookie and both ends establ
   assert.equal(p.b.engine.stats.cookies.accepted, 1);
   assert.equal(B, p.peerConfig('a').peer);
 });
+
+test('a COOKIE answering an earlier copy of our IKE_SA_INIT, arriving late, is no news: the initiator carries on', async () => {
+  let saved: Buffer | null = null;
+  let injected = false;
+  const isCookie = (d: Buffer) => {
+    const m = IkeMessageCodec.decode(d);
+    return m.ok && m.payloads.some((x) => x.type === PayloadType.NOTIFY && x.notifyType === NotifyType.COOKIE);
+  };
+  const p = (pair = new EnginePair({
+    engine: { cookieThreshold: 0 },
+    filter: (f) => {
+      const init = f.d.data[18] === ExchangeType.IKE_SA_INIT;
+      // The answer to the first copy is held back; the retransmission's answer gets through.
+      if (f.from === 'b' && init && saved === null && isCookie(f.d.data)) {
+        saved = Buffer.from(f.d.data);
+        return 'drop';
+      }
+      // Once the initiator echoes the cookie, the held-back answer finally arrives.
+      if (f.from === 'a' && init && saved !== null && !injected && isCookie(f.d.data)) {
+        injected = true;
+        p.time.deliver(() => p.a.engine.receive(saved!, { addr: B, port: 500 }, 500));
+      }
+      return 'pass';
+    },
+  }));
+  p.start();
+  await p.until(() => p.state(p.a) === 'ESTABLISHED' && p.state(p.b) === 'ESTABLISHED' && p.b.installed.length > 0);
+  assert.ok(injected);
+  assert.equal(p.a.engine.stats.dropped['unexpected-response'], 1, 'the late COOKIE is counted, not acted on');
+  assert.ok(!p.a.logs.some((l) => /asked for a cookie twice/.test(l.msg)));
+});

@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EnginePair, B, tick } from './engine-harness.js';
+import { EnginePair, B } from './engine-harness.js';
 import { ExchangeType, IkeMessageCodec, NotifyType, PayloadType } from '../../../src/wire/ike/index.js';
 import { reinitDelay } from '../../../src/control/ike/reinit.js';
 import { initialContactVictims } from '../../../src/control/ike/restart.js';
@@ -29,9 +29,9 @@ test('DPD: a silent peer is declared dead within interval + retransmissions; its
   await p.until(() => p.state(p.a) === 'ESTABLISHED' && p.a.installed.length === 1);
   const child = p.a.installed[0]!;
   silent = true;
-  const t0 = Date.now();
+  const t0 = p.clock.now();
   await p.until(() => p.a.removed.length === 1, 3000);
-  const ms = Date.now() - t0;
+  const ms = p.clock.now() - t0;
   // Silence noticed after 200 ms (+ up to a quarter interval of sampling), then 4 unanswered checks.
   assert.ok(ms >= 200 + GIVE_UP_MS - 20, `declared dead after ${ms} ms, sooner than the settings allow`);
   assert.ok(ms <= 200 + 50 + GIVE_UP_MS + 250, `declared dead after ${ms} ms`);
@@ -52,7 +52,7 @@ test('DPD: the peer answers our checks, and authentic ESP makes checks unnecessa
   const p = new EnginePair({ cfgA: { dpdIntervalS: 0.1 }, cfgB: { dpdIntervalS: 0 } });
   p.start();
   await p.until(() => p.state(p.a) === 'ESTABLISHED' && p.a.installed.length === 1);
-  await tick(500);
+  await p.advance(500);
   const asked = infoRequests(p, 'a').length;
   assert.ok(asked >= 3, `a checked ${asked} times in 500 ms with a 100 ms interval`);
   assert.ok(p.sent('b', ExchangeType.INFORMATIONAL, true).length >= asked - 1, 'b answered every check');
@@ -62,11 +62,11 @@ test('DPD: the peer answers our checks, and authentic ESP makes checks unnecessa
   const spiIn = p.a.installed[0]!.spiIn;
   const usage = { inPackets: 0, inBytes: 0, outPackets: 0, outBytes: 0, outSeq: 0 };
   p.a.usage.set(spiIn, usage);
-  const feed = setInterval(() => usage.inPackets++, 10);
-  await tick(60);
+  const stopFeed = p.time.every(10, () => usage.inPackets++);
+  await p.advance(60);
   const before = infoRequests(p, 'a').length;
-  await tick(500);
-  clearInterval(feed);
+  await p.advance(500);
+  stopFeed();
   assert.equal(infoRequests(p, 'a').length, before, 'no DPD while ESP arrives');
   p.stop();
 });
@@ -75,7 +75,7 @@ test('DPD: peer checks are answered (b with DPD off still answers a)', async () 
   const p = new EnginePair({ cfgA: { dpdIntervalS: 0 }, cfgB: { dpdIntervalS: 0.1 } });
   p.start();
   await p.until(() => p.state(p.b) === 'ESTABLISHED');
-  await tick(400);
+  await p.advance(400);
   const q = infoRequests(p, 'b').length;
   assert.ok(q >= 2, `b (responder) checked ${q} times`);
   assert.ok(p.sent('a', ExchangeType.INFORMATIONAL, true).length >= q - 1, 'a answered');
@@ -137,10 +137,10 @@ test('initiator restarts: INITIAL_CONTACT makes the responder drop the stale SA 
   await p.until(() => p.state(p.a) === 'ESTABLISHED' && p.b.installed.length === 1);
   const oldChild = p.b.installed[0]!;
   const oldName = p.b.engine.sa('vl-a')!.name;
-  const t0 = Date.now();
+  const t0 = p.clock.now();
   const a2 = p.restart('a');
   await p.until(() => p.state(a2) === 'ESTABLISHED' && p.b.installed.length === 2 && p.b.removed.length === 1);
-  const ms = Date.now() - t0;
+  const ms = p.clock.now() - t0;
   assert.ok(ms < 500, `recovered in ${ms} ms`);
   assert.deepEqual(p.b.removed[0], { spiIn: oldChild.spiIn, spiOut: oldChild.spiOut });
   assert.equal(p.b.outSpi, p.b.installed[1]!.spiOut, 'b sends on the new CHILD_SA');
@@ -156,10 +156,10 @@ test('responder restarts: its INVALID_IKE_SPI answer to our DPD check brings a n
   p.start();
   await p.until(() => p.state(p.a) === 'ESTABLISHED' && p.a.installed.length === 1);
   const oldName = p.a.engine.sa('vl-b')!.name;
-  const t0 = Date.now();
+  const t0 = p.clock.now();
   const b2 = p.restart('b');
   await p.until(() => p.state(b2) === 'ESTABLISHED' && p.a.installed.length === 2 && p.a.removed.length === 1, 3000);
-  const ms = Date.now() - t0;
+  const ms = p.clock.now() - t0;
   // Before the check's retransmissions run out: the hint, not the timeout, did it.
   assert.ok(ms < 200 + 50 + GIVE_UP_MS, `recovered in ${ms} ms`);
   assert.notEqual(p.a.engine.sa('vl-b')!.name, oldName);
@@ -195,11 +195,11 @@ test('an unauthenticated INVALID_IKE_SPI changes no state on a responder; only a
     return 'pass';
   };
   await p.until(() => forged);
-  await tick(30);
+  await p.advance(30);
   assert.equal(p.state(p.b), 'ESTABLISHED', 'the hint alone deletes nothing');
   assert.equal(p.b.removed.length, 0);
   assert.equal(p.b.engine.stats.dropped['invalid-ike-spi'], 1);
-  await tick(300);
+  await p.advance(300);
   assert.equal(p.state(p.b), 'ESTABLISHED', 'the real answers to the retransmitted check keep it');
   p.stop();
 });

@@ -3,8 +3,9 @@
 
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { EnginePair, tick } from './engine-harness.js';
+import { EnginePair } from './engine-harness.js';
 import { ExchangeType } from '../../../src/wire/ike/index.js';
+import { renderIke } from '../../../src/tools/inspector.js';
 
 let pair: EnginePair | null = null;
 afterEach(() => {
@@ -80,13 +81,49 @@ test('no common IKE proposal: NO_PROPOSAL_CHOSEN', async () => {
   assert.equal(p.b.engine.view()[0]!.sas.length, 0, 'the responder kept no state');
 });
 
+test('no common IKE proposal: the responder logs what the peer offered next to ours', async () => {
+  const p = (pair = new EnginePair({ ikeA: ['aes256gcm16-prfsha256-x25519', 'aes128-sha256-ecp256'], ikeB: ['aes128-sha384-x25519'] }));
+  p.start();
+  await p.until(() => p.lastError(p.a) !== '');
+  const line = p.b.logs.find((l) => /no proposal in common/.test(l.msg))!.msg;
+  assert.match(line, /peer offered aes256gcm16-prfsha256-x25519, aes128-sha256-prfsha256-ecp256; ours: aes128-sha384-x25519\)$/);
+});
+
+test('a refused IKE_SA_INIT: the responder has no SA left, and show ike still says why', async () => {
+  const p = (pair = new EnginePair({ ikeA: ['aes256gcm16-prfsha256-x25519'], ikeB: ['aes128-sha384-x25519'] }));
+  p.start();
+  await p.until(() => p.lastError(p.a) !== '');
+  const v = p.b.engine.view()[0]!;
+  assert.equal(v.state, 'IDLE');
+  assert.equal(v.sas.length, 0);
+  assert.match(v.lastError ?? '', /^IKE_SA_INIT from 192\.0\.2\.1: no proposal in common .*NO_PROPOSAL_CHOSEN \(peer offered aes256gcm16/);
+  assert.match(renderIke(JSON.parse(JSON.stringify({ peers: p.b.engine.view(), stats: p.b.engine.stats }))), /IDLE .*NO_PROPOSAL_CHOSEN/);
+});
+
+test('INVALID_KE_PAYLOAD is negotiation, not a failure: the responder shows no error afterwards', async () => {
+  const p = (pair = new EnginePair({ ikeA: ['aes256gcm16-prfsha256-x25519-ecp256'], ikeB: ['aes256gcm16-prfsha256-ecp256'] }));
+  p.start();
+  await p.until(() => p.state(p.b) === 'ESTABLISHED');
+  assert.equal(p.b.engine.view()[0]!.lastError, null);
+});
+
 test('no common ESP proposal: IKE SA established, CHILD_SA refused with NO_PROPOSAL_CHOSEN', async () => {
   const p = (pair = new EnginePair({ espA: ['aes128gcm16'], espB: ['chacha20poly1305'] }));
   p.start();
   await p.until(() => p.state(p.a) === 'ESTABLISHED' && p.state(p.b) === 'ESTABLISHED');
-  await tick(20);
+  await p.advance(20);
   assert.equal(p.a.installed.length + p.b.installed.length, 0);
   assert.ok(p.a.logs.some((l) => /peer refused the CHILD_SA: NO_PROPOSAL_CHOSEN/.test(l.msg)));
+});
+
+test('no common ESP proposal: the responder logs what the peer offered next to ours', async () => {
+  const p = (pair = new EnginePair({ espA: ['aes128gcm16-esn'], espB: ['chacha20poly1305'] }));
+  p.start();
+  await p.until(() => p.state(p.a) === 'ESTABLISHED' && p.state(p.b) === 'ESTABLISHED');
+  assert.ok(p.b.logs.some((l) => /CHILD_SA refused: no ESP proposal in common with our esp_proposals \(peer offered aes128gcm16-esn; ours: chacha20poly1305\)/.test(l.msg)));
+  // The IKE SA stands but carries nothing: show ike says so at both ends.
+  assert.match(p.lastError(p.b), /^IKE_AUTH from 192\.0\.2\.1: IKE_SA established, CHILD_SA refused: no ESP proposal in common .*peer offered aes128gcm16-esn/);
+  assert.match(p.lastError(p.a), /peer refused the CHILD_SA: NO_PROPOSAL_CHOSEN; the vlink stays without an SA/);
 });
 
 test('INVALID_KE_PAYLOAD: the responder asks for its group, the initiator retries with it', async () => {
@@ -145,10 +182,10 @@ test('a lost IKE_SA_INIT response and a lost IKE_AUTH response are recovered by 
 
 test('a silent peer: the initiator gives up after the configured tries with exponential backoff', async () => {
   const p = (pair = new EnginePair({ filter: (f) => (f.from === 'a' ? 'drop' : 'pass') }));
-  const t0 = Date.now();
+  const t0 = p.clock.now();
   p.start();
   await p.until(() => p.lastError(p.a) !== '', 5000);
-  const took = Date.now() - t0;
+  const took = p.clock.now() - t0;
   assert.match(p.lastError(p.a), /no answer to IKE_SA_INIT from 192\.0\.2\.2 after 4 tries/);
   assert.equal(p.sent('a', ExchangeType.IKE_SA_INIT).length, 4);
   // 40 + 80 + 160 + 320 ms.
@@ -158,7 +195,7 @@ test('a silent peer: the initiator gives up after the configured tries with expo
 test('both sides configured as responders: nobody initiates', async () => {
   const p = (pair = new EnginePair({ roleA: 'responder' }));
   p.start();
-  await tick(50);
+  await p.advance(50);
   assert.equal(p.wire.length, 0);
   assert.equal(p.state(p.a), 'IDLE');
 });

@@ -1,12 +1,14 @@
 // Two IkeEngines joined by an in-memory wire, for exchange tests without root or sockets.
 // Delivery is asynchronous (setImmediate), like a network; a filter can drop, duplicate or
-// inspect datagrams in flight.
+// inspect datagrams in flight. Both engines run on one FakeClock (virtual-time.ts): `until` and
+// `advance` move it, so timeouts and retransmissions cost no real time.
 
 import pino from 'pino';
 import { IkeEngine, type IkeEngineOptions } from '../../../src/control/ike/engine.js';
 import { parseEspProposals, parseIkeProposals } from '../../../src/control/ike/proposals.js';
 import { parseIdentity, type IkeIdentity } from '../../../src/control/ike/identity.js';
 import type { ChildSaInstall, ChildUsage, IkeDatagram, IkeHost, IkePeerConfig } from '../../../src/control/ike/types.js';
+import { VirtualTime } from './virtual-time.js';
 
 export const A = '192.0.2.1';
 export const B = '192.0.2.2';
@@ -63,6 +65,7 @@ export class EnginePair {
   /** Engines of killed daemons: whatever they still try to send is lost. */
   private readonly dead = new Set<IkeEngine>();
   readonly wire: InFlight[] = [];
+  readonly time = new VirtualTime();
   private seq = 0;
   private nextSpi = 0x10000;
 
@@ -84,7 +87,7 @@ export class EnginePair {
       allocSpi: () => this.nextSpi++,
     };
     s.engine = new IkeEngine({
-      log, host, keyLog: (r) => s.keyLog.push(r),
+      log, host, keyLog: (r) => s.keyLog.push(r), clock: this.time.clock,
       retransmit: { initialMs: 40, tries: 4, maxMs: 1000 },
       reinitMs: 60000,
       ...this.o.engine,
@@ -100,7 +103,7 @@ export class EnginePair {
     const to = from === 'a' ? this.b : this.a;
     const src = from === 'a' ? this.a.addr : this.b.addr;
     const times = verdict === 'dup' ? 2 : 1;
-    for (let i = 0; i < times; i++) setImmediate(() => to.engine.receive(f.d.data, { addr: src, port: 500 }, f.d.localPort));
+    for (let i = 0; i < times; i++) this.time.deliver(() => to.engine.receive(f.d.data, { addr: src, port: 500 }, f.d.localPort));
   }
 
   peerConfig(side: 'a' | 'b'): IkePeerConfig {
@@ -150,13 +153,18 @@ export class EnginePair {
     return s;
   }
 
-  /** Waits until `cond` holds, or fails after `ms`. */
-  async until(cond: () => boolean, ms = 3000): Promise<void> {
-    const t0 = Date.now();
-    while (!cond()) {
-      if (Date.now() - t0 > ms) throw new Error('condition not met in time');
-      await new Promise((r) => setTimeout(r, 5));
-    }
+  get clock() {
+    return this.time.clock;
+  }
+
+  /** Waits until `cond` holds, or fails after `ms` of clock time. */
+  until(cond: () => boolean, ms = 3000): Promise<void> {
+    return this.time.until(cond, ms);
+  }
+
+  /** Lets `ms` of clock time pass. */
+  advance(ms: number): Promise<void> {
+    return this.time.advance(ms);
   }
 
   state(s: Side): string {
@@ -172,5 +180,3 @@ export class EnginePair {
     return this.wire.filter((f) => f.from === from && f.d.data[18] === exchangeType && (response === undefined || ((f.d.data[19]! & 0x20) !== 0) === response));
   }
 }
-
-export const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));

@@ -1,7 +1,8 @@
 // Two OverlayNodes keyed by IKEv2 over fakes, then the path between them dies: DPD takes the
 // CHILD_SAs out of the data plane (packets drop as no-sa, nothing leaves), the carrier goes off
 // and stays off while no SA exists, and when the path heals the initiator's re-initiation brings
-// the vlink back, carrier on.
+// the vlink back, carrier on. The data plane (liveness probes, ESP) runs in real time; IKE runs
+// on a FakeClock that the waits move from one IKE timer to the next, so DPD's seconds cost none.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,7 @@ import { Ipv4, IPPROTO_ICMP } from '../../../src/wire/ipv4.js';
 import { Icmp } from '../../../src/wire/icmp.js';
 import { ipv4ToU32 } from '../../../src/wire/addr.js';
 import { fakeNodeIo, ikeWire } from '../fake-node-io.js';
+import { trackedIkeWire, VirtualTime } from './virtual-time.js';
 
 const log = pino({ level: 'silent' });
 
@@ -40,12 +42,16 @@ vlinks:
 `;
 }
 
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 5));
+/** Until `cond`, within `ms` of IKE time: each step gives the data plane a real millisecond, lets IKE messages land, then runs IKE's next timer. */
+async function until(time: VirtualTime, cond: () => boolean, ms: number, what: string): Promise<void> {
+  const t0 = time.clock.now();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1));
+    await time.settle();
+    if (cond()) return;
+    const next = time.clock.nextDue();
+    if (next === null || next - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
+    time.clock.runNext();
   }
 }
 
@@ -58,9 +64,12 @@ async function scenario(liveness: string): Promise<void> {
   const [ua, ub] = FakeUnderlay.pair('192.0.2.1', 4500, '192.0.2.2', 4500, 'udp', { poison: false });
   const tuns = new Map<string, FakeTun>();
   const wire = ikeWire();
+  const time = new VirtualTime();
+  const openIkeUdp = trackedIkeWire(wire, time);
   const io = (u: FakeUnderlay) =>
     fakeNodeIo(u, tuns, {
-      openIkeUdp: wire.open,
+      openIkeUdp,
+      ikeClock: time.clock,
       // 50 + 100 + 200 ms: a check is given up 350 ms after it is sent.
       ikeRetransmit: { initialMs: 50, tries: 3, maxMs: 1000 },
     });
@@ -75,17 +84,17 @@ async function scenario(liveness: string): Promise<void> {
   try {
     await b.start();
     await a.start();
-    await until(() => va().policy.sa !== null && vb().policy.sa !== null, 3000, 'IKE installs the SAs');
-    await until(() => tuns.get('vl-b')!.carrier && tuns.get('vl-a')!.carrier, 1000, 'carrier on');
+    await until(time, () => va().policy.sa !== null && vb().policy.sa !== null, 3000, 'IKE installs the SAs');
+    await until(time, () => tuns.get('vl-b')!.carrier && tuns.get('vl-a')!.carrier, 1000, 'carrier on');
 
     const oldIn = va().inbound[0]!.spi;
     // The underlay dies both ways, IKE included.
     ua.blackhole = true;
     ub.blackhole = true;
     wire.cut = true;
-    const t0 = Date.now();
-    await until(() => va().policy.sa === null, 4000, 'DPD removes the CHILD_SA on a');
-    const ms = Date.now() - t0;
+    const t0 = time.clock.now();
+    await until(time, () => va().policy.sa === null, 4000, 'DPD removes the CHILD_SA on a');
+    const ms = time.clock.now() - t0;
     // 1 s of silence (+ a quarter interval of sampling), then 350 ms of unanswered checks.
     assert.ok(ms >= 1000 + 350 - 50 && ms <= 1000 + 250 + 350 + 400, `a declared b dead after ${ms} ms`);
     assert.equal(va().inbound.length, 0, 'no inbound SA left on a');
@@ -94,7 +103,7 @@ async function scenario(liveness: string): Promise<void> {
     const peer = a.ike!.view()[0]!;
     assert.notEqual(peer.state, 'ESTABLISHED');
     assert.match(peer.lastError ?? '', /is dead: no answer to 3 DPD liveness checks/);
-    await until(() => vb().policy.sa === null, 2000, 'b (responder) also declares a dead');
+    await until(time, () => vb().policy.sa === null, 2000, 'b (responder) also declares a dead');
     assert.equal(tuns.get('vl-a')!.carrier, false);
 
     // Packets now drop as no-sa and nothing is sent, in clear or otherwise.
@@ -113,11 +122,11 @@ async function scenario(liveness: string): Promise<void> {
     ua.blackhole = false;
     ub.blackhole = false;
     wire.cut = false;
-    await until(() => va().policy.sa !== null && vb().policy.sa !== null, 6000, 'IKE re-established');
+    await until(time, () => va().policy.sa !== null && vb().policy.sa !== null, 6000, 'IKE re-established');
     assert.equal(tuns.get('vl-b')!.carrier, true, 'carrier back on a with the new SA');
     assert.equal(tuns.get('vl-a')!.carrier, true, 'carrier back on b');
     tuns.get('vl-b')!.inject([pkt]);
-    await until(() => tuns.get('vl-a')!.written.length >= 1, 1000, 'a packet crosses again');
+    await until(time, () => tuns.get('vl-a')!.written.length >= 1, 1000, 'a packet crosses again');
     assert.deepEqual(tuns.get('vl-a')!.written.at(-1), pkt);
     assert.equal(a.ike!.view()[0]!.state, 'ESTABLISHED');
   } finally {

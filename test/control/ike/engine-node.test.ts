@@ -10,6 +10,7 @@ import pino from 'pino';
 import { OverlayNode } from '../../../src/control/node.js';
 import { parseNodeConfig } from '../../../src/control/config.js';
 import { ikeView, sasView } from '../../../src/control/inspect.js';
+import { IKE_DROP_REASONS } from '../../../src/control/ike/drop-reasons.js';
 import { renderIke } from '../../../src/tools/inspector.js';
 import { FakeTun } from '../../../src/io/fake-tun.js';
 import { FakeUnderlay } from '../../../src/io/fake-underlay.js';
@@ -69,6 +70,9 @@ test('IKE brings up a vlink between two OverlayNodes; show sas says ikev2', asyn
     assert.equal(roleA.role, 'initiator', 'auto: the lower address initiates');
     assert.equal(ikeView(b).peers[0]!.role, 'responder');
     assert.equal(roleA.state, 'ESTABLISHED');
+    // The view lists every reason its drop counters may name (drop-reasons.ts).
+    assert.deepEqual(ikeView(a).reasons, [...IKE_DROP_REASONS]);
+    assert.ok(ikeView(a).reasons.includes('unknown-spi'));
     tuns.get('vl-b')!.inject([ip]);
     await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(tuns.get('vl-a')!.written, [ip]);

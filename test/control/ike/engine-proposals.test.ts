@@ -7,6 +7,7 @@ import { checkEspAnswer, checkIkeAnswer, espAnswer, espOffer, ikeOffer, selectEs
 import { ikeSuiteName } from '../../../src/control/ike/crypto/suites.js';
 import { PayloadType, ProtocolId, TransformType, type SaPayload } from '../../../src/wire/ike/index.js';
 import { parseIdentity } from '../../../src/control/ike/identity.js';
+import { noProposalDetail, offerText } from '../../../src/control/ike/proposal-text.js';
 
 test('IKE proposal grammar', () => {
   const p = parseIkeProposal('aes256gcm16-prfsha256-x25519');
@@ -107,4 +108,32 @@ test('ESP selection and answer round trip', () => {
     { type: TransformType.ENCR, id: 12, keyLength: 256 }, { type: TransformType.INTEG, id: 12 }, { type: TransformType.ESN, id: 0 },
   ] }] };
   assert.equal(selectEsp(cbc, espSpecs('aes256gcm16')), null);
+});
+
+test('what a peer offered, in proposal-string notation: known and unknown algorithms, other protocols, a cap', () => {
+  const prop = (protocolId: number, transforms: { type: number; id: number; keyLength?: number }[], number = 1) => ({ number, protocolId, spi: Buffer.alloc(0), transforms });
+  const offer: SaPayload = {
+    type: PayloadType.SA,
+    proposals: [
+      prop(ProtocolId.IKE, [
+        { type: TransformType.DH, id: 14 }, { type: TransformType.PRF, id: 2 }, { type: TransformType.ENCR, id: 3 }, { type: TransformType.INTEG, id: 2 },
+      ]),
+      prop(ProtocolId.IKE, [
+        { type: TransformType.ENCR, id: 20, keyLength: 256 }, { type: TransformType.ENCR, id: 28 }, { type: TransformType.PRF, id: 7 },
+        { type: TransformType.DH, id: 31 }, { type: TransformType.DH, id: 21 }, { type: TransformType.DH, id: 4242 },
+      ], 2),
+      prop(ProtocolId.AH, [{ type: TransformType.INTEG, id: 12 }, { type: TransformType.ESN, id: 0 }], 3),
+      prop(ProtocolId.IKE, [{ type: TransformType.ENCR, id: 99, keyLength: 128 }, { type: 9, id: 1 }], 4),
+    ],
+  };
+  assert.equal(offerText(offer, ProtocolId.IKE),
+    '3des-sha1-prfsha1-modp2048, aes256gcm16-chacha20poly1305-prfsha512-x25519-ecp521-dh4242, ah:sha256-noesn, encr99_128-type9-1');
+  const esp: SaPayload = { type: PayloadType.SA, proposals: [prop(ProtocolId.ESP, [{ type: TransformType.ENCR, id: 12, keyLength: 128 }, { type: TransformType.INTEG, id: 12 }, { type: TransformType.ESN, id: 1 }])] };
+  assert.equal(noProposalDetail(esp, ProtocolId.ESP, parseEspProposals(['aes256gcm16', 'chacha20poly1305'])), 'peer offered aes128-sha256-esn; ours: aes256gcm16, chacha20poly1305');
+  // An offer is network input: a huge one is not copied into the log whole.
+  const many: SaPayload = { type: PayloadType.SA, proposals: Array.from({ length: 50 }, (_, i) => prop(ProtocolId.IKE, [{ type: TransformType.ENCR, id: 3 }], i + 1)) };
+  assert.match(offerText(many, ProtocolId.IKE), /^(3des, ){8}\.\.\. \(50 proposals\)$/);
+  // What we send ourselves reads back as our own config strings.
+  const ours = parseIkeProposals(['aes256gcm16-prfsha256-x25519', 'aes128-sha256-prfsha256-ecp256']);
+  assert.equal(offerText(ikeOffer(ours), ProtocolId.IKE), 'aes256gcm16-prfsha256-x25519, aes128-sha256-prfsha256-ecp256');
 });

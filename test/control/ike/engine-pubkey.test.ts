@@ -118,7 +118,7 @@ test('pubkey: the verifier hook decides, and sees the presented SPKI and the ide
   assert.equal(p.b.engine.view()[0]!.sas[0]!.peerPublicKey!.source, 'cert');
 });
 
-test('P-256 signs with method 9 for a peer that did not announce RFC 7427, method 14 otherwise; both verify', () => {
+test('P-256 signs with method 9 for a peer that did not announce RFC 7427, method 14 otherwise; both verify', async () => {
   const [me, peer] = [keys('ecdsa-p256'), keys('ecdsa-p256')];
   const id = parseIdentity('192.0.2.1') as IkeIdentity;
   const octets = Buffer.from('the signed octets of some IKE_AUTH');
@@ -132,21 +132,21 @@ test('P-256 signs with method 9 for a peer that did not announce RFC 7427, metho
     const a = ps[2] as AuthPayload;
     assert.equal(a.method, method);
     const verifier = { cfg: { pubkey: auth(peer, me), remoteId: id }, peerSigHashes: null, peerKey: null };
-    assert.equal(checkPubkeyPeer(verifier, a, ps, octets), null);
+    assert.equal(await checkPubkeyPeer(verifier, a, ps, octets), null);
     assert.equal(verifier.peerKey!['authMethod'], method);
     // Without a CERT payload the configured key is used.
     const v2 = { cfg: { pubkey: auth(peer, me), remoteId: id }, peerSigHashes: null, peerKey: null };
-    assert.equal(checkPubkeyPeer(v2, a, [a], octets), null);
+    assert.equal(await checkPubkeyPeer(v2, a, [a], octets), null);
     assert.equal(v2.peerKey!['source'], 'config');
-    assert.match(checkPubkeyPeer(v2, a, [a], Buffer.from('other octets'))!, /does not verify/);
+    assert.match((await checkPubkeyPeer(v2, a, [a], Buffer.from('other octets')))!, /does not verify/);
   }
   const ed = keys('ed25519');
   assert.equal(signatureMethod({ cfg: { pubkey: auth(ed, peer), remoteId: id }, peerSigHashes: null, peerKey: null }, ed.priv), AUTH_DIGITAL_SIGNATURE, 'Ed25519 has only method 14');
   const v = { cfg: { pubkey: auth(peer, me), remoteId: id }, peerSigHashes: null, peerKey: null };
   const x509: CertPayload = { type: PayloadType.CERT, encoding: 4, data: Buffer.from([0x30, 0]) };
-  assert.match(checkPubkeyPeer(v, { type: PayloadType.AUTH, method: 14, data: Buffer.alloc(70) }, [x509], octets)!, /certificate \(encoding 4\) instead of a raw public key/);
+  assert.match((await checkPubkeyPeer(v, { type: PayloadType.AUTH, method: 14, data: Buffer.alloc(70) }, [x509], octets))!, /certificate \(encoding 4\) instead of a raw public key/);
   const junk: CertPayload = { type: PayloadType.CERT, encoding: 15, data: Buffer.from('not a key') };
-  assert.match(checkPubkeyPeer(v, { type: PayloadType.AUTH, method: 14, data: Buffer.alloc(70) }, [junk], octets)!, /not an Ed25519 or P-256 SubjectPublicKeyInfo/);
+  assert.match((await checkPubkeyPeer(v, { type: PayloadType.AUTH, method: 14, data: Buffer.alloc(70) }, [junk], octets))!, /not an Ed25519 or P-256 SubjectPublicKeyInfo/);
 });
 
 test('key files: genauthkey output loads; the private key gets the key-file permission checks; junk is refused', () => {

@@ -5,6 +5,10 @@
 // IKE messages take a few milliseconds on this wire while ESP takes one loop turn, so a rekey
 // responder that switched its outbound SA before the initiator had read the response would
 // have its first packets dropped as unknown-spi: the test catches that.
+//
+// Packets and IKE messages flow in real time; IKE's timers run on a FakeClock that stands still
+// while the rekeys happen (rekeyNow starts them, messages finish them), then jumps over the
+// grace period in which the old inbound SAs are kept.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +25,7 @@ import { Ipv4, IPPROTO_ICMP } from '../../../src/wire/ipv4.js';
 import { Icmp } from '../../../src/wire/icmp.js';
 import { ipv4ToU32 } from '../../../src/wire/addr.js';
 import { fakeNodeIo, ikeWire } from '../fake-node-io.js';
+import { VirtualTime } from './virtual-time.js';
 
 const log = pino({ level: 'silent' });
 const IKE_DELAY_MS = 4;
@@ -67,7 +72,8 @@ test('rekeys under continuous traffic both ways lose nothing (two OverlayNodes, 
   const [ua, ub] = FakeUnderlay.pair('192.0.2.1', 4500, '192.0.2.2', 4500, 'udp', { poison: false });
   const tuns = new Map<string, FakeTun>();
   const openIkeUdp = ikeWire(IKE_DELAY_MS).open;
-  const io = (u: FakeUnderlay) => fakeNodeIo(u, tuns, { openIkeUdp });
+  const time = new VirtualTime();
+  const io = (u: FakeUnderlay) => fakeNodeIo(u, tuns, { openIkeUdp, ikeClock: time.clock });
   const a = new OverlayNode(parseNodeConfig(yaml(dir, 'a', psk), { baseDir: dir }), io(ua), log);
   const b = new OverlayNode(parseNodeConfig(yaml(dir, 'b', psk), { baseDir: dir }), io(ub), log);
   let pump: NodeJS.Timeout | null = null;
@@ -110,8 +116,9 @@ test('rekeys under continuous traffic both ways lose nothing (two OverlayNodes, 
     await rekeyAndSettle(() => assert.equal(a.ike!.rekeyNow('vl-b', 'child'), null));
     clearInterval(pump);
     pump = null;
-    // The old inbound SAs' grace periods, and the last packets in flight.
-    await sleep(2300);
+    // The last packets in flight, then the old inbound SAs' grace periods.
+    await sleep(100);
+    await time.advance(2300);
     const fromA = tb.written.length;
     const fromB = ta.written.length;
     const drops = (n: OverlayNode, v: string) => {

@@ -21,11 +21,14 @@ afterEach(() => {
 
 const FAST = { rekey: { pollMs: 10, graceMs: 30 } };
 
-async function up(o: PairOptions = {}): Promise<EnginePair> {
-  const p = (pair = new EnginePair({ ...o, engine: { ...FAST, ...o.engine } }));
+async function start(p: EnginePair): Promise<EnginePair> {
   p.start();
   await p.until(() => p.state(p.a) === 'ESTABLISHED' && p.state(p.b) === 'ESTABLISHED' && p.a.installed.length > 0 && p.b.installed.length > 0);
   return p;
+}
+
+function up(o: PairOptions = {}): Promise<EnginePair> {
+  return start((pair = new EnginePair({ ...o, engine: { ...FAST, ...o.engine } })));
 }
 
 /** Data-plane SAs still installed: what was installed and not removed since. */
@@ -136,7 +139,7 @@ test('simultaneous CHILD_SA rekey (§2.8.1): exactly one surviving pair on both 
     await settled(p, 2);
     // Let the deletes and grace periods finish, then look again: still exactly one pair.
     await p.until(() => p.a.removed.some((r) => r.spiIn === old.spiIn) && p.b.removed.some((r) => r.spiIn === old.spiOut));
-    await new Promise((r) => setTimeout(r, 100));
+    await p.advance(100);
     const now = assertOnePair(p);
     assert.notEqual(now.spiIn, old.spiIn);
     assert.equal(p.sent('a', ExchangeType.CREATE_CHILD_SA, false).length, 1);
@@ -206,13 +209,14 @@ test('a CHILD_SA rekey for an SPI the responder does not have gets CHILD_SA_NOT_
 });
 
 test('lifetime: the CHILD_SA is rekeyed at 85-95 % of child_lifetime_s, and show ike says when', async () => {
-  const t0 = Date.now();
-  const p = await up({ cfgA: { childLifetimeS: 1 }, cfgB: { childLifetimeS: 1 } });
+  const p = (pair = new EnginePair({ cfgA: { childLifetimeS: 1 }, cfgB: { childLifetimeS: 1 }, engine: FAST }));
+  const t0 = p.clock.now();
+  await start(p);
   const v = p.a.engine.view()[0]!.sas[0]! as unknown as { children: { rekeyInSeconds: number | null }[]; rekeyInSeconds: number | null };
   assert.ok(v.children[0]!.rekeyInSeconds !== null && v.children[0]!.rekeyInSeconds <= 1);
   assert.ok(v.rekeyInSeconds !== null && v.rekeyInSeconds > 12000);
   await settled(p, 2);
-  const ms = Date.now() - t0;
+  const ms = p.clock.now() - t0;
   assert.ok(ms >= 800 && ms < 1500, `rekeyed after ${ms} ms`);
   assert.ok([p.a, p.b].some((s) => s.logs.some((l) => /rekeying CHILD_SA .* \(lifetime\)/.test(l.msg))));
 });
@@ -221,7 +225,7 @@ test('packets: a CHILD_SA past 85-95 % of child_lifetime_packets is rekeyed', as
   const p = await up({ cfgA: { childLifetimePackets: 1000 } });
   const c = p.a.installed[0]!;
   p.a.usage.set(c.spiIn, { inPackets: 10, inBytes: 1000, outPackets: 800, outBytes: 80000, outSeq: 800 });
-  await new Promise((r) => setTimeout(r, 80));
+  await p.advance(80);
   assert.equal(p.a.installed.length, 1, 'below 85 %: no rekey');
   p.a.usage.set(c.spiIn, { inPackets: 10, inBytes: 1000, outPackets: 951, outBytes: 95100, outSeq: 951 });
   await settled(p, 2);
@@ -233,7 +237,7 @@ test('sequence numbers: a non-ESN CHILD_SA nearing 2^32 is rekeyed before it is 
   const p = await up();
   const c = p.b.installed[0]!;
   p.b.usage.set(c.spiIn, { inPackets: 0, inBytes: 0, outPackets: 2 ** 32 - 2 ** 20 - 1, outBytes: 0, outSeq: 2 ** 32 - 2 ** 20 - 1 });
-  await new Promise((r) => setTimeout(r, 60));
+  await p.advance(60);
   assert.equal(p.b.installed.length, 1);
   p.b.usage.set(c.spiIn, { inPackets: 0, inBytes: 0, outPackets: 2 ** 32 - 2 ** 20, outBytes: 0, outSeq: 2 ** 32 - 2 ** 20 });
   await settled(p, 2);

@@ -4,8 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { EnginePair, A, tick } from './engine-harness.js';
+import { EnginePair, A } from './engine-harness.js';
 import { ExchangeType, IkeMessageCodec, NotifyType, PayloadType, type NotifyPayload } from '../../../src/wire/ike/index.js';
+import { IKE_DROP_REASONS } from '../../../src/control/ike/drop-reasons.js';
 
 function answers(p: EnginePair, from: 'a' | 'b'): NotifyPayload[] {
   const out: NotifyPayload[] = [];
@@ -43,7 +44,7 @@ test('garbage, truncation, oversize, unknown critical payloads, mutations: no th
   b.receive(Buffer.alloc(70000), from, 500);
   for (let i = 0; i < 3000; i++) b.receive(randomBytes(1 + (i % 300)), from, 500);
   b.receive(unknownCritical(), from, 500);
-  await tick(5);
+  await p.advance(5);
   const n = answers(p, 'b');
   assert.ok(n.some((x) => x.notifyType === NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD && x.data[0] === 200), 'UNSUPPORTED_CRITICAL_PAYLOAD naming type 200');
   assert.ok((b.stats.dropped['oversized'] ?? 0) >= 1);
@@ -68,7 +69,7 @@ test('garbage, truncation, oversize, unknown critical payloads, mutations: no th
   assert.ok(dec.ok);
   const noKe = IkeMessageCodec.encode({ header: { ...dec.header, spiI: 0x1234n }, payloads: dec.payloads.filter((x) => x.type !== PayloadType.KE) });
   r.receive(noKe, from, 500);
-  await tick(5);
+  await q.advance(5);
   assert.ok(answers(q, 'b').some((x) => x.notifyType === NotifyType.INVALID_SYNTAX));
   // Half-open SAs from mutated-but-valid requests are allowed; they expire. Now a real peer:
   q.a.engine.addPeer(q.peerConfig('a'));
@@ -80,7 +81,7 @@ test('garbage, truncation, oversize, unknown critical payloads, mutations: no th
     m[28 + Math.floor(Math.random() * (m.length - 28))] ^= 1 + Math.floor(Math.random() * 255);
     r.receive(m, from, 500);
   }
-  await tick(5);
+  await q.advance(5);
   assert.equal(q.state(q.b), 'ESTABLISHED');
   assert.equal(q.b.installed.length, 1);
   q.stop();
@@ -96,9 +97,50 @@ test('a wrong message ID or a response nobody asked for is dropped and counted',
   p.b.engine.receive(future, { addr: A, port: 500 }, 500);
   const resp = Buffer.from(p.sent('b', ExchangeType.IKE_AUTH, true)[0]!.d.data);
   p.a.engine.receive(resp, { addr: '192.0.2.2', port: 500 }, 500);
-  await tick(5);
+  await p.advance(5);
   assert.equal(p.b.engine.stats.dropped['message-id'], 1);
   assert.equal(p.a.engine.stats.dropped['unexpected-response'], 1);
   assert.equal(p.state(p.a), 'ESTABLISHED');
+  p.stop();
+});
+
+test('every datagram dropped is counted under one named reason from the published list', async () => {
+  const p = new EnginePair();
+  const b = p.b.engine;
+  b.addPeer(p.peerConfig('b'));
+  const from = { addr: A, port: 500 };
+  // Nothing here is a valid first message, so every one of them must end as a drop.
+  const junk: Buffer[] = [Buffer.alloc(0), Buffer.alloc(70000), unknownCritical()];
+  for (let i = 0; i < 2000; i++) junk.push(randomBytes(1 + (i % 200)));
+  for (let i = 0; i < 500; i++) {
+    // Valid headers of every exchange, flags and SPIs, with random bodies.
+    const h = randomBytes(28 + (i % 64));
+    h[17] = 0x20;
+    h[18] = 34 + (i % 4);
+    h.writeUInt32BE(h.length, 24);
+    junk.push(h);
+  }
+  for (const d of junk) b.receive(d, from, 500);
+  await p.advance(5);
+  const dropped = b.stats.dropped;
+  const total = Object.values(dropped).reduce((n, x) => n + x, 0);
+  assert.equal(b.stats.rx, junk.length);
+  assert.equal(total, junk.length, `every datagram counted once: ${JSON.stringify(dropped)}`);
+  for (const reason of Object.keys(dropped)) assert.ok((IKE_DROP_REASONS as readonly string[]).includes(reason), `"${reason}" is a listed reason`);
+  assert.equal(b.view()[0]!.sas.length, 0);
+  // After stop, what still arrives is counted too.
+  b.stop();
+  b.receive(junk[5]!, from, 500);
+  assert.equal(b.stats.dropped['stopped'], 1);
+  p.stop();
+});
+
+test('a handler that throws in work it finished later (after the peer authorisation) costs a counted internal-error, not the process', async () => {
+  // A bug stand-in: the key log throws when the CHILD_SA is installed, which happens after the
+  // asynchronous check of the peer, on both sides.
+  const p = new EnginePair({ engine: { keyLog: (r) => { if (r['type'] === 'child') throw new Error('key log bug'); } } });
+  p.start();
+  await p.until(() => (p.a.engine.stats.dropped['internal-error'] ?? 0) + (p.b.engine.stats.dropped['internal-error'] ?? 0) >= 1);
+  assert.ok(p.b.logs.some((l) => l.level >= 50 && /made a handler throw/.test(l.msg)));
   p.stop();
 });

@@ -4,7 +4,7 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { EnginePair, tick } from './engine-harness.js';
+import { EnginePair } from './engine-harness.js';
 import { planPeerUpdate, ikeSuiteAllowed, espSuiteAllowed } from '../../../src/control/ike/peer-update.js';
 import { parseEspProposals, parseIkeProposals } from '../../../src/control/ike/proposals.js';
 import { ikeSuite, ENCR_AES_GCM_16, PRF_HMAC_SHA2_256, DH_CURVE25519 } from '../../../src/control/ike/crypto/suites.js';
@@ -76,7 +76,7 @@ describe('IkeEngine.updatePeer on an established pair', () => {
       const cfg = { ...p.peerConfig('a'), dpdIntervalS: 7 };
       const u = p.a.engine.updatePeer(cfg, false);
       assert.equal(u.action, 'keep');
-      await tick(50);
+      await p.advance(50);
       assert.equal(p.a.engine.sa('vl-b'), sa);
       assert.equal(sa.cfg, cfg, 'the running SA now reads the new settings');
       assert.equal(p.wire.length, sent);

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import pino from 'pino';
 import { EnginePair } from './engine-harness.js';
+import { VirtualTime } from './virtual-time.js';
 import { run1 } from '../../wire/ike/charon-vectors.js';
 import { ExchangeType, IkeMessageCodec, NotifyType, PayloadType, type NotifyPayload } from '../../../src/wire/ike/index.js';
 import { detectNat, natHash } from '../../../src/control/ike/nat.js';
@@ -81,6 +82,7 @@ class NatWire {
   readonly wire: { from: 'in' | 'out'; d: IkeDatagram; seenFrom: { addr: string; port: number } }[] = [];
   readonly inside: End;
   readonly outside: End;
+  readonly time = new VirtualTime();
 
   constructor(engineOpts: { natKeepaliveMs?: number } = {}) {
     this.inside = this.end('in', engineOpts);
@@ -101,6 +103,7 @@ class NatWire {
       } satisfies IkeHost as IkeHost,
       retransmit: { initialMs: 40, tries: 4, maxMs: 1000 },
       reinitMs: 60000,
+      clock: this.time.clock,
       ...o,
     });
     return e;
@@ -111,14 +114,14 @@ class NatWire {
     if (from === 'in') {
       const seenFrom = { addr: NAT, port: MAP[d.localPort]! };
       this.wire.push({ from, d, seenFrom });
-      setImmediate(() => this.outside.engine.receive(d.data, seenFrom, d.port === 4500 ? 4500 : 500));
+      this.time.deliver(() => this.outside.engine.receive(d.data, seenFrom, d.port === 4500 ? 4500 : 500));
       return;
     }
     const back = Object.entries(MAP).find(([, v]) => v === d.port);
     if (d.addr !== NAT || back === undefined) return; // no mapping: the NAT drops it
     const seenFrom = { addr: OUTSIDE, port: d.localPort };
     this.wire.push({ from, d, seenFrom });
-    setImmediate(() => this.inside.engine.receive(d.data, seenFrom, Number(back[0]) as 500 | 4500));
+    this.time.deliver(() => this.inside.engine.receive(d.data, seenFrom, Number(back[0]) as 500 | 4500));
   }
 
   stop(): void {
@@ -126,12 +129,8 @@ class NatWire {
     this.outside.engine.stop();
   }
 
-  async until(cond: () => boolean, ms = 3000): Promise<void> {
-    const t0 = Date.now();
-    while (!cond()) {
-      if (Date.now() - t0 > ms) throw new Error('condition not met in time\n' + this.inside.logs.join('\n') + '\n---\n' + this.outside.logs.join('\n'));
-      await new Promise((r) => setTimeout(r, 5));
-    }
+  until(cond: () => boolean, ms = 3000): Promise<void> {
+    return this.time.until(cond, ms, () => '\n' + this.inside.logs.join('\n') + '\n---\n' + this.outside.logs.join('\n'));
   }
 }
 
@@ -192,7 +191,7 @@ test('without a NAT nothing moves: IKE stays on 500, no keepalives', async () =>
     assert.deepEqual({ ...sa.nat }, { supported: true, local: false, remote: false, unbound: false });
     assert.ok(p.wire.every((f) => f.d.localPort === 500));
     assert.equal(p.a.installed[0]!.peerPort, undefined, 'ESP keeps the configured peer_port');
-    await new Promise((r) => setTimeout(r, 80));
+    await p.advance(80);
     assert.equal(p.a.engine.stats.natKeepalives + p.b.engine.stats.natKeepalives, 0);
   } finally {
     p.stop();
