@@ -2,7 +2,7 @@
 // replay window). Validation happens here, once, so the per-packet code can trust key and salt
 // lengths and never has to throw.
 
-import type { Suite } from '../control/config-types.js';
+import type { Suite } from './suite.js';
 import { IiptranError } from '../errors.js';
 import { parseIpv4 } from '../wire/addr.js';
 import { isSuite, SALT_LEN, SUITES } from './aead.js';
