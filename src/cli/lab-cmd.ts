@@ -1,5 +1,5 @@
 // `iiptran lab ...`: launch and operate whole overlay topologies in network namespaces.
-// Parsing and printing only; the work is in src/tools/lab/.
+// Parsing and printing only; the work is in src/lab/.
 
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -8,12 +8,12 @@ import { controlCall } from '../control/control-client.js';
 import { IiptranError } from '../errors.js';
 import { RENDERERS } from '../tools/inspector.js';
 import { table } from '../tools/table.js';
-import { LAB_NAME_RE, loadTopology } from '../tools/topology.js';
-import { FAIL_AT_ENV, labUp } from '../tools/lab/apply.js';
-import { setLink } from '../tools/lab/fault.js';
-import { labStatus, renderStatus } from '../tools/lab/status.js';
-import { listLabs, nodeOf, readState, resolveLab } from '../tools/lab/state.js';
-import { teardown } from '../tools/lab/teardown.js';
+import { LAB_NAME_RE, loadTopology } from '../lab/topology.js';
+import { FAIL_AT_ENV, labUp } from '../lab/apply.js';
+import { setLink } from '../lab/fault.js';
+import { labStatus, renderStatus } from '../lab/status.js';
+import { listLabs, nodeOf, readState, resolveLab } from '../lab/state.js';
+import { teardown } from '../lab/teardown.js';
 import { SHOW_VIEWS } from './show-cmd.js';
 
 const print = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');

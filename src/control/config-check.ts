@@ -8,8 +8,7 @@
 import { loadNodeConfig } from './config.js';
 import type { NodeConfig, VlinkConfig } from './config-types.js';
 import { loadKeyFile } from './keyfile.js';
-import { loadPskFile } from './ike/psk.js';
-import { loadAuthPrivateKey, loadPeerPublicKey } from './ike/auth-pubkey.js';
+import { loadAuthPrivateKey, loadPeerPublicKey, loadPskFile } from './credentials.js';
 import { vlinkMtu } from '../dataplane/mtu.js';
 import { IiptranError } from '../errors.js';
 import { resolveGroup } from './unix-group.js';

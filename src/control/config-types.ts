@@ -1,8 +1,12 @@
 // The validated, defaults-filled shape of a node config. The YAML on disk uses snake_case
 // (documented in README.md "Node config reference"); config.ts maps it to these types.
 
-export type Suite = 'aes-gcm-128' | 'aes-gcm-256' | 'chacha20-poly1305';
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+export type { Suite } from '../dataplane/suite.js';
+import type { Suite } from '../dataplane/suite.js';
+
+/** The one list of log levels (pino's), for config, topologies and the CLI. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface NodeConfig {
   /** node: node name, [a-z0-9][a-z0-9-]{0,31}. */

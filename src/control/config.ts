@@ -3,10 +3,11 @@ import { isIPv4 } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Document, LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import { ConfigError, IiptranError } from '../errors.js';
-import type { IkeKeying, Keying, Liveness, LogLevel, ManualKeying, NodeConfig, Suite, UnderlayConfig, VlinkConfig } from './config-types.js';
-import { DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS, parseEspProposal, parseIkeProposal } from './ike/proposals.js';
-import { DEFAULT_DPD_INTERVAL_S } from './ike/dpd.js';
-import { parseIdentity } from './ike/identity.js';
+import { LOG_LEVELS, type IkeKeying, type Keying, type Liveness, type ManualKeying, type NodeConfig, type Suite, type UnderlayConfig, type VlinkConfig } from './config-types.js';
+import { SUITES } from '../dataplane/suite.js';
+import { DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS, parseEspProposal, parseIkeProposal } from '../ike/proposals.js';
+import { DEFAULT_DPD_INTERVAL_S } from '../ike/dpd.js';
+import { parseIdentity } from '../ike/identity.js';
 import { checkVnPrefixes } from './vn-prefixes.js';
 import { vlinkMtu } from '../dataplane/mtu.js';
 
@@ -48,8 +49,6 @@ export const DEFAULT_REPLAY_WINDOW = 1024;
 export const SPI_MIN = 0x100;
 export const SPI_MAX = 0xffffffff;
 
-const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
-const SUITES: readonly Suite[] = ['aes-gcm-128', 'aes-gcm-256', 'chacha20-poly1305'];
 const ENCAPS = ['udp', 'esp'] as const;
 
 const TOP_FIELDS = ['node', 'control_socket', 'control_socket_group', 'log_level', 'underlay', 'vlinks', 'ike_cookie_threshold', 'ike_nat_keepalive_s', 'ike_retry_max_s', 'vn_prefixes'];

@@ -9,7 +9,7 @@ import type { Vlink } from '../dataplane/vlink.js';
 import { outerHeadersLen } from '../dataplane/mtu.js';
 import { hex, type OverlayNode } from './node.js';
 import { GUARD_METRIC, GUARD_ROUTE_PROTO, GUARD_TABLE, type GuardState } from '../io/guard.js';
-import { IKE_DROP_REASONS } from './ike/drop-reasons.js';
+import { IKE_DROP_REASONS } from '../ike/drop-reasons.js';
 
 export const SCHEMA = 1;
 
@@ -117,7 +117,7 @@ export function countersView(node: OverlayNode) {
   };
 }
 
-/** IKE SAs per ikev2 vlink, with their CHILD_SAs (control/ike/view.ts has the fields). */
+/** IKE SAs per ikev2 vlink, with their CHILD_SAs (ike/view.ts has the fields). */
 export function ikeView(node: OverlayNode) {
   const e = node.ike;
   return {
@@ -125,7 +125,7 @@ export function ikeView(node: OverlayNode) {
     node: node.cfg.node,
     peers: e === null ? [] : e.view(),
     stats: e === null ? { rx: 0, tx: 0, dropped: {} } : { ...e.stats, dropped: { ...e.stats.dropped } },
-    /** Every reason `stats.dropped` may name (control/ike/drop-reasons.ts). */
+    /** Every reason `stats.dropped` may name (ike/drop-reasons.ts). */
     reasons: [...IKE_DROP_REASONS],
   };
 }

@@ -14,8 +14,8 @@ import type { InboundSa, OutboundSa } from '../dataplane/sa.js';
 import { linkPeerU32, type Vlink } from '../dataplane/vlink.js';
 import { ipv4ToU32 } from '../wire/addr.js';
 import type { Liveness } from './config-types.js';
-import type { IkeEngine } from './ike/engine.js';
-import { planPeerUpdate } from './ike/peer-update.js';
+import type { IkeEngine } from '../ike/engine.js';
+import { planPeerUpdate } from '../ike/peer-update.js';
 import type { PreparedVlink } from './node.js';
 
 /** What reload needs of the node; node.ts reloadHost() hands it over. */

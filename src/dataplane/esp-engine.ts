@@ -74,8 +74,9 @@ export function sealWithIv(
 
 /**
  * Builds SPI | seq | IV | ciphertext(payload | padding | pad length | next header) | ICV at
- * out[outOffset..] and returns its length. The IV is the 64-bit sequence number: unique per key
- * for the SA's life, which is all RFC 4106 §3.1 and RFC 7634 §2 ask of it.
+ * out[outOffset..] and returns its length. The IV is the SA's random 64-bit base plus the
+ * sequence number: unique per key for the SA's life, which is all RFC 4106 §3.1 and RFC 7634 §2
+ * ask of it, and not repeated when a manual SA's counter restarts with the daemon (sa.ts ivHi).
  *
  * Returns 'sa-exhausted' (and sets sa.exhausted) instead of wrapping the counter, and 'mtu' if
  * `out` is too small (the caller sizes buffers with espOverhead, so that is a bug upstream).
@@ -94,8 +95,9 @@ export function espSeal(
   sa.seq = seq;
   const seqHi = Math.floor(seq / TWO32);
   const seqLo = seq % TWO32;
-  out.writeUInt32BE(seqHi, outOffset + ESP_HEADER_LEN);
-  out.writeUInt32BE(seqLo, outOffset + ESP_HEADER_LEN + 4);
+  const lo = sa.ivLo + seqLo;
+  out.writeUInt32BE((sa.ivHi + seqHi + (lo >= TWO32 ? 1 : 0)) % TWO32, outOffset + ESP_HEADER_LEN);
+  out.writeUInt32BE(lo % TWO32, outOffset + ESP_HEADER_LEN + 4);
   const n = sealAt(sa, seqHi, seqLo, payload, nextHeader, out, outOffset);
   sa.stats.packets++;
   sa.stats.bytes += payload.length;

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { addNs, delNsSync, nsExec, run } from './netns.js';
 import { READ_HEADROOM } from '../native/index.js';
 import { REPO_ROOT } from './pair-lab.js';
-import { natRuleset, NAT_TABLE } from './lab/nat.js';
+import { natRuleset, NAT_TABLE } from '../lab/nat.js';
 import { CHARON_PLUGINS, PROGRAMS, aptFix, charonPluginFile, locate, missingPrograms, type ProgramInfo } from './doctor-programs.js';
 import { oneLine, type DoctorCheck, type DoctorRow } from './doctor.js';
 

@@ -1,7 +1,7 @@
 // Renders the control socket's JSON views (control/inspect.ts) as text for `iiptran show`.
 
 import { table } from './table.js';
-import { peerStateText } from '../control/ike/view.js';
+import { peerStateText } from '../ike/view.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

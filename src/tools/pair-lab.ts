@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import type { Suite } from '../control/config-types.js';
 import { writeKeyFile } from '../control/keyfile.js';
-import { writeAuthKeyPair } from '../control/ike/auth-pubkey.js';
-import type { AuthKeyType } from '../control/ike/crypto/auth.js';
+import { writeAuthKeyPair } from '../control/credentials.js';
+import type { AuthKeyType } from '../ike/crypto/auth.js';
 import { controlCall } from '../control/control-client.js';
 import { addNs, delNsSync, nsExec, nsSpawn, vethPair } from './netns.js';
 

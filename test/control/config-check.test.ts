@@ -13,7 +13,7 @@ import pino from 'pino';
 import { checkNodeConfig } from '../../src/control/config-check.js';
 import { runDaemon } from '../../src/control/daemon.js';
 import { writeKeyFile } from '../../src/control/keyfile.js';
-import { writeAuthKeyPair } from '../../src/control/ike/auth-pubkey.js';
+import { writeAuthKeyPair } from '../../src/control/credentials.js';
 import { FakeTun } from '../../src/io/fake-tun.js';
 import { FakeUnderlay } from '../../src/io/fake-underlay.js';
 import { IiptranError } from '../../src/errors.js';

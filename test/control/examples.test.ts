@@ -13,7 +13,7 @@ import { parseNodeConfig } from '../../src/control/config.js';
 import { checkNodeConfig } from '../../src/control/config-check.js';
 import type { IkeKeying, ManualKeying, NodeConfig, VlinkConfig } from '../../src/control/config-types.js';
 import { writeKeyFile } from '../../src/control/keyfile.js';
-import { writeAuthKeyPair } from '../../src/control/ike/auth-pubkey.js';
+import { writeAuthKeyPair } from '../../src/control/credentials.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const EXAMPLES = path.join(ROOT, 'topologies/examples');

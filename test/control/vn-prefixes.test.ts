@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { stringify } from 'yaml';
 import { ConfigErrors, parseNodeConfig } from '../../src/control/config.js';
 import { coveredBy } from '../../src/control/vn-prefixes.js';
-import { parseTopology } from '../../src/tools/topology.js';
-import { buildModel, labVnPrefixes } from '../../src/tools/topology-model.js';
-import { nodeConfigYaml } from '../../src/tools/lab/node-config.js';
+import { parseTopology } from '../../src/lab/topology.js';
+import { buildModel, labVnPrefixes } from '../../src/lab/topology-model.js';
+import { nodeConfigYaml } from '../../src/lab/node-config.js';
 
 type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

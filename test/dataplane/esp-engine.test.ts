@@ -108,26 +108,56 @@ for (const v of MCGREW_ESP) {
   });
 }
 
-test('espSeal uses the 64-bit sequence number as IV and starts at 1', () => {
+/** Pins an SA's random IV base, for tests that compare bytes across SAs. */
+function pinIv(sa: OutboundSa, hi = 0, lo = 0): OutboundSa {
+  Object.assign(sa, { ivHi: hi, ivLo: lo });
+  return sa;
+}
+
+function ivOf(pkt: Buffer): bigint {
+  return pkt.readBigUInt64BE(8);
+}
+
+test('espSeal: sequence numbers start at 1, the IV is the SA\'s random base plus the 64-bit sequence number', () => {
   for (const esn of [false, true]) {
     const { out: sa } = pair('aes-gcm-128', esn);
+    const base = (BigInt(sa.ivHi) << 32n) + BigInt(sa.ivLo);
     const a = seal(sa, payloadOf(10));
-    assert.equal(a.subarray(0, 16).toString('hex'), '00004242' + '00000001' + '0000000000000001');
+    assert.equal(a.subarray(0, 8).toString('hex'), '00004242' + '00000001');
+    assert.equal(ivOf(a), (base + 1n) % 2n ** 64n);
     const b = seal(sa, payloadOf(10));
-    assert.equal(b.subarray(4, 16).toString('hex'), '00000002' + '0000000000000002');
+    assert.equal(b.subarray(4, 8).toString('hex'), '00000002');
+    assert.equal(ivOf(b), (base + 2n) % 2n ** 64n);
     assert.equal(sa.seq, 2);
     assert.deepEqual(sa.stats, { packets: 2, bytes: 20 });
   }
   const { out: e } = pair('chacha20-poly1305', true);
+  pinIv(e);
   e.seq = TWO32 + 0x41;
   const c = seal(e, payloadOf(3));
   assert.equal(c.subarray(4, 16).toString('hex'), '00000042' + '0000000100000042', 'wire carries only the low half');
+  // The carry from the low half of the IV reaches the high half, and the top wraps at 2^64.
+  const { out: w } = pair('aes-gcm-256', true);
+  pinIv(w, 0xffffffff, 0xffffffff);
+  assert.equal(ivOf(seal(w, payloadOf(3))), 0n);
+  pinIv(w, 0, 0xffffffff);
+  assert.equal(ivOf(seal(w, payloadOf(3))), (1n << 32n) + 1n);
+});
+
+test('a manual SA made again from the same key (a daemon restart) does not repeat its IVs', () => {
+  // With IV = seq, both runs would seal packet 1 under the same (key, nonce): fatal for GCM and ChaCha20-Poly1305.
+  const first = seal(pair('aes-gcm-256', false).out, payloadOf(40));
+  const again = seal(pair('aes-gcm-256', false).out, payloadOf(40));
+  assert.equal(first.readUInt32BE(4), 1);
+  assert.equal(again.readUInt32BE(4), 1);
+  assert.notEqual(ivOf(first), ivOf(again));
+  assert.notEqual(first.subarray(16).toString('hex'), again.subarray(16).toString('hex'));
 });
 
 test('ESN changes the AAD: same key, same seq, different tag', () => {
   const p = payloadOf(64);
-  const a = seal(pair('aes-gcm-256', false).out, p);
-  const b = seal(pair('aes-gcm-256', true).out, p);
+  const a = seal(pinIv(pair('aes-gcm-256', false).out), p);
+  const b = seal(pinIv(pair('aes-gcm-256', true).out), p);
   assert.equal(a.subarray(0, a.length - 16).toString('hex'), b.subarray(0, b.length - 16).toString('hex'));
   assert.notEqual(a.subarray(-16).toString('hex'), b.subarray(-16).toString('hex'));
   assert.equal(espOpen(pair('aes-gcm-256', true).in, a), 'bad-icv');
@@ -222,6 +252,7 @@ test('espSeal refuses an output buffer that is too small without consuming a seq
 test('espSeal in place: payload already where the ciphertext goes', () => {
   const a = pair('chacha20-poly1305', false);
   const b = pair('chacha20-poly1305', false);
+  pinIv(b.out, a.out.ivHi, a.out.ivLo);
   const p = payloadOf(300);
   const ref = seal(a.out, p);
   const buf = Buffer.alloc(ref.length + 16);

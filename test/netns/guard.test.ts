@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { PairLab } from '../../src/tools/pair-lab.js';
 import { nsExec, parsePing } from '../../src/tools/netns.js';
 import { GUARD_ROUTE_PROTO, GUARD_TABLE, parseNftTable } from '../../src/io/guard.js';
-import { readState, type LabState } from '../../src/tools/lab/state.js';
+import { readState, type LabState } from '../../src/lab/state.js';
 import { capture, netnsSkip, uniquePrefix } from './helpers.js';
 import { readPcap } from './pcap.js';
 import { cli, node, vnPing, waitFor } from './lab-harness.js';

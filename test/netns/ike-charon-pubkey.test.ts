@@ -14,8 +14,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { uniquePrefix, netnsSkip } from './helpers.js';
 import { assertKeysEqualCharon, CharonLab, type CharonCase } from './ike-charon-harness.js';
-import { loadPeerPublicKey, writeAuthKeyPair } from '../../src/control/ike/auth-pubkey.js';
-import type { AuthKeyType } from '../../src/control/ike/crypto/auth.js';
+import { loadPeerPublicKey, writeAuthKeyPair } from '../../src/control/credentials.js';
+import type { AuthKeyType } from '../../src/ike/crypto/auth.js';
 
 const skip = netnsSkip(['ip', 'unshare', 'mount', 'charon', 'swanctl']);
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { PairLab } from '../../src/tools/pair-lab.js';
 import { nsExec, parsePing } from '../../src/tools/netns.js';
-import { loadPeerPublicKey } from '../../src/control/ike/auth-pubkey.js';
+import { loadPeerPublicKey } from '../../src/control/credentials.js';
 import { renderIke } from '../../src/tools/inspector.js';
 import { uniquePrefix, netnsSkip } from './helpers.js';
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { capture, netnsSkip } from './helpers.js';
 import { readPcap } from './pcap.js';
 import { PATTERN, assertGone, cli, labUp, node, vnPing, waitFor } from './lab-harness.js';
-import type { LabState } from '../../src/tools/lab/state.js';
+import type { LabState } from '../../src/lab/state.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { capture, netnsSkip } from './helpers.js';
 import { readPcap } from './pcap.js';
 import { PATTERN, assertGone, cli, labUp, node, vnPing } from './lab-harness.js';
-import type { LabState } from '../../src/tools/lab/state.js';
+import type { LabState } from '../../src/lab/state.js';
 
 const skip = netnsSkip(['ip', 'sysctl', 'ping', 'tcpdump']);
 

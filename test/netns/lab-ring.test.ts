@@ -9,8 +9,8 @@ import path from 'node:path';
 import { capture, netnsSkip } from './helpers.js';
 import { readPcap } from './pcap.js';
 import { PATTERN, assertGone, cli, labUp, routeDev, vnPing, waitFor } from './lab-harness.js';
-import { pingMatrix } from '../../src/tools/lab/converge.js';
-import type { LabState } from '../../src/tools/lab/state.js';
+import { pingMatrix } from '../../src/lab/converge.js';
+import type { LabState } from '../../src/lab/state.js';
 
 const skip = netnsSkip(['ip', 'sysctl', 'ping', 'tcpdump', 'nft', 'bird', 'birdc']);
 

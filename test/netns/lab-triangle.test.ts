@@ -10,8 +10,8 @@ import path from 'node:path';
 import { capture, netnsSkip } from './helpers.js';
 import { readPcap } from './pcap.js';
 import { PATTERN, assertGone, cli, labUp, node, pingStream, routeDev, vnPing, waitFor } from './lab-harness.js';
-import { pingMatrix } from '../../src/tools/lab/converge.js';
-import type { LabState } from '../../src/tools/lab/state.js';
+import { pingMatrix } from '../../src/lab/converge.js';
+import type { LabState } from '../../src/lab/state.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -18,7 +18,7 @@ import { spawn } from 'node:child_process';
 import { PairLab, type PairNode } from '../../src/tools/pair-lab.js';
 import { nsExec } from '../../src/tools/netns.js';
 import { writeKeyFile } from '../../src/control/keyfile.js';
-import { readState, type LabState } from '../../src/tools/lab/state.js';
+import { readState, type LabState } from '../../src/lab/state.js';
 import { netnsSkip, uniquePrefix } from './helpers.js';
 import { cli, node } from './lab-harness.js';
 

@@ -12,7 +12,7 @@ import { REPO_ROOT } from '../../src/tools/pair-lab.js';
 import { addNs, delNsSync, nsExec, nsSpawn } from '../../src/tools/netns.js';
 import { controlCall } from '../../src/control/control-client.js';
 import { writeKeyFile } from '../../src/control/keyfile.js';
-import { readState, type LabState } from '../../src/tools/lab/state.js';
+import { readState, type LabState } from '../../src/lab/state.js';
 import { netnsSkip, uniquePrefix } from './helpers.js';
 import { assertGone, cli, node, vnPing, waitFor } from './lab-harness.js';
 
