@@ -259,10 +259,10 @@ function liveSas(h: ReloadHost, name: string): { out: OutboundSa | null; in: Inb
 }
 
 /**
- * Manual keying: an SA whose key did not change stays the same SA, sequence number and replay
- * window included, whatever else changed (peer, name). A key must never see a sequence number
- * twice (AES-GCM and ChaCha20-Poly1305 build their nonce from it), and the peer's replay window
- * would drop everything from 1 again anyway; only a new key may start again from 1.
+ * Manual keying: an SA whose key did not change stays the same SA, sequence number, IV counter
+ * and replay window included, whatever else changed (peer, name). A new SA object would start
+ * again from sequence number 1, which the peer's replay window drops until the peer restarts,
+ * and its IVs would no longer continue one counter: only a new key may start over.
  */
 function inherit(to: PreparedVlink, live: { out: OutboundSa | null; in: InboundSa | null }): void {
   if (to.ike !== null) return;
