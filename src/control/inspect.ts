@@ -10,6 +10,7 @@ import { outerHeadersLen } from '../dataplane/mtu.js';
 import { hex, type OverlayNode } from './node.js';
 import { GUARD_METRIC, GUARD_ROUTE_PROTO, GUARD_TABLE, type GuardState } from '../io/guard.js';
 import { IKE_DROP_REASONS } from '../ike/drop-reasons.js';
+import { formatAddr } from '../wire/addr.js';
 
 export const SCHEMA = 1;
 
@@ -23,7 +24,7 @@ export interface OuterHeader {
 }
 
 function outer(v: Vlink): OuterHeader {
-  return { src: v.local, dst: v.peer, proto: 4, encap: v.encap, dport: v.encap === 'udp' ? v.peerPort : null };
+  return { src: formatAddr(v.local), dst: formatAddr(v.peer), proto: 4, encap: v.encap, dport: v.encap === 'udp' ? v.peerPort : null };
 }
 
 function nonZero(d: DropCounters): Record<string, number> {
@@ -40,7 +41,7 @@ export function saView(sa: OutboundSa | InboundSa, vlink: string, now: number) {
     suite: sa.suite,
     keying: sa.keying,
     esn: sa.esn,
-    selector: { src: sa.src, dst: sa.dst, proto: 4 as const },
+    selector: { src: formatAddr(sa.src), dst: formatAddr(sa.dst), proto: 4 as const },
     packets: sa.stats.packets,
     bytes: sa.stats.bytes,
     ageSeconds: Math.round((now - sa.createdAt) / 1000),
@@ -87,7 +88,7 @@ export function policiesView(node: OverlayNode) {
     default: 'discard',
     policies: node.spd.entries().map((e) => ({
       id: e.id,
-      selector: { src: e.src, dst: e.dst, proto: e.proto },
+      selector: { src: formatAddr(e.src), dst: formatAddr(e.dst), proto: e.proto },
       action: e.action,
       vlink: e.vlink,
       sa: e.sa === null ? null : hex(e.sa.spi),
@@ -138,7 +139,7 @@ function nextHopView(node: OverlayNode, h: RoutePath, now: number) {
   const v = h.dev === null ? undefined : node.vlinks.get(h.dev);
   const base = { gateway: h.gateway, dev: h.dev, ifindex: h.ifindex, weight: h.weight, flags: h.flags };
   if (v === undefined) return { ...base, vlink: null, state: null, outer: null, policy: null, saOut: null, saIn: null };
-  const pol = node.spd.lookup(v.localU32, v.peerU32, 4);
+  const pol = node.spd.lookup(v.local, v.peer, 4);
   return {
     ...base,
     vlink: v.name,

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { TunDevice, UnderlaySocket } from '../io/types.js';
 import type { NetSys } from '../io/netsys.js';
 import { ConfigError, IiptranError } from '../errors.js';
-import { ipv4ToU32 } from '../wire/addr.js';
+import { addrFromString, formatAddr, ipv4ToU32 } from '../wire/addr.js';
 import { newDropCounters, type DropCounters } from '../dataplane/drop-reasons.js';
 import { newInboundSa, newOutboundSa, type InboundSa, type OutboundSa } from '../dataplane/sa.js';
 import { Spd, IPPROTO_IPIP } from '../dataplane/spd.js';
@@ -107,7 +107,7 @@ export class OverlayNode {
         activateChild: (v, c) => this.activateChildSa(v, c),
         childUsage: (v, c) => this.childUsage(v, c),
         allocSpi: () => this.allocSpi(),
-        sendKeepalive: (addr, port) => this.udp?.send([{ data: NAT_KEEPALIVE, addr, port, tos: 0 }]),
+        sendKeepalive: (addr, port) => this.udp?.send([{ data: NAT_KEEPALIVE, addr: addrFromString(addr), port, tos: 0 }]),
       },
       ...(this.io.ikeKeyLog === undefined ? {} : { keyLog: this.io.ikeKeyLog }),
       ...(this.io.ikeRetransmit === undefined ? {} : { retransmit: this.io.ikeRetransmit }),
@@ -125,7 +125,7 @@ export class OverlayNode {
     );
     // IKE on 4500 shares the ESP socket, marked by four zero bytes (RFC 3948 §2.2).
     this.receiver.onNonEsp = (d) =>
-      this.guarded('IKE message', d.data, () => engine.receive(d.data.subarray(NON_ESP_MARKER_LEN), { addr: d.addr, port: d.port }, 4500));
+      this.guarded('IKE message', d.data, () => engine.receive(d.data.subarray(NON_ESP_MARKER_LEN), { addr: formatAddr(d.addr), port: d.port }, 4500));
     this.ike = engine;
     if (this.io.ikeKeyLog !== undefined) this.log.warn('IKE key log enabled: every IKE and ESP secret is written out; never do this in production');
     return engine;
@@ -154,7 +154,7 @@ export class OverlayNode {
       return;
     }
     const marked = Buffer.concat([Buffer.alloc(NON_ESP_MARKER_LEN), d.data]);
-    this.udp?.send([{ data: marked, addr: d.addr, port: d.port, tos: 0 }]);
+    this.udp?.send([{ data: marked, addr: addrFromString(d.addr), port: d.port, tos: 0 }]);
   }
 
   /** A random inbound SPI no SA on this node uses, nor any manual spi_in of the config. */
@@ -180,7 +180,7 @@ export class OverlayNode {
     // saw (RFC 3948 transport mode; no NAT-OA is needed, IPIP has no checksum to fix up). An
     // install without one (a rekey) keeps what the vlink learned. The ESP port follows the IKE
     // SA's port when IKE runs on 4500: both share the NAT mapping.
-    const seen = c.peerAddr ?? v.peerDst;
+    const seen = c.peerAddr === undefined ? v.peerDst : addrFromString(c.peerAddr, 'IKE peer address');
     v.peerDst = seen;
     if (c.peerPort !== undefined && v.encap === 'udp') v.peerPort = c.peerPort;
     const inn = newInboundSa({
@@ -250,8 +250,8 @@ export class OverlayNode {
     if (v.carrier === up) return;
     v.carrier = up;
     v.tun.setCarrier(up);
-    if (up) this.log.info({ vlink: v.name, peer: v.peer }, `${why}: carrier on`);
-    else this.log.warn({ vlink: v.name, peer: v.peer }, `${why}: carrier off (routing daemons see the link down; packets drop as no-sa)`);
+    if (up) this.log.info({ vlink: v.name, peer: formatAddr(v.peer) }, `${why}: carrier on`);
+    else this.log.warn({ vlink: v.name, peer: formatAddr(v.peer) }, `${why}: carrier off (routing daemons see the link down; packets drop as no-sa)`);
   }
 
   /** Validate keys, SAs and MTUs of every vlink without touching the system. */
@@ -325,12 +325,12 @@ export class OverlayNode {
     const vnAddr = c.address.split('/')[0]!;
     const underlay = this.socketFor(c.encap);
     const tun = opened ?? (await this.openLink(p));
-    const local = this.cfg.underlay.address;
+    // Config keeps addresses as text; the data plane gets them parsed, once, here.
+    const local = addrFromString(this.cfg.underlay.address, 'underlay.address');
+    const peer = addrFromString(c.peer, `vlinks.${c.name}.peer`);
     const policy = this.spd.add({
       src: local,
-      dst: c.peer,
-      srcU32: ipv4ToU32(local),
-      dstU32: ipv4ToU32(c.peer),
+      dst: peer,
       proto: IPPROTO_IPIP,
       action: 'protect',
       vlink: c.name,
@@ -341,10 +341,8 @@ export class OverlayNode {
     const v: Vlink = {
       name: c.name,
       local,
-      peer: c.peer,
-      peerDst: c.peer,
-      localU32: ipv4ToU32(local),
-      peerU32: ipv4ToU32(c.peer),
+      peer,
+      peerDst: peer,
       peerPort: c.peerPort,
       encap: c.encap,
       vnAddr,
@@ -390,8 +388,8 @@ export class OverlayNode {
     if (l === null) return;
     const m = new LivenessMonitor(v, l, (x) => this.sender.sendProbe(x), (x, up) =>
       up
-        ? this.log.info({ vlink: x.name, peer: x.peer }, 'peer answering again: carrier on')
-        : this.log.warn({ vlink: x.name, peer: x.peer, deadMs: l.deadMs }, 'peer silent: carrier off (routing daemons see the link down)'),
+        ? this.log.info({ vlink: x.name, peer: formatAddr(x.peer) }, 'peer answering again: carrier on')
+        : this.log.warn({ vlink: x.name, peer: formatAddr(x.peer), deadMs: l.deadMs }, 'peer silent: carrier off (routing daemons see the link down)'),
     );
     this.monitors.set(v.name, m);
     m.start();
@@ -455,7 +453,6 @@ export class OverlayNode {
       sad: this.sad,
       vlinks: this.vlinks,
       prepared: this.prepared,
-      local: this.cfg.underlay.address,
       ike: () => this.ike,
       ikeEngine: () => this.ikeEngine(),
       socketFor: (e) => this.socketFor(e),

@@ -12,7 +12,7 @@ import { IPPROTO_IPIP } from '../dataplane/spd.js';
 import type { Sad } from '../dataplane/sad.js';
 import type { InboundSa, OutboundSa } from '../dataplane/sa.js';
 import { linkPeerU32, type Vlink } from '../dataplane/vlink.js';
-import { ipv4ToU32 } from '../wire/addr.js';
+import { addrFromString, ipv4ToU32 } from '../wire/addr.js';
 import type { Liveness } from './config-types.js';
 import type { IkeEngine } from '../ike/engine.js';
 import { planPeerUpdate } from '../ike/peer-update.js';
@@ -27,8 +27,6 @@ export interface ReloadHost {
   vlinks: Map<string, Vlink>;
   /** The running vlinks' prepared configs; reload keeps it current. */
   prepared: Map<string, PreparedVlink>;
-  /** The underlay address (a reload cannot change it). */
-  local: string;
   ike(): IkeEngine | null;
   ikeEngine(): Promise<IkeEngine>;
   socketFor(encap: 'udp' | 'esp'): UnderlaySocket;
@@ -231,14 +229,10 @@ async function updateInPlace(h: ReloadHost, v: Vlink, from: PreparedVlink, to: P
 /** New peer or keying mode: a new SPD entry, then the SAs or IKE peer of the new config. */
 async function attachKeying(h: ReloadHost, v: Vlink, from: PreparedVlink, to: PreparedVlink): Promise<void> {
   const c = to.cfg;
-  v.peer = c.peer;
-  v.peerU32 = ipv4ToU32(c.peer);
-  v.peerDst = c.peer;
+  v.peer = addrFromString(c.peer, `vlinks.${c.name}.peer`);
+  v.peerDst = v.peer;
   const keep = from.ike === null && to.ike === null;
-  v.policy = h.spd.add({
-    src: h.local, dst: c.peer, srcU32: ipv4ToU32(h.local), dstU32: v.peerU32, proto: IPPROTO_IPIP, action: 'protect', vlink: v.name,
-    sa: keep ? v.policy.sa : null,
-  });
+  v.policy = h.spd.add({ src: v.local, dst: v.peer, proto: IPPROTO_IPIP, action: 'protect', vlink: v.name, sa: keep ? v.policy.sa : null });
   if (to.ike !== null) {
     if (from.ike === null) {
       for (const sa of v.inbound.splice(0)) h.sad.remove(sa.spi);
@@ -266,9 +260,9 @@ function liveSas(h: ReloadHost, name: string): { out: OutboundSa | null; in: Inb
  */
 function inherit(to: PreparedVlink, live: { out: OutboundSa | null; in: InboundSa | null }): void {
   if (to.ike !== null) return;
-  if (live.out !== null && sameKey(live.out, to.out)) to.out = Object.assign(live.out, { dst: to.out!.dst, dstU32: to.out!.dstU32 });
+  if (live.out !== null && sameKey(live.out, to.out)) to.out = Object.assign(live.out, { dst: to.out!.dst });
   if (live.in !== null && sameKey(live.in, to.in)) {
-    to.in = Object.assign(live.in, { src: to.in!.src, srcU32: to.in!.srcU32 });
+    to.in = Object.assign(live.in, { src: to.in!.src });
     to.in.replay.resize(to.cfg.replayWindow);
   }
 }

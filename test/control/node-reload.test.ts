@@ -18,7 +18,7 @@ import type { FakeNetSys } from '../../src/io/fake-netsys.js';
 import type { SavedRoute } from '../../src/io/netsys.js';
 import { Ipv4, IPPROTO_ICMP } from '../../src/wire/ipv4.js';
 import { Icmp } from '../../src/wire/icmp.js';
-import { ipv4ToU32 } from '../../src/wire/addr.js';
+import { addrFromString as addrOf, formatAddr, ipv4ToU32 } from '../../src/wire/addr.js';
 import { IPPROTO_IPIP } from '../../src/dataplane/spd.js';
 import { fakeNodeIo } from './fake-node-io.js';
 
@@ -188,15 +188,15 @@ describe('reload in place (fakes)', () => {
     const out = v.policy.sa!;
     const r = await a.reload(cfg('a', { peer: '192.0.2.9' }));
     assert.deepEqual(r.changes['vl-b'], ['peer']);
-    assert.equal(v.peer, '192.0.2.9');
-    assert.equal(v.peerDst, '192.0.2.9');
-    const local = ipv4ToU32('192.0.2.1');
-    assert.equal(a.spd.lookup(local, ipv4ToU32('192.0.2.2'), IPPROTO_IPIP), undefined, 'no policy for the old peer');
-    const pol = a.spd.lookup(local, ipv4ToU32('192.0.2.9'), IPPROTO_IPIP)!;
+    assert.equal(formatAddr(v.peer), '192.0.2.9');
+    assert.equal(formatAddr(v.peerDst), '192.0.2.9');
+    const local = addrOf('192.0.2.1');
+    assert.equal(a.spd.lookup(local, addrOf('192.0.2.2'), IPPROTO_IPIP), undefined, 'no policy for the old peer');
+    const pol = a.spd.lookup(local, addrOf('192.0.2.9'), IPPROTO_IPIP)!;
     assert.equal(pol, v.policy);
     assert.equal(pol.sa, out, 'same SA object');
-    assert.deepEqual([out.seq, out.dst], [3, '192.0.2.9']);
-    assert.equal(v.inbound[0]!.src, '192.0.2.9', 'inbound packets must now come from the new peer');
+    assert.deepEqual([out.seq, formatAddr(out.dst)], [3, '192.0.2.9']);
+    assert.equal(formatAddr(v.inbound[0]!.src), '192.0.2.9', 'inbound packets must now come from the new peer');
     assert.equal(tuns.get('vl-b')!.closed, false);
   });
 
@@ -211,7 +211,7 @@ describe('reload in place (fakes)', () => {
     assert.equal(sa.replay.size, 4096);
     const written = tuns.get('vl-a')!.written.length;
     const replays = vb.drops.replay;
-    ub.inject([{ data: esp.data, addr: '192.0.2.1', port: 4500 }]);
+    ub.inject([{ data: esp.data, addr: addrOf('192.0.2.1'), port: 4500 }]);
     await tick();
     assert.equal(vb.drops.replay, replays + 1, 'the replayed packet is refused');
     assert.equal(tuns.get('vl-a')!.written.length, written);
