@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { ConfigErrors, loadNodeConfig } from '../../src/control/config.js';
 import { loadTopology } from '../../src/lab/topology.js';
-import { TopologyError } from '../../src/lab/topology-error.js';
+import { TopologyError } from '../../src/lab/topology.js';
 import { runDaemon } from '../../src/control/daemon.js';
 import { writeKeyFile } from '../../src/control/keyfile.js';
 import { FakeTun } from '../../src/io/fake-tun.js';

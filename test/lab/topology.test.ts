@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadTopology, parseTopology } from '../../src/lab/topology.js';
 import { buildModel, vlinkSpi } from '../../src/lab/topology-model.js';
-import { TopologyError } from '../../src/lab/topology-error.js';
+import { TopologyError } from '../../src/lab/topology.js';
 import { planLab, STEP_NAMES, type Action } from '../../src/lab/plan.js';
 import { nodePaths } from '../../src/lab/state.js';
 import { birdConfig, parseOspfNeighbors } from '../../src/lab/bird.js';
