@@ -61,11 +61,7 @@ class NodeConfigValidator extends SchemaValidator {
   }
 
   run(raw: unknown): NodeConfig | undefined {
-    if (raw === null || raw === undefined) {
-      this.err([], 'config is empty; expected a mapping with node, underlay and vlinks');
-      return undefined;
-    }
-    const top = this.mapping(raw, [], TOP_FIELDS);
+    const top = this.topLevel(raw, TOP_FIELDS, 'config is empty; expected a mapping with node, underlay and vlinks');
     if (top === undefined) return undefined;
 
     let node = '';

@@ -74,6 +74,15 @@ export class SchemaValidator {
     if (this.problems.length > 0) throw new ConfigErrors(this.problems, file, this.code);
   }
 
+  /** The whole file as a mapping; an empty file is reported with `empty`. */
+  topLevel(raw: unknown, known: readonly string[], empty: string): Obj | undefined {
+    if (raw === null || raw === undefined) {
+      this.err([], empty);
+      return undefined;
+    }
+    return this.mapping(raw, [], known);
+  }
+
   /** `known` null: any key is allowed (a mapping of names). `nullOk`: an empty value is an empty mapping. */
   mapping(v: unknown, path: Path, known: readonly string[] | null, nullOk = false): Obj | undefined {
     if (nullOk && (v === null || v === undefined)) return {};

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { LOG_LEVELS, type LogLevel, type Suite } from '../control/config-types.js';
 import { SUITES } from '../dataplane/suite.js';
-import { parseCidr } from '../wire/addr.js';
+import { inPrefix, parseCidr, u32ToIpv4 } from '../wire/addr.js';
 import { IiptranError } from '../errors.js';
 import { ConfigErrors, parseYaml, type ConfigProblem, type Path, type YamlSource } from '../control/yaml-doc.js';
 import { SchemaValidator, describe, type Obj } from '../control/yaml-validator.js';
@@ -141,11 +141,7 @@ class TopologyValidator extends SchemaValidator {
   }
 
   run(raw: unknown): Topology | undefined {
-    if (raw === null || raw === undefined) {
-      this.err([], 'topology is empty; expected a mapping with name, nodes, underlay and vlinks');
-      return undefined;
-    }
-    const top = this.mapping(raw, [], TOP_FIELDS);
+    const top = this.topLevel(raw, TOP_FIELDS, 'topology is empty; expected a mapping with name, nodes, underlay and vlinks');
     if (top === undefined) return undefined;
 
     let name = '';
@@ -344,8 +340,8 @@ function checkModel(t: Topology, explicitVn: Map<string, Path>, v: SchemaValidat
   let k = 1;
   for (const n of t.nodes) {
     if (n.vn !== '') continue;
-    while (taken.has(`${u32(base + k)}/32`)) k++;
-    n.vn = `${u32(base + k++)}/32`;
+    while (taken.has(`${u32ToIpv4((base + k) >>> 0)}/32`)) k++;
+    n.vn = `${u32ToIpv4((base + k++) >>> 0)}/32`;
     taken.add(n.vn);
   }
   const ranges: { what: string; path: Path; c: { addr: number; prefixLen: number } }[] = [
@@ -354,18 +350,7 @@ function checkModel(t: Topology, explicitVn: Map<string, Path>, v: SchemaValidat
   ];
   for (let i = 0; i < ranges.length; i++) {
     for (let j = 0; j < i; j++) {
-      if (overlaps(ranges[i]!.c, ranges[j]!.c)) v.err(ranges[i]!.path, `${ranges[i]!.what} overlaps ${ranges[j]!.what}`);
+      if (inPrefix(ranges[i]!.c.addr, ranges[j]!.c.addr, Math.min(ranges[i]!.c.prefixLen, ranges[j]!.c.prefixLen))) v.err(ranges[i]!.path, `${ranges[i]!.what} overlaps ${ranges[j]!.what}`);
     }
   }
-}
-
-function u32(n: number): string {
-  const x = n >>> 0;
-  return `${x >>> 24}.${(x >>> 16) & 255}.${(x >>> 8) & 255}.${x & 255}`;
-}
-
-function overlaps(a: { addr: number; prefixLen: number }, b: { addr: number; prefixLen: number }): boolean {
-  const len = Math.min(a.prefixLen, b.prefixLen);
-  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-  return ((a.addr & mask) >>> 0) === ((b.addr & mask) >>> 0);
 }
