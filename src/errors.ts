@@ -26,8 +26,9 @@ export class IiptranError extends Error {
 }
 
 export class ConfigError extends IiptranError {
-  constructor(field: string, problem: string, file?: string) {
-    super('IIPTRAN_ERR_CONFIG', `${file ? file + ': ' : ''}${field}: ${problem}`, { field });
+  /** `code`: topology files are validated by the same schema module, under their own code. */
+  constructor(field: string, problem: string, file?: string, code: ErrorCode = 'IIPTRAN_ERR_CONFIG') {
+    super(code, `${file ? file + ': ' : ''}${field}: ${problem}`, { field });
     this.name = 'ConfigError';
   }
 }

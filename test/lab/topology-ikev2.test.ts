@@ -5,12 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { loadTopology, parseTopology } from '../../src/lab/topology.js';
+import { TopologyError, loadTopology, parseTopology } from '../../src/lab/topology.js';
 import { buildModel } from '../../src/lab/topology-model.js';
 import { planLab, type Action } from '../../src/lab/plan.js';
 import { nodePaths } from '../../src/lab/state.js';
 import { LAB_DPD_INTERVAL_S, LAB_IKE_RETRY_MAX_S, nodeConfigYaml } from '../../src/lab/node-config.js';
-import { TopologyError } from '../../src/lab/topology-error.js';
 import { parseNodeConfig } from '../../src/control/config.js';
 import { REPO_ROOT } from '../../src/tools/pair-lab.js';
 
