@@ -31,6 +31,7 @@ import type { Clock } from '../clock.js';
 import { NON_ESP_MARKER_LEN } from '../wire/ike/index.js';
 import type { Guard, GuardSpec } from '../io/guard.js';
 import { applyGuard, removeGuard } from './vn-guard.js';
+import { hex32x } from '../wire/hex.js';
 
 export interface NodeIo {
   openTun(name: string): TunDevice;
@@ -373,7 +374,7 @@ export class OverlayNode {
       return;
     }
     this.log.info(
-      { vlink: c.name, peer: c.peer, encap: c.encap, mtu: p.mtu, spiOut: hex(p.out!.spi), spiIn: hex(p.in!.spi), suite: p.out!.suite },
+      { vlink: c.name, peer: c.peer, encap: c.encap, mtu: p.mtu, spiOut: hex32x(p.out!.spi), spiIn: hex32x(p.in!.spi), suite: p.out!.suite },
       'vlink up',
     );
     this.log.warn(
@@ -510,6 +511,3 @@ function snake(s: string): string {
 /** RFC 3948 §2.3: a NAT-keepalive is a single 0xff octet. */
 const NAT_KEEPALIVE = Buffer.from([0xff]);
 
-export function hex(spi: number): string {
-  return '0x' + spi.toString(16).padStart(8, '0');
-}

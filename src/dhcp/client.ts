@@ -16,6 +16,7 @@ import {
   INFINITE_LEASE, buildClientMessage, parseReply, timers, type ClientDropReason, type ClientIdentity, type ReplyInfo,
 } from './client-messages.js';
 import type { LeaseStore, PersistedLease } from './lease-store.js';
+import { hexShort } from '../wire/hex.js';
 
 export type ClientState = 'STOPPED' | 'INIT' | 'SELECTING' | 'REQUESTING' | 'BOUND' | 'RENEWING' | 'REBINDING' | 'INIT-REBOOT' | 'REBOOTING';
 
@@ -326,7 +327,7 @@ export class DhcpClient {
     }
     const name = MESSAGE_NAMES[type] ?? String(type);
     this.sent.set(name, (this.sent.get(name) ?? 0) + 1);
-    this.trace(`send ${name} xid 0x${(f.xid >>> 0).toString(16)} ${ip(src)} -> ${ip(dst)}${f.ciaddr ? ` ciaddr ${ip(f.ciaddr)}` : ''}${f.requested ? ` requested ${ip(f.requested)}` : ''}`);
+    this.trace(`send ${name} xid ${hexShort(f.xid >>> 0)} ${ip(src)} -> ${ip(dst)}${f.ciaddr ? ` ciaddr ${ip(f.ciaddr)}` : ''}${f.requested ? ` requested ${ip(f.requested)}` : ''}`);
     this.o.transport.send(buildClientMessage(this.identity, type, f), { src, dst });
   }
 
