@@ -173,7 +173,7 @@ export class OverlayNode {
   installChildSa(vlink: string, c: ChildSaParams, opts?: { outbound?: boolean }): void {
     const v = this.vlinks.get(vlink);
     const p = this.prepared.get(vlink);
-    if (v === undefined || p === undefined) throw new Error(`no vlink ${vlink}`);
+    if (v === undefined || p === undefined) throw new IiptranError('IIPTRAN_ERR_INTERNAL', `no vlink ${vlink}`);
     const local = this.cfg.underlay.address;
     // Behind a NAT the peer's packets arrive from the NAT's address, and receive.ts accepts an
     // authentic packet only from its SA's source: so the inbound SA's source is the address IKE

@@ -3,6 +3,7 @@
 
 import type { InboundSa } from './sa.js';
 import { hexShort } from '../wire/hex.js';
+import { IiptranError } from '../errors.js';
 
 export interface SadEntry {
   readonly sa: InboundSa;
@@ -15,7 +16,7 @@ export class Sad {
 
   add(sa: InboundSa, vlink: string): void {
     if (this.bySpi.has(sa.spi)) {
-      throw new Error(`SAD already has inbound SPI ${hexShort(sa.spi)}`);
+      throw new IiptranError('IIPTRAN_ERR_INTERNAL', `SAD already has inbound SPI ${hexShort(sa.spi)}`);
     }
     this.bySpi.set(sa.spi, { sa, vlink });
   }
