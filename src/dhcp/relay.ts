@@ -25,7 +25,7 @@ import {
   messageType, optionData, relayAgentInfo, subOption, u32Data, u32Option, withOption, withoutOption, type DhcpRepr, type RelaySubOption,
 } from '../wire/dhcp/index.js';
 import { realClock, type Clock, type ClockTimer } from '../clock.js';
-import { TokenBucket } from './token-bucket.js';
+import { TokenBucket } from '../rate-limit.js';
 
 // Lease and retry timers never keep the process alive on their own: the socket does that.
 const UNREF = { unref: true } as const;
@@ -113,11 +113,11 @@ export class DhcpRelay {
   fromVlink(vlink: string, peerIdentity: string, payload: Buffer): void {
     let v = this.vlinks.get(vlink);
     if (v === undefined) {
-      v = { identity: peerIdentity, bucket: new TokenBucket(this.rate.burst, this.rate.perSecond, this.clock.now()), relayed: 0, delivered: 0 };
+      v = { identity: peerIdentity, bucket: TokenBucket.rate(this.rate.burst, this.rate.perSecond, this.clock), relayed: 0, delivered: 0 };
       this.vlinks.set(vlink, v);
     }
     v.identity = peerIdentity;
-    if (!v.bucket.take(this.clock.now())) return this.drop('rate-limited');
+    if (!v.bucket.take()) return this.drop('rate-limited');
     const r = Dhcp.decode(payload);
     if (r instanceof DhcpMalformed) return this.drop(`malformed:${r.error}`);
     if (r.op !== BOOTREQUEST) return this.drop('not-request');

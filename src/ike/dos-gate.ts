@@ -10,7 +10,7 @@ import { CookieGuard, DEFAULT_COOKIE_THRESHOLD } from './cookie.js';
 import type { IkeDrops } from './drop-reasons.js';
 import { initError } from './exchange-init.js';
 import type { Remote } from './ike-sa.js';
-import { RateLimit } from './rate-limit.js';
+import { RateLimit } from '../rate-limit.js';
 import { invalidIkeSpiAnswer } from './restart.js';
 import type { DeletedSa } from './sa-table.js';
 import type { IkeDatagram } from './types.js';
