@@ -10,7 +10,7 @@ import { ipv4ToU32 } from '../../src/wire/addr.js';
 import { Dhcp, MessageType, Opt, messageType, optionData, u32Option, type DhcpRepr } from '../../src/wire/dhcp/index.js';
 import { BROADCAST, DhcpClient, type ClientEvent } from '../../src/dhcp/client.js';
 import { FakeClock } from '../../src/fake-clock.js';
-import { SeededRandom } from '../../src/dhcp/random.js';
+import { SeededRandom } from '../helpers/seeded-random.js';
 import { JsonLeaseStore, MemoryLeaseStore } from '../../src/dhcp/lease-store.js';
 import { FakeServer } from './fake-server.js';
 

@@ -10,7 +10,7 @@ import { buildClientMessage } from '../../src/dhcp/client-messages.js';
 import { DhcpRelay } from '../../src/dhcp/relay.js';
 import { DhcpClient } from '../../src/dhcp/client.js';
 import { FakeClock } from '../../src/fake-clock.js';
-import { SeededRandom } from '../../src/dhcp/random.js';
+import { SeededRandom } from '../helpers/seeded-random.js';
 import { MemoryLeaseStore } from '../../src/dhcp/lease-store.js';
 import { KEA_VECTORS } from '../wire/dhcp/kea-vectors.js';
 
