@@ -8,7 +8,7 @@ import { SUITES } from '../dataplane/suite.js';
 import { DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS, parseEspProposal, parseIkeProposal } from '../ike/proposals.js';
 import { DEFAULT_DPD_INTERVAL_S } from '../ike/dpd.js';
 import { parseIdentity } from '../ike/identity.js';
-import { hexNum } from '../wire/hex.js';
+import { hexShort } from '../wire/hex.js';
 import type { Path } from './yaml-doc.js';
 import { describe, type Obj, type SchemaValidator } from './yaml-validator.js';
 
@@ -109,17 +109,17 @@ function spi(v: SchemaValidator, raw: unknown, p: Path): number {
   let n = NaN;
   if (typeof raw === 'number') n = raw;
   else if (typeof raw === 'string' && /^(0x[0-9a-f]+|[0-9]+)$/i.test(raw.trim())) n = Number(raw.trim());
-  const allowed = `must be an integer ${hexNum(SPI_MIN)}..${hexNum(SPI_MAX)}`;
+  const allowed = `must be an integer ${hexShort(SPI_MIN)}..${hexShort(SPI_MAX)}`;
   if (!Number.isInteger(n)) {
     v.err(p, `${allowed} (got ${describe(raw)})`);
     return 0;
   }
   if (n < SPI_MIN) {
-    v.err(p, `${allowed}; 0 is invalid and 1..255 are reserved by RFC 4303 (got ${n} = ${hexNum(n)})`);
+    v.err(p, `${allowed}; 0 is invalid and 1..255 are reserved by RFC 4303 (got ${n} = ${hexShort(n)})`);
     return 0;
   }
   if (n > SPI_MAX) {
-    v.err(p, `${allowed}; an SPI is 32 bits (got ${n} = ${hexNum(n)})`);
+    v.err(p, `${allowed}; an SPI is 32 bits (got ${n} = ${hexShort(n)})`);
     return 0;
   }
   return n;

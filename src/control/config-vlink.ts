@@ -4,7 +4,7 @@
 import type { Keying, Liveness, VlinkConfig } from './config-types.js';
 import { DEFAULT_REPLAY_WINDOW } from '../dataplane/replay-window.js';
 import { vlinkMtu } from '../dataplane/mtu.js';
-import { hexNum } from '../wire/hex.js';
+import { hexShort } from '../wire/hex.js';
 import type { Path } from './yaml-doc.js';
 import { describe, type Obj, type SchemaValidator } from './yaml-validator.js';
 import { ikeKeying, manualKeying } from './config-keying.js';
@@ -147,7 +147,7 @@ export function crossCheckVlinks(v: SchemaValidator, vlinks: PartialVlink[]): vo
     if (spiIn !== 0) {
       const seen = spis.get(spiIn);
       if (seen !== undefined) {
-        v.err(['vlinks', i, 'keying', 'spi_in'], `duplicate spi_in ${hexNum(spiIn)} (also used by vlinks[${seen}]); inbound SAs are looked up by SPI, so spi_in must be unique on a node`);
+        v.err(['vlinks', i, 'keying', 'spi_in'], `duplicate spi_in ${hexShort(spiIn)} (also used by vlinks[${seen}]); inbound SAs are looked up by SPI, so spi_in must be unique on a node`);
       } else spis.set(spiIn, i);
     }
 

@@ -7,7 +7,8 @@ import { DROP_REASONS, type DropCounters } from '../dataplane/drop-reasons.js';
 import type { KernelNextHop, KernelRoute } from '../io/netsys.js';
 import type { Vlink } from '../dataplane/vlink.js';
 import { outerHeadersLen } from '../dataplane/mtu.js';
-import { hex, type OverlayNode } from './node.js';
+import type { OverlayNode } from './node.js';
+import { hex32x } from '../wire/hex.js';
 import { GUARD_METRIC, GUARD_ROUTE_PROTO, GUARD_TABLE, type GuardState } from '../io/guard.js';
 import { IKE_DROP_REASONS } from '../ike/drop-reasons.js';
 import { formatAddr } from '../wire/addr.js';
@@ -36,7 +37,7 @@ function nonZero(d: DropCounters): Record<string, number> {
 export function saView(sa: OutboundSa | InboundSa, vlink: string, now: number) {
   const base = {
     dir: sa.dir,
-    spi: hex(sa.spi),
+    spi: hex32x(sa.spi),
     vlink,
     suite: sa.suite,
     keying: sa.keying,
@@ -72,8 +73,8 @@ export function linksView(node: OverlayNode) {
       underlayMtu: node.cfg.underlay.mtu,
       overhead: { outerHeaders: outerHeadersLen(v.encap), espMax: node.cfg.underlay.mtu - outerHeadersLen(v.encap) - v.mtu },
       outer: outer(v),
-      spiOut: hex(v.policy.sa?.spi ?? 0),
-      spiIn: v.inbound.map((s) => hex(s.spi)),
+      spiOut: hex32x(v.policy.sa?.spi ?? 0),
+      spiIn: v.inbound.map((s) => hex32x(s.spi)),
       liveness: node.livenessOf(v.name),
       ...v.stats,
       drops: nonZero(v.drops),
@@ -91,7 +92,7 @@ export function policiesView(node: OverlayNode) {
       selector: { src: formatAddr(e.src), dst: formatAddr(e.dst), proto: e.proto },
       action: e.action,
       vlink: e.vlink,
-      sa: e.sa === null ? null : hex(e.sa.spi),
+      sa: e.sa === null ? null : hex32x(e.sa.spi),
     })),
   };
 }

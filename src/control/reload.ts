@@ -16,7 +16,7 @@ import { addrFromString, ipv4ToU32 } from '../wire/addr.js';
 import type { Liveness } from './config-types.js';
 import type { IkeEngine } from '../ike/engine.js';
 import { planPeerUpdate } from '../ike/peer-update.js';
-import type { PreparedVlink } from './node.js';
+import type { PreparedVlink } from './node-vlinks.js';
 
 /** What reload needs of the node; node.ts reloadHost() hands it over. */
 export interface ReloadHost {

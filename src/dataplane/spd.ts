@@ -5,6 +5,7 @@
 
 import { addrKey, formatAddr, type IpAddr } from '../wire/addr.js';
 import type { OutboundSa } from './sa.js';
+import { IiptranError } from '../errors.js';
 
 export { IPPROTO_IPIP } from '../wire/ipv4.js';
 
@@ -37,7 +38,7 @@ export class Spd {
     if (this.byKey.has(k)) {
       // Two policies with the same selectors would make SA choice ambiguous; config
       // validation rejects this earlier, so reaching here is a programming error.
-      throw new Error(`SPD already has a policy for ${formatAddr(e.src)} -> ${formatAddr(e.dst)} proto ${e.proto}`);
+      throw new IiptranError('IIPTRAN_ERR_INTERNAL', `SPD already has a policy for ${formatAddr(e.src)} -> ${formatAddr(e.dst)} proto ${e.proto}`);
     }
     const entry: SpdEntry = { ...e, id: this.nextId++ };
     this.byKey.set(k, entry);

@@ -1,6 +1,7 @@
 // In-memory NetSys for unit tests of control/ without root. `fib` stands in for the kernel's
 // routes through each link; linkGone() is what the kernel does to them when a TUN closes.
 
+import { NativeError } from '../errors.js';
 import type { KernelRoute, LinkAddress, LinkSetup, NetSys, RestoreResult, SavedRoute } from './netsys.js';
 import { routeText } from './route-snapshot.js';
 
@@ -56,7 +57,7 @@ export class FakeNetSys implements NetSys {
 
   private link(name: string): LinkSetup {
     const l = this.links.get(name);
-    if (l === undefined) throw new Error(`fake netsys: no link ${name}`);
+    if (l === undefined) throw new NativeError('fake netsys', 19, `no such interface ${name}`);
     return l;
   }
 

@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { ConfigError, IiptranError } from '../../src/errors.js';
 import { ConfigErrors, parseNodeConfig, type ConfigProblem } from '../../src/control/config.js';
 import { TopologyError, parseTopology } from '../../src/lab/topology.js';
-import { hex8, hexNum } from '../../src/wire/hex.js';
+import { hex32x, hexShort } from '../../src/wire/hex.js';
 
 type Raw = Record<string, any>;
 
@@ -135,8 +135,8 @@ test('problem lines follow YAML aliases to where the value is written', () => {
 });
 
 test('hex helpers: shortest form and fixed 32-bit width', () => {
-  assert.equal(hexNum(0x100), '0x100');
-  assert.equal(hexNum(0xffffffff), '0xffffffff');
-  assert.equal(hex8(0x100), '0x00000100');
-  assert.equal(hex8(0xdeadbeef), '0xdeadbeef');
+  assert.equal(hexShort(0x100), '0x100');
+  assert.equal(hexShort(0xffffffff), '0xffffffff');
+  assert.equal(hex32x(0x100), '0x00000100');
+  assert.equal(hex32x(0xdeadbeef), '0xdeadbeef');
 });
