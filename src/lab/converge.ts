@@ -3,7 +3,7 @@
 // such pair gets an answer. The ping matrix also opens NAT mappings from the inside, which
 // static-routing labs need before outside nodes can reach in.
 
-import { nsExec } from '../tools/netns.js';
+import { nsExec } from './netns.js';
 import { component, labStatus, problems, type LabStatus } from './status.js';
 import type { LabState } from './state.js';
 

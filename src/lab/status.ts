@@ -3,8 +3,8 @@
 // have a kernel route. Shared by `lab status` and the convergence wait of `lab up`.
 
 import { controlCall } from '../control/control-client.js';
-import { run } from '../tools/netns.js';
-import { table } from '../tools/table.js';
+import { run } from './netns.js';
+import { table } from './table.js';
 import { parseOspfNeighbors, type OspfNeighbor } from './bird.js';
 import type { LabState } from './state.js';
 import { faultKey } from './fault.js';

@@ -11,7 +11,7 @@ import { nodePaths } from '../../src/lab/state.js';
 import { birdConfig, parseOspfNeighbors } from '../../src/lab/bird.js';
 import { nodeConfigYaml } from '../../src/lab/node-config.js';
 import { parseNodeConfig } from '../../src/control/config.js';
-import { REPO_ROOT } from '../../src/tools/pair-lab.js';
+import { REPO_ROOT } from '../../src/lab/pair-lab.js';
 
 const shipped = (f: string) => loadTopology(path.join(REPO_ROOT, 'topologies', f));
 

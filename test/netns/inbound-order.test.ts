@@ -6,8 +6,8 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { PairLab, REPO_ROOT } from '../../src/tools/pair-lab.js';
-import { nsExec } from '../../src/tools/netns.js';
+import { PairLab, REPO_ROOT } from '../../src/lab/pair-lab.js';
+import { nsExec } from '../../src/lab/netns.js';
 import { capture, netnsSkip, sendUdp, uniquePrefix } from './helpers.js';
 import { readPcap } from './pcap.js';
 
