@@ -22,7 +22,7 @@ export interface PreparedVlink {
   out: OutboundSa | null;
   in: InboundSa | null;
   ike: IkePeerConfig | null;
-  /** Key material fingerprint so a reload notices a changed key file. */
+  /** Key material fingerprint so a reload notices a changed key file (IKEv2: PSK or keys). */
   keyId: string;
 }
 
@@ -61,8 +61,4 @@ export function prepareVlink(cfg: NodeConfig, v: VlinkConfig, i: number): Prepar
   });
   const keyId = Buffer.concat([kin.key, kin.salt, kout.key, kout.salt]).toString('base64');
   return { cfg: v, mtu, out, in: inn, ike: null, keyId };
-}
-
-export function sameVlink(a: PreparedVlink, b: PreparedVlink): boolean {
-  return a.keyId === b.keyId && a.mtu === b.mtu && JSON.stringify(a.cfg) === JSON.stringify(b.cfg);
 }

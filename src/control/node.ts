@@ -14,7 +14,7 @@ import { Sender } from '../dataplane/send.js';
 import { Receiver } from '../dataplane/receive.js';
 import { linkPeerU32, newVlinkStats, type Vlink } from '../dataplane/vlink.js';
 import { LivenessMonitor } from '../dataplane/liveness.js';
-import type { NodeConfig } from './config-types.js';
+import type { Liveness, NodeConfig } from './config-types.js';
 import type { IkeUdpReceive, IkeUdpSocket } from '../io/ike-udp.js';
 import { IkeEngine } from '../ike/engine.js';
 import { IKE_PORT } from './ike-peer-config.js';
@@ -22,11 +22,12 @@ import type { ChildSaInstall, IkeDatagram, IkeKeyLogRecord } from '../ike/types.
 import type { RetransmitPolicy } from '../ike/retransmit.js';
 import type { Clock } from '../clock.js';
 import { NON_ESP_MARKER_LEN } from '../wire/ike/index.js';
+import { applyReload, type ReloadHost, type ReloadResult } from './reload.js';
 import type { Guard, GuardSpec } from '../io/guard.js';
 import { applyGuard, removeGuard } from './vn-guard.js';
 import { hex32x } from '../wire/hex.js';
 import { ChildSas } from './node-child-sa.js';
-import { prepareVlink, sameVlink, type PreparedVlink } from './node-vlinks.js';
+import { prepareVlink, type PreparedVlink } from './node-vlinks.js';
 
 export interface NodeIo {
   openTun(name: string): TunDevice;
@@ -188,16 +189,15 @@ export class OverlayNode {
     return this.esp;
   }
 
-  private async addVlink(p: PreparedVlink): Promise<void> {
+  /** The vlink's TUN, up and addressed; addVlink opens it unless a reload already has (a rename). */
+  private async openLink(p: PreparedVlink): Promise<TunDevice> {
     const c = p.cfg;
-    const vnAddr = c.address.split('/')[0]!;
-    const underlay = this.socketFor(c.encap);
     const tun = this.io.openTun(c.name);
     try {
       await this.io.netsys.configureLink({
         name: c.name,
         mtu: p.mtu,
-        address: vnAddr,
+        address: c.address.split('/')[0]!,
         prefixLen: c.prefixLen,
         peer: c.peerAddress,
       });
@@ -205,6 +205,14 @@ export class OverlayNode {
       tun.close();
       throw e;
     }
+    return tun;
+  }
+
+  private async addVlink(p: PreparedVlink, opened?: TunDevice): Promise<void> {
+    const c = p.cfg;
+    const vnAddr = c.address.split('/')[0]!;
+    const underlay = this.socketFor(c.encap);
+    const tun = opened ?? (await this.openLink(p));
     // Config keeps addresses as text; the data plane gets them parsed, once, here.
     const local = addrFromString(this.cfg.underlay.address, 'underlay.address');
     const peer = addrFromString(c.peer, `vlinks.${c.name}.peer`);
@@ -244,15 +252,7 @@ export class OverlayNode {
     this.vlinks.set(c.name, v);
     this.prepared.set(c.name, p);
     tun.onPackets((pkts) => this.guarded(`${c.name} batch`, pkts[0], () => this.sender.process(v, pkts)));
-    if (c.liveness !== null) {
-      const m = new LivenessMonitor(v, c.liveness, (x) => this.sender.sendProbe(x), (x, up) =>
-        up
-          ? this.log.info({ vlink: x.name, peer: formatAddr(x.peer) }, 'peer answering again: carrier on')
-          : this.log.warn({ vlink: x.name, peer: formatAddr(x.peer), deadMs: c.liveness!.deadMs }, 'peer silent: carrier off (routing daemons see the link down)'),
-      );
-      this.monitors.set(c.name, m);
-      m.start();
-    }
+    this.setLiveness(v, c.liveness);
     if (p.ike !== null) {
       this.log.info({ vlink: c.name, peer: c.peer, encap: c.encap, mtu: p.mtu, role: p.ike.role }, `vlink up; no SA until IKEv2 negotiates one (${p.ike.role})`);
       (await this.ikeEngine()).addPeer(p.ike);
@@ -267,6 +267,20 @@ export class OverlayNode {
       'manual keying: these SAs never rekey, and sequence numbers restart at 1 when this daemon restarts, ' +
         "so the peer's replay window drops our traffic until it restarts too; use IKEv2 for production",
     );
+  }
+
+  /** (Re)starts the vlink's liveness monitor, or stops it with `null`. */
+  private setLiveness(v: Vlink, l: Liveness | null): void {
+    this.monitors.get(v.name)?.stop();
+    this.monitors.delete(v.name);
+    if (l === null) return;
+    const m = new LivenessMonitor(v, l, (x) => this.sender.sendProbe(x), (x, up) =>
+      up
+        ? this.log.info({ vlink: x.name, peer: formatAddr(x.peer) }, 'peer answering again: carrier on')
+        : this.log.warn({ vlink: x.name, peer: formatAddr(x.peer), deadMs: l.deadMs }, 'peer silent: carrier off (routing daemons see the link down)'),
+    );
+    this.monitors.set(v.name, m);
+    m.start();
   }
 
   /** Liveness settings and how long ago the peer was last heard, for the inspector. */
@@ -293,11 +307,11 @@ export class OverlayNode {
   }
 
   /**
-   * SIGHUP: apply a new config, touching only vlinks that changed. Everything is validated
-   * (including key files) before anything is changed, so a bad config leaves the running one
-   * intact.
+   * SIGHUP: apply a new config, touching only vlinks that changed, in place where it can
+   * (reload.ts). Everything is validated (including key files) before anything is changed, so
+   * a bad config leaves the running one intact.
    */
-  async reload(next: NodeConfig): Promise<{ added: string[]; removed: string[]; kept: string[] }> {
+  async reload(next: NodeConfig): Promise<ReloadResult> {
     for (const f of ['node', 'controlSocket'] as const) {
       if (next[f] !== this.cfg[f]) throw new ConfigError(snake(f), 'cannot change on reload; restart the daemon');
     }
@@ -305,29 +319,37 @@ export class OverlayNode {
     if (next.underlay.address !== u.address || next.underlay.port !== u.port || next.underlay.mtu !== u.mtu) {
       throw new ConfigError('underlay', 'cannot change on reload; restart the daemon');
     }
+    const t0 = Date.now();
     const prepared = this.prepare(next);
-    this.guardSpec = await applyGuard(this.io.guard, next, this.guardSpec, 'reload', this.log);
-    const kept: string[] = [];
-    const removed: string[] = [];
-    const added: string[] = [];
-    for (const name of [...this.vlinks.keys()]) {
-      const old = this.prepared.get(name);
-      const neu = prepared.get(name);
-      if (old !== undefined && neu !== undefined && sameVlink(old, neu)) {
-        kept.push(name);
-        continue;
-      }
-      this.removeVlink(name);
-      removed.push(name);
-    }
-    for (const [name, p] of prepared) {
-      if (this.vlinks.has(name)) continue;
-      await this.addVlink(p);
-      added.push(name);
-    }
+    // Vlinks on their way out stay allowed until they are gone: a renamed vlink's routes move to
+    // its new TUN before the old one closes, and until then traffic still leaves by the old one.
+    const leaving = this.cfg.vlinks.filter((v) => !prepared.has(v.name));
+    this.guardSpec = await applyGuard(this.io.guard, { ...next, vlinks: [...next.vlinks, ...leaving] }, this.guardSpec, 'reload', this.log);
+    // Before applying: allocSpi must already avoid the new config's manual SPIs.
     this.cfg = next;
-    this.log.info({ added, removed, kept }, 'config reloaded');
-    return { added, removed, kept };
+    const r = await applyReload(this.reloadHost(), prepared);
+    if (leaving.length > 0) this.guardSpec = await applyGuard(this.io.guard, next, this.guardSpec, 'reload', this.log);
+    this.log.info({ ...r, ms: Date.now() - t0 }, 'config reloaded');
+    return r;
+  }
+
+  private reloadHost(): ReloadHost {
+    return {
+      log: this.log,
+      netsys: this.io.netsys,
+      spd: this.spd,
+      sad: this.sad,
+      vlinks: this.vlinks,
+      prepared: this.prepared,
+      ike: () => this.ike,
+      ikeEngine: () => this.ikeEngine(),
+      socketFor: (e) => this.socketFor(e),
+      openLink: (p) => this.openLink(p),
+      addVlink: (p, tun) => this.addVlink(p, tun),
+      removeVlink: (n) => this.removeVlink(n),
+      setLiveness: (v, l) => this.setLiveness(v, l),
+      carrier: (v, up, why) => this.childSas.ikeCarrier(v, up, why),
+    };
   }
 
   /** Clean stop (SIGTERM/SIGINT) removes the guard; `keepGuard` is for a start that failed. */

@@ -1,7 +1,8 @@
 // When the node installs, updates and removes the fail-closed guard (io/guard.ts has the
 // kernel side). Kept out of node.ts so the lifecycle only calls three functions:
 //   start   applyGuard(..., 'start')   before the first vlink exists
-//   reload  applyGuard(..., 'reload')  before any vlink changes
+//   reload  applyGuard(..., 'reload')  before any vlink changes (new and leaving vlinks
+//                                      allowed), and once more after, when vlinks left
 //   stop    removeGuard(...)           clean stop only; a crash leaves the guard in place
 
 import type { Logger } from 'pino';
@@ -18,8 +19,9 @@ const BY_HAND = `nft delete table inet ${GUARD_TABLE}; ip route flush table main
 
 /**
  * Puts the guard for `cfg` in place and returns its spec (null: no vn_prefixes, no guard).
- * Vlinks named in the new config are allowed before their TUN exists, and vlinks that are
- * going away are refused before they go: either way nothing leaves in clear in between.
+ * Vlinks named in the new config are allowed before their TUN exists; on a reload, vlinks that
+ * are going away stay allowed until they are gone (node.ts reload), since until then they are
+ * still TUNs of this daemon. Either way nothing leaves in clear in between.
  */
 export async function applyGuard(guard: Guard | undefined, cfg: NodeConfig, prev: GuardSpec | null, phase: 'start' | 'reload', log: Logger): Promise<GuardSpec | null> {
   const spec = guardSpecOf(cfg);

@@ -18,9 +18,9 @@ export const MAX_REPLAY_WINDOW = 65536;
 const TWO32 = 0x1_0000_0000;
 
 export class ReplayWindow {
-  readonly #size: number;
+  #size: number;
   readonly #esn: boolean;
-  readonly #bits: Uint32Array;
+  #bits: Uint32Array;
   /** Highest authenticated sequence number seen; 0 until the first accept (0 is never valid). */
   #top = 0;
 
@@ -86,6 +86,27 @@ export class ReplayWindow {
       return;
     }
     this.#bits[Math.floor(seq / 32) % this.#bits.length] |= 1 << (seq % 32);
+  }
+
+  /**
+   * A reload changed replay_window on a live SA. Starting a fresh window would accept every
+   * packet already delivered once more, so the history moves over: what the old window saw
+   * stays seen, and sequence numbers a larger window now covers but the old one had already
+   * refused as too old count as seen too.
+   */
+  resize(size: number): void {
+    if (size === this.#size) return;
+    const next = new ReplayWindow(size, this.#esn);
+    const top = this.#top;
+    if (top > 0) {
+      const bits = next.#bits;
+      const mark = (seq: number) => (bits[Math.floor(seq / 32) % bits.length]! |= 1 << (seq % 32));
+      const from = Math.max(1, top - size + 1);
+      const oldFloor = top - this.#size;
+      for (let seq = from; seq <= top; seq++) if (seq <= oldFloor || this.#bitSet(seq)) mark(seq);
+    }
+    this.#size = size;
+    this.#bits = next.#bits;
   }
 
   #bitSet(seq: number): boolean {

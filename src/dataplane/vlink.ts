@@ -23,11 +23,15 @@ export interface VlinkStats {
   peerPortChanges: number;
 }
 
+/**
+ * The fields that are not readonly change in place on a reload (control/reload.ts): a new TUN
+ * would take the kernel routes through the old one with it.
+ */
 export interface Vlink {
   readonly name: string;
   /** Underlay addresses of the two ends: the SPD selector (local -> peer, protocol 4). */
   readonly local: IpAddr;
-  readonly peer: IpAddr;
+  peer: IpAddr;
   /**
    * Where packets for the peer are sent: `peer`, unless IKE found the peer behind a NAT at
    * another address (the NAT's). `peer` stays the SPD selector, as the config names it.
@@ -35,22 +39,22 @@ export interface Vlink {
   peerDst: IpAddr;
   /** Floats to the source port of the latest authentic packet (RFC 3948 NAT traversal). */
   peerPort: number;
-  readonly encap: 'udp' | 'esp';
+  encap: 'udp' | 'esp';
   /** VN address of this end (for ICMP errors we originate). */
-  readonly vnAddrU32: number;
-  readonly vnAddr: string;
-  readonly vnPrefixLen: number;
-  readonly vnPeer: string | undefined;
+  vnAddrU32: number;
+  vnAddr: string;
+  vnPrefixLen: number;
+  vnPeer: string | undefined;
   /**
    * Source of ICMP errors we originate into the TUN. It must not be one of this host's own
    * addresses (the kernel drops such packets as martians), so it is the far end of the link,
    * as if the next-hop router had sent the error.
    */
-  readonly icmpSrcU32: number;
-  readonly mtu: number;
+  icmpSrcU32: number;
+  mtu: number;
   readonly tun: TunDevice;
-  readonly underlay: UnderlaySocket;
-  readonly policy: SpdEntry;
+  underlay: UnderlaySocket;
+  policy: SpdEntry;
   readonly inbound: InboundSa[];
   readonly drops: DropCounters;
   readonly stats: VlinkStats;

@@ -24,6 +24,7 @@ import { IkeSa, type IkeSaIo, type Remote } from './ike-sa.js';
 import { authenticatedFrom, DEFAULT_NAT_KEEPALIVE_MS, natCandidates } from './nat.js';
 import { hasNotify, notifies } from './payloads.js';
 import { PeerTable } from './peers.js';
+import type { PeerUpdate } from './peer-update.js';
 import { DEFAULT_REINIT } from './reinit.js';
 import { Rekeyer, type RekeyOptions } from './rekey.js';
 import { Responder } from './responder.js';
@@ -158,6 +159,11 @@ export class IkeEngine {
   /** Forgets a vlink: its SAs are deleted (the peer is told, once) and never retried. */
   removePeer(vlink: string): void {
     this.peers.remove(vlink, sendDeleteIke);
+  }
+
+  /** A reload changed the vlink's IKE settings: keep, rekey or re-establish (peer-update.ts). */
+  updatePeer(cfg: IkePeerConfig, credentialsChanged: boolean): PeerUpdate {
+    return this.peers.update(cfg, credentialsChanged, sendDeleteIke);
   }
 
   stop(): void {

@@ -14,6 +14,7 @@ import { RateLimit } from '../rate-limit.js';
 import { reinitDelay, type ReinitPolicy } from './reinit.js';
 import type { Rekeyer } from './rekey.js';
 import { initialContactVictims } from './restart.js';
+import { planPeerUpdate, type PeerUpdate } from './peer-update.js';
 import type { SaTable } from './sa-table.js';
 import type { DeadPeerDetector } from './dpd.js';
 import type { IkeHost, IkePeerConfig } from './types.js';
@@ -98,6 +99,37 @@ export class PeerTable {
     }
     this.peers.delete(vlink);
     this.byAddr.delete(p.cfg.peer);
+  }
+
+  /** A reload changed the vlink's IKE settings; peer-update.ts decides what happens to its SAs. */
+  update(cfg: IkePeerConfig, credentialsChanged: boolean, deleteSa: (sa: IkeSa) => void): PeerUpdate {
+    const p = this.peers.get(cfg.vlink);
+    if (p === undefined) throw new IiptranError('IIPTRAN_ERR_CONFIG', `no IKE peer for ${cfg.vlink} to update`);
+    const cur = p.current;
+    const u = planPeerUpdate(p.cfg, cfg, credentialsChanged, { ike: cur?.suite ?? null, children: cur?.children ?? [] });
+    if (u.action === 'reestablish') {
+      this.remove(cfg.vlink, deleteSa);
+      this.add(cfg);
+      return u;
+    }
+    p.cfg = cfg;
+    for (const sa of p.sas) sa.cfg = cfg;
+    if (cur !== null) {
+      if (u.dpd) {
+        this.d.dpd.unwatch(cur);
+        this.d.dpd.watch(cur);
+      }
+      if (u.rekeyIke) this.d.rekey.rekeyNow(cur, 'ike');
+      if (u.rekeyChild) this.d.rekey.rekeyNow(cur, 'child');
+    }
+    if (cfg.role === 'responder') {
+      this.d.clock.clearTimeout(p.reinit);
+      p.reinit = null;
+      p.reinitAt = null;
+    } else if (p.sas.size === 0 && p.reinit === null) {
+      this.initiate(p);
+    }
+    return u;
   }
 
   removeAll(deleteSa: (sa: IkeSa) => void): void {

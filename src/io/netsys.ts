@@ -6,6 +6,9 @@ import { createRtNetlink } from 'netlink';
 import { writeFileSync } from 'node:fs';
 import { IiptranError, NativeError } from '../errors.js';
 import { parseMultipath } from './rta-multipath.js';
+import { restoreRequest, routeText, saveRoute, type SavedRoute } from './route-snapshot.js';
+
+export type { SavedRoute } from './route-snapshot.js';
 
 export interface LinkSetup {
   name: string;
@@ -14,6 +17,16 @@ export interface LinkSetup {
   prefixLen: number;
   /** Point-to-point peer VN address ("ip addr add A peer B"). */
   peer: string | undefined;
+}
+
+/** A link's own address: "ip addr add ADDRESS/PREFIXLEN [peer PEER]". */
+export type LinkAddress = Pick<LinkSetup, 'address' | 'prefixLen' | 'peer'>;
+
+export interface RestoreResult {
+  /** Added again, or found already there (a routing daemon was quicker). */
+  restored: string[];
+  /** Refused by the kernel, with why (e.g. a gateway no longer on the link). */
+  failed: { route: string; error: string }[];
 }
 
 /** One path of a multipath (ECMP) route. */
@@ -47,6 +60,17 @@ export interface NetSys {
   configureLink(s: LinkSetup): Promise<void>;
   /** IPv4 unicast routes of the main table. */
   routes(): Promise<KernelRoute[]>;
+  setMtu(name: string, mtu: number): Promise<void>;
+  /** The link's address changes: the old one goes first, then the new one is added. */
+  replaceAddress(name: string, from: LinkAddress, to: LinkAddress): Promise<void>;
+  /** Every route (all tables but local, not the kernel's own) with a next hop through `name`. */
+  routesVia(name: string): Promise<SavedRoute[]>;
+  /**
+   * Adds routes saved by routesVia, with the hops that used the old interface on `name`. A
+   * route already there is left alone, unless `replace`: then it is overwritten, which moves a
+   * route from a TUN that still exists to its successor in one step.
+   */
+  restoreRoutes(name: string, routes: SavedRoute[], opts?: { replace?: boolean }): Promise<RestoreResult>;
   close(): void;
 }
 
@@ -61,6 +85,18 @@ function ipv4Bytes(a: string): Buffer {
 }
 
 const AF_INET = 2;
+// rtnetlink NLM_F_CREATE | NLM_F_EXCL: add, and say so if it is already there; with
+// NLM_F_REPLACE instead of EXCL: add or overwrite.
+const NEW_EXCL = 0x400 | 0x200;
+const NEW_REPLACE = 0x400 | 0x100;
+
+function addressMessage(a: LinkAddress, index: number) {
+  const local = ipv4Bytes(a.address);
+  return {
+    data: { family: AF_INET, prefixlen: a.peer === undefined ? a.prefixLen : 32, index },
+    attrs: { local, address: a.peer === undefined ? local : ipv4Bytes(a.peer) },
+  };
+}
 
 /**
  * The TUN's qdisc is where packets wait when the daemon is the bottleneck, so its length is
@@ -86,13 +122,61 @@ export class RtNetSys implements NetSys {
       /* IPv6 disabled system-wide: nothing to do */
     }
     await this.sock.setLink({ index }, { mtu: s.mtu, txqlen: VLINK_TXQUEUELEN });
-    const local = ipv4Bytes(s.address);
-    await this.sock.newAddress(
-      { family: AF_INET, prefixlen: s.peer === undefined ? s.prefixLen : 32, index },
-      { local, address: s.peer === undefined ? local : ipv4Bytes(s.peer) },
-      { flags: { create: true, replace: true } } as never,
-    );
+    const a = addressMessage(s, index);
+    await this.sock.newAddress(a.data, a.attrs, { flags: { create: true, replace: true } } as never);
     await this.sock.setLink({ index, flags: { up: true }, change: { up: true } });
+  }
+
+  private async ifindex(name: string, op: string): Promise<number> {
+    const link = (await this.sock.getLinks()).find((l) => l.attrs.ifname === name);
+    if (link?.data.index === undefined) throw new NativeError(op, 19, `no such interface ${name}`);
+    return link.data.index;
+  }
+
+  async setMtu(name: string, mtu: number): Promise<void> {
+    await this.sock.setLink({ index: await this.ifindex(name, 'setMtu') }, { mtu });
+  }
+
+  async replaceAddress(name: string, from: LinkAddress, to: LinkAddress): Promise<void> {
+    const index = await this.ifindex(name, 'replaceAddress');
+    // Old first: added first, a new address in the same prefix would be a secondary, and the
+    // kernel deletes secondaries with their primary (promote_secondaries is off by default).
+    const old = addressMessage(from, index);
+    await this.sock.delAddress(old.data, old.attrs).catch((e: Error) => {
+      if (!/EADDRNOTAVAIL/.test(e.message)) throw e;
+    });
+    const a = addressMessage(to, index);
+    await this.sock.newAddress(a.data, a.attrs, { flags: NEW_REPLACE });
+  }
+
+  async routesVia(name: string): Promise<SavedRoute[]> {
+    // Sequential on purpose: the netlink package mixes up concurrent multipart dumps.
+    const links = await this.sock.getLinks();
+    const names = new Map<number, string>();
+    for (const l of links) if (l.data.index !== undefined && l.attrs.ifname) names.set(l.data.index, l.attrs.ifname);
+    const index = [...names].find(([, n]) => n === name)?.[0];
+    if (index === undefined) throw new NativeError('routesVia', 19, `no such interface ${name}`);
+    const routes = await this.sock.getRoutes({ family: AF_INET });
+    return routes.map((r) => saveRoute(r, index, names)).filter((r): r is SavedRoute => r !== null);
+  }
+
+  async restoreRoutes(name: string, routes: SavedRoute[], opts: { replace?: boolean } = {}): Promise<RestoreResult> {
+    const out: RestoreResult = { restored: [], failed: [] };
+    if (routes.length === 0) return out;
+    const index = await this.ifindex(name, 'restoreRoutes');
+    for (const r of routes) {
+      const { data, attrs } = restoreRequest(r, index);
+      const text = routeText({ ...r, hops: r.hops.map((h) => (h.onVlink ? { ...h, dev: name } : h)) });
+      try {
+        await this.sock.newRoute(data, attrs, { flags: opts.replace === true ? NEW_REPLACE : NEW_EXCL });
+        out.restored.push(text);
+      } catch (e) {
+        const msg = e instanceof Error ? e.message : String(e);
+        if (/EEXIST/.test(msg)) out.restored.push(text);
+        else out.failed.push({ route: text, error: msg });
+      }
+    }
+    return out;
   }
 
   async routes(): Promise<KernelRoute[]> {

@@ -8,9 +8,17 @@ import { FakeTun } from '../../src/io/fake-tun.js';
 import type { FakeUnderlay } from '../../src/io/fake-underlay.js';
 
 export function fakeNodeIo(u: FakeUnderlay, tuns: Map<string, FakeTun>, extra: Partial<NodeIo> = {}): NodeIo {
+  const netsys = new FakeNetSys();
+  let ifindex = 0;
   return {
     openTun: (name) => {
-      const t = new FakeTun(name, tuns.size + 1, { poison: false });
+      const t = new FakeTun(name, ++ifindex, { poison: false });
+      // Like the kernel: a closed TUN takes its link and every route through it along.
+      const close = t.close.bind(t);
+      t.close = () => {
+        close();
+        if (tuns.get(name) === t) netsys.linkGone(name);
+      };
       tuns.set(name, t);
       return t;
     },
@@ -18,7 +26,7 @@ export function fakeNodeIo(u: FakeUnderlay, tuns: Map<string, FakeTun>, extra: P
     openRawEsp: () => {
       throw new Error('not used');
     },
-    netsys: new FakeNetSys(),
+    netsys,
     ...extra,
   };
 }

@@ -256,18 +256,26 @@ describe('OverlayNode over fakes', () => {
   test('reload keeps an unchanged vlink (same SA objects) and rejects an invalid config whole', async () => {
     const v = a.vlinks.get('vl-b')!;
     const r = await a.reload(parseNodeConfig(yamlFor(dir, 'a'), { baseDir: dir }));
-    assert.deepEqual(r, { added: [], removed: [], kept: ['vl-b'] });
+    assert.deepEqual([r.added, r.removed, r.kept, r.updated], [[], [], ['vl-b'], []]);
     assert.equal(a.vlinks.get('vl-b'), v);
     // A key file that became world-readable makes the whole reload fail and changes nothing.
     fs.chmodSync(path.join(dir, 'a-out.key'), 0o644);
     await assert.rejects(a.reload(parseNodeConfig(yamlFor(dir, 'a'), { baseDir: dir })), /too open/);
     assert.equal(a.vlinks.get('vl-b'), v);
     fs.chmodSync(path.join(dir, 'a-out.key'), 0o600);
-    // A changed key recreates the vlink.
+    // A changed key swaps the outbound SA in place: same vlink, same TUN, still open.
+    const tun = tuns.get('vl-b')!;
+    const sa = v.policy.sa;
+    const inn = v.inbound[0];
     writeKeyFile(path.join(dir, 'a-out.key'), 'chacha20-poly1305', { overwrite: true });
     const r2 = await a.reload(parseNodeConfig(yamlFor(dir, 'a'), { baseDir: dir }));
-    assert.deepEqual(r2, { added: ['vl-b'], removed: ['vl-b'], kept: [] });
-    assert.notEqual(a.vlinks.get('vl-b'), v);
+    assert.deepEqual([r2.added, r2.removed, r2.kept, r2.updated], [[], [], [], ['vl-b']]);
+    assert.deepEqual(r2.changes['vl-b'], ['keying (outbound SA)']);
+    assert.equal(a.vlinks.get('vl-b'), v);
+    assert.equal(tuns.get('vl-b'), tun);
+    assert.equal(tun.closed, false);
+    assert.notEqual(v.policy.sa, sa, 'new outbound SA');
+    assert.equal(v.inbound[0], inn, 'inbound SA kept: its key did not change');
   });
 
   test('an explicit vlink MTU larger than the overhead allows is a config error naming the field', () => {

@@ -183,3 +183,34 @@ test('ESN: high bits beyond 1', () => {
   assert.equal(w.check(TWO32 - 3996), 7 * TWO32 + TWO32 - 3996, 'one below: read as ahead');
   assert.equal(w.check(101), base + 1);
 });
+
+test('resize keeps the history: nothing seen becomes acceptable, nothing unseen in the window is lost', () => {
+  for (const [from, to] of [[1024, 4096], [4096, 1024], [64, 65536], [1024, 1024]] as const) {
+    const w = new ReplayWindow(from);
+    // Seen: 1..5000 except every 7th, which is still missing (reordered, not yet arrived).
+    for (let s = 1; s <= 5000; s++) if (s % 7 !== 0) take(w, s);
+    w.resize(to);
+    assert.equal(w.size, to);
+    assert.equal(w.top, 5000, 'top kept');
+    for (let s = 1; s <= 5000; s++) {
+      const inOld = s > 5000 - from;
+      const inNew = s > 5000 - to;
+      const expectOk = s % 7 === 0 && inOld && inNew;
+      assert.equal(w.check(s) >= 0, expectOk, `${from}->${to}: seq ${s}`);
+    }
+    assert.equal(take(w, 5001), 5001, 'the window still advances');
+  }
+});
+
+test('resize of a window that saw nothing, and of an ESN window', () => {
+  const w = new ReplayWindow(1024);
+  w.resize(2048);
+  assert.equal(take(w, 1), 1);
+  const e = new ReplayWindow(1024, true);
+  for (let s = 1; s <= 3000; s++) take(e, s);
+  e.resize(64);
+  assert.equal(e.esn, true);
+  assert.equal(e.check(3000), -1);
+  assert.equal(take(e, 3001), 3001);
+  assert.throws(() => e.resize(100), (x: unknown) => x instanceof IiptranError && x.code === 'IIPTRAN_ERR_CONFIG');
+});

@@ -204,6 +204,8 @@ test('BIRD config: OSPF over vl-* as ptp with the topology timers, lo stub, kern
   assert.match(c, /interface "lo" \{ stub yes; \};/);
   assert.match(c, /krt_prefsrc = 10\.10\.0\.1/);
   assert.match(c, /protocol bfd/);
+  // A route the kernel dropped with a vanished TUN is only noticed by this scan (README "Reload (SIGHUP)").
+  assert.match(c, /protocol kernel \{[^]*scan time 2;[^]*\}/);
 });
 
 test('birdc neighbour output parses', () => {
