@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(
   iproute2 iputils-ping    # netns, veth, ping
+  fping                    # lab convergence: one process pings every VN address of a node
   nftables                 # underlay fault injection
   iperf3                   # TCP transfer tests and benchmark
   tcpdump tshark           # underlay captures; tshark is the independent ESP decoder

@@ -42,10 +42,11 @@ function labName(arg: string): string {
   return arg;
 }
 
-async function up(a: { file: string; timeout: number; 'keep-on-failure': boolean }): Promise<void> {
+async function up(a: { file: string; timeout?: number; 'keep-on-failure': boolean }): Promise<void> {
   needRoot('up');
   const failAt = process.env[FAIL_AT_ENV] || undefined;
-  const { state, converge } = await labUp(a.file, { timeoutMs: a.timeout * 1000, out: print, failAt });
+  if (a.timeout !== undefined && !(a.timeout > 0)) throw new IiptranError('IIPTRAN_ERR_USAGE', `--timeout must be a positive number of seconds (got ${a.timeout})`);
+  const { state, converge, scale } = await labUp(a.file, { timeoutS: a.timeout, out: print, failAt });
   print('');
   print(renderStatus(converge.status, converge.reach));
   if (converge.converged) {
@@ -53,7 +54,7 @@ async function up(a: { file: string; timeout: number; 'keep-on-failure': boolean
     print(`try: iiptran lab exec ${state.model.nodes[0]!.name} -- ping ${state.model.nodes.at(-1)!.name}    iiptran lab show ${state.model.nodes[0]!.name} routes    iiptran lab down ${state.name}`);
     return;
   }
-  print(`lab ${state.name} did NOT converge within ${a.timeout} s:`);
+  print(`lab ${state.name} did NOT converge within ${Math.round(scale.convergeMs / 1000)} s:`);
   for (const p of converge.problems) print(`  - ${p}`);
   if (a['keep-on-failure']) {
     print(`left running for inspection (iiptran lab status ${state.name}); remove it with: iiptran lab down ${state.name}`);
@@ -133,7 +134,7 @@ export const labCommand: CommandModule = {
         (y) =>
           y
             .positional('file', { type: 'string', demandOption: true, describe: 'topology YAML (see README, "Topology labs")' })
-            .option('timeout', { type: 'number', default: 60, describe: 'seconds to wait for convergence' })
+            .option('timeout', { type: 'number', describe: 'seconds to wait for convergence (default: 60, times nodes / (8 x cores) above 8 nodes per core); more than the default also stretches the per-daemon start-up deadline' })
             .option('keep-on-failure', { type: 'boolean', default: false, describe: 'leave a lab that did not converge running for inspection' })
             .example('$0 lab up topologies/triangle.yaml', 'three BIRD/OSPF nodes; ends with a summary table')
             .epilog(`State, configs, keys (0600) and logs go to /run/iiptran/lab/NAME/. A failing step rolls back everything created so far.\nTest hook: ${FAIL_AT_ENV}=<step> fails that step (namespaces, underlay, nat, keys, configs, daemons, routing, converge).`),

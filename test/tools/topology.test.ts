@@ -7,7 +7,7 @@ import path from 'node:path';
 import { loadTopology, parseTopology } from '../../src/tools/topology.js';
 import { buildModel, vlinkSpi } from '../../src/tools/topology-model.js';
 import { TopologyError } from '../../src/tools/topology-error.js';
-import { planLab, STEP_NAMES, type Action } from '../../src/tools/lab/plan.js';
+import { flatActions, planLab, STEP_NAMES, type PlainAction } from '../../src/tools/lab/plan.js';
 import { nodePaths } from '../../src/tools/lab/state.js';
 import { birdConfig, parseOspfNeighbors } from '../../src/tools/lab/bird.js';
 import { nodeConfigYaml } from '../../src/tools/lab/node-config.js';
@@ -34,7 +34,7 @@ vlinks: [[a, b]]
 `;
 
 test('shipped topologies validate, each with a leading comment', () => {
-  for (const f of ['pair.yaml', 'triangle.yaml', 'ring.yaml', 'nat.yaml']) {
+  for (const f of ['pair.yaml', 'triangle.yaml', 'ring.yaml', 'nat.yaml', 'ring100.yaml']) {
     const m = buildModel(shipped(f));
     assert.ok(m.nodes.length >= 2, f);
     assert.match(fs.readFileSync(path.join(REPO_ROOT, 'topologies', f), 'utf8'), /^# \S+: /, `${f} starts with a comment saying what it shows`);
@@ -178,8 +178,8 @@ test('plan: named steps in order; namespaces, keys 0600 per direction, daemons d
   const m = buildModel({ ...shipped('triangle.yaml'), keying: 'manual' });
   const steps = planLab(m, { labDir: '/run/iiptran/lab/triangle', cli: '/x/bin/iiptran.js', nodeBin: '/usr/bin/node', nodePaths: (n) => nodePaths('triangle', m, n), liveness: true });
   assert.deepEqual(steps.map((s) => s.name), [...STEP_NAMES]);
-  const all = steps.flatMap((s) => s.actions);
-  const of = <K extends Action['kind']>(k: K) => all.filter((a): a is Extract<Action, { kind: K }> => a.kind === k);
+  const all = flatActions(steps);
+  const of = <K extends PlainAction['kind']>(k: K) => all.filter((a): a is Extract<PlainAction, { kind: K }> => a.kind === k);
   assert.deepEqual(of('netns').map((a) => a.ns), ['iil-triangle-a', 'iil-triangle-b', 'iil-triangle-c', 'iil-triangle-lan']);
   assert.equal(of('key').length, 6);
   assert.deepEqual(of('key')[0]!.paths, ['/run/iiptran/lab/triangle/a/keys/a-to-b.key', '/run/iiptran/lab/triangle/b/keys/a-to-b.key']);
