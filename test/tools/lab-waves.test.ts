@@ -9,7 +9,9 @@ import { parseBirdReply } from '../../src/tools/lab/bird-ctl.js';
 import { parseOspfNeighbors } from '../../src/tools/lab/bird.js';
 import { flatActions, planLab, type Action } from '../../src/tools/lab/plan.js';
 import { nodePaths } from '../../src/tools/lab/state.js';
-import { loadTopology } from '../../src/tools/topology.js';
+import { loadTopology, parseTopology } from '../../src/tools/topology.js';
+import { pingPlan } from '../../src/tools/lab/converge.js';
+import { parseProcRoutes } from '../../src/tools/lab/kernel-routes.js';
 import { buildModel } from '../../src/tools/topology-model.js';
 import { REPO_ROOT } from '../../src/tools/pair-lab.js';
 
@@ -20,7 +22,7 @@ test('labScale: small labs keep the base deadlines; 100 nodes on 2 cores get 6.2
   assert.equal(small.factor, 1);
   assert.equal(small.readyMs, READY_BASE_MS);
   assert.equal(small.convergeMs, CONVERGE_BASE_MS);
-  assert.deepEqual(small.window, { iiptran: 4, bird: 16 });
+  assert.deepEqual(small.window, { iiptran: 8, bird: 16 });
   // The factor starts to grow above 8 nodes per core.
   assert.equal(labScale(16, { parallelism: 2 }).factor, 1);
   assert.equal(labScale(17, { parallelism: 2 }).factor, 17 / 16);
@@ -30,7 +32,7 @@ test('labScale: small labs keep the base deadlines; 100 nodes on 2 cores get 6.2
   assert.equal(big.convergeMs, 375_000);
   // More cores: wider windows, and the same lab counts as smaller.
   const wide = labScale(100, { parallelism: 16 });
-  assert.deepEqual(wide.window, { iiptran: 32, bird: 128 });
+  assert.deepEqual(wide.window, { iiptran: 64, bird: 128 });
   assert.equal(wide.factor, 1);
   assert.equal(wide.readyMs, READY_BASE_MS);
 });
@@ -47,7 +49,7 @@ test('labScale: --timeout sets the convergence wait; only a longer one stretches
 
 test('labScale: one core, and a machine that reports nonsense, still get a usable window', () => {
   const one = labScale(10, { parallelism: 1 });
-  assert.deepEqual(one.window, { iiptran: 2, bird: 8 });
+  assert.deepEqual(one.window, { iiptran: 4, bird: 8 });
   assert.equal(one.factor, 10 / 8);
   assert.equal(labScale(10, { parallelism: 0 }).parallelism, 1);
   assert.ok(labScale(10).parallelism >= 1, 'defaults to os.availableParallelism()');
@@ -156,4 +158,56 @@ test('plan: namespaces and underlay run as parallel groups of independent chains
   assert.equal(veth.length, 5);
   // Daemons are spawned in node order, outside any group: the start windows pace them.
   assert.deepEqual(steps.find((s) => s.name === 'daemons')!.actions.map((a) => a.kind), m.nodes.map(() => 'spawn'));
+});
+
+test('pingPlan: every connected pair pinged once, senders balanced, NAT inside sends, answered pairs skipped', () => {
+  const m = buildModel(loadTopology(path.join(REPO_ROOT, 'topologies', 'ring100.yaml')));
+  const plan = pingPlan({ model: m });
+  const seen = new Set<string>();
+  for (const [from, tos] of plan) {
+    for (const to of tos) {
+      const key = [from, to].sort().join(' ');
+      assert.ok(!seen.has(key), `pair ${key} pinged twice`);
+      seen.add(key);
+    }
+  }
+  assert.equal(seen.size, (100 * 99) / 2, 'one ping per unordered pair');
+  const counts = [...plan.values()].map((t) => t.length);
+  assert.ok(Math.max(...counts) - Math.min(...counts) <= 2, `balanced senders: ${Math.min(...counts)}..${Math.max(...counts)}`);
+
+  const nat = buildModel(loadTopology(path.join(REPO_ROOT, 'topologies', 'nat.yaml')));
+  const natPlan = pingPlan({ model: nat });
+  const inside = nat.nodes.find((n) => n.behindNat !== null)!.name;
+  assert.deepEqual(natPlan.get(inside)!.sort(), nat.nodes.filter((n) => n.name !== inside).map((n) => n.name).sort(), 'the node behind NAT pings both outside nodes');
+  for (const [from, tos] of natPlan) if (from !== inside) assert.ok(!tos.includes(inside));
+
+  // Pairs answered in an earlier round are not pinged again, whichever end recorded them.
+  const again = pingPlan({ model: m }, new Map([['n1', ['n2', 'n3']], ['n5', ['n4']]]));
+  const pairs = [...again].flatMap(([f, ts]) => ts.map((t) => [f, t].sort().join(' ')));
+  assert.equal(pairs.length, 4950 - 3);
+  for (const p of ['n1 n2', 'n1 n3', 'n4 n5']) assert.ok(!pairs.includes(p), p);
+
+  // Separate components: no pings across them.
+  const split = buildModel(parseTopology('name: t\nnodes: { a: {}, b: {}, c: {}, d: {} }\nsegments: { s: {} }\nunderlay: [[a, s], [b, s], [c, s], [d, s]]\nvlinks: [[a, b], [c, d]]\n'));
+  assert.deepEqual([...pingPlan({ model: split })].filter(([, t]) => t.length > 0).map(([f, t]) => [f, t].flat().sort().join(' ')).sort(), ['a b', 'c d']);
+});
+
+test('/proc/net/route parses: prefixes, gateways, first hop of a multipath route; reject routes left out', () => {
+  // Captured from a namespace holding `unreachable 10.10.0.0/16 metric 4000`, a /32 via a
+  // gateway, a two-hop multipath /32, and a /31 link route.
+  const text = [
+    'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT                                                       ',
+    '*\t00000A0A\t00000000\t0201\t0\t0\t4000\t0000FFFF\t0\t0\t0                                                                               ',
+    'd0\t02000A0A\t0100FF0A\t0007\t0\t0\t0\tFFFFFFFF\t0\t0\t0                                                                                 ',
+    'd0\t03000A0A\t0100FF0A\t0007\t0\t0\t0\tFFFFFFFF\t0\t0\t0                                                                                 ',
+    'd0\t0000FF0A\t00000000\t0001\t0\t0\t0\tFEFFFFFF\t0\t0\t0                                                                                 ',
+    '',
+  ].join('\n');
+  assert.deepEqual(parseProcRoutes(text, 'LE'), [
+    { dst: '10.10.0.2/32', dev: 'd0', gateway: '10.255.0.1' },
+    { dst: '10.10.0.3/32', dev: 'd0', gateway: '10.255.0.1' },
+    { dst: '10.255.0.0/31', dev: 'd0' },
+  ]);
+  assert.deepEqual(parseProcRoutes('Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n eth0\t0A0A0000\t00000000\t0001\t0\t0\t0\tFFFFFF00\n', 'BE'), [{ dst: '10.10.0.0/24', dev: 'eth0' }]);
+  assert.deepEqual(parseProcRoutes(''), []);
 });

@@ -207,6 +207,21 @@ test('BIRD config: OSPF over vl-* as ptp with the topology timers, lo stub, kern
   assert.match(c, /protocol bfd/);
 });
 
+test('BFD is on by default in BIRD labs; bfd: false leaves it out of the BIRD config', () => {
+  const yaml = (extra: string) => `name: t\nrouting: bird\n${extra}nodes: { a: {}, b: {} }\nunderlay: [[a, b]]\nvlinks: [[a, b]]\n`;
+  const on = buildModel(parseTopology(yaml('')));
+  assert.equal(on.bfd, true);
+  const c = birdConfig(on, on.nodes[0]!);
+  assert.match(c, /interface "vl-\*" \{ type ptp; hello 1; dead 4; bfd yes; \};/);
+  assert.match(c, /protocol bfd \{\n  interface "vl-\*" \{ min rx interval 100 ms; min tx interval 100 ms; multiplier 3; \};/);
+  const off = buildModel(parseTopology(yaml('bfd: false\n')));
+  assert.equal(off.bfd, false);
+  assert.doesNotMatch(birdConfig(off, off.nodes[0]!), /bfd/);
+  assert.deepEqual(problems(yaml('bfd: yes please\n')), ['bfd: must be true or false (got "yes please")']);
+  assert.equal(buildModel(shipped('ring100.yaml')).bfd, false, 'ring100 turns it off (README: cost at scale)');
+  assert.equal(buildModel(shipped('triangle.yaml')).bfd, true);
+});
+
 test('birdc neighbour output parses', () => {
   const out = `BIRD 2.0.12 ready.
 overlay:

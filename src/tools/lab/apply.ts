@@ -251,7 +251,7 @@ export async function labUp(file: string, o: UpOptions): Promise<UpResult> {
   if (!liveness) o.out('note: this iiptran build has no vlink liveness; vlink state follows OSPF dead timers only');
 
   const scale = labScale(model.nodes.length, { parallelism: o.parallelism, timeoutS: o.timeoutS });
-  o.out(`sizing for ${scale.parallelism} cores: at most ${scale.window.iiptran} iiptran and ${scale.window.bird} BIRD start-ups at once, ${Math.round(scale.readyMs / 1000)} s for each to answer, ${Math.round(scale.convergeMs / 1000)} s to converge`);
+  o.out(`sizing for ${scale.parallelism} core${scale.parallelism === 1 ? '' : 's'}: at most ${scale.window.iiptran} iiptran and ${scale.window.bird} BIRD start-ups at once, ${Math.round(scale.readyMs / 1000)} s for each to answer, ${Math.round(scale.convergeMs / 1000)} s to converge`);
 
   let step = '';
   try {

@@ -39,28 +39,53 @@ export async function requireFping(): Promise<void> {
 }
 
 /**
- * One VN ping from every node to every node it should reach (minus those in `skip`): one fping
- * per source node, sending a packet every 5 ms (so a 100-node lab does not flood its own
- * overlay), no retries, 1 s per target; a bounded number of sources at a time.
+ * Who pings whom: one ping per pair of nodes joined by vlinks, since the request follows one
+ * node's route and the reply the other's, so a ping each way would test the same two routes
+ * twice. A node behind NAT pings its outside peers (its packets open the NAT mapping, which
+ * static-routing labs need); otherwise the pairs alternate by index so every node sends about
+ * half of its pings. Pairs already in `skip` (answered earlier) are left out.
+ */
+export function pingPlan(s: Pick<LabState, 'model'>, skip?: Map<string, string[]>): Map<string, string[]> {
+  const nodes = s.model.nodes;
+  const index = new Map(nodes.map((n, i) => [n.name, i]));
+  const plan = new Map<string, string[]>(nodes.map((n) => [n.name, []]));
+  for (const [i, a] of nodes.entries()) {
+    for (const o of component(s as LabState, a.name)) {
+      const j = index.get(o)!;
+      if (j <= i || skip?.get(a.name)?.includes(o) || skip?.get(o)?.includes(a.name)) continue;
+      const b = nodes[j]!;
+      const natA = a.behindNat !== null && a.behindNat !== b.behindNat;
+      const natB = b.behindNat !== null && b.behindNat !== a.behindNat;
+      const aSends = natA !== natB ? natA : (i + j) % 2 === 1;
+      (aSends ? plan.get(a.name)! : plan.get(b.name)!).push(aSends ? b.name : a.name);
+    }
+  }
+  return plan;
+}
+
+/**
+ * The VN ping matrix (pingPlan): one fping per sending node, a packet every 5 ms (so a
+ * 100-node lab does not flood its own overlay), one retry, 1 s for the first answer; a
+ * bounded number of senders at a time. An answer counts for both ends of the pair.
  */
 export async function pingMatrix(s: LabState, skip?: Map<string, string[]>, concurrency = 2 * probeConcurrency(os.availableParallelism())): Promise<Map<string, string[]>> {
   const byAddr = new Map(s.model.nodes.map((n) => [n.vnAddr, n.name]));
-  const reach = new Map<string, string[]>();
+  const reach = new Map<string, Set<string>>(s.model.nodes.map((n) => [n.name, new Set(skip?.get(n.name) ?? [])]));
+  const plan = pingPlan(s, skip);
   await mapLimit(s.model.nodes, concurrency, async (n) => {
-    const ok = [...(skip?.get(n.name) ?? [])];
-    const targets = component(s, n.name).filter((o) => !ok.includes(o)).map((o) => s.model.nodes.find((x) => x.name === o)!.vnAddr);
-    if (targets.length > 0) {
-      // Exit status 1 just means some target did not answer; -a lists those that did.
-      const r = await nsExec(n.ns, ['fping', '-a', '-q', '-r', '1', '-t', '1000', '-i', '5', '-S', n.vnAddr, ...targets], { allowFail: true, timeoutMs: 30000 });
-      if (r.code > 1) throw new IiptranError('IIPTRAN_ERR_LAB', `fping in ${n.ns} failed (${r.code}): ${r.stderr.trim()}`);
-      for (const line of r.stdout.split('\n')) {
-        const name = byAddr.get(line.trim());
-        if (name !== undefined && !ok.includes(name)) ok.push(name);
-      }
+    const targets = plan.get(n.name)!.map((o) => s.model.nodes.find((x) => x.name === o)!.vnAddr);
+    if (targets.length === 0) return;
+    // Exit status 1 just means some target did not answer; -a lists those that did.
+    const r = await nsExec(n.ns, ['fping', '-a', '-q', '-r', '1', '-t', '1000', '-i', '5', '-S', n.vnAddr, ...targets], { allowFail: true, timeoutMs: 30000 });
+    if (r.code > 1) throw new IiptranError('IIPTRAN_ERR_LAB', `fping in ${n.ns} failed (${r.code}): ${r.stderr.trim()}`);
+    for (const line of r.stdout.split('\n')) {
+      const o = byAddr.get(line.trim());
+      if (o === undefined) continue;
+      reach.get(n.name)!.add(o);
+      reach.get(o)!.add(n.name);
     }
-    reach.set(n.name, ok);
   });
-  return reach;
+  return new Map([...reach].map(([k, v]) => [k, [...v]]));
 }
 
 type StatusMilestone = Exclude<keyof ConvergeMilestones, 'stable' | 'pings'>;

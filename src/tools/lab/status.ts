@@ -5,10 +5,10 @@
 import os from 'node:os';
 import { createHash } from 'node:crypto';
 import { controlCall } from '../../control/control-client.js';
-import { run } from '../netns.js';
 import { table } from '../table.js';
 import { parseOspfNeighbors, type OspfNeighbor } from './bird.js';
 import { birdCommand } from './bird-ctl.js';
+import { nodeRoutes } from './kernel-routes.js';
 import { mapLimit, probeConcurrency } from './waves.js';
 import type { LabState } from './state.js';
 import { faultKey } from './fault.js';
@@ -50,13 +50,6 @@ export interface LabStatus {
   faults: [string, string][];
 }
 
-interface KernelRoute {
-  dst: string;
-  dev?: string;
-  gateway?: string;
-  nexthops?: { dev?: string; gateway?: string }[];
-}
-
 const isFull = (s: string | null) => s !== null && s.startsWith('Full');
 
 async function nodeStatus(s: LabState, name: string): Promise<NodeStatus> {
@@ -66,7 +59,7 @@ async function nodeStatus(s: LabState, name: string): Promise<NodeStatus> {
   const [links, birdc, routes] = await Promise.all([
     controlCall(p.socket, 'show', { what: 'links' }, 5000).catch(() => null),
     p.birdSocket === null ? null : birdCommand(p.birdSocket, 'show ospf neighbors', 5000).catch(() => null),
-    run('ip', ['-n', m.ns, '-j', '-4', 'route', 'show'], { allowFail: true }),
+    nodeRoutes(s, name),
   ]);
   if (links !== null) {
     st.daemon = true;
@@ -76,8 +69,8 @@ async function nodeStatus(s: LabState, name: string): Promise<NodeStatus> {
     st.bird = true;
     st.neighbors = parseOspfNeighbors(birdc.text);
   }
-  if (routes.code === 0 && routes.stdout.trim() !== '') {
-    const rts = (JSON.parse(routes.stdout) as KernelRoute[]).map((r) => ({ ...r, dst: r.dst.includes('/') ? r.dst : `${r.dst}/32` }));
+  if (routes !== null) {
+    const rts = routes;
     const dsts = new Set(rts.map((r) => r.dst));
     st.routesTo = s.model.nodes.filter((o) => o.name !== name && dsts.has(o.vn)).map((o) => o.name);
     const vns = new Set(s.model.nodes.map((o) => o.vn));
