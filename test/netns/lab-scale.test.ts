@@ -12,24 +12,34 @@ import os from 'node:os';
 import path from 'node:path';
 import { isRoot } from './helpers.js';
 import { assertGone, cli } from './lab-harness.js';
-import { readState, type LabState } from '../../src/tools/lab/state.js';
+import { labDir, readState, type LabState } from '../../src/tools/lab/state.js';
 import { birdCommand } from '../../src/tools/lab/bird-ctl.js';
 
 const skip = isRoot ? false : 'needs root (network namespaces, TUN, BIRD)';
 const NODES = 24;
 const WINDOW = 4;
 
-/** A ring of NODES with a chord every 8 nodes, on three segments joined by a router. */
-function ringTopology(name: string): string {
-  const seg = (i: number) => `s${Math.ceil(i / 8)}`;
+/** A ring of `nodes` with a chord every 8 nodes, on segments of 8 joined by a router. */
+function ringTopology(name: string, nodes: number): string {
+  const segs = Math.ceil(nodes / 8);
   const lines = [`name: ${name}`, 'routing: bird', 'keying: ikev2', 'nodes:'];
-  for (let i = 1; i <= NODES; i++) lines.push(`  n${i}: {}`);
-  lines.push('routers:', '  core: {}', 'segments:', '  s1: {}', '  s2: {}', '  s3: {}', 'underlay:', '  - [core, s1]', '  - [core, s2]', '  - [core, s3]');
-  for (let i = 1; i <= NODES; i++) lines.push(`  - [n${i}, ${seg(i)}]`);
+  for (let i = 1; i <= nodes; i++) lines.push(`  n${i}: {}`);
+  lines.push('routers:', '  core: {}', 'segments:');
+  for (let g = 1; g <= segs; g++) lines.push(`  s${g}: {}`);
+  lines.push('underlay:');
+  for (let g = 1; g <= segs; g++) lines.push(`  - [core, s${g}]`);
+  for (let i = 1; i <= nodes; i++) lines.push(`  - [n${i}, s${Math.ceil(i / 8)}]`);
   lines.push('vlinks:');
-  for (let i = 1; i <= NODES; i++) lines.push(`  - [n${i}, n${(i % NODES) + 1}]`);
-  for (let i = 1; i <= NODES; i += 8) lines.push(`  - [n${i}, n${((i + 11) % NODES) + 1}]`);
+  for (let i = 1; i <= nodes; i++) lines.push(`  - [n${i}, n${(i % nodes) + 1}]`);
+  for (let i = 1; i <= nodes; i += 8) lines.push(`  - [n${i}, n${((i + 11) % nodes) + 1}]`);
   return lines.join('\n') + '\n';
+}
+
+function topologyFile(name: string, nodes: number): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iil-test-'));
+  const file = path.join(dir, `${name}.yaml`);
+  fs.writeFileSync(file, ringTopology(name, nodes));
+  return file;
 }
 
 /** Wall-clock ms at which a process started, from /proc (10 ms ticks since boot). */
@@ -61,9 +71,7 @@ describe(`lab: ${NODES} nodes started through a window of ${WINDOW}`, { skip }, 
   let s: LabState;
   let out = '';
   before(async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iil-test-'));
-    const file = path.join(dir, 'scale.yaml');
-    fs.writeFileSync(file, ringTopology(name));
+    const file = topologyFile(name, NODES);
     const t0 = Date.now();
     const r = await cli(['lab', 'up', file, '--cores', '1'], {}, 300000);
     out = r.stdout;
@@ -116,5 +124,28 @@ describe(`lab: ${NODES} nodes started through a window of ${WINDOW}`, { skip }, 
       sessions += up.length;
     }
     assert.equal(sessions, 2 * (NODES + 3));
+  });
+});
+
+describe('lab: a daemon failing inside the window stops the step and rolls back', { skip }, () => {
+  const name = `scalef${process.pid % 10000}`;
+  after(async () => {
+    await cli(['lab', 'down', name]);
+    await assertGone(name);
+  });
+
+  test('n6 cannot listen: no daemon after it starts beyond the window, nothing is left', async () => {
+    const file = topologyFile(name, 16);
+    // A directory where n6's control socket goes: its daemon fails as it starts listening.
+    fs.mkdirSync(path.join(labDir(name), 'n6', 'iiptran.sock'), { recursive: true });
+    const r = await cli(['lab', 'up', file, '--cores', '1'], {}, 120000);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /iiptran on node n6 \(pid \d+\) exited with \d+ during start-up/);
+    assert.doesNotMatch(r.stdout, /16 started/);
+    // n1..n5 answered before n6's slot came; n6 exited; at most WINDOW - 1 others were in flight.
+    const m = /removed 19 namespaces and (\d+) processes/.exec(r.stdout);
+    assert.ok(m, r.stdout);
+    assert.ok(Number(m[1]) >= 5 && Number(m[1]) <= 5 + WINDOW - 1, `stopped ${m[1]} processes`);
+    await assertGone(name);
   });
 });

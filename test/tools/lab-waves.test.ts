@@ -8,10 +8,10 @@ import { labScale, mapLimit, probeConcurrency, StartWindow, waveCount, READY_BAS
 import { parseBirdReply } from '../../src/tools/lab/bird-ctl.js';
 import { parseOspfNeighbors } from '../../src/tools/lab/bird.js';
 import { flatActions, planLab, type Action } from '../../src/tools/lab/plan.js';
-import { nodePaths } from '../../src/tools/lab/state.js';
+import { nodePaths, type LabState } from '../../src/tools/lab/state.js';
 import { loadTopology, parseTopology } from '../../src/tools/topology.js';
 import { pingPlan } from '../../src/tools/lab/converge.js';
-import { parseProcRoutes } from '../../src/tools/lab/kernel-routes.js';
+import { parseProcRoutes, rssKiB } from '../../src/tools/lab/node-proc.js';
 import { buildModel } from '../../src/tools/topology-model.js';
 import { REPO_ROOT } from '../../src/tools/pair-lab.js';
 
@@ -210,4 +210,13 @@ test('/proc/net/route parses: prefixes, gateways, first hop of a multipath route
   ]);
   assert.deepEqual(parseProcRoutes('Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n eth0\t0A0A0000\t00000000\t0001\t0\t0\t0\tFFFFFF00\n', 'BE'), [{ dst: '10.10.0.0/24', dev: 'eth0' }]);
   assert.deepEqual(parseProcRoutes(''), []);
+});
+
+test('rssKiB reads a recorded daemon resident memory, and only from a process that still belongs to the lab', () => {
+  // This test process stands in for a daemon: its command line names the repository, as a lab daemon's names the lab dir.
+  const fake = (dir: string) => ({ dir, processes: [{ pid: process.pid, role: 'iiptran' as const, node: 'a', ns: 'x', log: '' }] }) as unknown as LabState;
+  const kib = rssKiB(fake(REPO_ROOT), 'a', 'iiptran');
+  assert.ok(kib !== null && kib * 1024 > 10 * 2 ** 20 && kib * 1024 < process.memoryUsage().rss * 2, `${kib} KiB`);
+  assert.equal(rssKiB(fake('/run/iiptran/lab/elsewhere'), 'a', 'iiptran'), null, 'a reused pid is not the daemon');
+  assert.equal(rssKiB(fake(REPO_ROOT), 'a', 'bird'), null);
 });

@@ -8,7 +8,7 @@ import { controlCall } from '../../control/control-client.js';
 import { table } from '../table.js';
 import { parseOspfNeighbors, type OspfNeighbor } from './bird.js';
 import { birdCommand } from './bird-ctl.js';
-import { nodeRoutes } from './kernel-routes.js';
+import { nodeRoutes, rssKiB } from './node-proc.js';
 import { mapLimit, probeConcurrency } from './waves.js';
 import type { LabState } from './state.js';
 import { faultKey } from './fault.js';
@@ -28,6 +28,8 @@ export interface NodeStatus {
   routesTo: string[];
   /** Digest of those routes with their next hops: convergence waits until it stops changing. */
   routeDigest: string;
+  /** Resident memory of the node's daemons in KiB (null: not running; bird null too for static routing). */
+  rssKiB: { iiptran: number | null; bird: number | null };
 }
 
 export interface VlinkStatus {
@@ -55,7 +57,7 @@ const isFull = (s: string | null) => s !== null && s.startsWith('Full');
 async function nodeStatus(s: LabState, name: string): Promise<NodeStatus> {
   const m = s.model.nodes.find((n) => n.name === name)!;
   const p = s.nodes[name]!;
-  const st: NodeStatus = { node: name, ns: m.ns, vn: m.vn, underlay: m.underlayAddr, routing: m.routing, daemon: false, bird: m.routing === 'bird' ? false : null, links: [], neighbors: [], routesTo: [], routeDigest: '' };
+  const st: NodeStatus = { node: name, ns: m.ns, vn: m.vn, underlay: m.underlayAddr, routing: m.routing, daemon: false, bird: m.routing === 'bird' ? false : null, links: [], neighbors: [], routesTo: [], routeDigest: '', rssKiB: { iiptran: rssKiB(s, name, 'iiptran'), bird: rssKiB(s, name, 'bird') } };
   const [links, birdc, routes] = await Promise.all([
     controlCall(p.socket, 'show', { what: 'links' }, 5000).catch(() => null),
     p.birdSocket === null ? null : birdCommand(p.birdSocket, 'show ospf neighbors', 5000).catch(() => null),

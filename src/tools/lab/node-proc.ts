@@ -1,8 +1,10 @@
-// A lab node's main IPv4 routing table, for status polls. Reading /proc/<pid>/net/route of a
-// process inside the node's namespace (its daemon) costs a file read, where `ip -n NS route`
-// costs a process: at 100 nodes per poll that is most of a poll's time on a busy machine.
-// /proc shows one next hop per route (the first of a multipath route), which is all the
-// convergence check needs; `ip` remains the fallback when no lab process is alive there.
+// What /proc tells about a lab node, read through its own processes (no process spawned per
+// node per poll). Its main IPv4 routing table: /proc/<pid>/net/route of a process inside the
+// node's namespace (its daemon) costs a file read, where `ip -n NS route` costs a process, and
+// at 100 nodes per poll that is most of a poll's time on a busy machine. /proc shows one next
+// hop per route (the first of a multipath route), which is all the convergence check needs;
+// `ip` remains the fallback when no lab process is alive there. And each daemon's resident
+// memory, for `lab status --json` and the scale measurements in the README.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -52,16 +54,37 @@ export function parseProcRoutes(text: string, endian: 'LE' | 'BE' = os.endiannes
   return out;
 }
 
-function procOf(s: LabState, node: string): number[] {
-  return s.processes.filter((p) => p.node === node).map((p) => p.pid);
+/** Recorded pids of the node's processes that are still ours (not reused by an unrelated process). */
+function procOf(s: LabState, node: string, role?: 'iiptran' | 'bird'): number[] {
+  return s.processes
+    .filter((p) => p.node === node && (role === undefined || p.role === role))
+    .map((p) => p.pid)
+    .filter((pid) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(s.dir);
+      } catch {
+        return false;
+      }
+    });
+}
+
+/** Resident memory (VmRSS) of the node's daemon of that role, in KiB; null when it is not running. */
+export function rssKiB(s: LabState, node: string, role: 'iiptran' | 'bird'): number | null {
+  for (const pid of procOf(s, node, role)) {
+    try {
+      const m = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) return Number(m[1]);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return null;
 }
 
 /** The node's main table; null when it cannot be read at all. */
 export async function nodeRoutes(s: LabState, node: string): Promise<KernelRoute[] | null> {
   for (const pid of procOf(s, node)) {
     try {
-      // The pid must still be ours (not reused by an unrelated process in another namespace).
-      if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(s.dir)) continue;
       return parseProcRoutes(fs.readFileSync(`/proc/${pid}/net/route`, 'utf8'));
     } catch {
       /* exited: try the next one, then ip */
