@@ -63,6 +63,8 @@ interface StepContext {
   abort: AbortController;
   /** Spawn-to-ready time of each daemon started in this step. */
   readyTimes: number[];
+  /** Daemons spawned so far in this step. */
+  spawned: number;
 }
 
 async function waitReady(a: Extract<Action, { kind: 'spawn' }>, pid: number, exited: () => number | null, ctx: StepContext): Promise<void> {
@@ -146,6 +148,7 @@ async function perform(a: Action, s: LabState, pending: Promise<void>[], ctx: St
         throw e;
       }
       s.processes.push({ pid: child.pid, role: a.role, node: a.node, ns: a.ns, log: a.log });
+      ctx.spawned++;
       saveState(s);
       const ready = waitReady(a, child.pid, () => child.exitCode ?? (child.signalCode !== null ? 128 : null), ctx);
       pending.push(
@@ -184,6 +187,7 @@ function stepContext(scale: LabScale): StepContext {
     readyMs: scale.readyMs,
     abort: new AbortController(),
     readyTimes: [],
+    spawned: 0,
   };
 }
 
@@ -193,18 +197,25 @@ async function runStep(st: Step, s: LabState, ctx: StepContext, out: (line: stri
   const spawns = flatActions([st]).filter((a) => a.kind === 'spawn').length;
   // A 100-daemon step takes a while: say how far it got every few seconds.
   const progress = spawns > 0 ? setInterval(() => out(`      ${ctx.readyTimes.length}/${spawns} answering`), 5000) : null;
+  const stopped = () => {
+    if (spawns > 0) out(`      stopped starting daemons: ${ctx.spawned} of ${spawns} had been started`);
+  };
   try {
     for (const a of st.actions) await perform(a, s, pending, ctx);
   } catch (e) {
     ctx.abort.abort(e);
     await Promise.allSettled(pending);
+    stopped();
     throw e;
   } finally {
     if (progress !== null) clearInterval(progress);
   }
   const results = await Promise.allSettled(pending);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed !== undefined) throw ctx.abort.signal.aborted ? ctx.abort.signal.reason : failed.reason;
+  if (failed !== undefined) {
+    stopped();
+    throw ctx.abort.signal.aborted ? ctx.abort.signal.reason : failed.reason;
+  }
 }
 
 function startSummary(st: Step, ctx: StepContext): string {
