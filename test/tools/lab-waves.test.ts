@@ -52,6 +52,7 @@ test('labScale: one core, and a machine that reports nonsense, still get a usabl
   assert.deepEqual(one.window, { iiptran: 4, bird: 8 });
   assert.equal(one.factor, 10 / 8);
   assert.equal(labScale(10, { parallelism: 0 }).parallelism, 1);
+  assert.ok(labScale(10, { parallelism: NaN }).parallelism >= 1);
   assert.ok(labScale(10).parallelism >= 1, 'defaults to os.availableParallelism()');
   assert.equal(probeConcurrency(1), 4);
   assert.equal(probeConcurrency(2), 8);

@@ -1,9 +1,8 @@
 // How fast `lab up` may start daemons and how long it waits for them, sized to the lab and the
 // machine. Starting every daemon at once makes each one's start-up (module loading, config
-// parsing, TUN set-up: CPU bound) compete with all the others and with the daemons already
-// negotiating IKE, so on a small machine the first one misses any fixed deadline. So start-ups
-// are admitted through a window, and deadlines grow with the work per core. Pure logic here;
-// the window itself (StartWindow) holds no I/O either.
+// parsing, TUN set-up) compete with all the others and with the daemons already negotiating
+// IKE: 100 at once on 2 cores, and the first missed a fixed 20 s deadline. So start-ups are
+// admitted through a window, and deadlines grow with the work per core. No I/O here.
 
 import os from 'node:os';
 
@@ -41,7 +40,8 @@ export interface LabScale {
  * slow start-ups more, while a short `--timeout` never makes start-up deadlines tighter.
  */
 export function labScale(nodes: number, opts: { parallelism?: number; timeoutS?: number | undefined } = {}): LabScale {
-  const parallelism = Math.max(1, Math.floor(opts.parallelism ?? os.availableParallelism()));
+  const p = opts.parallelism;
+  const parallelism = Math.max(1, Math.floor(p !== undefined && Number.isFinite(p) ? p : os.availableParallelism()));
   const factor = Math.max(1, nodes / (NODES_PER_CORE_BASE * parallelism));
   const defaultConverge = Math.round(CONVERGE_BASE_MS * factor);
   const convergeMs = opts.timeoutS === undefined ? defaultConverge : Math.round(opts.timeoutS * 1000);
