@@ -2,7 +2,17 @@
   "targets": [
     {
       "target_name": "iiptran_native",
-      "sources": ["src/native/iiptran_native.c"],
+      "sources": [
+        "src/native/module.c",
+        "src/native/napi_util.c",
+        "src/native/tun.c",
+        "src/native/sockets.c",
+        "src/native/batch.c",
+        "src/native/reader.c",
+        "src/native/reader_poll.c",
+        "src/native/reader_lifecycle.c",
+        "src/native/ifctl.c"
+      ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11", "-fvisibility=hidden"],
       "cflags!": ["-O3"],

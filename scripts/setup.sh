@@ -4,16 +4,31 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Every Debian package the daemon, the labs, the tests and the benchmark use, with who uses it.
+# A package installed by hand is not on the next machine: add it here. The program -> package
+# table that `iiptran doctor` and the tests check against is src/tools/doctor-programs.ts.
 DEB_PACKAGES=(
-  iproute2 iputils-ping    # netns, veth, ping
-  fping                    # lab convergence: one process pings every VN address of a node
-  nftables                 # underlay fault injection
-  iperf3                   # TCP transfer tests and benchmark
-  tcpdump tshark           # underlay captures; tshark is the independent ESP decoder
-  openvpn wireguard-go wireguard-tools openssl  # benchmark peers
-  bird2                    # dynamic routing over vlinks
-  strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins  # IKEv2 interop peer
-  g++ make python3         # native addon build (node-gyp)
+  iproute2                  # ip: daemon routes; labs and netns tests (netns, veth, bridges)
+  iputils-ping              # ping: netns tests, demo
+  fping                     # fping: lab convergence check (one process pings every VN address a node must reach)
+  procps                    # sysctl: forwarding in lab router namespaces
+  util-linux mount          # unshare, mount: a private /run per charon in the interop tests
+  nftables                  # nft: lab NAT and link faults, fault injection in netns tests
+  iperf3                    # TCP transfers in netns tests (rekey under load) and the benchmark
+  tcpdump                   # underlay captures in netns tests and the demo
+  tshark wireshark-common   # tshark, text2pcap: the independent ESP/IKE decoder in tests
+  bird2                     # bird, birdc: OSPF over vlinks in labs (routing: bird)
+  strongswan-charon strongswan-swanctl  # charon, swanctl: the IKEv2 interop peer in netns tests
+  libstrongswan strongswan-libcharon  # charon's base plugins (aes, sha2, kdf, x509, kernel-netlink, socket-default, ...)
+  libstrongswan-standard-plugins  # charon's openssl and gcm plugins (AES-GCM); only a Recommends of strongswan-charon
+  libstrongswan-extra-plugins     # charon's chapoly and curve25519 plugins
+  libcharon-extra-plugins         # charon's kernel-libipsec plugin (tunnel-any interop test)
+  kea-dhcp4-server          # kea-dhcp4: the real DHCPv4 server behind the hub's relay (RFC 3456 tests, DHCP captures)
+  openssl                   # openssl CLI: raw public key interop unit test; benchmark OpenVPN keys
+  ldnsutils nsd             # ldns-keygen, ldns-signzone, ldns-key2ds, nsd: signed test zones served for the DNSSEC tests
+  unbound-host bind9-dnsutils  # unbound-host, delv: independent DNSSEC validators in the cross-check test
+  openvpn wireguard-go wireguard-tools  # benchmark peers
+  g++ make python3          # native addon build (node-gyp, run by npm ci)
 )
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -35,4 +50,10 @@ fi
 # npm ci honours the lockfile; it also runs our own install script (node-gyp rebuild).
 npm ci --no-audit --no-fund
 npm run build --silent
+
+# The same checks a user gets from `iiptran doctor`: a required one failing fails setup.
+if ! node bin/iiptran.js doctor; then
+  echo "setup.sh: iiptran doctor reports a failing check (see the FIX column above)" >&2
+  exit 1
+fi
 echo "setup.sh: ready (node $(node --version), $(ls build/Release/*.node))"

@@ -8,9 +8,9 @@ export type ErrorCode =
   | 'IIPTRAN_ERR_TOPOLOGY'        // topology file invalid
   | 'IIPTRAN_ERR_NATIVE'          // native addon missing or a system call failed
   | 'IIPTRAN_ERR_CONTROL'         // control socket unreachable or protocol error
-  | 'IIPTRAN_ERR_SA_EXHAUSTED'    // a non-ESN SA ran out of sequence numbers
   | 'IIPTRAN_ERR_CODEC'           // a codec was asked to encode an impossible value
   | 'IIPTRAN_ERR_LAB'             // lab launcher failure
+  | 'IIPTRAN_ERR_GUARD'           // the fail-closed guard (nft table, unreachable routes) could not be installed, read or removed
   | 'IIPTRAN_ERR_USAGE';          // bad command-line usage
 
 export class IiptranError extends Error {

@@ -1,27 +1,10 @@
-import { loadNodeConfig } from '../control/config.js';
-import { vlinkMtu } from '../dataplane/mtu.js';
-import { loadKeyFile } from '../control/keyfile.js';
-import { loadPskFile } from '../control/ike/psk.js';
-import { loadPubkeyAuth } from '../control/ike/auth-pubkey.js';
+import { checkNodeConfig } from '../control/config-check.js';
 import { table } from '../tools/table.js';
 
+// The daemon validates with the same checkNodeConfig at start and on SIGHUP, so "ok" here means
+// the daemon accepts the file.
 export async function checkConfigCommand(o: { file: string; json: boolean }): Promise<void> {
-  const cfg = loadNodeConfig(o.file);
-  const rows = cfg.vlinks.map((v) => {
-    const k = v.keying;
-    let suite: string;
-    if (k.mode === 'manual') {
-      loadKeyFile(k.keyIn, k.suite);
-      loadKeyFile(k.keyOut, k.suite);
-      suite = k.suite;
-    } else {
-      if (k.auth === 'pubkey') loadPubkeyAuth(k.privateKey, k.peerPublicKey);
-      else loadPskFile(k.pskFile).fill(0);
-      suite = `ikev2: ${k.espProposals.join(',')}`;
-    }
-    const max = vlinkMtu(cfg.underlay.mtu, v.encap);
-    return { name: v.name, peer: v.peer, encap: v.encap, suite, mtu: v.mtu === 'auto' ? max : v.mtu, maxMtu: max };
-  });
+  const { cfg, vlinks: rows } = checkNodeConfig(o.file);
   if (o.json) {
     process.stdout.write(JSON.stringify({ ok: true, node: cfg.node, vlinks: rows }, null, 2) + '\n');
     return;

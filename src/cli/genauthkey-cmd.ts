@@ -1,5 +1,5 @@
-import { writeAuthKeyPair } from '../control/ike/auth-pubkey.js';
-import type { AuthKeyType } from '../control/ike/crypto/auth.js';
+import { writeAuthKeyPair } from '../control/credentials.js';
+import type { AuthKeyType } from '../ike/crypto/auth.js';
 
 export const AUTH_KEY_TYPES: readonly AuthKeyType[] = ['ed25519', 'ecdsa-p256'];
 

@@ -1,5 +1,5 @@
 // `iiptran lab ...`: launch and operate whole overlay topologies in network namespaces.
-// Parsing and printing only; the work is in src/tools/lab/.
+// Parsing and printing only; the work is in src/lab/.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,13 +9,13 @@ import { controlCall } from '../control/control-client.js';
 import { IiptranError } from '../errors.js';
 import { RENDERERS } from '../tools/inspector.js';
 import { table } from '../tools/table.js';
-import { LAB_NAME_RE, loadTopology } from '../tools/topology.js';
-import { FAIL_AT_ENV, labUp } from '../tools/lab/apply.js';
-import { setLink } from '../tools/lab/fault.js';
-import { labStatus, renderStatus } from '../tools/lab/status.js';
-import { listLabs, nodeOf, readState, resolveLab } from '../tools/lab/state.js';
-import { teardown } from '../tools/lab/teardown.js';
-import { BIRD_STARTS_PER_CORE, IIPTRAN_STARTS_PER_CORE } from '../tools/lab/waves.js';
+import { LAB_NAME_RE, loadTopology } from '../lab/topology.js';
+import { FAIL_AT_ENV, labUp } from '../lab/apply.js';
+import { setLink } from '../lab/fault.js';
+import { labStatus, renderStatus } from '../lab/status.js';
+import { listLabs, nodeOf, readState, resolveLab } from '../lab/state.js';
+import { teardown } from '../lab/teardown.js';
+import { BIRD_STARTS_PER_CORE, IIPTRAN_STARTS_PER_CORE } from '../lab/waves.js';
 import { SHOW_VIEWS } from './show-cmd.js';
 
 const print = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');
@@ -184,7 +184,7 @@ export const labCommand: CommandModule = {
       )
       .command(
         'show <node> <what>',
-        "The inspector, aimed at one node: routes joined with vlink, outer header and SA; SAs; links; policies; counters",
+        "The inspector, aimed at one node: routes joined with vlink, outer header and SA; SAs; links; policies; counters; ike; guard",
         (y) =>
           y
             .positional('node', { type: 'string', demandOption: true })

@@ -11,8 +11,10 @@ import { AUTH_KEY_TYPES, genauthkeyCommand } from './genauthkey-cmd.js';
 import { checkConfigCommand } from './check-config-cmd.js';
 import { demoCommand } from './demo-cmd.js';
 import { labCommand } from './lab-cmd.js';
+import { doctorCommand } from './doctor-cmd.js';
+import { SUITES, type Suite } from '../dataplane/suite.js';
+import { LOG_LEVELS } from '../control/config-types.js';
 
-const SUITES = ['aes-gcm-128', 'aes-gcm-256', 'chacha20-poly1305'] as const;
 
 export async function main(argv: string[]): Promise<void> {
   try {
@@ -26,7 +28,7 @@ export async function main(argv: string[]): Promise<void> {
           y
             .option('config', { alias: 'c', type: 'string', demandOption: true, describe: 'node config file (YAML; see README "Node config reference")' })
             .option('socket', { type: 'string', describe: 'control socket path (overrides control_socket in the config)' })
-            .option('log-level', { type: 'string', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], describe: 'override log_level' })
+            .option('log-level', { type: 'string', choices: LOG_LEVELS, describe: 'override log_level' })
             .example('$0 node --config /etc/iiptran/a.yaml', 'start node a; SIGHUP reloads, SIGTERM stops'),
         async (a) => nodeCommand({ config: a.config, socket: a.socket, logLevel: a['log-level'] }),
       )
@@ -37,7 +39,7 @@ export async function main(argv: string[]): Promise<void> {
           y
             .positional('what', {
               choices: SHOW_VIEWS,
-              describe: 'links: vlinks with MTU, outer header, counters | policies: SPD | sas: SAD | routes: kernel routes joined with vlink, outer header, policy and SA | counters: every drop reason',
+              describe: 'links: vlinks with MTU, outer header, counters | policies: SPD | sas: SAD | routes: kernel routes joined with vlink, outer header, policy and SA | counters: every drop reason | ike: IKE SAs | guard: the fail-closed guard (vn_prefixes, unreachable routes, nft drops)',
             })
             .option('json', { type: 'boolean', default: false, describe: 'print the stable JSON view (schema field says its version)' })
             .option('all', { type: 'boolean', default: false, describe: 'routes: include routes that do not leave by a vlink' })
@@ -54,7 +56,7 @@ export async function main(argv: string[]): Promise<void> {
           y
             .option('suite', { type: 'string', choices: SUITES, default: 'aes-gcm-256', describe: 'ESP suite the key is for' })
             .option('out', { alias: 'o', type: 'string', describe: 'write to this file (created 0600, never overwritten); default: stdout' }),
-        async (a) => genkeyCommand({ suite: a.suite as (typeof SUITES)[number], out: a.out }),
+        async (a) => genkeyCommand({ suite: a.suite as Suite, out: a.out }),
       )
       .command(
         'genauthkey',
@@ -81,9 +83,10 @@ export async function main(argv: string[]): Promise<void> {
             .option('suite', { type: 'string', choices: SUITES, default: 'aes-gcm-256' })
             .option('encap', { type: 'string', choices: ['udp', 'esp'] as const, default: 'udp' })
             .option('keep', { type: 'boolean', default: false, describe: 'keep the overlay running until Ctrl-C' }),
-        async (a) => demoCommand({ suite: a.suite as (typeof SUITES)[number], encap: a.encap as 'udp' | 'esp', keep: a.keep }),
+        async (a) => demoCommand({ suite: a.suite as Suite, encap: a.encap as 'udp' | 'esp', keep: a.keep }),
       )
       .command(labCommand)
+      .command(doctorCommand)
       .demandCommand(1, 'name a command; see --help')
       .strict()
       .help()

@@ -7,6 +7,7 @@ import { RtNetSys } from '../io/netsys.js';
 import { loadNodeConfig } from '../control/config.js';
 import { openIkeUdp } from '../io/ike-udp.js';
 import { ikeKeyLogFile } from '../io/ike-keylog.js';
+import { OsGuard } from '../io/guard.js';
 
 export async function nodeCommand(o: { config: string; socket?: string | undefined; logLevel?: string | undefined }): Promise<void> {
   // Read the level early so start-up errors are logged at the level the operator asked for.
@@ -15,7 +16,7 @@ export async function nodeCommand(o: { config: string; socket?: string | undefin
   const handle = await runDaemon(
     o.config,
     {
-      openTun, openUdp: openUdpUnderlay, openRawEsp, openIkeUdp, netsys: new RtNetSys(),
+      openTun, openUdp: openUdpUnderlay, openRawEsp, openIkeUdp, netsys: new RtNetSys(), guard: new OsGuard(),
       // Like SSLKEYLOGFILE: only for tests and for decrypting captures, never set in production.
       ...(process.env['IIPTRAN_IKE_KEYLOG'] ? { ikeKeyLog: ikeKeyLogFile(process.env['IIPTRAN_IKE_KEYLOG']) } : {}),
     },

@@ -1,14 +1,20 @@
 // The validated, defaults-filled shape of a node config. The YAML on disk uses snake_case
 // (documented in README.md "Node config reference"); config.ts maps it to these types.
 
-export type Suite = 'aes-gcm-128' | 'aes-gcm-256' | 'chacha20-poly1305';
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+export type { Suite } from '../dataplane/suite.js';
+import type { Suite } from '../dataplane/suite.js';
+
+/** The one list of log levels (pino's), for config, topologies and the CLI. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface NodeConfig {
   /** node: node name, [a-z0-9][a-z0-9-]{0,31}. */
   node: string;
   /** control_socket: default /run/iiptran/<node>.sock. */
   controlSocket: string;
+  /** control_socket_group: group name or gid allowed to use the socket (mode 0660); absent: root only (0600). */
+  controlSocketGroup?: string | number;
   /** log_level: default info. */
   logLevel: LogLevel;
   underlay: UnderlayConfig;
@@ -19,6 +25,8 @@ export interface NodeConfig {
   ikeNatKeepaliveS?: number;
   /** ike_retry_max_s: cap on the initiator's wait between IKE attempts after a failure (reinit.ts), 1..3600; absent: 60. */
   ikeRetryMaxS?: number;
+  /** vn_prefixes: canonical IPv4 prefixes of the VN address space, guarded fail-closed (io/guard.ts); absent: no guard. */
+  vnPrefixes?: string[];
 }
 
 export interface UnderlayConfig {

@@ -3,10 +3,13 @@ import { isIPv4 } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Document, LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import { ConfigError, IiptranError } from '../errors.js';
-import type { IkeKeying, Keying, Liveness, LogLevel, ManualKeying, NodeConfig, Suite, UnderlayConfig, VlinkConfig } from './config-types.js';
-import { DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS, parseEspProposal, parseIkeProposal } from './ike/proposals.js';
-import { DEFAULT_DPD_INTERVAL_S } from './ike/dpd.js';
-import { parseIdentity } from './ike/identity.js';
+import { LOG_LEVELS, type IkeKeying, type Keying, type Liveness, type ManualKeying, type NodeConfig, type Suite, type UnderlayConfig, type VlinkConfig } from './config-types.js';
+import { SUITES } from '../dataplane/suite.js';
+import { DEFAULT_ESP_PROPOSALS, DEFAULT_IKE_PROPOSALS, parseEspProposal, parseIkeProposal } from '../ike/proposals.js';
+import { DEFAULT_DPD_INTERVAL_S } from '../ike/dpd.js';
+import { parseIdentity } from '../ike/identity.js';
+import { checkVnPrefixes } from './vn-prefixes.js';
+import { vlinkMtu } from '../dataplane/mtu.js';
 
 export interface ConfigProblem {
   /** Path of the offending field, e.g. `vlinks[1].keying.spi_in`. */
@@ -46,11 +49,9 @@ export const DEFAULT_REPLAY_WINDOW = 1024;
 export const SPI_MIN = 0x100;
 export const SPI_MAX = 0xffffffff;
 
-const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
-const SUITES: readonly Suite[] = ['aes-gcm-128', 'aes-gcm-256', 'chacha20-poly1305'];
 const ENCAPS = ['udp', 'esp'] as const;
 
-const TOP_FIELDS = ['node', 'control_socket', 'log_level', 'underlay', 'vlinks', 'ike_cookie_threshold', 'ike_nat_keepalive_s', 'ike_retry_max_s'];
+const TOP_FIELDS = ['node', 'control_socket', 'control_socket_group', 'log_level', 'underlay', 'vlinks', 'ike_cookie_threshold', 'ike_nat_keepalive_s', 'ike_retry_max_s', 'vn_prefixes'];
 const UNDERLAY_FIELDS = ['address', 'mtu', 'port'];
 const VLINK_FIELDS = ['name', 'peer', 'peer_port', 'encap', 'address', 'peer_address', 'mtu', 'replay_window', 'liveness', 'keying'];
 const LIVENESS_FIELDS = ['interval_ms', 'dead_ms'];
@@ -64,6 +65,9 @@ const NODE_NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
 // sun_path is 108 bytes including the terminating NUL.
 const MAX_SOCKET_PATH_BYTES = 107;
+const GROUP_NAME_RE = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
+// (gid_t)-1 means "no change" to chown, so it is not a group.
+const MAX_GID = 0xfffffffe;
 
 type Path = (string | number)[];
 type Obj = Record<string, unknown>;
@@ -103,15 +107,40 @@ export function parseNodeConfig(text: string, opts: { file?: string; baseDir: st
       opts.file,
     );
   }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // An alias bomb (a few lines expanding to billions of nodes) is refused here, as a config error.
+    throw new ConfigErrors([{ field: '(yaml)', problem: yamlToJsProblem(e) }], opts.file);
+  }
   const v = new Validator(doc, lineCounter, opts.baseDir);
-  const cfg = v.run(doc.toJS({ maxAliasCount: 100 }));
+  const cfg = v.run(raw);
   if (v.errors.length > 0 || cfg === undefined) throw new ConfigErrors(v.errors, opts.file);
   return cfg;
+}
+
+/** Why the yaml library refused to build the data of a document it had parsed. */
+export function yamlToJsProblem(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return /alias count/i.test(msg)
+    ? `aliases expand to too many nodes (${msg}); refusing the file`
+    : `cannot be read as data: ${firstLine(msg)}`;
 }
 
 function firstLine(s: string): string {
   const i = s.indexOf('\n');
   return (i < 0 ? s : s.slice(0, i)).replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/**
+ * Why an explicit vlink MTU cannot be used, or undefined when it fits. The one rule shared by
+ * config validation (check-config, start, reload) and OverlayNode.prepare.
+ */
+export function vlinkMtuProblem(underlayMtu: number, encap: 'udp' | 'esp', mtu: number): string | undefined {
+  const max = vlinkMtu(underlayMtu, encap);
+  if (mtu <= max) return undefined;
+  return `${mtu} does not fit: underlay.mtu ${underlayMtu} minus the ${encap} ESP encapsulation overhead leaves at most ${max}; use mtu: auto or at most ${max}`;
 }
 
 export function formatPath(path: Path): string {
@@ -285,6 +314,14 @@ class Validator {
       }
     }
 
+    // Resolved to a gid (and checked to exist) by config-check.ts, which may read the system's group database.
+    let controlSocketGroup: string | number | undefined;
+    if (this.present(top, 'control_socket_group')) {
+      const v = top.control_socket_group;
+      if ((typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_GID) || (typeof v === 'string' && GROUP_NAME_RE.test(v))) controlSocketGroup = v;
+      else this.err(['control_socket_group'], `must be a group name (letters, digits, _ . -, not starting with a digit or -) or a numeric gid 0..${MAX_GID} (got ${describe(v)})`);
+    }
+
     const logLevel = this.oneOf(top, 'log_level', [], LOG_LEVELS, 'info');
 
     let underlay: UnderlayConfig = { address: '', mtu: DEFAULT_UNDERLAY_MTU, port: DEFAULT_UDP_PORT };
@@ -317,6 +354,13 @@ class Validator {
     }
     // Cross-checks also run on vlinks with their own errors, so one pass reports everything.
     this.crossCheck(vlinks);
+    // An invalid underlay.mtu was reported already; measuring vlinks against its default would mislead.
+    if (!this.errors.some((e) => e.field === 'underlay' || e.field === 'underlay.mtu')) {
+      for (const { index, vl } of vlinks) {
+        const bad = vl.encap === undefined || vl.mtu === 'auto' ? undefined : vlinkMtuProblem(underlay.mtu, vl.encap, vl.mtu);
+        if (bad !== undefined) this.err(['vlinks', index, 'mtu'], bad);
+      }
+    }
 
     // Engine-wide IKE knobs; absent means the engine's defaults (cookie.ts, nat.ts).
     const ikeTop: Pick<NodeConfig, 'ikeCookieThreshold' | 'ikeNatKeepaliveS' | 'ikeRetryMaxS'> = {};
@@ -324,11 +368,20 @@ class Validator {
     if (this.present(top, 'ike_nat_keepalive_s')) ikeTop.ikeNatKeepaliveS = this.integer(top, 'ike_nat_keepalive_s', [], 0, 3600, 20);
     if (this.present(top, 'ike_retry_max_s')) ikeTop.ikeRetryMaxS = this.integer(top, 'ike_retry_max_s', [], 1, 3600, 60);
 
+    // The fail-closed guard's address space (vn-prefixes.ts); absent: no guard.
+    let vnPrefixes: string[] | undefined;
+    if (this.present(top, 'vn_prefixes')) {
+      const r = checkVnPrefixes(top.vn_prefixes, underlay.address, vlinks.map(({ index, vl }) => ({ index, peer: vl.peer })));
+      for (const p of r.problems) this.err(p.path, p.problem);
+      vnPrefixes = r.prefixes;
+    }
+
     if (this.errors.length > 0) return undefined;
     return {
-      node, controlSocket, logLevel, underlay,
+      node, controlSocket, ...(controlSocketGroup === undefined ? {} : { controlSocketGroup }), logLevel, underlay,
       vlinks: vlinks.map(({ vl }) => ({ ...vl, encap: vl.encap!, keying: vl.keying! })),
       ...ikeTop,
+      ...(vnPrefixes === undefined ? {} : { vnPrefixes }),
     };
   }
 

@@ -18,6 +18,12 @@ export async function controlCall(socketPath: string, method: string, params: Re
       const hint = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? ': is `iiptran node` running with this control_socket?' : '';
       reject(new ControlError(`cannot reach control socket ${socketPath} (${e.code ?? e.message})${hint}`, e));
     });
+    c.on('close', () => {
+      // Settles only if nothing else did: a daemon that hangs up without a reply (shutting down,
+      // or over a limit) is reported now rather than after the timeout.
+      clearTimeout(timer);
+      reject(new ControlError(`${socketPath} closed the connection without an answer`));
+    });
     c.on('data', (chunk: string) => {
       buf += chunk;
       const nl = buf.indexOf('\n');

@@ -3,11 +3,11 @@
 //   SIGTERM / SIGINT  remove vlinks (their TUNs vanish), close sockets, remove the socket file
 
 import type { Logger } from 'pino';
-import { loadNodeConfig } from './config.js';
+import { checkNodeConfig } from './config-check.js';
 import { OverlayNode, type NodeIo } from './node.js';
 import { ControlServer } from './control-server.js';
-import { countersView, ikeView, linksView, policiesView, routesView, sasView } from './inspect.js';
-import { IiptranError } from '../errors.js';
+import { countersView, guardView, ikeView, linksView, policiesView, routesView, sasView } from './inspect.js';
+import { ConfigError, IiptranError } from '../errors.js';
 
 export interface DaemonHandle {
   node: OverlayNode;
@@ -15,55 +15,64 @@ export interface DaemonHandle {
 }
 
 export async function runDaemon(configPath: string, io: NodeIo, log: Logger, socketOverride?: string): Promise<DaemonHandle> {
-  const cfg = loadNodeConfig(configPath);
+  // The same validation as `iiptran check-config`: what it calls ok, the daemon accepts.
+  const { cfg, controlSocketGid } = checkNodeConfig(configPath);
   if (socketOverride !== undefined) cfg.controlSocket = socketOverride;
   const node = new OverlayNode(cfg, io, log);
   await node.start();
 
-  const views: Record<string, (p: Record<string, unknown>) => unknown> = {
-    links: () => linksView(node),
-    policies: () => policiesView(node),
-    sas: () => sasView(node),
-    counters: () => countersView(node),
-    ike: () => ikeView(node),
-    routes: async (p) => routesView(node, await io.netsys.routes(), p['all'] === true),
-  };
-  const reload = async () => {
-    const next = loadNodeConfig(configPath);
+  // A Map, so a client naming "constructor" or "toString" finds nothing.
+  const views = new Map<string, (p: Record<string, unknown>) => unknown>([
+    ['links', () => linksView(node)],
+    ['policies', () => policiesView(node)],
+    ['sas', () => sasView(node)],
+    ['counters', () => countersView(node)],
+    ['ike', () => ikeView(node)],
+    ['routes', async (p) => routesView(node, await io.netsys.routes(), p['all'] === true)],
+    ['guard', async () => guardView(node, io.guard === undefined ? null : await io.guard.state())],
+  ]);
+  const applyReload = async () => {
+    const { cfg: next } = checkNodeConfig(configPath);
     if (socketOverride !== undefined) next.controlSocket = socketOverride;
+    // The socket is already bound with its group; like control_socket, that needs a restart.
+    if (next.controlSocketGroup !== cfg.controlSocketGroup) throw new ConfigError('control_socket_group', 'cannot change on reload; restart the daemon');
     return node.reload(next);
   };
-  const server = new ControlServer(
+  // SIGHUP and the control socket's reload take turns: never two reloads at once.
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reload = () => {
+    const r = reloading.then(applyReload);
+    reloading = r.catch(() => undefined);
+    return r;
+  };
+  const server: ControlServer = new ControlServer(
     cfg.controlSocket,
     {
-      ping: () => ({ node: cfg.node, pid: process.pid, uptimeSeconds: Math.round((Date.now() - node.startedAt) / 1000) }),
+      ping: () => ({ node: cfg.node, pid: process.pid, uptimeSeconds: Math.round((Date.now() - node.startedAt) / 1000), control: server.stats }),
       show: (p) => {
         const what = String(p['what']);
-        const v = views[what];
-        if (v === undefined) throw new IiptranError('IIPTRAN_ERR_USAGE', `unknown view "${what}"; one of: ${Object.keys(views).join(', ')}`);
+        const v = views.get(what);
+        if (v === undefined) throw new IiptranError('IIPTRAN_ERR_USAGE', `unknown view "${what}"; one of: ${[...views.keys()].join(', ')}`);
         return v(p);
       },
       reload,
     },
     log,
+    { gid: controlSocketGid },
   );
   try {
     await server.listen();
   } catch (e) {
-    await node.stop();
+    // A start that failed leaves the guard, as a crash would (vn-guard.ts).
+    await node.stop({ keepGuard: true });
     throw e;
   }
   log.info({ socket: cfg.controlSocket }, 'control socket listening');
 
-  let reloading = Promise.resolve();
   const onHup = () => {
-    reloading = reloading.then(async () => {
-      try {
-        await reload();
-      } catch (e) {
-        // The running config stays: nothing was changed before validation finished.
-        log.error({ code: (e as IiptranError).code, err: (e as Error).message }, 'reload rejected; keeping the running config');
-      }
+    reload().catch((e: unknown) => {
+      // The running config stays: nothing was changed before validation finished.
+      log.error({ code: (e as IiptranError).code, err: (e as Error).message }, 'reload rejected; keeping the running config');
     });
   };
   let stopping: Promise<void> | null = null;

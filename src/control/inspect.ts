@@ -4,10 +4,12 @@
 
 import type { InboundSa, OutboundSa } from '../dataplane/sa.js';
 import { DROP_REASONS, type DropCounters } from '../dataplane/drop-reasons.js';
-import type { KernelRoute } from '../io/netsys.js';
+import type { KernelNextHop, KernelRoute } from '../io/netsys.js';
 import type { Vlink } from '../dataplane/vlink.js';
 import { outerHeadersLen } from '../dataplane/mtu.js';
 import { hex, type OverlayNode } from './node.js';
+import { GUARD_METRIC, GUARD_ROUTE_PROTO, GUARD_TABLE, type GuardState } from '../io/guard.js';
+import { IKE_DROP_REASONS } from '../ike/drop-reasons.js';
 
 export const SCHEMA = 1;
 
@@ -115,7 +117,7 @@ export function countersView(node: OverlayNode) {
   };
 }
 
-/** IKE SAs per ikev2 vlink, with their CHILD_SAs (control/ike/view.ts has the fields). */
+/** IKE SAs per ikev2 vlink, with their CHILD_SAs (ike/view.ts has the fields). */
 export function ikeView(node: OverlayNode) {
   const e = node.ike;
   return {
@@ -123,33 +125,86 @@ export function ikeView(node: OverlayNode) {
     node: node.cfg.node,
     peers: e === null ? [] : e.view(),
     stats: e === null ? { rx: 0, tx: 0, dropped: {} } : { ...e.stats, dropped: { ...e.stats.dropped } },
+    /** Every reason `stats.dropped` may name (ike/drop-reasons.ts). */
+    reasons: [...IKE_DROP_REASONS],
+  };
+}
+
+/** A path of a route: a multipath route's next hop, or an ordinary route's only one. */
+type RoutePath = Omit<KernelNextHop, 'ifindex'> & { ifindex: number | null };
+
+/** One path of a route, joined with the vlink it leaves by (all null when it is not a vlink). */
+function nextHopView(node: OverlayNode, h: RoutePath, now: number) {
+  const v = h.dev === null ? undefined : node.vlinks.get(h.dev);
+  const base = { gateway: h.gateway, dev: h.dev, ifindex: h.ifindex, weight: h.weight, flags: h.flags };
+  if (v === undefined) return { ...base, vlink: null, state: null, outer: null, policy: null, saOut: null, saIn: null };
+  const pol = node.spd.lookup(v.localU32, v.peerU32, 4);
+  return {
+    ...base,
+    vlink: v.name,
+    state: v.carrier ? 'up' : 'down',
+    outer: outer(v),
+    policy: pol === undefined ? null : { id: pol.id, action: pol.action },
+    saOut: pol?.sa ? saView(pol.sa, v.name, now) : null,
+    saIn: v.inbound.length > 0 ? saView(v.inbound[0]!, v.name, now) : null,
   };
 }
 
 /**
  * The signature view: every kernel route joined with the vlink it leaves by, that vlink's
- * outer header, the SPD entry that outer header selects, and the SAs carrying it.
+ * outer header, the SPD entry that outer header selects, and the SAs carrying it. `nexthops`
+ * has one entry per path: one for an ordinary route (the same as the route's own fields), one
+ * per path of a multipath route, whose own per-path fields are then null.
  */
 export function routesView(node: OverlayNode, kernel: KernelRoute[], all = false) {
   const now = Date.now();
   const routes = [];
-  for (const r of kernel) {
-    const v = r.dev === null ? undefined : node.vlinks.get(r.dev);
-    if (v === undefined && !all) continue;
-    if (v === undefined) {
-      routes.push({ ...r, vlink: null, state: null, outer: null, policy: null, saOut: null, saIn: null });
-      continue;
-    }
-    const pol = node.spd.lookup(v.localU32, v.peerU32, 4);
+  for (const { multipath, ...r } of kernel) {
+    const single = multipath === undefined;
+    const paths: RoutePath[] = single
+      ? [{ gateway: r.gateway, dev: r.dev, ifindex: r.ifindex, weight: 1, flags: [] }]
+      : multipath;
+    const nexthops = paths.map((h) => nextHopView(node, h, now));
+    if (!all && nexthops.every((h) => h.vlink === null)) continue;
+    const own = single ? nexthops[0]! : null;
     routes.push({
       ...r,
-      vlink: v.name,
-      state: v.carrier ? 'up' : 'down',
-      outer: outer(v),
-      policy: pol === undefined ? null : { id: pol.id, action: pol.action },
-      saOut: pol?.sa ? saView(pol.sa, v.name, now) : null,
-      saIn: v.inbound.length > 0 ? saView(v.inbound[0]!, v.name, now) : null,
+      vlink: own?.vlink ?? null,
+      state: own?.state ?? null,
+      outer: own?.outer ?? null,
+      policy: own?.policy ?? null,
+      saOut: own?.saOut ?? null,
+      saIn: own?.saIn ?? null,
+      nexthops,
     });
   }
   return { schema: SCHEMA, node: node.cfg.node, routes };
+}
+
+/**
+ * The fail-closed guard (io/guard.ts): what the config asks for beside what the kernel holds,
+ * read back at every call. `installed` means every configured prefix has its unreachable route
+ * and the nft table holds exactly the configured prefixes and vlinks.
+ */
+export function guardView(node: OverlayNode, kernel: GuardState | null) {
+  const spec = node.guardSpec;
+  const want = spec === null ? null : { prefixes: spec.prefixes, allowed: ['lo', ...spec.vlinks] };
+  const same = (a: string[], b: string[]) => a.length === b.length && [...a].sort().join() === [...b].sort().join();
+  const installed = want !== null && kernel !== null && kernel.table &&
+    want.prefixes.every((p) => kernel.routes.includes(p)) && same(kernel.prefixes, want.prefixes) && same(kernel.allowed, want.allowed);
+  return {
+    schema: SCHEMA,
+    node: node.cfg.node,
+    configured: spec !== null,
+    installed,
+    prefixes: spec?.prefixes ?? [],
+    metric: GUARD_METRIC,
+    routeProtocol: GUARD_ROUTE_PROTO,
+    table: `inet ${GUARD_TABLE}`,
+    allowed: want?.allowed ?? [],
+    kernel: kernel === null ? null : { table: kernel.table, routes: kernel.routes, prefixes: kernel.prefixes, allowed: kernel.allowed },
+    drops: kernel === null
+      ? { output: { packets: 0, bytes: 0 }, forward: { packets: 0, bytes: 0 }, packets: 0 }
+      : { ...kernel.drops, packets: kernel.drops.output.packets + kernel.drops.forward.packets },
+  };
 }

@@ -2,14 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { KeyFileError } from '../errors.js';
-import type { Suite } from './config-types.js';
+import { KEY_SIZES, type Suite } from '../dataplane/suite.js';
 
-/** Key and salt sizes in bytes: RFC 4106 (AES-GCM) and RFC 7634 (ChaCha20-Poly1305) both use a 4-byte salt. */
-export const KEY_SIZES: Readonly<Record<Suite, { readonly key: number; readonly salt: number }>> = {
-  'aes-gcm-128': { key: 16, salt: 4 },
-  'aes-gcm-256': { key: 32, salt: 4 },
-  'chacha20-poly1305': { key: 32, salt: 4 },
-};
+export { KEY_SIZES };
 
 export interface KeyMaterial {
   key: Buffer;

@@ -19,14 +19,18 @@ import { linkPeerU32, newVlinkStats, type Vlink } from '../dataplane/vlink.js';
 import { LivenessMonitor } from '../dataplane/liveness.js';
 import type { NodeConfig, VlinkConfig } from './config-types.js';
 import { loadKeyFile } from './keyfile.js';
+import { vlinkMtuProblem } from './config.js';
 import type { IkeUdpReceive, IkeUdpSocket } from '../io/ike-udp.js';
-import { IkeEngine } from './ike/engine.js';
-import { loadPskFile } from './ike/psk.js';
-import { loadPubkeyAuth, pubkeyFingerprint } from './ike/auth-pubkey.js';
-import { ikePeerConfig, IKE_PORT } from './ike/peer-config.js';
-import type { ChildSaInstall, ChildUsage, IkeDatagram, IkeKeyLogRecord, IkePeerConfig } from './ike/types.js';
-import type { RetransmitPolicy } from './ike/retransmit.js';
+import { IkeEngine } from '../ike/engine.js';
+import { loadPskFile, loadPubkeyAuth } from './credentials.js';
+import { pubkeyFingerprint } from '../ike/auth-pubkey.js';
+import { ikePeerConfig, IKE_PORT } from './ike-peer-config.js';
+import type { ChildSaInstall, ChildUsage, IkeDatagram, IkeKeyLogRecord, IkePeerConfig } from '../ike/types.js';
+import type { RetransmitPolicy } from '../ike/retransmit.js';
+import type { Clock } from '../clock.js';
 import { NON_ESP_MARKER_LEN } from '../wire/ike/index.js';
+import type { Guard, GuardSpec } from '../io/guard.js';
+import { applyGuard, removeGuard } from './vn-guard.js';
 
 export interface NodeIo {
   openTun(name: string): TunDevice;
@@ -38,7 +42,11 @@ export interface NodeIo {
   ikeKeyLog?: (rec: IkeKeyLogRecord) => void;
   /** IKE retransmission timing; tests shorten it. */
   ikeRetransmit?: Partial<RetransmitPolicy>;
+  /** The IKE engine's timers and ages; tests pass a FakeClock. Default: the real clock. */
+  ikeClock?: Clock;
   netsys: NetSys;
+  /** The fail-closed guard for vn_prefixes (io/guard.ts); required when the config sets them. */
+  guard?: Guard;
 }
 
 /** Everything a vlink needs that can fail without side effects: keys, SAs, MTU. */
@@ -74,6 +82,8 @@ export class OverlayNode {
   private ikeSocket: IkeUdpSocket | null = null;
   /** Outbound halves of rekeyed CHILD_SAs that wait for activateChildSa, by SPI. */
   private readonly pendingOut = new Map<number, { vlink: string; sa: OutboundSa }>();
+  /** What the guard was last set to; null: no vn_prefixes, no guard (vn-guard.ts). */
+  guardSpec: GuardSpec | null = null;
 
   constructor(
     public cfg: NodeConfig,
@@ -100,6 +110,7 @@ export class OverlayNode {
       },
       ...(this.io.ikeKeyLog === undefined ? {} : { keyLog: this.io.ikeKeyLog }),
       ...(this.io.ikeRetransmit === undefined ? {} : { retransmit: this.io.ikeRetransmit }),
+      ...(this.io.ikeClock === undefined ? {} : { clock: this.io.ikeClock }),
       // Engine-wide, so read once: a reload does not change them (restart the daemon).
       ...(this.cfg.ikeCookieThreshold === undefined ? {} : { cookieThreshold: this.cfg.ikeCookieThreshold }),
       ...(this.cfg.ikeNatKeepaliveS === undefined ? {} : { natKeepaliveMs: this.cfg.ikeNatKeepaliveS * 1000 }),
@@ -261,11 +272,13 @@ export class OverlayNode {
 
   async start(): Promise<void> {
     const prepared = this.prepare(this.cfg);
+    this.guardSpec = await applyGuard(this.io.guard, this.cfg, null, 'start', this.log);
     try {
       for (const p of prepared.values()) await this.addVlink(p);
     } catch (e) {
-      // Half a node is worse than none: undo what was created, then report.
-      await this.stop();
+      // Half a node is worse than none: undo what was created, then report. The guard stays,
+      // as after a crash: no daemon runs, so VN traffic must still not leave in clear.
+      await this.stop({ keepGuard: true });
       throw e;
     }
     this.log.info({ node: this.cfg.node, vlinks: [...this.vlinks.keys()] }, 'node started');
@@ -407,6 +420,7 @@ export class OverlayNode {
       throw new ConfigError('underlay', 'cannot change on reload; restart the daemon');
     }
     const prepared = this.prepare(next);
+    this.guardSpec = await applyGuard(this.io.guard, next, this.guardSpec, 'reload', this.log);
     const kept: string[] = [];
     const removed: string[] = [];
     const added: string[] = [];
@@ -430,7 +444,8 @@ export class OverlayNode {
     return { added, removed, kept };
   }
 
-  async stop(): Promise<void> {
+  /** Clean stop (SIGTERM/SIGINT) removes the guard; `keepGuard` is for a start that failed. */
+  async stop(opts: { keepGuard?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.ike?.stop();
@@ -442,6 +457,7 @@ export class OverlayNode {
     this.udp = null;
     this.esp = null;
     this.io.netsys.close();
+    if (opts.keepGuard !== true) await removeGuard(this.io.guard, this.guardSpec, this.log);
     this.log.info({ node: this.cfg.node }, 'node stopped');
   }
 }
@@ -450,12 +466,9 @@ function prepareVlink(cfg: NodeConfig, v: VlinkConfig, i: number): PreparedVlink
   const max = vlinkMtu(cfg.underlay.mtu, v.encap);
   let mtu = max;
   if (v.mtu !== 'auto') {
-    if (v.mtu > max) {
-      throw new ConfigError(
-        `vlinks[${i}].mtu`,
-        `${v.mtu} does not fit: underlay MTU ${cfg.underlay.mtu} minus ${v.encap} ESP overhead leaves at most ${max}`,
-      );
-    }
+    // Config validation already refused this; kept for NodeConfigs built in code.
+    const bad = vlinkMtuProblem(cfg.underlay.mtu, v.encap, v.mtu);
+    if (bad !== undefined) throw new ConfigError(`vlinks[${i}].mtu`, bad);
     mtu = v.mtu;
   }
   const k = v.keying;

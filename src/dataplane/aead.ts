@@ -11,7 +11,7 @@ import {
   type DecipherChaCha20Poly1305,
   type DecipherGCM,
 } from 'node:crypto';
-import type { Suite } from '../control/config-types.js';
+import type { Suite } from './suite.js';
 
 export type NodeAeadCipher = 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305';
 

@@ -1,7 +1,8 @@
 // The ESP engine: bytes in, bytes out, no I/O and no policy (strongSwan's libipsec split). It
 // frames and protects one payload with an outbound SA, or authenticates and unframes one ESP
-// packet with an inbound SA. Failures are returned as DropReason names, never thrown: on the
-// receive path a forged or stale packet is routine, not exceptional.
+// packet with an inbound SA and, once the caller's policy accepted it, records it in the SA.
+// Failures are returned as DropReason names, never thrown: on the receive path a forged or
+// stale packet is routine, not exceptional.
 
 import type { DropReason } from './drop-reasons.js';
 import { aeadOpen, aeadSeal } from './aead.js';
@@ -73,8 +74,9 @@ export function sealWithIv(
 
 /**
  * Builds SPI | seq | IV | ciphertext(payload | padding | pad length | next header) | ICV at
- * out[outOffset..] and returns its length. The IV is the 64-bit sequence number: unique per key
- * for the SA's life, which is all RFC 4106 §3.1 and RFC 7634 §2 ask of it.
+ * out[outOffset..] and returns its length. The IV is the SA's random 64-bit base plus the
+ * sequence number: unique per key for the SA's life, which is all RFC 4106 §3.1 and RFC 7634 §2
+ * ask of it, and not repeated when a manual SA's counter restarts with the daemon (sa.ts ivHi).
  *
  * Returns 'sa-exhausted' (and sets sa.exhausted) instead of wrapping the counter, and 'mtu' if
  * `out` is too small (the caller sizes buffers with espOverhead, so that is a bug upstream).
@@ -93,8 +95,9 @@ export function espSeal(
   sa.seq = seq;
   const seqHi = Math.floor(seq / TWO32);
   const seqLo = seq % TWO32;
-  out.writeUInt32BE(seqHi, outOffset + ESP_HEADER_LEN);
-  out.writeUInt32BE(seqLo, outOffset + ESP_HEADER_LEN + 4);
+  const lo = sa.ivLo + seqLo;
+  out.writeUInt32BE((sa.ivHi + seqHi + (lo >= TWO32 ? 1 : 0)) % TWO32, outOffset + ESP_HEADER_LEN);
+  out.writeUInt32BE(lo % TWO32, outOffset + ESP_HEADER_LEN + 4);
   const n = sealAt(sa, seqHi, seqLo, payload, nextHeader, out, outOffset);
   sa.stats.packets++;
   sa.stats.bytes += payload.length;
@@ -102,12 +105,16 @@ export function espSeal(
 }
 
 /**
- * Authenticates and unframes one ESP packet (`esp` starts at the SPI). Order matters: the
- * replay pre-check is cheap and runs first; the window only moves after the ICV verified
- * (RFC 4303 §3.4.3), so forgeries cannot push it; padding is checked last, on authentic data.
- * Whether the next header is acceptable (4 for IIPtran) is the caller's policy.
+ * Authenticates and unframes one ESP packet (`esp` starts at the SPI) without recording it:
+ * neither the replay window nor the SA's packet counters move. Order matters: the replay
+ * pre-check is cheap and runs first, so a replayed packet costs no AEAD; padding is checked
+ * last, on authentic data. The caller applies its inbound policy (RFC 4301 §5.2: outer header
+ * against the SA's selectors) and only then calls espCommit, so an authentic packet that fails
+ * the policy, e.g. a captured one re-sent from another source, cannot burn its sequence number
+ * and get the genuine copy dropped as a replay. Nothing in between may run other packets of
+ * this SA through espVerify and espCommit: the pre-check would be stale.
  */
-export function espOpen(sa: InboundSa, esp: Buffer): EspOpenResult | DropReason {
+export function espVerify(sa: InboundSa, esp: Buffer): EspOpenResult | DropReason {
   if (esp.length < ESP_MIN_PACKET_LEN) return 'malformed';
   if (esp.readUInt32BE(0) !== sa.spi) return 'unknown-spi';
   const seqLo = esp.readUInt32BE(4);
@@ -124,12 +131,28 @@ export function espOpen(sa: InboundSa, esp: Buffer): EspOpenResult | DropReason 
     sa.stats.icvDrops++;
     return 'bad-icv';
   }
-  sa.replay.accept(seq);
+  // Authentic but badly padded: dropped without a commit, like any packet the receiver refuses.
+  // Its re-sends cost an AEAD each, no more than forgeries do.
   const payloadLen = checkTrailer(plain, 0, plain.length);
   if (payloadLen < 0) return 'bad-padding';
-  sa.stats.packets++;
-  sa.stats.bytes += payloadLen;
   return { payload: plain.subarray(0, payloadLen), nextHeader: plain[plain.length - 1]!, seq };
+}
+
+/**
+ * Records a packet espVerify passed and the caller's policy accepted: its sequence number enters
+ * the replay window (RFC 4303 §3.4.3) and it counts as received on the SA.
+ */
+export function espCommit(sa: InboundSa, r: EspOpenResult): void {
+  sa.replay.accept(r.seq);
+  sa.stats.packets++;
+  sa.stats.bytes += r.payload.length;
+}
+
+/** espVerify then espCommit, for a caller with no inbound policy of its own (tests, benchmarks). */
+export function espOpen(sa: InboundSa, esp: Buffer): EspOpenResult | DropReason {
+  const r = espVerify(sa, esp);
+  if (typeof r !== 'string') espCommit(sa, r);
+  return r;
 }
 
 /** ESP bytes espSeal writes for a payload of `payloadLen` bytes. */

@@ -4,11 +4,14 @@
  *   2. classify UDP only: a lone 0xff byte is a NAT keepalive; four zero bytes are the
  *               non-ESP marker, i.e. IKE, handed to the IKE hook if one is installed
  *   3. sad      SA lookup by SPI
- *   4. open     length, anti-replay pre-check, AEAD verify, replay window update, trailer
+ *   4. verify   length, anti-replay pre-check, AEAD verify, trailer; nothing recorded yet
  *   5. policy   the packet's outer header must match the SA's selectors: source = the peer
  *               underlay, arriving on the vlink's encap (the destination is implied: the
- *               socket is bound to our underlay address). Then next header 59 is a liveness
- *               dummy (RFC 4303 §2.6), consumed; anything else but 4 (IPIP) is dropped.
+ *               socket is bound to our underlay address). Only a packet that passes enters
+ *               the replay window (RFC 4301 §5.2 orders it so): a captured packet re-sent
+ *               from elsewhere is dropped as policy-mismatch and the genuine copy still gets
+ *               in. Then next header 59 is a liveness dummy (RFC 4303 §2.6), consumed;
+ *               anything else but 4 (IPIP) is dropped.
  *   6. decap    the IPIP payload must be a sane IPv4 packet; then RFC 6040 §4.2: the outer
  *               ECN (when the socket told us the outer TOS) is combined with the inner one,
  *               a CE mark survives decapsulation, CE over a Not-ECT inner packet is dropped
@@ -20,7 +23,7 @@
 import type { Datagram } from '../io/types.js';
 import { ipv4ToU32 } from '../wire/addr.js';
 import type { DropCounters } from './drop-reasons.js';
-import { espOpen } from './esp-engine.js';
+import { espCommit, espVerify } from './esp-engine.js';
 import { ipv4Check, Ipv4Packet, IPPROTO_IPIP, IPPROTO_NONE } from '../wire/ipv4.js';
 import { ecnDecapsulate } from '../wire/ipip.js';
 import type { Sad } from './sad.js';
@@ -84,8 +87,8 @@ export class Receiver {
         nd['unknown-spi']++;
         continue;
       }
-      // Stage 4: open.
-      const r = espOpen(entry.sa, data);
+      // Stage 4: verify.
+      const r = espVerify(entry.sa, data);
       if (typeof r === 'string') {
         v.drops[r]++;
         continue;
@@ -96,6 +99,7 @@ export class Receiver {
         v.drops['policy-mismatch']++;
         continue;
       }
+      espCommit(entry.sa, r);
       // Authentic and from the right peer: the link is alive, and behind a NAT the peer's
       // port is whatever the NAT last mapped it to.
       v.rxAlive = true;
@@ -126,7 +130,7 @@ export class Receiver {
           v.drops['ecn-ce-not-ect']++;
           continue;
         }
-        // espOpen returned a fresh buffer, so patching it in place touches nothing shared.
+        // espVerify returned a fresh buffer, so patching it in place touches nothing shared.
         if (ecn !== innerEcn) this.view.reset(inner).setEcn(ecn);
       }
       const innerLen = inner.readUInt16BE(2);

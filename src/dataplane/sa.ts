@@ -2,7 +2,8 @@
 // replay window). Validation happens here, once, so the per-packet code can trust key and salt
 // lengths and never has to throw.
 
-import type { Suite } from '../control/config-types.js';
+import { randomBytes } from 'node:crypto';
+import type { Suite } from './suite.js';
 import { IiptranError } from '../errors.js';
 import { parseIpv4 } from '../wire/addr.js';
 import { isSuite, SALT_LEN, SUITES } from './aead.js';
@@ -37,6 +38,15 @@ export interface OutboundSa {
   seq: number;
   /** Set once the counter would wrap; the SA then refuses to seal (RFC 4303 §3.3.3). */
   exhausted: boolean;
+  /**
+   * Random 64-bit start of the IV counter, as two u32 halves: IV = ivBase + seq (mod 2^64).
+   * Sequence numbers of a manual SA restart at 1 whenever the daemon restarts with the same key
+   * file; with IV = seq that would reuse (key, nonce) pairs, which breaks GCM and ChaCha20-Poly1305
+   * outright. A fresh random base per SA instance keeps the IV unique within one run and makes a
+   * collision across runs need two 64-bit ranges to overlap.
+   */
+  readonly ivHi: number;
+  readonly ivLo: number;
   /** Outer source/destination (underlay addresses) this SA protects traffic between. */
   readonly src: string;
   readonly dst: string;
@@ -147,7 +157,8 @@ function validate(p: SaParams): Common {
 
 export function newOutboundSa(p: SaParams): OutboundSa {
   const c = validate(p);
-  return { dir: 'out', ...c, seq: 0, exhausted: false, stats: { packets: 0, bytes: 0 } };
+  const iv = randomBytes(8);
+  return { dir: 'out', ...c, seq: 0, exhausted: false, ivHi: iv.readUInt32BE(0), ivLo: iv.readUInt32BE(4), stats: { packets: 0, bytes: 0 } };
 }
 
 export function newInboundSa(p: InboundSaParams): InboundSa {

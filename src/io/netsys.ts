@@ -4,7 +4,8 @@
 
 import { createRtNetlink } from 'netlink';
 import { writeFileSync } from 'node:fs';
-import { NativeError } from '../errors.js';
+import { IiptranError, NativeError } from '../errors.js';
+import { parseMultipath } from './rta-multipath.js';
 
 export interface LinkSetup {
   name: string;
@@ -15,9 +16,20 @@ export interface LinkSetup {
   peer: string | undefined;
 }
 
+/** One path of a multipath (ECMP) route. */
+export interface KernelNextHop {
+  gateway: string | null;
+  dev: string | null;
+  ifindex: number;
+  weight: number;
+  /** RTNH_F_* flag names, e.g. `linkdown`, `dead`, `onlink`. */
+  flags: string[];
+}
+
 export interface KernelRoute {
   /** "a.b.c.d/len". */
   dst: string;
+  /** For a multipath route these three are null and `multipath` has every path. */
   gateway: string | null;
   dev: string | null;
   ifindex: number | null;
@@ -26,6 +38,8 @@ export interface KernelRoute {
   metric: number | null;
   scope: string;
   table: number;
+  /** Set for a route with RTA_MULTIPATH (e.g. `ip route add P nexthop dev a nexthop dev b`). */
+  multipath?: KernelNextHop[];
 }
 
 export interface NetSys {
@@ -96,7 +110,7 @@ export class RtNetSys implements NetSys {
       const dst = dstBuf === undefined ? '0.0.0.0' : hexToIpv4(Buffer.from(dstBuf as Uint8Array).toString('hex'));
       const gw = r.attrs.gateway === undefined ? null : hexToIpv4(Buffer.from(r.attrs.gateway as Uint8Array).toString('hex'));
       const oif = r.attrs.oif ?? null;
-      out.push({
+      const route: KernelRoute = {
         dst: `${dst}/${r.data.dstLen ?? 0}`,
         gateway: gw,
         dev: oif === null ? null : (names.get(oif) ?? null),
@@ -105,7 +119,17 @@ export class RtNetSys implements NetSys {
         metric: r.attrs.priority ?? null,
         scope: String(r.data.scope ?? 'universe').toLowerCase(),
         table,
-      });
+      };
+      if (r.attrs.multipath !== undefined) {
+        const hops = parseMultipath(Buffer.from(r.attrs.multipath as Uint8Array));
+        if (typeof hops === 'string') {
+          throw new IiptranError('IIPTRAN_ERR_NATIVE', `route ${route.dst}: unreadable RTA_MULTIPATH from the kernel: ${hops}`);
+        }
+        route.multipath = hops.map((h) => ({
+          gateway: h.gateway, dev: names.get(h.ifindex) ?? null, ifindex: h.ifindex, weight: h.weight, flags: h.flags,
+        }));
+      }
+      out.push(route);
     }
     return out;
   }

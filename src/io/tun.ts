@@ -5,7 +5,8 @@ import { loadNative, type NativeReader } from '../native/index.js';
 import type { TunDevice } from './types.js';
 
 // An admin may raise a TUN's MTU to 65535, and a short read would truncate the packet, so a
-// slot holds the largest possible IPv4 packet. 64 slots = 4 MiB per device.
+// slot holds the largest possible IPv4 packet, after the reader's READ_HEADROOM. 64 slots =
+// 4 MiB per device.
 export const TUN_SLOT_SIZE = 65536;
 export const IO_BATCH_SIZE = 64;
 
@@ -65,13 +66,15 @@ export class Tun implements TunDevice {
     }
     const pkts: Buffer[] = [];
     const lens = r.lengths;
+    const { stride, headroom } = r;
     for (let i = 0; i < n; i++) {
       const len = lens[i]!;
       if (len <= 0) {
         this.errors.dropped++;
         continue;
       }
-      pkts.push(Buffer.from(r.data, i * r.slotSize, len));
+      // Views start after the headroom, so byteOffset - headroom is free for in-place ESP.
+      pkts.push(Buffer.from(r.data, i * stride + headroom, len));
     }
     if (pkts.length > 0) cb(pkts);
   }
@@ -91,14 +94,6 @@ export class Tun implements TunDevice {
     loadNative().tunSetCarrier(this.fd, up);
   }
 
-  setMtu(mtu: number): void {
-    setMtu(this.name, mtu);
-  }
-
-  setUp(up: boolean): void {
-    setUp(this.name, up);
-  }
-
   /** Stop reading and close the fd; the kernel removes a non-persistent TUN with it. Idempotent. */
   close(): void {
     if (this.closed) return;
@@ -113,19 +108,4 @@ export class Tun implements TunDevice {
 /** Create (or attach to a persistent) TUN named `name` (at most 15 bytes). */
 export function openTun(name: string): Tun {
   return new Tun(name);
-}
-
-/** SIOCSIFMTU on any interface. Throws NativeError. */
-export function setMtu(name: string, mtu: number): void {
-  loadNative().ifSetMtu(name, mtu);
-}
-
-/** SIOCGIFMTU on any interface. Throws NativeError. */
-export function getMtu(name: string): number {
-  return loadNative().ifGetMtu(name);
-}
-
-/** Set or clear IFF_UP on any interface. Throws NativeError. */
-export function setUp(name: string, up: boolean): void {
-  loadNative().ifSetUp(name, up);
 }

@@ -3,6 +3,9 @@
 //
 // Address convention of the addon: IPv4 addresses are uint32 in HOST byte order
 // (10.0.0.1 === 0x0a000001); ports are plain numbers.
+//
+// The C side is split by concern under src/native/ (addon.h lists the files). Its daemon
+// surface is NativeAddon; the interface ioctls only tests need sit apart, under NativeTestOnly.
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,15 +17,28 @@ import { IiptranError, NativeError } from '../errors.js';
 export type ReaderMode = 'read' | 'recvmmsg';
 
 /**
+ * Free bytes in front of every packet a 'read'-mode (TUN) Reader delivers, so the data plane can
+ * build ESP in place (ESP header and IV before the payload, a UDP/NAT-T header if ever needed)
+ * without copying it. Equal to READ_HEADROOM in src/native/addon.h; loadNative refuses an addon
+ * built with another value.
+ */
+export const READ_HEADROOM = 64;
+
+/**
  * Batched reader on the Node event loop. `callback(count)` gets the number of packets now in
- * slots 0..count-1 (slot i starts at byte i * slotSize of `data`, length `lengths[i]`, -1 when
- * the datagram was truncated), or a negative errno for a receive error. The views are
- * overwritten by the next batch.
+ * slots 0..count-1, or a negative errno for a receive error. Packet i starts at byte
+ * `i * stride + headroom` of `data` and is `lengths[i]` bytes long (-1 when the datagram was
+ * truncated); up to `slotSize` bytes fit. The views are overwritten by the next batch.
  */
 export interface NativeReader {
   readonly fd: number;
+  /** Largest packet a slot holds. */
   readonly slotSize: number;
   readonly batchSize: number;
+  /** Free bytes before each packet: READ_HEADROOM in 'read' mode, 0 in 'recvmmsg' mode. */
+  readonly headroom: number;
+  /** Bytes from one slot to the next: headroom + slotSize. */
+  readonly stride: number;
   readonly data: ArrayBuffer;
   readonly lengths: Int32Array;
   /** Source addresses, host byte order; null in 'read' mode. */
@@ -65,9 +81,8 @@ export interface SockName {
 export interface NativeAddon {
   tunOpen(name: string): TunOpenResult;
   tunSetCarrier(fd: number, on: boolean): void;
-  ifSetMtu(name: string, mtu: number): void;
+  /** SIOCGIFMTU on any interface (read-only; `iiptran doctor` uses it as a real system call). */
   ifGetMtu(name: string): number;
-  ifSetUp(name: string, up: boolean): void;
   /** UDP socket bound to addr:port (port 0 = kernel's choice), DF set, IP_RECVTOS on; returns the fd. */
   udpOpen(addr: string | number, port: number): number;
   /** Raw IPv4 socket for `proto` bound to addr; received datagrams include the IPv4 header. */
@@ -93,8 +108,25 @@ export interface NativeAddon {
   Reader: NativeReaderCtor;
 }
 
+/**
+ * Test-only export (`testOnly` on the addon): interface ioctls no code in src/ may call. The
+ * daemon sets MTU and IFF_UP over rtnetlink (src/io/netsys.ts); the TUN tests use these to
+ * drive a device without a netlink client. Same error rules as NativeAddon.
+ */
+export interface NativeTestOnly {
+  /** SIOCSIFMTU on any interface. */
+  ifSetMtu(name: string, mtu: number): void;
+  /** Set or clear IFF_UP on any interface. */
+  ifSetUp(name: string, up: boolean): void;
+}
+
+interface RawAddon extends NativeAddon {
+  READ_HEADROOM: number;
+  testOnly: NativeTestOnly;
+}
+
 const ADDON_FILE = join('build', 'Release', 'iiptran_native.node');
-let cached: NativeAddon | undefined;
+let cached: { addon: NativeAddon; testOnly: NativeTestOnly } | undefined;
 
 // The compiled loader lives at dist/src/native, the source at src/native: walk up to the
 // package root rather than hard-coding either depth.
@@ -130,7 +162,7 @@ function guarded<A extends unknown[], R>(op: string, fn: (...a: A) => R): (...a:
   };
 }
 
-function wrap(raw: NativeAddon): NativeAddon {
+function wrap(raw: RawAddon): NativeAddon {
   const RawReader = raw.Reader;
   // A transferred ArrayBuffer would leave the addon writing into memory another thread owns.
   const Reader = function Reader(
@@ -152,9 +184,7 @@ function wrap(raw: NativeAddon): NativeAddon {
   return {
     tunOpen: guarded('tunOpen', raw.tunOpen),
     tunSetCarrier: guarded('tunSetCarrier', raw.tunSetCarrier),
-    ifSetMtu: guarded('ifSetMtu', raw.ifSetMtu),
     ifGetMtu: guarded('ifGetMtu', raw.ifGetMtu),
-    ifSetUp: guarded('ifSetUp', raw.ifSetUp),
     udpOpen: guarded('udpOpen', raw.udpOpen),
     rawOpen: guarded('rawOpen', raw.rawOpen),
     sockName: guarded('sockName', raw.sockName),
@@ -166,23 +196,48 @@ function wrap(raw: NativeAddon): NativeAddon {
   };
 }
 
-/** Load the addon once. Throws IiptranError IIPTRAN_ERR_NATIVE when it was never built. */
+function wrapTestOnly(raw: NativeTestOnly): NativeTestOnly {
+  return {
+    ifSetMtu: guarded('ifSetMtu', raw.ifSetMtu),
+    ifSetUp: guarded('ifSetUp', raw.ifSetUp),
+  };
+}
+
+/**
+ * Load the addon once. Throws IiptranError IIPTRAN_ERR_NATIVE when it was never built, or was
+ * built from sources that disagree with this loader (another READ_HEADROOM).
+ */
 export function loadNative(): NativeAddon {
+  return load().addon;
+}
+
+/** The test-only export (see NativeTestOnly). For tests; src/ must not call it. */
+export function loadNativeTestOnly(): NativeTestOnly {
+  return load().testOnly;
+}
+
+function load(): { addon: NativeAddon; testOnly: NativeTestOnly } {
   if (cached) return cached;
   const path = findAddon();
   if (path === undefined) {
     throw new IiptranError('IIPTRAN_ERR_NATIVE', 'native addon not built: run npm install (needs g++ and python3)');
   }
   const require = createRequire(import.meta.url);
-  let raw: NativeAddon;
+  let raw: RawAddon;
   try {
-    raw = require(path) as NativeAddon;
+    raw = require(path) as RawAddon;
   } catch (e) {
     throw new IiptranError('IIPTRAN_ERR_NATIVE', `native addon ${path} failed to load: ${(e as Error).message}`, {
       cause: e,
     });
   }
-  cached = wrap(raw);
+  if (raw.READ_HEADROOM !== READ_HEADROOM) {
+    throw new IiptranError(
+      'IIPTRAN_ERR_NATIVE',
+      `native addon ${path} has READ_HEADROOM ${String(raw.READ_HEADROOM)}, this build expects ${READ_HEADROOM}: rebuild it (npm install)`,
+    );
+  }
+  cached = { addon: wrap(raw), testOnly: wrapTestOnly(raw.testOnly) };
   return cached;
 }
 

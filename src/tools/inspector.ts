@@ -1,7 +1,7 @@
 // Renders the control socket's JSON views (control/inspect.ts) as text for `iiptran show`.
 
 import { table } from './table.js';
-import { peerStateText } from '../control/ike/view.js';
+import { peerStateText } from '../ike/view.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -58,26 +58,39 @@ export function renderCounters(v: Obj): string {
   return table(['COUNTER', '(node)', ...names], [...stats, ...rows]);
 }
 
+/** A multipath route's path as the ROUTE column shows it: which of how many, and its weight. */
+function pathTag(i: number, n: number, h: Obj): string {
+  if (n === 1) return '';
+  return ` [${i + 1}/${n}${h.weight === 1 ? '' : ` w${h.weight}`}${h.flags.includes('dead') ? ' dead' : ''}]`;
+}
+
+/** One row per path: an ordinary route is one row, a multipath (ECMP) route one per next hop. */
 export function renderRoutes(v: Obj): string {
   if (v.routes.length === 0) return 'no routes leave by a vlink';
+  const rows: (string | number | null | undefined)[][] = [];
+  for (const r of v.routes as Obj[]) {
+    // Views from a daemon older than `nexthops` carry the single path on the route itself.
+    const hops: Obj[] = r.nexthops ?? [r];
+    hops.forEach((h, i) => rows.push([
+      r.dst + pathTag(i, hops.length, h),
+      h.gateway ?? h.dev,
+      r.protocol,
+      h.vlink,
+      h.state,
+      outerStr(h.outer),
+      h.policy === null ? '-' : `#${h.policy.id} ${h.policy.action}`,
+      h.saOut?.spi,
+      h.saOut?.suite,
+      h.saOut?.packets,
+      h.saOut?.bytes,
+      h.saIn?.spi,
+      h.saIn?.packets,
+      h.saIn?.replayDrops,
+    ]));
+  }
   return table(
     ['ROUTE', 'VIA', 'PROTO', 'VLINK', 'STATE', 'OUTER HEADER', 'POLICY', 'SA OUT', 'SUITE', 'PKTS OUT', 'BYTES OUT', 'SA IN', 'PKTS IN', 'REPLAY DROPS'],
-    v.routes.map((r: Obj) => [
-      r.dst,
-      r.gateway ?? r.dev,
-      r.protocol,
-      r.vlink,
-      r.state,
-      outerStr(r.outer),
-      r.policy === null ? '-' : `#${r.policy.id} ${r.policy.action}`,
-      r.saOut?.spi,
-      r.saOut?.suite,
-      r.saOut?.packets,
-      r.saOut?.bytes,
-      r.saIn?.spi,
-      r.saIn?.packets,
-      r.saIn?.replayDrops,
-    ]),
+    rows,
   );
 }
 
@@ -117,7 +130,23 @@ IKE messages: ${v.stats.rx} received, ${v.stats.tx} sent${d === '' ? '' : `, dro
     (v.stats.cookies === undefined ? '' : `\nhalf-open IKE SAs: ${v.stats.halfOpen}${v.stats.cookieMode ? ' (COOKIE mode)' : ''}; cookies sent ${v.stats.cookies.sent}, accepted ${v.stats.cookies.accepted}, rejected ${v.stats.cookies.rejected}; NAT keepalives sent ${v.stats.natKeepalives}`);
 }
 
+export function renderGuard(v: Obj): string {
+  if (!v.configured) return 'no guard: vn_prefixes is not set, so VN traffic is not fail-closed while the daemon is down';
+  const k: Obj | null = v.kernel;
+  const yes = (b: boolean) => (b ? 'yes' : 'NO');
+  const rows = (v.prefixes as string[]).map((p) => [p, yes(k !== null && k.routes.includes(p)), yes(k !== null && k.prefixes.includes(p))]);
+  for (const p of (k?.prefixes ?? []) as string[]) if (!v.prefixes.includes(p)) rows.push([`${p} (not configured)`, yes(k!.routes.includes(p)), 'yes']);
+  const d = v.drops;
+  return [
+    `guard ${v.installed ? 'installed' : 'NOT INSTALLED as configured'}: VN traffic leaves by a vlink or not at all, also while the daemon is down`,
+    table(['PREFIX', `UNREACHABLE ROUTE (metric ${v.metric}, proto ${v.routeProtocol})`, 'IN NFT SET'], rows),
+    `nft table ${v.table}: ${k === null || !k.table ? 'MISSING' : 'present'}; allowed output interfaces: ${((k?.allowed ?? v.allowed) as string[]).join(', ')}`,
+    `dropped: ${d.packets} packets (output ${d.output.packets}, forward ${d.forward.packets}), ${d.output.bytes + d.forward.bytes} bytes`,
+  ].join('\n');
+}
+
 export const RENDERERS: Record<string, (v: Obj) => string> = {
+  guard: renderGuard,
   ike: renderIke,
   links: renderLinks,
   policies: renderPolicies,

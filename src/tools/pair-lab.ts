@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import type { Suite } from '../control/config-types.js';
 import { writeKeyFile } from '../control/keyfile.js';
-import { writeAuthKeyPair } from '../control/ike/auth-pubkey.js';
-import type { AuthKeyType } from '../control/ike/crypto/auth.js';
+import { writeAuthKeyPair } from '../control/credentials.js';
+import type { AuthKeyType } from '../ike/crypto/auth.js';
 import { controlCall } from '../control/control-client.js';
 import { addNs, delNsSync, nsExec, nsSpawn, vethPair } from './netns.js';
 
@@ -43,6 +43,8 @@ export interface PairOptions {
   mismatchedPsk?: boolean;
   /** ikev2: `auth: psk` (default), or `auth: pubkey` with a generated key pair of this type per node. */
   ikeAuth?: 'psk' | AuthKeyType;
+  /** Both nodes' `vn_prefixes` (the fail-closed guard); none by default. */
+  vnPrefixes?: string[];
   /** up() waits until the VN pings across; off for labs that must not come up. */
   waitReachable?: boolean;
   log?: (msg: string) => void;
@@ -73,7 +75,7 @@ export class PairLab {
   constructor(opts: PairOptions) {
     this.opts = {
       suite: 'aes-gcm-256', encap: 'udp', underlayMtu: 1500, liveness: '{ interval_ms: 200, dead_ms: 1000 }', nodeArgs: [],
-      keying: 'manual', ikeYaml: [], ikeKeyLog: false, mismatchedPsk: false, ikeAuth: 'psk', waitReachable: true, log: () => {}, ...opts,
+      keying: 'manual', ikeYaml: [], ikeKeyLog: false, mismatchedPsk: false, ikeAuth: 'psk', vnPrefixes: [], waitReachable: true, log: () => {}, ...opts,
     };
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `${opts.prefix}-`));
     const node = (name: 'a' | 'b', idx: number): PairNode => ({
@@ -135,6 +137,7 @@ export class PairLab {
       `node: ${n.name}`,
       `control_socket: ${n.socket}`,
       `log_level: info`,
+      ...(this.opts.vnPrefixes.length === 0 ? [] : [`vn_prefixes: [${this.opts.vnPrefixes.join(', ')}]`]),
       `underlay:`,
       `  address: ${n.underlay}`,
       `  mtu: ${this.opts.underlayMtu}`,

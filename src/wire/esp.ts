@@ -6,7 +6,6 @@
 // Only the cleartext header gets a view and a repr codec; the trailer lives inside the
 // ciphertext, so the engine handles it with the small helpers below instead.
 
-import type { Suite } from '../control/config-types.js';
 import { CodecError } from '../errors.js';
 
 export const ESP_HEADER_LEN = 8;
@@ -147,7 +146,7 @@ export function checkTrailer(plain: Buffer, start: number, end: number): number 
  * Exact bytes ESP adds around a payload of `payloadLen` bytes. `suite` is accepted so callers do
  * not have to change if a suite with a different IV/ICV size is ever added; today all match.
  */
-export function espOverhead(_suite: Suite, payloadLen: number): number {
+export function espOverhead(_suite: string, payloadLen: number): number {
   return ESP_FIXED_OVERHEAD + padLengthFor(payloadLen);
 }
 

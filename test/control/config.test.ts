@@ -169,6 +169,18 @@ test('control_socket', () => {
   rejects(mut((c) => { c.control_socket = '/' + 'x'.repeat(110); }), 'control_socket', /107-byte limit/);
 });
 
+test('control_socket_group: a group name or a gid, absent by default', () => {
+  assert.equal('controlSocketGroup' in parse(minimal()), false);
+  assert.equal(parse(mut((c) => { c.control_socket_group = 'iiptran'; })).controlSocketGroup, 'iiptran');
+  assert.equal(parse(mut((c) => { c.control_socket_group = '_ops-team.1'; })).controlSocketGroup, '_ops-team.1');
+  assert.equal(parse(mut((c) => { c.control_socket_group = 0; })).controlSocketGroup, 0);
+  assert.equal(parse(mut((c) => { c.control_socket_group = 4294967294; })).controlSocketGroup, 4294967294);
+  for (const bad of [-1, 4294967295, 1.5, '', '1abc', '-x', 'a b', 'x'.repeat(33), true, ['adm']]) {
+    rejects(mut((c) => { c.control_socket_group = bad; }), 'control_socket_group', /must be a group name .* or a numeric gid 0\.\.4294967294 \(got /);
+  }
+  rejects(mut((c) => { c.control_socket_gruop = 'adm'; }), 'control_socket_gruop', /did you mean "control_socket_group"/);
+});
+
 test('log_level', () => {
   rejects(mut((c) => { c.log_level = 'verbose'; }), 'log_level', /one of fatal, error, warn, info, debug, trace \(got "verbose"\)/);
 });
@@ -219,6 +231,25 @@ test('vlink mtu', () => {
   rejects(mut((c) => { c.vlinks[0].mtu = 'automatic'; }), 'vlinks[0].mtu', /\(got "automatic"\)/);
   assert.equal(parse(mut((c) => { c.vlinks[0].mtu = 576; })).vlinks[0]!.mtu, 576);
   assert.equal(parse(mut((c) => { c.vlinks[0].mtu = 'auto'; })).vlinks[0]!.mtu, 'auto');
+});
+
+test('an explicit vlink mtu must fit the underlay mtu minus the encapsulation overhead', () => {
+  // 1500 - 20 IPv4 - 8 UDP - 8 ESP header - 8 IV - 2 trailer - 16 ICV, rounded to the 4-byte padding.
+  const p = rejects(mut((c) => { c.vlinks[0].mtu = 1480; }), 'vlinks[0].mtu', /^1480 does not fit: underlay\.mtu 1500 minus the udp .* at most 1438/);
+  assert.equal(typeof p.line, 'number');
+  assert.equal(parse(mut((c) => { c.vlinks[0].mtu = 1438; })).vlinks[0]!.mtu, 1438);
+  rejects(mut((c) => { c.vlinks[0].mtu = 1439; }), 'vlinks[0].mtu', /at most 1438/);
+  // Raw ESP has no UDP header: 8 bytes more.
+  assert.equal(parse(mut((c) => { c.vlinks[0].encap = 'esp'; c.vlinks[0].mtu = 1446; })).vlinks[0]!.mtu, 1446);
+  rejects(mut((c) => { c.vlinks[0].encap = 'esp'; c.vlinks[0].mtu = 1447; }), 'vlinks[0].mtu', /the esp .* at most 1446/);
+  // The limit follows underlay.mtu.
+  assert.equal(parse(mut((c) => { c.underlay.mtu = 9000; c.vlinks[0].mtu = 8938; })).vlinks[0]!.mtu, 8938);
+  rejects(mut((c) => { c.underlay.mtu = 1280; c.vlinks[0].mtu = 1400; }), 'vlinks[0].mtu', /underlay\.mtu 1280 .* at most 1218/);
+  // An invalid underlay.mtu is reported once, not again on every vlink measured against a default.
+  rejects(mut((c) => { c.underlay.mtu = 100; c.vlinks[0].mtu = 1400; }), 'underlay.mtu', /576\.\.65535/);
+  // Every vlink is checked, each named.
+  const ps = problems(mut((c) => { c.vlinks = [vlink(0), vlink(1)]; c.vlinks[0].mtu = 1480; c.vlinks[1].mtu = 1500; }));
+  assert.deepEqual(ps.map((x) => x.field), ['vlinks[0].mtu', 'vlinks[1].mtu']);
 });
 
 test('vlink replay_window', () => {

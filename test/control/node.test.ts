@@ -271,7 +271,9 @@ describe('OverlayNode over fakes', () => {
   });
 
   test('an explicit vlink MTU larger than the overhead allows is a config error naming the field', () => {
-    const cfg = parseNodeConfig(yamlFor(dir, 'a').replace('    address: 10.255.0.0/31', '    address: 10.255.0.0/31\n    mtu: 1450'), { baseDir: dir });
+    // parseNodeConfig refuses it already (config.test.ts); a NodeConfig built in code meets the same rule here.
+    const cfg = parseNodeConfig(yamlFor(dir, 'a'), { baseDir: dir });
+    cfg.vlinks[0]!.mtu = 1450;
     assert.throws(() => a.prepare(cfg), /vlinks\[0\]\.mtu: 1450 does not fit: .* at most 1438/);
   });
 

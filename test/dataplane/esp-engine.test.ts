@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { espOpen, espSeal, sealedLength, sealWithIv, type EspOpenResult } from '../../src/dataplane/esp-engine.js';
+import { espCommit, espOpen, espSeal, espVerify, sealedLength, sealWithIv, type EspOpenResult } from '../../src/dataplane/esp-engine.js';
 import { newInboundSa, newOutboundSa, type InboundSa, type OutboundSa } from '../../src/dataplane/sa.js';
 import { aeadOpen, aeadSeal } from '../../src/dataplane/aead.js';
 import { DROP_REASONS, type DropReason } from '../../src/dataplane/drop-reasons.js';
@@ -108,26 +108,56 @@ for (const v of MCGREW_ESP) {
   });
 }
 
-test('espSeal uses the 64-bit sequence number as IV and starts at 1', () => {
+/** Pins an SA's random IV base, for tests that compare bytes across SAs. */
+function pinIv(sa: OutboundSa, hi = 0, lo = 0): OutboundSa {
+  Object.assign(sa, { ivHi: hi, ivLo: lo });
+  return sa;
+}
+
+function ivOf(pkt: Buffer): bigint {
+  return pkt.readBigUInt64BE(8);
+}
+
+test('espSeal: sequence numbers start at 1, the IV is the SA\'s random base plus the 64-bit sequence number', () => {
   for (const esn of [false, true]) {
     const { out: sa } = pair('aes-gcm-128', esn);
+    const base = (BigInt(sa.ivHi) << 32n) + BigInt(sa.ivLo);
     const a = seal(sa, payloadOf(10));
-    assert.equal(a.subarray(0, 16).toString('hex'), '00004242' + '00000001' + '0000000000000001');
+    assert.equal(a.subarray(0, 8).toString('hex'), '00004242' + '00000001');
+    assert.equal(ivOf(a), (base + 1n) % 2n ** 64n);
     const b = seal(sa, payloadOf(10));
-    assert.equal(b.subarray(4, 16).toString('hex'), '00000002' + '0000000000000002');
+    assert.equal(b.subarray(4, 8).toString('hex'), '00000002');
+    assert.equal(ivOf(b), (base + 2n) % 2n ** 64n);
     assert.equal(sa.seq, 2);
     assert.deepEqual(sa.stats, { packets: 2, bytes: 20 });
   }
   const { out: e } = pair('chacha20-poly1305', true);
+  pinIv(e);
   e.seq = TWO32 + 0x41;
   const c = seal(e, payloadOf(3));
   assert.equal(c.subarray(4, 16).toString('hex'), '00000042' + '0000000100000042', 'wire carries only the low half');
+  // The carry from the low half of the IV reaches the high half, and the top wraps at 2^64.
+  const { out: w } = pair('aes-gcm-256', true);
+  pinIv(w, 0xffffffff, 0xffffffff);
+  assert.equal(ivOf(seal(w, payloadOf(3))), 0n);
+  pinIv(w, 0, 0xffffffff);
+  assert.equal(ivOf(seal(w, payloadOf(3))), (1n << 32n) + 1n);
+});
+
+test('a manual SA made again from the same key (a daemon restart) does not repeat its IVs', () => {
+  // With IV = seq, both runs would seal packet 1 under the same (key, nonce): fatal for GCM and ChaCha20-Poly1305.
+  const first = seal(pair('aes-gcm-256', false).out, payloadOf(40));
+  const again = seal(pair('aes-gcm-256', false).out, payloadOf(40));
+  assert.equal(first.readUInt32BE(4), 1);
+  assert.equal(again.readUInt32BE(4), 1);
+  assert.notEqual(ivOf(first), ivOf(again));
+  assert.notEqual(first.subarray(16).toString('hex'), again.subarray(16).toString('hex'));
 });
 
 test('ESN changes the AAD: same key, same seq, different tag', () => {
   const p = payloadOf(64);
-  const a = seal(pair('aes-gcm-256', false).out, p);
-  const b = seal(pair('aes-gcm-256', true).out, p);
+  const a = seal(pinIv(pair('aes-gcm-256', false).out), p);
+  const b = seal(pinIv(pair('aes-gcm-256', true).out), p);
   assert.equal(a.subarray(0, a.length - 16).toString('hex'), b.subarray(0, b.length - 16).toString('hex'));
   assert.notEqual(a.subarray(-16).toString('hex'), b.subarray(-16).toString('hex'));
   assert.equal(espOpen(pair('aes-gcm-256', true).in, a), 'bad-icv');
@@ -222,6 +252,7 @@ test('espSeal refuses an output buffer that is too small without consuming a seq
 test('espSeal in place: payload already where the ciphertext goes', () => {
   const a = pair('chacha20-poly1305', false);
   const b = pair('chacha20-poly1305', false);
+  pinIv(b.out, a.out.ivHi, a.out.ivLo);
   const p = payloadOf(300);
   const ref = seal(a.out, p);
   const buf = Buffer.alloc(ref.length + 16);
@@ -318,7 +349,7 @@ function craft(sa: OutboundSa, seq: number, plain: Buffer): Buffer {
   return pkt;
 }
 
-test('authentic packet with bad padding: bad-padding, and the window still records it', () => {
+test('authentic packet with bad padding: bad-padding, and the window does not record a refused packet', () => {
   const { out: osa, in: isa } = pair('aes-gcm-128', false);
   const ok = opened(espOpen(isa, craft(osa, 1, Buffer.from('aa010104', 'hex'))));
   assert.equal(ok.payload.toString('hex'), 'aa');
@@ -326,11 +357,35 @@ test('authentic packet with bad padding: bad-padding, and the window still recor
   for (const [seq, plain] of [[2, 'aa010302'], [3, 'aa0504'], [4, '0304'], [5, 'aabbcc0204'], [6, 'aa01030204'], [7, '02010204']] as const) {
     const pkt = craft(osa, seq, Buffer.from(plain, 'hex'));
     assert.equal(espOpen(isa, pkt), 'bad-padding', plain);
-    assert.equal(isa.replay.top, seq, 'authentic, so the window moved');
-    assert.equal(espOpen(isa, pkt), 'replay');
+    assert.equal(isa.replay.top, 1, 'dropped, so the window did not move');
+    assert.equal(espOpen(isa, pkt), 'bad-padding', 'a re-send is verified again, and refused again');
   }
   assert.equal(isa.stats.packets, 1);
   assert.equal(isa.stats.icvDrops, 0);
   // Pad length 0 with an empty payload is the shortest legal plaintext.
   assert.equal(opened(espOpen(isa, craft(osa, 9, Buffer.from('0004', 'hex')))).payload.length, 0);
+});
+
+test('espVerify records nothing; espCommit enters the window and the counters, so the caller decides', () => {
+  for (const esn of [false, true]) {
+    const { out: osa, in: isa } = pair('chacha20-poly1305', esn);
+    const p1 = seal(osa, payloadOf(40));
+    const p2 = seal(osa, payloadOf(41));
+    // Verified twice and never committed (as when the receiver's policy check refuses it):
+    // nothing moves, and the same bytes still verify.
+    const a = opened(espVerify(isa, p2));
+    assert.equal(a.seq, 2);
+    assert.equal(opened(espVerify(isa, p2)).seq, 2);
+    assert.equal(isa.replay.top, 0);
+    assert.deepEqual(isa.stats, { packets: 0, bytes: 0, replayDrops: 0, icvDrops: 0 });
+    espCommit(isa, a);
+    assert.equal(isa.replay.top, 2);
+    assert.deepEqual(isa.stats, { packets: 1, bytes: 41, replayDrops: 0, icvDrops: 0 });
+    assert.equal(espVerify(isa, p2), 'replay', 'committed: the pre-check now refuses it before any AEAD');
+    assert.equal(isa.stats.replayDrops, 1);
+    // Older but inside the window, not committed yet: still acceptable.
+    espCommit(isa, opened(espVerify(isa, p1)));
+    assert.equal(espVerify(isa, p1), 'replay');
+    assert.equal(isa.stats.packets, 2);
+  }
 });

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
+import { createHook } from 'node:async_hooks';
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { NativeError } from '../../src/errors.js';
-import { ipv4ToU32, loadNative, u32ToIpv4 } from '../../src/native/index.js';
+import { ipv4ToU32, loadNative, loadNativeTestOnly, READ_HEADROOM, u32ToIpv4 } from '../../src/native/index.js';
 
 const n = loadNative();
+const t = loadNativeTestOnly();
 
 describe('native addon: argument validation never reaches the kernel', () => {
   it('rejects bad interface names', () => {
@@ -15,7 +19,7 @@ describe('native addon: argument validation never reaches the kernel', () => {
     assert.throws(() => n.tunOpen('a b'), RangeError);
     assert.throws(() => n.tunOpen('..'), RangeError);
     assert.throws(() => n.tunOpen(7 as unknown as string), TypeError);
-    assert.throws(() => n.ifSetMtu('lo', 20), RangeError);
+    assert.throws(() => t.ifSetMtu('lo', 20), RangeError);
   });
 
   it('rejects bad addresses, ports and fds', () => {
@@ -162,6 +166,96 @@ describe('native Reader', () => {
       assert.equal(s.addr, 0x7f000002);
       assert.equal(s.port, txPort);
     }
+  });
+});
+
+describe('native Reader async context', () => {
+  it('is destroyed for every reader, failed constructions included', async () => {
+    const created = new Set<number>();
+    const destroyed = new Set<number>();
+    const hook = createHook({
+      init: (id, type) => void (type === 'iiptran.Reader' && created.add(id)),
+      destroy: (id) => void destroyed.add(id),
+    }).enable();
+    const fd = n.udpOpen('127.0.0.1', 0);
+    const file = openSync(new URL(import.meta.url), 'r');
+    try {
+      const r = new n.Reader(fd, 'recvmmsg', 2048, 4, () => {});
+      assert.throws(() => new n.Reader(fd, 'recvmmsg', 2048, 4, () => {}), NativeError, 'EBUSY');
+      assert.throws(() => new n.Reader(file, 'read', 2048, 4, () => {}), NativeError, 'regular file');
+      r.close();
+    } finally {
+      closeSync(file);
+      n.closeFd(fd);
+    }
+    // async_hooks emits destroy from a later turn of the loop.
+    for (let k = 0; k < 20 && destroyed.size < created.size; k++) await new Promise((res) => setTimeout(res, 5));
+    hook.disable();
+    assert.equal(created.size, 3);
+    assert.deepEqual([...created].filter((id) => !destroyed.has(id)), []);
+  });
+});
+
+describe('native Reader headroom', () => {
+  it("leaves READ_HEADROOM free bytes before each packet in 'read' mode, none in 'recvmmsg' mode", async () => {
+    assert.ok(READ_HEADROOM >= 64, 'room for ESP header, IV and a UDP/NAT-T header');
+    const rx = n.udpOpen('127.0.0.1', 0);
+    const tx = n.udpOpen('127.0.0.1', 0);
+    const rxPort = n.sockName(rx).port;
+    const texts = ['first', 'second', 'third'];
+    const seen: string[] = [];
+    // read(2) on a datagram socket returns one datagram, just as on a TUN.
+    const r = new n.Reader(rx, 'read', 2048, 4, (count) => {
+      for (let i = 0; i < count; i++) {
+        const at = i * r.stride + r.headroom;
+        // The bytes in front of the packet are the reader's own, never part of the packet.
+        seen.push(Buffer.from(r.data, at, r.lengths[i]!).toString());
+      }
+    });
+    try {
+      assert.equal(r.headroom, READ_HEADROOM);
+      assert.equal(r.stride, READ_HEADROOM + 2048);
+      assert.equal(r.data.byteLength, (READ_HEADROOM + 2048) * 4);
+      const bufs = texts.map((s) => Buffer.from(s));
+      // Fill the headroom with a marker: a read that ignored the headroom would overwrite it.
+      new Uint8Array(r.data).fill(0xee);
+      assert.equal(n.sendBatch(tx, bufs, new Uint32Array(3).fill(0x7f000001), new Uint16Array(3).fill(rxPort), 3), 3);
+      for (let k = 0; k < 100 && seen.length < 3; k++) await new Promise((res) => setTimeout(res, 10));
+      assert.deepEqual(seen, texts);
+      for (let i = 0; i < 4; i++)
+        assert.ok(new Uint8Array(r.data, i * r.stride, READ_HEADROOM).every((b) => b === 0xee), `headroom of slot ${i} untouched`);
+      const rm = new n.Reader(tx, 'recvmmsg', 2048, 4, () => {});
+      assert.equal(rm.headroom, 0);
+      assert.equal(rm.stride, 2048);
+      rm.close();
+    } finally {
+      r.close();
+      n.closeFd(rx);
+      n.closeFd(tx);
+    }
+  });
+});
+
+describe('native test-only export', () => {
+  it('keeps the MTU/up setters off the daemon surface, and src/ never reaches for them', () => {
+    for (const name of ['ifSetMtu', 'ifSetUp']) {
+      assert.equal(name in n, false, `${name} is not on NativeAddon`);
+      assert.equal(typeof (t as unknown as Record<string, unknown>)[name], 'function', `${name} is on NativeTestOnly`);
+    }
+    // Compiled sources sit at dist/src; only the loader itself may name the test-only export.
+    const srcRoot = fileURLToPath(new URL('../../src/', import.meta.url));
+    const loader = join(srcRoot, 'native', 'index.js');
+    const testOnlyName = /loadNativeTestOnly|\.testOnly\b|ifSetMtu|ifSetUp/;
+    const offenders: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (p.endsWith('.js') && p !== loader && testOnlyName.test(readFileSync(p, 'utf8'))) offenders.push(p);
+      }
+    };
+    walk(srcRoot);
+    assert.deepEqual(offenders, []);
   });
 });
 

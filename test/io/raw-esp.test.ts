@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { RawEspUnderlay, stripIpv4Header } from '../../src/io/raw-esp.js';
 import type { Datagram } from '../../src/io/types.js';
-import { createNetns, deleteNetns, isRoot, runInNetns } from './netns.js';
+import { createNetns, deleteNetns, runInNetns } from './netns.js';
+import { netnsSkip } from '../netns/helpers.js';
 
 function ipv4(payload: Buffer, opts: { ihl?: number; total?: number; version?: number } = {}): Buffer {
   const ihl = opts.ihl ?? 5;
@@ -52,7 +53,7 @@ describe('RawEspUnderlay.decode', () => {
   });
 });
 
-describe('RawEspUnderlay (raw protocol 50 in a namespace)', { skip: isRoot ? false : 'needs root' }, () => {
+describe('RawEspUnderlay (raw protocol 50 in a namespace)', { skip: netnsSkip(['ip']) }, () => {
   const namespaces: string[] = [];
   after(() => namespaces.forEach(deleteNetns));
 

@@ -3,12 +3,14 @@
 // success path, so it only terminates if closing the device really releases the event loop.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { getMtu, openTun, setMtu, setUp } from '../../src/io/tun.js';
+import { openTun, TUN_SLOT_SIZE } from '../../src/io/tun.js';
+import { loadNative, loadNativeTestOnly, READ_HEADROOM } from '../../src/native/index.js';
 
 const IFNAME = 'iit0';
 const LOCAL = '10.99.0.1';
 const REMOTE = '10.99.0.2';
 const facts: Record<string, unknown> = {};
+const { ifSetMtu, ifSetUp } = loadNativeTestOnly();
 
 function linkShow(): string {
   return execFileSync('ip', ['-o', 'link', 'show', 'dev', IFNAME], { encoding: 'utf8' });
@@ -52,11 +54,11 @@ try {
   facts.name = tun.name;
   facts.ifindex = tun.ifindex;
 
-  setMtu(IFNAME, 1400);
-  facts.mtuRead = getMtu(IFNAME);
+  ifSetMtu(IFNAME, 1400);
+  facts.mtuRead = loadNative().ifGetMtu(IFNAME);
   facts.mtuShown = /\bmtu 1400\b/.test(linkShow());
 
-  setUp(IFNAME, true);
+  ifSetUp(IFNAME, true);
   execFileSync('ip', ['addr', 'add', `${LOCAL}/24`, 'dev', IFNAME]);
 
   tun.setCarrier(false);
@@ -66,8 +68,14 @@ try {
 
   let requests = 0;
   let batches = 0;
+  // Every packet view must start READ_HEADROOM bytes into its slot of the reader's buffer.
+  let headroomEveryPacket = true;
   tun.onPackets((pkts) => {
     batches++;
+    for (const p of pkts) {
+      const inSlot = p.byteOffset % (READ_HEADROOM + TUN_SLOT_SIZE);
+      if (inSlot !== READ_HEADROOM || p.byteOffset + p.length > p.buffer.byteLength) headroomEveryPacket = false;
+    }
     const replies = pkts.filter(isEchoRequestToRemote).map(echoReply);
     requests += replies.length;
     if (replies.length > 0) facts.replyWritten = tun.write(replies);
@@ -83,10 +91,11 @@ try {
       facts.pingReceived = /1 received/.test(pingOut);
       facts.requestsSeen = requests;
       facts.batches = batches;
+      facts.headroomEveryPacket = batches > 0 && headroomEveryPacket;
       facts.readingBeforeClose = tun.reading;
 
       // Writing into an administratively down TUN fails with EIO: counted, not thrown.
-      setUp(IFNAME, false);
+      ifSetUp(IFNAME, false);
       facts.writeWhenDown = tun.write([echoReply(Buffer.alloc(28, 0).fill(0x45, 0, 1))]);
       facts.writeErrors = tun.errors.write;
       facts.lastErrno = tun.errors.lastErrno;

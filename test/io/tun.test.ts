@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { createNetns, deleteNetns, isRoot, runInNetns } from './netns.js';
+import { createNetns, deleteNetns, runInNetns } from './netns.js';
+import { netnsSkip } from '../netns/helpers.js';
 
-describe('Tun (real TUN in a namespace)', { skip: isRoot ? false : 'needs root' }, () => {
+describe('Tun (real TUN in a namespace)', { skip: netnsSkip(['ip', 'ping']) }, () => {
   const namespaces: string[] = [];
   after(() => namespaces.forEach(deleteNetns));
 
@@ -23,6 +24,7 @@ describe('Tun (real TUN in a namespace)', { skip: isRoot ? false : 'needs root' 
       assert.equal(f.noCarrierWhenOn, false, 'setCarrier(true) clears NO-CARRIER');
       assert.ok((f.requestsSeen as number) >= 1, 'echo request read from the TUN');
       assert.equal(f.replyWritten, 1);
+      assert.equal(f.headroomEveryPacket, true, 'each packet starts READ_HEADROOM bytes into its slot');
       assert.equal(f.pingExit, 0, 'ping got its reply');
       assert.equal(f.pingReceived, true);
       assert.equal(f.writeWhenDown, 0, 'write into a down TUN is refused, not thrown');

@@ -9,12 +9,12 @@ import path from 'node:path';
 import { PairLab } from '../../src/tools/pair-lab.js';
 import { nsExec, parsePing } from '../../src/tools/netns.js';
 import { ipv4Check } from '../../src/wire/ipv4.js';
-import { capture, isRoot, tshark, uniquePrefix } from './helpers.js';
+import { capture, tshark, uniquePrefix, netnsSkip } from './helpers.js';
 import { readPcap, type CapturedIp } from './pcap.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const skip = isRoot ? false : 'needs root (network namespaces, TUN, nftables)';
+const skip = netnsSkip(['ip', 'ping', 'tcpdump', 'tshark', 'nft']);
 // DSCP EF (46) with ECT(0): what an ECN-capable, expedited VN flow puts in its TOS byte.
 const EF_ECT0 = 0xba;
 const CE = 3;

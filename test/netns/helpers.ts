@@ -1,15 +1,51 @@
-// Shared bits for the netns tests: unique names, root check, a capture wrapper.
+// Shared bits for the netns tests: unique names, root check, program checks, a capture wrapper.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { nsExec } from '../../src/tools/netns.js';
+import { PROGRAMS, aptFix, missingPrograms, type ProgramInfo } from '../../src/tools/doctor-programs.js';
 
 export function uniquePrefix(tag: string): string {
   return `iit${tag}${process.pid % 100000}${Math.floor(Math.random() * 1000)}`;
 }
 
 export const isRoot = process.getuid?.() === 0;
+
+export interface RequireOptions {
+  root?: boolean;
+  /** CI=true: nothing may be skipped for want of root or a program. */
+  ci?: boolean;
+  table?: Readonly<Record<string, ProgramInfo>>;
+}
+
+/**
+ * For a test that runs outside programs. When one is missing: a skip reason on a non-root run
+ * outside CI (a developer's unit run), otherwise an immediate throw naming the Debian package,
+ * so the file fails at once instead of timing out or being skipped where it must run.
+ */
+export function requirePrograms(programs: readonly string[], o: RequireOptions = {}): string | false {
+  const root = o.root ?? isRoot;
+  const ci = o.ci ?? process.env.CI === 'true';
+  const missing = missingPrograms(programs, o.table ?? PROGRAMS);
+  if (missing.length === 0) return false;
+  const list = missing.map((m) => `${m.what} (Debian package ${m.pkg})`).join(', ');
+  if (!root && !ci) return `not installed: ${list}`;
+  throw new Error(`this test needs ${list}: run scripts/setup.sh, or ${aptFix(missing.map((m) => m.pkg))}`);
+}
+
+/**
+ * The `skip` of a netns test file: it needs root, and `programs`. Skipping is only for a non-root
+ * run outside CI; as root, or under CI=true, a missing program or missing root is a failure.
+ */
+export function netnsSkip(programs: readonly string[], o: RequireOptions = {}): string | false {
+  const root = o.root ?? isRoot;
+  const ci = o.ci ?? process.env.CI === 'true';
+  if (!root && ci) throw new Error('CI=true but not running as root: the netns tests need root (network namespaces, TUN)');
+  const missing = requirePrograms(programs, { ...o, root, ci });
+  if (!root) return `needs root (network namespaces, TUN)${missing === false ? '' : `; also ${missing}`}`;
+  return false;
+}
 
 /** tcpdump in a namespace; stop() returns the pcap path once the file is flushed. */
 export async function capture(ns: string, iface: string, file: string, filter: string[] = []): Promise<{ stop: () => Promise<string> }> {

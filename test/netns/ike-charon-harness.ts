@@ -13,8 +13,8 @@ import { addNs, delNsSync, nsSpawn, run, vethPair } from '../../src/tools/netns.
 import { controlCall } from '../../src/control/control-client.js';
 import { REPO_ROOT } from '../../src/tools/pair-lab.js';
 import assert from 'node:assert/strict';
-import { childKeymat, childSaKeys } from '../../src/control/ike/crypto/keys.js';
-import type { PrfId } from '../../src/control/ike/crypto/prf.js';
+import { childKeymat, childSaKeys } from '../../src/ike/crypto/keys.js';
+import type { PrfId } from '../../src/ike/crypto/prf.js';
 import type { Suite } from '../../src/control/config-types.js';
 
 const CLI = path.join(REPO_ROOT, 'bin', 'iiptran.js');

@@ -12,12 +12,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isRoot, uniquePrefix } from './helpers.js';
-import { assertKeysEqualCharon, CharonLab, haveCharon, type CharonCase } from './ike-charon-harness.js';
-import { loadPeerPublicKey, writeAuthKeyPair } from '../../src/control/ike/auth-pubkey.js';
-import type { AuthKeyType } from '../../src/control/ike/crypto/auth.js';
+import { uniquePrefix, netnsSkip } from './helpers.js';
+import { assertKeysEqualCharon, CharonLab, type CharonCase } from './ike-charon-harness.js';
+import { loadPeerPublicKey, writeAuthKeyPair } from '../../src/control/credentials.js';
+import type { AuthKeyType } from '../../src/ike/crypto/auth.js';
 
-const skip = !isRoot ? 'needs root (network namespaces)' : !haveCharon() ? 'strongSwan charon/swanctl not installed' : false;
+const skip = netnsSkip(['ip', 'unshare', 'mount', 'charon', 'swanctl']);
 
 interface PubkeyCase {
   initiator: 'iiptran' | 'charon';

@@ -8,10 +8,10 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { isRoot, uniquePrefix } from './helpers.js';
-import { CharonLab, charonKeyDumps, haveCharon, type CharonCase } from './ike-charon-harness.js';
+import { uniquePrefix, netnsSkip } from './helpers.js';
+import { CharonLab, charonKeyDumps, type CharonCase } from './ike-charon-harness.js';
 
-const skip = !isRoot ? 'needs root (network namespaces)' : !haveCharon() ? 'strongSwan charon/swanctl not installed' : false;
+const skip = netnsSkip(['ip', 'unshare', 'mount', 'charon', 'swanctl']);
 
 const IKE_SECRETS: [string, string][] = [
   ['SKEYSEED', 'skeyseed'], ['Sk_d secret', 'skD'], ['Sk_ei secret', 'skEi'], ['Sk_er secret', 'skEr'], ['Sk_pi secret', 'skPi'], ['Sk_pr secret', 'skPr'],

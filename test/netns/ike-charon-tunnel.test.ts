@@ -12,11 +12,11 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { isRoot, uniquePrefix } from './helpers.js';
-import { CharonLab, haveCharon, type CharonCase } from './ike-charon-harness.js';
+import { uniquePrefix, netnsSkip } from './helpers.js';
+import { CharonLab, type CharonCase } from './ike-charon-harness.js';
 import { nsExec, parsePing } from '../../src/tools/netns.js';
 
-const skip = !isRoot ? 'needs root (network namespaces, TUN)' : !haveCharon() ? 'strongSwan charon/swanctl not installed' : false;
+const skip = netnsSkip(['ip', 'unshare', 'mount', 'charon', 'swanctl', 'ping']);
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -9,10 +9,10 @@
 
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { isRoot, uniquePrefix } from './helpers.js';
-import { assertKeysEqualCharon, CharonLab, haveCharon, type CharonCase } from './ike-charon-harness.js';
+import { uniquePrefix, netnsSkip } from './helpers.js';
+import { assertKeysEqualCharon, CharonLab, type CharonCase } from './ike-charon-harness.js';
 
-const skip = !isRoot ? 'needs root (network namespaces)' : !haveCharon() ? 'strongSwan charon/swanctl not installed' : false;
+const skip = netnsSkip(['ip', 'unshare', 'mount', 'charon', 'swanctl']);
 
 
 const CASES: (CharonCase & { suiteName: string })[] = [

@@ -10,11 +10,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PairLab, REPO_ROOT } from '../../src/tools/pair-lab.js';
 import { nsExec, parsePing } from '../../src/tools/netns.js';
-import { isRoot, uniquePrefix } from './helpers.js';
+import { uniquePrefix, netnsSkip } from './helpers.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const skip = isRoot ? false : 'needs root (network namespaces, TUN)';
+const skip = netnsSkip(['ip', 'ping']);
 const FLOOD = path.join(REPO_ROOT, 'dist', 'test', 'netns', 'ike-flood.js');
 
 function rssKb(pid: number): number {

@@ -7,11 +7,11 @@
 
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { encodePlain } from '../../src/control/ike/protect.js';
-import { ikeOffer } from '../../src/control/ike/negotiate.js';
-import { parseIkeProposals } from '../../src/control/ike/proposals.js';
-import { generate } from '../../src/control/ike/crypto/dh.js';
-import { newIkeSpi } from '../../src/control/ike/ike-sa.js';
+import { encodePlain } from '../../src/ike/protect.js';
+import { ikeOffer } from '../../src/ike/negotiate.js';
+import { parseIkeProposals } from '../../src/ike/proposals.js';
+import { generate } from '../../src/ike/crypto/dh.js';
+import { newIkeSpi } from '../../src/ike/ike-sa.js';
 import { ExchangeType, IkeMessageCodec, NotifyType, PayloadType } from '../../src/wire/ike/index.js';
 
 const [dst, countArg, socketsArg] = process.argv.slice(2);

@@ -16,11 +16,11 @@ import path from 'node:path';
 import { PairLab, REPO_ROOT } from '../../src/tools/pair-lab.js';
 import { nsExec, parsePing } from '../../src/tools/netns.js';
 import { controlCall } from '../../src/control/control-client.js';
-import { isRoot, uniquePrefix } from './helpers.js';
+import { uniquePrefix, netnsSkip } from './helpers.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const skip = isRoot ? false : 'needs root (network namespaces, TUN)';
+const skip = netnsSkip(['ip', 'ping']);
 const FUZZ = path.join(REPO_ROOT, 'dist', 'test', 'netns', 'ike-fuzz.js');
 const STRANGER = '10.200.0.3';
 const COUNT = Number(process.env['IIPTRAN_FUZZ_COUNT'] ?? 30000);

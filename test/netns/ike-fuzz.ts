@@ -2,7 +2,7 @@
 // namespace:
 //   node dist/test/netns/ike-fuzz.js '<json options>'   (see FuzzOptions)
 // The corpus is every real IKE datagram charon exchanged in the captures embedded in
-// test/wire/ike/charon-vectors.ts and test/control/ike/charon-vectors.ts (IKE_SA_INIT requests
+// test/wire/ike/charon-vectors.ts and test/ike/charon-vectors.ts (IKE_SA_INIT requests
 // and responses, IKE_AUTH, CREATE_CHILD_SA, INFORMATIONAL). Each datagram sent is one of them
 // with 1-4 seeded mutations; the same seed gives the same byte sequence, so a crash found here can
 // be replayed exactly. Prints one JSON line with what was sent (per port, source, mutation) and
@@ -10,7 +10,7 @@
 
 import dgram from 'node:dgram';
 import { run1, run2, type CapturedRun } from '../wire/ike/charon-vectors.js';
-import { CHARON_VECTORS } from '../control/ike/charon-vectors.js';
+import { CHARON_VECTORS } from '../ike/charon-vectors.js';
 
 export interface FuzzOptions {
   dst: string;

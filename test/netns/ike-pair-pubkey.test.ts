@@ -9,13 +9,13 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { PairLab } from '../../src/tools/pair-lab.js';
 import { nsExec, parsePing } from '../../src/tools/netns.js';
-import { loadPeerPublicKey } from '../../src/control/ike/auth-pubkey.js';
+import { loadPeerPublicKey } from '../../src/control/credentials.js';
 import { renderIke } from '../../src/tools/inspector.js';
-import { isRoot, uniquePrefix } from './helpers.js';
+import { uniquePrefix, netnsSkip } from './helpers.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const skip = isRoot ? false : 'needs root (network namespaces, TUN)';
+const skip = netnsSkip(['ip', 'ping']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 for (const type of ['ed25519', 'ecdsa-p256'] as const) {

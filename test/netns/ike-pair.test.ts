@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { PairLab } from '../../src/tools/pair-lab.js';
 import { nsExec, parsePing } from '../../src/tools/netns.js';
-import { isRoot, uniquePrefix } from './helpers.js';
+import { uniquePrefix, netnsSkip } from './helpers.js';
 import { renderIke } from '../../src/tools/inspector.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const skip = isRoot ? false : 'needs root (network namespaces, TUN)';
+const skip = netnsSkip(['ip', 'ping']);
 
 describe('pair keyed by IKEv2 (PSK, role auto)', { skip }, () => {
   const lab = new PairLab({

@@ -8,11 +8,11 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { PairLab } from '../../src/tools/pair-lab.js';
 import { nsExec } from '../../src/tools/netns.js';
-import { isRoot, uniquePrefix } from './helpers.js';
+import { uniquePrefix, netnsSkip } from './helpers.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const skip = isRoot ? false : 'needs root (network namespaces, TUN)';
+const skip = netnsSkip(['ip', 'iperf3']);
 const REASONS = ['no-sa', 'replay', 'bad-icv'] as const;
 
 describe('IKEv2 rekeying under an iperf3 load (pair, 5 s CHILD_SA lifetime)', { skip }, () => {

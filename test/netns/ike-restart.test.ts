@@ -8,13 +8,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PairLab } from '../../src/tools/pair-lab.js';
 import { nsExec, parsePing } from '../../src/tools/netns.js';
-import { capture, isRoot, uniquePrefix } from './helpers.js';
+import { capture, uniquePrefix, netnsSkip } from './helpers.js';
 import { readPcap } from './pcap.js';
 import { renderIke } from '../../src/tools/inspector.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const skip = isRoot ? false : 'needs root (network namespaces, TUN)';
+const skip = netnsSkip(['ip', 'ping', 'tcpdump']);
 
 /** With dpd_interval_s 2 and the default retransmissions (15.5 s) the slowest path is about 20 s. */
 const BOUND_MS = 30000;

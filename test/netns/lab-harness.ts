@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { REPO_ROOT } from '../../src/tools/pair-lab.js';
 import { listNs, nsExec } from '../../src/tools/netns.js';
-import { readState, labDir, type LabState } from '../../src/tools/lab/state.js';
-import { labNsPrefix } from '../../src/tools/topology-model.js';
+import { readState, labDir, type LabState } from '../../src/lab/state.js';
+import { labNsPrefix } from '../../src/lab/topology-model.js';
 
 const CLI = path.join(REPO_ROOT, 'bin', 'iiptran.js');
 /** Recognisable ping payload: if it appears in an underlay capture, VN cleartext leaked. */

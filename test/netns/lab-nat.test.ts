@@ -7,14 +7,14 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isRoot, capture } from './helpers.js';
+import { capture, netnsSkip } from './helpers.js';
 import { readPcap } from './pcap.js';
 import { PATTERN, assertGone, cli, labUp, node, vnPing, waitFor } from './lab-harness.js';
-import type { LabState } from '../../src/tools/lab/state.js';
+import type { LabState } from '../../src/lab/state.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const skip = isRoot ? false : 'needs root (network namespaces, TUN, nftables, BIRD)';
+const skip = netnsSkip(['ip', 'sysctl', 'ping', 'tcpdump', 'nft', 'bird', 'birdc', 'fping']);
 
 describe('lab: node behind NAT', { skip }, () => {
   let name = '';

@@ -5,12 +5,12 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isRoot, capture } from './helpers.js';
+import { capture, netnsSkip } from './helpers.js';
 import { readPcap } from './pcap.js';
 import { PATTERN, assertGone, cli, labUp, node, vnPing } from './lab-harness.js';
-import type { LabState } from '../../src/tools/lab/state.js';
+import type { LabState } from '../../src/lab/state.js';
 
-const skip = isRoot ? false : 'needs root (network namespaces, TUN)';
+const skip = netnsSkip(['ip', 'sysctl', 'ping', 'tcpdump', 'fping']);
 
 describe('lab: pair with static routes', { skip }, () => {
   let name = '';

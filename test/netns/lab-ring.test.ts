@@ -6,13 +6,13 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isRoot, capture } from './helpers.js';
+import { capture, netnsSkip } from './helpers.js';
 import { readPcap } from './pcap.js';
 import { PATTERN, assertGone, cli, labUp, routeDev, vnPing, waitFor } from './lab-harness.js';
-import { pingMatrix } from '../../src/tools/lab/converge.js';
-import type { LabState } from '../../src/tools/lab/state.js';
+import { pingMatrix } from '../../src/lab/converge.js';
+import type { LabState } from '../../src/lab/state.js';
 
-const skip = isRoot ? false : 'needs root (network namespaces, TUN, nftables, BIRD)';
+const skip = netnsSkip(['ip', 'sysctl', 'ping', 'tcpdump', 'nft', 'bird', 'birdc', 'fping']);
 
 async function fullMatrix(s: LabState): Promise<string[]> {
   const reach = await pingMatrix(s);

@@ -5,11 +5,11 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { isRoot } from './helpers.js';
+import { netnsSkip } from './helpers.js';
 import { assertGone, cli, topologyCopy } from './lab-harness.js';
 import { listNs } from '../../src/tools/netns.js';
 
-const skip = isRoot ? false : 'needs root (network namespaces)';
+const skip = netnsSkip(['ip', 'sysctl', 'nft', 'bird', 'birdc', 'fping']);
 
 describe('lab: rollback and clean-up', { skip }, () => {
   for (const step of ['underlay', 'routing']) {

@@ -10,12 +10,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isRoot } from './helpers.js';
+import { netnsSkip } from './helpers.js';
 import { assertGone, cli, topologyCopy } from './lab-harness.js';
-import { labDir, readState, type LabState } from '../../src/tools/lab/state.js';
-import { birdCommand } from '../../src/tools/lab/bird-ctl.js';
+import { labDir, readState, type LabState } from '../../src/lab/state.js';
+import { birdCommand } from '../../src/lab/bird-ctl.js';
 
-const skip = isRoot ? false : 'needs root (network namespaces, TUN, BIRD)';
+const skip = netnsSkip(['ip', 'sysctl', 'nft', 'bird', 'fping']);
 const NODES = 24;
 const WINDOW = 4;
 

@@ -8,13 +8,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PairLab, REPO_ROOT } from '../../src/tools/pair-lab.js';
 import { nsExec, parsePing, run } from '../../src/tools/netns.js';
-import { capture, isRoot, sendUdp, uniquePrefix } from './helpers.js';
+import { capture, sendUdp, uniquePrefix, netnsSkip } from './helpers.js';
 import { readPcap } from './pcap.js';
 import { writeKeyFile } from '../../src/control/keyfile.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const skip = isRoot ? false : 'needs root (network namespaces, TUN)';
+const skip = netnsSkip(['ip', 'ping', 'iperf3', 'nft', 'tcpdump']);
 // A recognisable payload: if these bytes ever appear on the underlay, cleartext leaked.
 const PATTERN = 'c0ffee15deadbeef';
 

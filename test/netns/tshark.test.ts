@@ -10,9 +10,9 @@ import { PairLab } from '../../src/tools/pair-lab.js';
 import { nsExec } from '../../src/tools/netns.js';
 import { SUITES } from '../../src/dataplane/aead.js';
 import type { Suite } from '../../src/control/config-types.js';
-import { capture, isRoot, tshark, uniquePrefix } from './helpers.js';
+import { capture, tshark, uniquePrefix, netnsSkip } from './helpers.js';
 
-const skip = isRoot ? false : 'needs root (network namespaces, TUN)';
+const skip = netnsSkip(['ip', 'ping', 'tcpdump', 'tshark']);
 
 function keyHex(file: string): string {
   return fs

@@ -23,6 +23,7 @@ import { internetChecksum, onesSum } from '../../src/wire/checksum.js';
 import { ipv4ToU32 } from '../../src/wire/addr.js';
 import { CodecError } from '../../src/errors.js';
 import { F1, F2, F5, F6, F12, F13, F14, F16 } from './captures.js';
+import { requirePrograms } from '../netns/helpers.js';
 
 
 const ROUTER = ipv4ToU32('10.201.1.2');
@@ -162,11 +163,7 @@ test('buildFragNeeded agrees with the Linux router’s own frag-needed for the s
   assert.deepEqual(icmp.data, kicmp.data.subarray(0, 28));
 });
 
-test('buildFragNeeded output decoded independently by tshark', (t) => {
-  if (spawnSync('tshark', ['-v'], { stdio: 'ignore' }).error !== undefined) {
-    t.skip('tshark not installed');
-    return;
-  }
+test('buildFragNeeded output decoded independently by tshark', { skip: requirePrograms(['tshark']) }, () => {
   const pkts = [buildFragNeeded(F13, 1280, ROUTER)!, buildFragNeeded(F1, 576, ROUTER)!];
   const dir = mkdtempSync(join(tmpdir(), 'iiptran-wire-icmp-'));
   try {

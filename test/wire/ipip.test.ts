@@ -16,6 +16,7 @@ import { internetChecksum } from '../../src/wire/checksum.js';
 import { ipv4ToU32 } from '../../src/wire/addr.js';
 import { CodecError } from '../../src/errors.js';
 import { F1, F3, F6, F13, F15, F17 } from './captures.js';
+import { requirePrograms } from '../netns/helpers.js';
 
 
 const A = ipv4ToU32('10.201.1.1');
@@ -162,11 +163,7 @@ test('RFC 6040 decapsulation: all 16 outer/inner ECN combinations', () => {
   assert.equal(cases, 16);
 });
 
-test('decap results decoded independently by tshark', (t) => {
-  if (spawnSync('tshark', ['-v'], { stdio: 'ignore' }).error !== undefined) {
-    t.skip('tshark not installed');
-    return;
-  }
+test('decap results decoded independently by tshark', { skip: requirePrograms(['tshark']) }, () => {
   const pkts: Buffer[] = [];
   const want: string[] = [];
   for (const innerEcn of Object.keys(FIGURE4) as Ecn[]) {

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { CodecError } from '../../../src/errors.js';
+import { requirePrograms } from '../../netns/helpers.js';
 import {
   IkeMessageCodec, Ike, decodeChain, encodeChain, skLayout, skPad, skPaddedLength, Malformed, PayloadType, ExchangeType,
   ProtocolId, TransformType, ENCR_AES_GCM_16, ENCR_CHACHA20_POLY1305, ENCR_AES_CBC, PRF_HMAC_SHA2_256, PRF_HMAC_SHA2_384,
@@ -200,17 +201,7 @@ describe('encoders refuse impossible reprs with CodecError', () => {
   }
 });
 
-function haveTools(): boolean {
-  try {
-    execFileSync('tshark', ['--version'], { stdio: 'ignore' });
-    execFileSync('text2pcap', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-describe('tshark decodes what we built', { skip: haveTools() ? false : 'tshark/text2pcap not installed' }, () => {
+describe('tshark decodes what we built', { skip: requirePrograms(['tshark', 'text2pcap']) }, () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ike-rt-'));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const pcap = path.join(dir, 'built.pcap');

@@ -1,0 +1,61 @@
+// Deciding whether the peer of an IKE_AUTH exchange is who it must be: its identity, and the
+// proof that it holds the PSK or the private half of a key it may use. The decision may wait on
+// a lookup (the `verifyPeerKey` hook of auth-pubkey.ts returns a Promise: an IPSECA or KX query
+// plugs in there), so it is asynchronous, and bounded: a lookup that never answers fails the
+// exchange with AUTHENTICATION_FAILED after `timeoutMs` instead of holding it forever. While it
+// runs, the engine answers nothing for that request, and retransmissions of it start no second
+// check (ike-sa.ts, beginRequest).
+
+import { idToString, type AuthPayload, type IdPayload, type PayloadRepr } from '../wire/ike/index.js';
+import type { Clock } from '../clock.js';
+import { AUTH_SHARED_KEY_MIC, signedOctets, verifyPskAuth } from './crypto/auth.js';
+import { checkPubkeyPeer } from './auth-pubkey.js';
+import { idBody, sameIdentity } from './identity.js';
+import type { IkeSa } from './ike-sa.js';
+
+/** Below our own retransmission give-up (15.5 s), so an initiator waiting on us still hears the verdict. */
+export const DEFAULT_AUTH_TIMEOUT_MS = 10000;
+
+export const PSK_HINT = 'PSK mismatch?';
+
+/** The peer's ID and AUTH, checked; null when they prove the peer. */
+async function checkPeer(sa: IkeSa, id: IdPayload, auth: AuthPayload, ps: readonly PayloadRepr[]): Promise<string | null> {
+  if (!sameIdentity(id, sa.cfg.remoteId)) {
+    return `peer identifies as "${idToString(id)}", but remote_id is "${sa.cfg.remoteId.text}"`;
+  }
+  const k = sa.keys!;
+  const [msg, peerNonce, skP] = sa.role === 'initiator' ? [sa.initResponse, sa.ni, k.skPr] : [sa.initRequest, sa.nr, k.skPi];
+  const octets = signedOctets(sa.suite!.prf.id, msg, peerNonce, skP, idBody(id));
+  if (sa.cfg.pubkey !== undefined) return checkPubkeyPeer(sa, auth, ps, octets);
+  if (auth.method !== AUTH_SHARED_KEY_MIC) return `peer authenticates with method ${auth.method}; this vlink uses a PSK (method 2)`;
+  return verifyPskAuth(sa.suite!.prf.id, sa.cfg.psk, octets, auth.data) ? null : `authentication failed (${PSK_HINT})`;
+}
+
+const TIMED_OUT = Symbol('timed out');
+
+/** `work`, or TIMED_OUT once `ms` have passed on `clock`, whichever comes first. */
+function withTimeout<T>(clock: Clock, ms: number, work: Promise<T>): Promise<T | typeof TIMED_OUT> {
+  return new Promise((resolve, reject) => {
+    const t = clock.setTimeout(() => resolve(TIMED_OUT), ms);
+    work.then(
+      (v) => {
+        clock.clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clock.clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * Null when the peer is authenticated and authorised; otherwise a sentence for the operator.
+ * Any failure, the timeout included, is AUTHENTICATION_FAILED.
+ */
+export async function authorisePeer(sa: IkeSa, id: IdPayload, auth: AuthPayload, ps: readonly PayloadRepr[], timeoutMs: number): Promise<string | null> {
+  const verdict = await withTimeout(sa.clock, timeoutMs, checkPeer(sa, id, auth, ps));
+  if (verdict !== TIMED_OUT) return verdict;
+  return `peer authorisation did not finish within ${(timeoutMs / 1000).toFixed(1)} s (a key or DNS lookup that never answered?)`;
+}

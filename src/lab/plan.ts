@@ -1,0 +1,180 @@
+// `lab up` as data: the ordered, named steps and the actions in each. Pure (no I/O), so the
+// whole of what a topology will create can be unit tested without root, and `apply` stays a
+// small interpreter that records each created resource before moving on.
+
+import path from 'node:path';
+import type { LabModel, ModelNode } from './topology-model.js';
+import { NODE_UNDERLAY_IF, SEGMENT_BRIDGE } from './topology-model.js';
+import { birdConfig } from './bird.js';
+import { hostsFile, nodeConfigYaml } from './node-config.js';
+import { natRuleset } from './nat.js';
+import type { NodePaths } from './state.js';
+
+export type Action =
+  | { kind: 'netns'; ns: string }
+  | { kind: 'cmd'; ns: string | null; argv: string[] }
+  | { kind: 'file'; path: string; content: string; mode: number; external?: boolean }
+  /** One fresh random key written to both paths: the sender's key_out and the receiver's key_in. */
+  | { kind: 'key'; paths: [string, string]; suite: string }
+  /** One fresh random PSK written to both ends of an ikev2 vlink. */
+  | { kind: 'psk'; paths: [string, string] }
+  /** ike_auth pubkey: one fresh Ed25519 pair per node; the private key 0600, the public key to the node and to each IKE peer. */
+  | { kind: 'authkey'; node: string; privatePath: string; publicPaths: string[] }
+  | { kind: 'spawn'; role: 'iiptran' | 'bird'; node: string; ns: string; argv: string[]; log: string; ready: { control: string } | { birdc: string } }
+  | { kind: 'converge' }
+  /**
+   * Actions in order, or (parallel) each at the same time as its siblings, a bounded number
+   * at once: a 100-node lab's thousand `ip` commands in sequence take longer than its daemons
+   * need to converge. Only independent actions (different namespaces, different veths) go in
+   * one parallel group.
+   */
+  | { kind: 'group'; parallel: boolean; actions: Action[] };
+
+export interface Step {
+  /** Stable name: progress output and IIPTRAN_LAB_FAIL_AT use it. */
+  name: string;
+  title: string;
+  actions: Action[];
+}
+
+export const STEP_NAMES = ['namespaces', 'underlay', 'nat', 'keys', 'configs', 'daemons', 'routing', 'converge'] as const;
+
+export interface PlanEnv {
+  labDir: string;
+  cli: string;
+  nodeBin: string;
+  nodePaths: (node: string) => NodePaths;
+  /** The daemon accepts per-vlink `liveness`; older builds reject the field. */
+  liveness: boolean;
+}
+
+const ipn = (ns: string, ...args: string[]): Action => ({ kind: 'cmd', ns: null, argv: ['ip', '-n', ns, ...args] });
+const inNs = (ns: string, ...argv: string[]): Action => ({ kind: 'cmd', ns, argv });
+
+export type PlainAction = Exclude<Action, { kind: 'group' }>;
+
+/** Every action of the plan in order, groups opened: for tests and for counting. */
+export function flatActions(steps: Step[]): PlainAction[] {
+  const open = (a: Action): PlainAction[] => (a.kind === 'group' ? a.actions.flatMap(open) : [a]);
+  return steps.flatMap((s) => s.actions.flatMap(open));
+}
+
+export function planLab(m: LabModel, env: PlanEnv): Step[] {
+  const allNs = [...m.nodes.map((n) => n.ns), ...m.routers.map((r) => r.ns), ...m.segments.map((s) => s.ns)];
+  const steps: Step[] = [];
+
+  const seq = (actions: Action[]): Action => ({ kind: 'group', parallel: false, actions });
+  const par = (actions: Action[]): Action => ({ kind: 'group', parallel: true, actions });
+  const forwarding = new Set([...m.nodes, ...m.routers].map((n) => n.ns));
+  const ns = allNs.map((n) =>
+    seq([
+      { kind: 'netns', ns: n },
+      // Nodes forward too: OSPF reroutes transit traffic through them. rp_filter off because
+      // a rerouted reply may legitimately arrive on another vlink than the one it left by.
+      ...(forwarding.has(n) ? [inNs(n, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0')] : []),
+      { kind: 'file', path: `/etc/netns/${n}/hosts`, content: hostsFile(m), mode: 0o644, external: true },
+    ]),
+  );
+  steps.push({ name: 'namespaces', title: `create ${allNs.length} namespaces, enable forwarding`, actions: [par(ns)] });
+
+  // Bridges first (veths become their ports), then each veth on its own, then what needs the
+  // veths up: VN prefixes on lo, gateways, router routes.
+  const bridges = m.segments.map((s) => seq([ipn(s.ns, 'link', 'add', SEGMENT_BRIDGE, 'type', 'bridge', 'stp_state', '0'), ipn(s.ns, 'link', 'set', SEGMENT_BRIDGE, 'up')]));
+  const veths = m.veths.map((v) => {
+    const mtu = String(m.underlayMtu);
+    const a: Action[] = [{ kind: 'cmd', ns: null, argv: ['ip', 'link', 'add', v.a.ifname, 'netns', v.a.ns, 'mtu', mtu, 'type', 'veth', 'peer', 'name', v.b.ifname, 'netns', v.b.ns, 'mtu', mtu] }];
+    for (const end of [v.a, v.b]) {
+      if (end.address !== null) a.push(ipn(end.ns, 'addr', 'add', end.address, 'dev', end.ifname));
+      else a.push(ipn(end.ns, 'link', 'set', end.ifname, 'master', SEGMENT_BRIDGE));
+      a.push(ipn(end.ns, 'link', 'set', end.ifname, 'up'));
+    }
+    return seq(a);
+  });
+  const nodeNets = m.nodes.map((n) => seq([ipn(n.ns, 'addr', 'add', n.vn, 'dev', 'lo'), ...(n.gateway !== null ? [ipn(n.ns, 'route', 'add', 'default', 'via', n.gateway, 'dev', NODE_UNDERLAY_IF)] : [])]));
+  const routes = m.routers.map((r) => seq(r.routes.map((rt) => ipn(r.ns, 'route', 'add', rt.dst, 'via', rt.via))));
+  steps.push({
+    name: 'underlay',
+    title: `build the underlay: ${m.segments.length} segments, ${m.veths.length} veths, ${m.routers.length} routers`,
+    actions: [par(bridges), par(veths), par([...nodeNets, ...routes])],
+  });
+
+  const nat: Action[] = [];
+  for (const r of m.routers) {
+    if (r.nat === null) continue;
+    const file = path.join(env.labDir, `nat-${r.name}.nft`);
+    nat.push({ kind: 'file', path: file, content: natRuleset(r.nat.outsideIf), mode: 0o644 }, inNs(r.ns, 'nft', '-f', file));
+  }
+  steps.push({ name: 'nat', title: `NAT: ${nat.length / 2} masquerading routers`, actions: nat });
+
+  const keys: Action[] = [];
+  for (const n of m.nodes) keys.push({ kind: 'cmd', ns: null, argv: ['mkdir', '-p', '-m', '0700', path.join(env.nodePaths(n.name).dir, 'keys')] });
+  const ike = m.keying === 'ikev2';
+  const keyDir = (n: string) => path.join(env.nodePaths(n).dir, 'keys');
+  const authOf = (n: string) => m.nodes.find((x) => x.name === n)!.ikeAuth ?? 'psk';
+  const pairs = ike ? m.nodes.filter((n) => n.ikeAuth === 'pubkey') : [];
+  for (const n of pairs) {
+    // <peer>.pub in every peer's keys/ is that node's peer_public_key; its own copy is for the operator.
+    const peers = n.vlinks.map((e) => path.join(keyDir(e.peer), `${n.name}.pub`));
+    keys.push({ kind: 'authkey', node: n.name, privatePath: path.join(keyDir(n.name), `${n.name}.key`), publicPaths: [path.join(keyDir(n.name), `${n.name}.pub`), ...peers] });
+  }
+  let psks = 0;
+  for (const v of m.vlinks) {
+    if (ike) {
+      if (authOf(v.a) === 'pubkey') continue;
+      psks++;
+      const file = `${v.a}-${v.b}.psk`;
+      keys.push({ kind: 'psk', paths: [path.join(env.nodePaths(v.a).dir, 'keys', file), path.join(env.nodePaths(v.b).dir, 'keys', file)] });
+      continue;
+    }
+    for (const [from, to] of [[v.a, v.b], [v.b, v.a]]) {
+      const file = `${from}-to-${to}.key`;
+      keys.push({ kind: 'key', suite: v.suite, paths: [path.join(env.nodePaths(from!).dir, 'keys', file), path.join(env.nodePaths(to!).dir, 'keys', file)] });
+    }
+  }
+  steps.push({
+    name: 'keys',
+    title: ike ? ikeKeysTitle(psks, pairs.length) : `generate ${m.vlinks.length * 2} random keys (one per direction per vlink, mode 0600)`,
+    actions: keys,
+  });
+
+  const cfg: Action[] = [];
+  for (const n of m.nodes) {
+    const p = env.nodePaths(n.name);
+    cfg.push({ kind: 'file', path: p.config, content: nodeConfigYaml(m, n, p.socket, env.liveness), mode: 0o600 });
+    if (p.birdConfig !== null) cfg.push({ kind: 'file', path: p.birdConfig, content: birdConfig(m, n), mode: 0o644 });
+  }
+  steps.push({ name: 'configs', title: 'write node and BIRD configs', actions: cfg });
+
+  steps.push({
+    name: 'daemons',
+    title: `start ${m.nodes.length} iiptran node daemons`,
+    actions: m.nodes.map((n) => {
+      const p = env.nodePaths(n.name);
+      return { kind: 'spawn', role: 'iiptran', node: n.name, ns: n.ns, argv: [env.nodeBin, env.cli, 'node', '--config', p.config], log: p.log, ready: { control: p.socket } };
+    }),
+  });
+
+  steps.push({ name: 'routing', title: routingTitle(m), actions: m.nodes.flatMap((n) => routingActions(n, env.nodePaths(n.name))) });
+  steps.push({ name: 'converge', title: 'wait for routing to converge', actions: [{ kind: 'converge' }] });
+  return steps;
+}
+
+function ikeKeysTitle(psks: number, pairs: number): string {
+  const parts = [];
+  if (psks > 0) parts.push(`${psks} random IKEv2 PSKs (one per vlink, mode 0600)`);
+  if (pairs > 0) parts.push(`${pairs} Ed25519 key pairs for IKEv2 (one per node, private key mode 0600)`);
+  return `generate ${parts.join(' and ') || 'no IKEv2 keys'}`;
+}
+
+function routingTitle(m: LabModel): string {
+  const bird = m.nodes.filter((n) => n.routing === 'bird').length;
+  const parts = [];
+  if (bird > 0) parts.push(`start BIRD (OSPFv2${m.bfd ? ' + BFD' : ''}) on ${bird} nodes`);
+  if (bird < m.nodes.length) parts.push(`static routes on ${m.nodes.length - bird} nodes`);
+  return parts.join(', ');
+}
+
+function routingActions(n: ModelNode, p: NodePaths): Action[] {
+  if (n.routing === 'static') return n.staticRoutes.map((r) => ipn(n.ns, 'route', 'add', r.dst, 'via', r.via, 'dev', r.dev, 'src', n.vnAddr, 'proto', 'static'));
+  return [{ kind: 'spawn', role: 'bird', node: n.name, ns: n.ns, argv: ['bird', '-f', '-c', p.birdConfig!, '-s', p.birdSocket!, '-P', path.join(p.dir, 'bird.pid')], log: p.birdLog!, ready: { birdc: p.birdSocket! } }];
+}

@@ -1,0 +1,168 @@
+// What a running lab looks like right now: per node, whether its daemons answer, each vlink's
+// state from the control socket, OSPF neighbours from BIRD's control socket, and which other VN prefixes
+// have a kernel route. Shared by `lab status` and the convergence wait of `lab up`.
+
+import os from 'node:os';
+import { createHash } from 'node:crypto';
+import { controlCall } from '../control/control-client.js';
+import { table } from '../tools/table.js';
+import { parseOspfNeighbors, type OspfNeighbor } from './bird.js';
+import { birdCommand } from './bird-ctl.js';
+import { nodeRoutes, rssKiB } from './node-proc.js';
+import { mapLimit, probeConcurrency } from './waves.js';
+import type { LabState } from './state.js';
+import { faultKey } from './fault.js';
+
+export interface NodeStatus {
+  node: string;
+  ns: string;
+  vn: string;
+  underlay: string;
+  routing: 'static' | 'bird';
+  daemon: boolean;
+  /** null for static routing; false when BIRD does not answer on its control socket. */
+  bird: boolean | null;
+  links: { name: string; state: string; peer: string }[];
+  neighbors: OspfNeighbor[];
+  /** Other nodes whose VN prefix has a kernel route here. */
+  routesTo: string[];
+  /** Digest of those routes with their next hops: convergence waits until it stops changing. */
+  routeDigest: string;
+  /** Resident memory of the node's daemons in KiB (null: not running; bird null too for static routing). */
+  rssKiB: { iiptran: number | null; bird: number | null };
+}
+
+export interface VlinkStatus {
+  a: string;
+  b: string;
+  encap: string;
+  stateA: string;
+  stateB: string;
+  /** OSPF state seen from each end, null for static links. */
+  ospfA: string | null;
+  ospfB: string | null;
+  fault: boolean;
+}
+
+export interface LabStatus {
+  name: string;
+  status: LabState['status'];
+  nodes: NodeStatus[];
+  vlinks: VlinkStatus[];
+  faults: [string, string][];
+}
+
+const isFull = (s: string | null) => s !== null && s.startsWith('Full');
+
+async function nodeStatus(s: LabState, name: string): Promise<NodeStatus> {
+  const m = s.model.nodes.find((n) => n.name === name)!;
+  const p = s.nodes[name]!;
+  const st: NodeStatus = { node: name, ns: m.ns, vn: m.vn, underlay: m.underlayAddr, routing: m.routing, daemon: false, bird: m.routing === 'bird' ? false : null, links: [], neighbors: [], routesTo: [], routeDigest: '', rssKiB: { iiptran: rssKiB(s, name, 'iiptran'), bird: rssKiB(s, name, 'bird') } };
+  const [links, birdc, routes] = await Promise.all([
+    controlCall(p.socket, 'show', { what: 'links' }, 5000).catch(() => null),
+    p.birdSocket === null ? null : birdCommand(p.birdSocket, 'show ospf neighbors', 5000).catch(() => null),
+    nodeRoutes(s, name),
+  ]);
+  if (links !== null) {
+    st.daemon = true;
+    st.links = (links as { links: { name: string; state: string }[] }).links.map((l) => ({ name: l.name, state: l.state, peer: l.name.replace(/^vl-/, '') }));
+  }
+  if (birdc !== null && birdc.code < 8000) {
+    st.bird = true;
+    st.neighbors = parseOspfNeighbors(birdc.text);
+  }
+  if (routes !== null) {
+    const rts = routes;
+    const dsts = new Set(rts.map((r) => r.dst));
+    st.routesTo = s.model.nodes.filter((o) => o.name !== name && dsts.has(o.vn)).map((o) => o.name);
+    const vns = new Set(s.model.nodes.map((o) => o.vn));
+    const hops = rts.filter((r) => vns.has(r.dst)).map((r) => `${r.dst} ${[r, ...(r.nexthops ?? [])].map((h) => `${h.dev ?? ''}/${h.gateway ?? ''}`).join(',')}`);
+    st.routeDigest = createHash('sha256').update(hops.sort().join('\n')).digest('hex').slice(0, 16);
+  }
+  return st;
+}
+
+/** Probes every node, a bounded number at a time: 100 nodes probed at once starve the daemons that must answer. */
+export async function labStatus(s: LabState, concurrency = probeConcurrency(os.availableParallelism())): Promise<LabStatus> {
+  const nodes = await mapLimit(s.model.nodes, concurrency, (n) => nodeStatus(s, n.name));
+  const by = new Map(nodes.map((n) => [n.node, n]));
+  const faults = new Set(s.faults.map(([a, b]) => faultKey(a, b)));
+  const vlinks = s.model.vlinks.map((v) => {
+    const end = (me: string, peer: string) => {
+      const n = by.get(me)!;
+      const link = n.links.find((l) => l.name === `vl-${peer}`);
+      const nb = n.neighbors.find((x) => x.iface === `vl-${peer}`);
+      return { state: n.daemon ? (link?.state ?? 'missing') : 'no daemon', ospf: n.routing === 'bird' ? (nb?.state ?? 'none') : null };
+    };
+    const [ea, eb] = [end(v.a, v.b), end(v.b, v.a)];
+    return { a: v.a, b: v.b, encap: v.encap, stateA: ea.state, stateB: eb.state, ospfA: ea.ospf, ospfB: eb.ospf, fault: faults.has(faultKey(v.a, v.b)) };
+  });
+  return { name: s.name, status: s.status, nodes, vlinks, faults: s.faults };
+}
+
+/** Nodes joined to `name` by vlinks: the set its VN traffic can reach at all. */
+export function component(s: LabState, name: string): string[] {
+  const seen = new Set([name]);
+  const queue = [name];
+  while (queue.length > 0) {
+    const u = queue.shift()!;
+    for (const v of s.model.vlinks) {
+      const o = v.a === u ? v.b : v.b === u ? v.a : null;
+      if (o !== null && !seen.has(o)) {
+        seen.add(o);
+        queue.push(o);
+      }
+    }
+  }
+  seen.delete(name);
+  return [...seen];
+}
+
+/** What is not (yet) up, each with the log to read. Empty when routing has converged. */
+export function problems(s: LabState, st: LabStatus): string[] {
+  const out: string[] = [];
+  const logOf = (n: string) => s.nodes[n]!.log;
+  const birdLogOf = (n: string) => s.nodes[n]!.birdLog;
+  for (const n of st.nodes) {
+    if (!n.daemon) out.push(`node ${n.node}: iiptran daemon does not answer on ${s.nodes[n.node]!.socket}; see ${logOf(n.node)}`);
+    if (n.bird === false) out.push(`node ${n.node}: BIRD does not answer on ${s.nodes[n.node]!.birdSocket}; see ${birdLogOf(n.node)}`);
+  }
+  for (const v of st.vlinks) {
+    if (v.fault) continue;
+    for (const [me, peer, state, ospf] of [[v.a, v.b, v.stateA, v.ospfA], [v.b, v.a, v.stateB, v.ospfB]] as const) {
+      if (state !== 'up' && state !== 'no daemon') out.push(`vlink ${me}/vl-${peer} is ${state}: no authentic packet from ${peer}; see ${logOf(me)} and ${logOf(peer)}`);
+      if (ospf !== null && !isFull(ospf)) out.push(`OSPF adjacency ${me}/vl-${peer} -> ${peer} is ${ospf}, not Full; see ${birdLogOf(me)}`);
+    }
+  }
+  for (const n of st.nodes) {
+    const missing = component(s, n.node).filter((o) => !n.routesTo.includes(o));
+    if (missing.length > 0 && n.daemon) out.push(`node ${n.node}: no route to the VN prefix of ${missing.join(', ')}`);
+  }
+  return out;
+}
+
+export function renderStatus(st: LabStatus, reach?: Map<string, string[]>): string {
+  const nodes = table(
+    ['NODE', 'NAMESPACE', 'VN PREFIX', 'UNDERLAY', 'ROUTING', 'DAEMONS', 'VLINKS UP', 'OSPF FULL', reach ? 'VN REACHABLE' : 'VN ROUTES'],
+    st.nodes.map((n) => {
+      const full = n.neighbors.filter((x) => isFull(x.state)).length;
+      const others = st.nodes.length - 1;
+      return [
+        n.node,
+        n.ns,
+        n.vn,
+        n.underlay,
+        n.routing,
+        `iiptran:${n.daemon ? 'ok' : 'DOWN'}${n.bird === null ? '' : ` bird:${n.bird ? 'ok' : 'DOWN'}`}`,
+        `${n.links.filter((l) => l.state === 'up').length}/${st.vlinks.filter((v) => v.a === n.node || v.b === n.node).length}`,
+        n.routing === 'bird' ? `${full}/${st.vlinks.filter((v) => v.a === n.node || v.b === n.node).length}` : '-',
+        reach ? `${reach.get(n.node)?.length ?? 0}/${others}` : `${n.routesTo.length}/${others}`,
+      ];
+    }),
+  );
+  const vlinks = table(
+    ['VLINK (A <-> B)', 'ENCAP', 'STATE (A | B)', 'OSPF NEIGHBOUR (A | B)', 'FAULT'],
+    st.vlinks.map((v) => [`${v.a} <-> ${v.b}`, v.encap, `${v.stateA} | ${v.stateB}`, v.ospfA === null ? 'static' : `${v.ospfA} | ${v.ospfB}`, v.fault ? 'underlay cut (lab link ... down)' : '-']),
+  );
+  return `lab ${st.name} (${st.status})\n\n${nodes}\n\n${vlinks}\n`;
+}

@@ -1,0 +1,321 @@
+// The lab as it will exist: every namespace, interface, address, route and SA parameter,
+// derived deterministically from a validated Topology. Same file in, same lab out, so plans
+// can be unit tested and two runs of a lab are comparable.
+
+import type { LogLevel, Suite } from '../control/config-types.js';
+import { parseCidr, prefixMask, u32ToIpv4 } from '../wire/addr.js';
+import { coveredBy } from '../control/vn-prefixes.js';
+import type { Encap, IkeAuth, Liveness, Routing, Topology } from './topology.js';
+import { TopologyError, type TopologyProblem } from './topology-error.js';
+
+export const NS_PREFIX = 'iil-';
+export const NODE_UNDERLAY_IF = 'eth0';
+export const SEGMENT_BRIDGE = 'br0';
+
+export function labNsPrefix(lab: string): string {
+  return `${NS_PREFIX}${lab}-`;
+}
+
+export interface NetMember {
+  element: string;
+  /** Interface name inside the element's namespace. */
+  ifname: string;
+  address: string;
+}
+
+export interface Network {
+  name: string;
+  kind: 'segment' | 'p2p';
+  /** e.g. 10.200.1.0/24 */
+  subnet: string;
+  prefixLen: number;
+  members: NetMember[];
+}
+
+export interface VlinkEnd {
+  /** TUN name on this node: vl-<peer>. */
+  ifname: string;
+  peer: string;
+  /** Our VN link address with prefix, e.g. 10.255.0.0/31. */
+  address: string;
+  /** The peer's VN link address (next hop for static routes). */
+  peerLinkAddr: string;
+  /** The peer's underlay address as this node sees it (a NAT router's outside address for a node behind NAT). */
+  peerUnderlay: string;
+  encap: Encap;
+  suite: Suite;
+  spiIn: number;
+  spiOut: number;
+  /** Key file names: <from>-to-<to>.key, in the node's keys/ directory. */
+  keyIn: string;
+  keyOut: string;
+  /** keying ikev2: the vlink's PSK file (<a>-<b>.psk, the same name and content at both ends). */
+  psk: string;
+  /** keying ikev2: this end's own underlay address, which is its IKE identity even behind a NAT. */
+  peerId: string;
+  /** keying ikev2: who starts IKE. The end behind a NAT must: the NAT drops what comes in unasked. */
+  ikeRole: 'initiator' | 'responder' | 'auto';
+  /** keying ikev2: how IKE_AUTH proves identity (both ends agree; topology.ts checks). */
+  ikeAuth: IkeAuth;
+  /** ike_auth pubkey: this node's private key (<node>.key, 0600) and the peer's public key (<peer>.pub). */
+  privateKey: string;
+  peerPublicKey: string;
+}
+
+export interface ModelNode {
+  name: string;
+  ns: string;
+  vn: string;
+  vnAddr: string;
+  routing: Routing;
+  logLevel: LogLevel;
+  /** keying ikev2; absent in state files written before ike_auth: psk. */
+  ikeAuth?: IkeAuth;
+  underlayAddr: string;
+  underlayPrefixLen: number;
+  network: string;
+  gateway: string | null;
+  /** The NAT router this node sits behind, if any. */
+  behindNat: string | null;
+  vlinks: VlinkEnd[];
+  /** Static routes (routing static only): every other reachable node's VN prefix. */
+  staticRoutes: { dst: string; via: string; dev: string }[];
+}
+
+export interface ModelRouter {
+  name: string;
+  ns: string;
+  interfaces: { ifname: string; address: string; network: string }[];
+  routes: { dst: string; via: string }[];
+  nat: { outsideIf: string; outsideAddr: string } | null;
+}
+
+export interface ModelSegment {
+  name: string;
+  ns: string;
+  ports: string[];
+}
+
+export interface ModelVlink {
+  index: number;
+  a: string;
+  b: string;
+  encap: Encap;
+  suite: Suite;
+}
+
+export interface LabModel {
+  name: string;
+  nsPrefix: string;
+  /** Absent in state files written before ikev2 labs: manual. */
+  keying?: 'manual' | 'ikev2';
+  suite: Suite;
+  bfd: boolean;
+  ospf: { hello: number; dead: number };
+  liveness: Liveness | null;
+  underlayMtu: number;
+  /** Every node's `vn_prefixes` (its fail-closed guard); absent in state files written before the guard. */
+  vnPrefixes?: string[];
+  nodes: ModelNode[];
+  routers: ModelRouter[];
+  segments: ModelSegment[];
+  networks: Network[];
+  vlinks: ModelVlink[];
+  /** Underlay veths: each end is (namespace, ifname). */
+  veths: { a: { ns: string; ifname: string; address: string | null }; b: { ns: string; ifname: string; address: string | null } }[];
+}
+
+const ip = (n: number) => u32ToIpv4(n >>> 0);
+
+/** SPI of the SA carrying vlink k from its first end to its second (dir 1) or back (dir 2). */
+export function vlinkSpi(k: number, dir: 1 | 2): number {
+  return 0x10000 + k * 0x10 + dir;
+}
+
+export function buildModel(t: Topology): LabModel {
+  const prefix = labNsPrefix(t.name);
+  const kindOf = (e: string) => (t.nodes.some((n) => n.name === e) ? 'node' : t.routers.some((r) => r.name === e) ? 'router' : 'segment');
+  const ifFor = (e: string, other: string) => (kindOf(e) === 'node' ? NODE_UNDERLAY_IF : kindOf(e) === 'router' ? `u-${other}` : `p-${other}`);
+
+  // Networks: segments first (file order), then point-to-point links (file order); network
+  // j gets the (j+1)-th /24 of the underlay pool and members get .1, .2, ... in link order.
+  const upool = parseCidr(t.pools.underlay)!;
+  const networks: Network[] = [];
+  const subnetOf = (j: number) => upool.addr + (j + 1) * 256;
+  for (const s of t.segments) networks.push({ name: s, kind: 'segment', subnet: `${ip(subnetOf(networks.length))}/24`, prefixLen: 24, members: [] });
+  const veths: LabModel['veths'] = [];
+  for (const [a, b] of t.underlay) {
+    const seg = kindOf(a) === 'segment' ? a : kindOf(b) === 'segment' ? b : null;
+    if (seg !== null) {
+      const el = seg === a ? b : a;
+      const net = networks.find((n) => n.name === seg)!;
+      const address = ip(parseCidr(net.subnet)!.addr + net.members.length + 1);
+      net.members.push({ element: el, ifname: ifFor(el, seg), address });
+      veths.push({ a: { ns: prefix + el, ifname: ifFor(el, seg), address: `${address}/24` }, b: { ns: prefix + seg, ifname: `p-${el}`, address: null } });
+    } else {
+      const base = subnetOf(networks.length);
+      const net: Network = {
+        name: `${a}-${b}`,
+        kind: 'p2p',
+        subnet: `${ip(base)}/24`,
+        prefixLen: 24,
+        members: [
+          { element: a, ifname: ifFor(a, b), address: ip(base + 1) },
+          { element: b, ifname: ifFor(b, a), address: ip(base + 2) },
+        ],
+      };
+      networks.push(net);
+      veths.push({ a: { ns: prefix + a, ifname: net.members[0]!.ifname, address: `${ip(base + 1)}/24` }, b: { ns: prefix + b, ifname: net.members[1]!.ifname, address: `${ip(base + 2)}/24` } });
+    }
+  }
+  const netsOf = (e: string) => networks.filter((n) => n.members.some((m) => m.element === e) || n.name === e);
+  const memberOf = (net: Network, e: string) => net.members.find((m) => m.element === e);
+
+  const problems: TopologyProblem[] = [];
+  const insideNets = new Map<string, Set<string>>();
+  const routers: ModelRouter[] = t.routers.map((r) => {
+    const nets = networks.filter((n) => memberOf(n, r.name) !== undefined);
+    let nat: ModelRouter['nat'] = null;
+    if (r.natOutside !== null) {
+      const out = nets.find((n) => n.name === r.natOutside || (n.kind === 'p2p' && memberOf(n, r.natOutside!) !== undefined))!;
+      const m = memberOf(out, r.name)!;
+      nat = { outsideIf: m.ifname, outsideAddr: m.address };
+      insideNets.set(r.name, new Set(nets.filter((n) => n !== out).map((n) => n.name)));
+    }
+    return { name: r.name, ns: prefix + r.name, interfaces: nets.map((n) => ({ ifname: memberOf(n, r.name)!.ifname, address: `${memberOf(n, r.name)!.address}/24`, network: n.name })), routes: [], nat };
+  });
+  for (const r of routers) {
+    if (r.nat === null) continue;
+    const outNet = r.interfaces.find((i) => i.ifname === r.nat!.outsideIf)!.network;
+    for (const [other, inside] of insideNets) {
+      if (other !== r.name && inside.has(outNet)) problems.push({ field: `routers.${r.name}.nat`, problem: `its outside network ${outNet} is inside NAT router ${other}; nested NAT is not supported` });
+    }
+  }
+  const routerNames = new Set(t.routers.map((r) => r.name));
+  // Underlay routes: breadth-first over routers. A NAT router entered from its outside does
+  // not pass traffic to (or reveal) its inside networks, as a real masquerading router would not.
+  for (const r of routers) {
+    const attached = new Set(r.interfaces.map((i) => i.network));
+    const via = new Map<string, string | null>([[r.name, null]]);
+    const blocked = new Set<string>();
+    const queue = [r.name];
+    while (queue.length > 0) {
+      const u = queue.shift()!;
+      for (const net of networks.filter((n) => memberOf(n, u) !== undefined)) {
+        if (blocked.has(u) && insideNets.get(u)?.has(net.name)) continue;
+        if (!attached.has(net.name) && !r.routes.some((x) => x.dst === net.subnet)) r.routes.push({ dst: net.subnet, via: via.get(u)! });
+        for (const m of net.members) {
+          if (!routerNames.has(m.element) || via.has(m.element)) continue;
+          via.set(m.element, via.get(u) ?? m.address);
+          if (insideNets.has(m.element) && !insideNets.get(m.element)!.has(net.name)) blocked.add(m.element);
+          queue.push(m.element);
+        }
+      }
+    }
+  }
+
+  const nodes: ModelNode[] = t.nodes.map((n) => {
+    const net = netsOf(n.name)[0]!;
+    const me = memberOf(net, n.name)!;
+    // A NAT router is a gateway only for its inside: public hosts do not route into a NAT.
+    const gw = net.members.find((m) => routerNames.has(m.element) && (!insideNets.has(m.element) || insideNets.get(m.element)!.has(net.name)));
+    const nat = [...insideNets].find(([, inside]) => inside.has(net.name))?.[0] ?? null;
+    return {
+      name: n.name,
+      ns: prefix + n.name,
+      vn: n.vn,
+      vnAddr: n.vn.split('/')[0]!,
+      routing: n.routing,
+      logLevel: n.logLevel,
+      ikeAuth: n.ikeAuth,
+      underlayAddr: me.address,
+      underlayPrefixLen: net.prefixLen,
+      network: net.name,
+      gateway: gw?.address ?? null,
+      behindNat: nat,
+      vlinks: [],
+      staticRoutes: [],
+    };
+  });
+  const node = (name: string) => nodes.find((n) => n.name === name)!;
+  const seenFrom = (target: ModelNode, from: ModelNode) =>
+    target.behindNat !== null && target.behindNat !== from.behindNat ? routers.find((r) => r.name === target.behindNat)!.nat!.outsideAddr : target.underlayAddr;
+
+  const vpool = parseCidr(t.pools.vlinks)!;
+  const vlinks: ModelVlink[] = t.vlinks.map((v, k) => ({ index: k, a: v.ends[0], b: v.ends[1], encap: v.encap, suite: v.suite }));
+  const crossing = new Map<string, Set<string>>();
+  for (const v of vlinks) {
+    const [a, b] = [node(v.a), node(v.b)];
+    const [la, lb] = [ip(vpool.addr + 2 * v.index), ip(vpool.addr + 2 * v.index + 1)];
+    const end = (me: ModelNode, peer: ModelNode, mine: string, theirs: string, spiIn: number, spiOut: number): VlinkEnd => ({
+      ifname: `vl-${peer.name}`,
+      peer: peer.name,
+      address: `${mine}/31`,
+      peerLinkAddr: theirs,
+      peerUnderlay: seenFrom(peer, me),
+      encap: v.encap,
+      suite: v.suite,
+      spiIn,
+      spiOut,
+      keyIn: `${peer.name}-to-${me.name}.key`,
+      keyOut: `${me.name}-to-${peer.name}.key`,
+      psk: `${a.name}-${b.name}.psk`,
+      peerId: peer.underlayAddr,
+      ikeRole: me.behindNat !== peer.behindNat ? (me.behindNat !== null ? 'initiator' : peer.behindNat !== null ? 'responder' : 'auto') : 'auto',
+      ikeAuth: me.ikeAuth ?? 'psk',
+      privateKey: `${me.name}.key`,
+      peerPublicKey: `${peer.name}.pub`,
+    });
+    a.vlinks.push(end(a, b, la, lb, vlinkSpi(v.index, 2), vlinkSpi(v.index, 1)));
+    b.vlinks.push(end(b, a, lb, la, vlinkSpi(v.index, 1), vlinkSpi(v.index, 2)));
+    for (const [x, y] of [[a, b], [b, a]] as const) {
+      if (x.behindNat !== null && x.behindNat !== y.behindNat) {
+        if (v.encap !== 'udp') problems.push({ field: `vlinks[${v.index}].encap`, problem: `${x.name} is behind NAT router ${x.behindNat}; a vlink crossing NAT must use encap udp` });
+        crossing.set(x.behindNat, (crossing.get(x.behindNat) ?? new Set()).add(x.name));
+      }
+    }
+  }
+  for (const [r, behind] of crossing) {
+    if (behind.size > 1) {
+      problems.push({ field: `routers.${r}.nat`, problem: `nodes ${[...behind].join(', ')} are all behind it and have vlinks across it; outside peers would see them at the same address and port, so only one may` });
+    }
+  }
+  if (problems.length > 0) throw new TopologyError(problems);
+
+  // Static routes: shortest vlink path (breadth-first, file order breaks ties).
+  for (const n of nodes) {
+    if (n.routing !== 'static') continue;
+    const first = new Map<string, VlinkEnd | null>([[n.name, null]]);
+    const queue = [n];
+    while (queue.length > 0) {
+      const u = queue.shift()!;
+      for (const e of u.vlinks) {
+        if (first.has(e.peer)) continue;
+        const hop = first.get(u.name) ?? n.vlinks.find((x) => x.peer === e.peer)!;
+        first.set(e.peer, hop);
+        queue.push(node(e.peer));
+        n.staticRoutes.push({ dst: node(e.peer).vn, via: hop.peerLinkAddr, dev: hop.ifname });
+      }
+    }
+  }
+
+  const segments: ModelSegment[] = t.segments.map((s) => ({ name: s, ns: prefix + s, ports: networks.find((n) => n.name === s)!.members.map((m) => `p-${m.element}`) }));
+  return { name: t.name, nsPrefix: prefix, keying: t.keying, suite: t.suite, bfd: t.bfd, ospf: t.ospf, liveness: t.liveness, underlayMtu: t.underlayMtu, vnPrefixes: labVnPrefixes(t), nodes, routers, segments, networks, vlinks, veths };
+}
+
+/**
+ * The lab's VN address space, guarded on every node: the VN pool (node addresses), the vlink
+ * pool (link /31s) and any explicit node VN prefix outside them. Widest first, so a prefix
+ * inside one already listed is left out (vn_prefixes must not overlap).
+ */
+export function labVnPrefixes(t: Topology): string[] {
+  const net = (s: string) => {
+    const c = parseCidr(s)!;
+    return `${u32ToIpv4((c.addr & prefixMask(c.prefixLen)) >>> 0)}/${c.prefixLen}`;
+  };
+  const all = [t.pools.vn, t.pools.vlinks, ...t.nodes.map((n) => n.vn)].map(net);
+  const byWidth = [...new Set(all)].sort((a, b) => parseCidr(a)!.prefixLen - parseCidr(b)!.prefixLen);
+  const out: string[] = [];
+  for (const p of byWidth) if (!coveredBy(p, out)) out.push(p);
+  return out;
+}

@@ -1,0 +1,484 @@
+// Topology files for `iiptran lab`: the schema, its validation and its defaults. Every
+// problem in a file is collected and reported with its field path; the derived model
+// (addresses, routes, NAT views) lives in topology-model.ts so this file stays about syntax.
+
+import { readFileSync } from 'node:fs';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
+import { suggestField, yamlToJsProblem } from '../control/config.js';
+import { LOG_LEVELS, type LogLevel, type Suite } from '../control/config-types.js';
+import { SUITES } from '../dataplane/suite.js';
+import { parseCidr, parseIpv4 } from '../wire/addr.js';
+import { IiptranError } from '../errors.js';
+import { TopologyError, type TopologyProblem } from './topology-error.js';
+
+export type Routing = 'static' | 'bird';
+export type Encap = 'udp' | 'esp';
+/** keying ikev2: IKE_AUTH with the vlink's PSK, or with each node's generated Ed25519 key (RFC 7670 raw keys). */
+export type IkeAuth = 'psk' | 'pubkey';
+
+export interface Liveness {
+  intervalMs: number;
+  deadMs: number;
+}
+
+export interface TopoNode {
+  name: string;
+  /** VN prefix as written or allocated, e.g. 10.10.0.1/32; its first address goes on lo. */
+  vn: string;
+  routing: Routing;
+  logLevel: LogLevel;
+  ikeAuth: IkeAuth;
+}
+
+export interface TopoRouter {
+  name: string;
+  /** Name of the neighbour (segment, router or node) on the masquerading side, or null. */
+  natOutside: string | null;
+}
+
+export interface TopoVlinkSpec {
+  ends: [string, string];
+  encap: Encap;
+  suite: Suite;
+}
+
+/** A topology as written, validated and with every default filled in. */
+export interface Topology {
+  name: string;
+  /** manual: key files per SA; ikev2: a PSK file per vlink, IKEv2 negotiates the SAs. */
+  keying: 'manual' | 'ikev2';
+  /** keying ikev2: the default of every node's ike_auth. */
+  ikeAuth: IkeAuth;
+  suite: Suite;
+  encap: Encap;
+  /** routing bird: BFD (100 ms x 3) on every vlink; default true. */
+  bfd: boolean;
+  ospf: { hello: number; dead: number };
+  liveness: Liveness | null;
+  underlayMtu: number;
+  pools: { vn: string; vlinks: string; underlay: string };
+  nodes: TopoNode[];
+  routers: TopoRouter[];
+  segments: string[];
+  /** Underlay links in file order; an end may be a node, a router or a segment. */
+  underlay: [string, string][];
+  /** Explicit vlinks, or all pairs in node order for `full-mesh`. */
+  vlinks: TopoVlinkSpec[];
+  fullMesh: boolean;
+}
+
+export const LAB_NAME_RE = /^[a-z][a-z0-9]{0,11}$/;
+export const ELEMENT_NAME_RE = /^[a-z][a-z0-9-]{0,11}$/;
+const IKE_AUTHS: readonly IkeAuth[] = ['psk', 'pubkey'];
+const TOP_FIELDS = ['name', 'keying', 'ike_auth', 'suite', 'encap', 'routing', 'bfd', 'ospf', 'liveness', 'underlay_mtu', 'log_level', 'addressing', 'nodes', 'routers', 'segments', 'underlay', 'vlinks'];
+
+export const DEFAULTS = {
+  suite: 'aes-gcm-256' as Suite,
+  encap: 'udp' as Encap,
+  routing: 'static' as Routing,
+  ospf: { hello: 1, dead: 4 },
+  liveness: { intervalMs: 200, deadMs: 1000 },
+  underlayMtu: 1500,
+  pools: { vn: '10.10.0.0/16', vlinks: '10.255.0.0/16', underlay: '10.200.0.0/16' },
+};
+
+type Path = (string | number)[];
+type Obj = Record<string, unknown>;
+
+function fmtPath(path: Path): string {
+  let out = '';
+  for (const s of path) out += typeof s === 'number' ? `[${s}]` : out === '' ? s : `.${s}`;
+  return out === '' ? '(topology)' : out;
+}
+
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return 'an empty value';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}
+
+export function loadTopology(file: string): Topology {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new IiptranError('IIPTRAN_ERR_TOPOLOGY', `topology file ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { cause: e });
+  }
+  return parseTopology(text, file);
+}
+
+export function parseTopology(text: string, file?: string): Topology {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, version: '1.2', logLevel: 'error' });
+  if (doc.errors.length > 0) {
+    throw new TopologyError(
+      doc.errors.map((e) => {
+        const { line, col } = lines.linePos(e.pos[0]);
+        return { field: '(yaml)', problem: `syntax error at line ${line}, column ${col}: ${e.message.split('\n')[0]}` };
+      }),
+      file,
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw new TopologyError([{ field: '(yaml)', problem: yamlToJsProblem(e) }], file);
+  }
+  const v = new TopologyValidator(doc, lines);
+  const topo = v.run(raw);
+  if (v.problems.length > 0 || topo === undefined) throw new TopologyError(v.problems, file);
+  return topo;
+}
+
+class TopologyValidator {
+  readonly problems: TopologyProblem[] = [];
+  constructor(
+    private readonly doc: Document,
+    private readonly lines: LineCounter,
+  ) {}
+
+  err(path: Path, problem: string): void {
+    const line = this.lineOf(path);
+    this.problems.push(line === undefined ? { field: fmtPath(path), problem } : { field: fmtPath(path), problem, line });
+  }
+
+  private lineOf(path: Path): number | undefined {
+    let node: unknown = this.doc.contents;
+    const start = (n: unknown) => (n as { range?: [number] } | null)?.range?.[0];
+    let off = start(node);
+    for (const seg of path) {
+      let next: unknown;
+      if (isMap(node)) {
+        const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === seg);
+        if (pair === undefined) break;
+        off = start(pair.key) ?? off;
+        next = pair.value;
+      } else if (isSeq(node) && typeof seg === 'number') next = node.items[seg];
+      if (next === undefined || next === null) break;
+      off = start(next) ?? off;
+      node = next;
+    }
+    return off === undefined ? undefined : this.lines.linePos(off).line;
+  }
+
+  /** `known` null: any key is allowed (a mapping of names). */
+  private mapping(v: unknown, path: Path, known: readonly string[] | null, nullOk = false): Obj | undefined {
+    if (nullOk && (v === null || v === undefined)) return {};
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+      this.err(path, `must be a mapping${known !== null && known.length > 0 ? ` with fields ${known.join(', ')}` : ''} (got ${describe(v)})`);
+      return undefined;
+    }
+    const o = v as Obj;
+    if (known === null) return o;
+    for (const k of Object.keys(o)) {
+      if (known.includes(k)) continue;
+      const hint = suggestField(k, known);
+      this.err([...path, k], `unknown field${hint ? `; did you mean "${hint}"?` : ''} (allowed here: ${known.join(', ')})`);
+    }
+    return o;
+  }
+
+  private has(o: Obj, k: string): boolean {
+    return Object.prototype.hasOwnProperty.call(o, k) && o[k] !== undefined;
+  }
+
+  private oneOf<T extends string>(o: Obj, k: string, path: Path, allowed: readonly T[], dflt: T): T {
+    if (!this.has(o, k)) return dflt;
+    const v = o[k];
+    if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
+    this.err([...path, k], `must be one of ${allowed.join(', ')} (got ${describe(v)})`);
+    return dflt;
+  }
+
+  private int(o: Obj, k: string, path: Path, min: number, max: number, dflt: number): number {
+    if (!this.has(o, k)) return dflt;
+    const v = o[k];
+    if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
+    this.err([...path, k], `must be an integer ${min}..${max} (got ${describe(v)})`);
+    return dflt;
+  }
+
+  private prefix(v: unknown, path: Path, hostOk: boolean): string | undefined {
+    const s = typeof v === 'string' && !v.includes('/') && parseIpv4(v) !== null ? `${v}/32` : v;
+    const c = typeof s === 'string' ? parseCidr(s) : null;
+    if (c === null) {
+      this.err(path, `must be an IPv4 prefix like 10.10.0.0/16 (got ${describe(v)})`);
+      return undefined;
+    }
+    if (!hostOk && c.prefixLen < 32 && (c.addr & (2 ** (32 - c.prefixLen) - 1)) !== 0) {
+      this.err(path, `has host bits set; write the network address (got ${String(v)})`);
+      return undefined;
+    }
+    return s as string;
+  }
+
+  private pair(v: unknown, path: Path, known: readonly string[]): { ends: [string, string]; obj: Obj; endsPath: Path } | undefined {
+    let ends: unknown = v;
+    let obj: Obj = {};
+    let endsPath = path;
+    if (!Array.isArray(v)) {
+      const o = this.mapping(v, path, ['ends', ...known]);
+      if (o === undefined) return undefined;
+      obj = o;
+      ends = o['ends'];
+      endsPath = [...path, 'ends'];
+    }
+    if (!Array.isArray(ends) || ends.length !== 2 || ends.some((e) => typeof e !== 'string')) {
+      this.err(endsPath, `must be a list of two names, e.g. [a, b] (got ${describe(ends)})`);
+      return undefined;
+    }
+    return { ends: [ends[0] as string, ends[1] as string], obj, endsPath };
+  }
+
+  private names(v: unknown, path: Path, what: string): [string, unknown][] {
+    if (v === undefined || v === null) return [];
+    const o = this.mapping(v, path, null);
+    if (o === undefined) return [];
+    const out: [string, unknown][] = [];
+    for (const [k, val] of Object.entries(o)) {
+      if (!ELEMENT_NAME_RE.test(k)) {
+        this.err([...path, k], `${what} name must be 1..12 of a-z 0-9 "-", starting with a letter (it becomes part of namespace and interface names)`);
+        continue;
+      }
+      out.push([k, val]);
+    }
+    return out;
+  }
+
+  run(raw: unknown): Topology | undefined {
+    if (raw === null || raw === undefined) {
+      this.err([], 'topology is empty; expected a mapping with name, nodes, underlay and vlinks');
+      return undefined;
+    }
+    const top = this.mapping(raw, [], TOP_FIELDS);
+    if (top === undefined) return undefined;
+
+    let name = '';
+    if (!this.has(top, 'name')) this.err(['name'], 'is required (the lab name: 1..12 of a-z 0-9, starting with a letter)');
+    else if (typeof top['name'] !== 'string' || !LAB_NAME_RE.test(top['name'])) {
+      this.err(['name'], `must be 1..12 of a-z 0-9 starting with a letter, no "-" (namespaces are named iil-NAME-ELEMENT, so a "-" could make two labs collide) (got ${describe(top['name'])})`);
+    } else name = top['name'];
+
+    const keying = this.oneOf(top, 'keying', [], ['manual', 'ikev2'] as const, 'manual');
+    const ikeAuth = this.oneOf(top, 'ike_auth', [], IKE_AUTHS, 'psk');
+    // Silently ignored under manual keying, it would let a reader believe IKE runs.
+    if (keying !== 'ikev2' && this.has(top, 'ike_auth')) this.err(['ike_auth'], 'is only used with keying: ikev2');
+    const suite = this.oneOf(top, 'suite', [], SUITES, DEFAULTS.suite);
+    const encap = this.oneOf(top, 'encap', [], ['udp', 'esp'] as const, DEFAULTS.encap);
+    const routing = this.oneOf(top, 'routing', [], ['static', 'bird'] as const, DEFAULTS.routing);
+    const logLevel = this.oneOf(top, 'log_level', [], LOG_LEVELS, 'info');
+    // BFD by default: it sees a silent vlink in 300 ms on its own, where liveness's carrier-off
+    // can wait up to a further second in the kernel's link-watch before BIRD hears of it.
+    let bfd = true;
+    if (this.has(top, 'bfd')) {
+      if (typeof top['bfd'] !== 'boolean') this.err(['bfd'], `must be true or false (got ${describe(top['bfd'])})`);
+      else bfd = top['bfd'];
+    }
+    const ospf = { ...DEFAULTS.ospf };
+    if (this.has(top, 'ospf')) {
+      const o = this.mapping(top['ospf'], ['ospf'], ['hello', 'dead']);
+      if (o !== undefined) {
+        ospf.hello = this.int(o, 'hello', ['ospf'], 1, 65535, ospf.hello);
+        ospf.dead = this.int(o, 'dead', ['ospf'], 2, 65535, ospf.dead);
+        if (ospf.dead <= ospf.hello) this.err(['ospf', 'dead'], `must be greater than ospf.hello (${ospf.hello})`);
+      }
+    }
+    let liveness: Liveness | null = { ...DEFAULTS.liveness };
+    if (this.has(top, 'liveness')) {
+      if (top['liveness'] === 'off') liveness = null;
+      else {
+        const o = this.mapping(top['liveness'], ['liveness'], ['interval_ms', 'dead_ms']);
+        if (o !== undefined) {
+          liveness.intervalMs = this.int(o, 'interval_ms', ['liveness'], 10, 60000, liveness.intervalMs);
+          liveness.deadMs = this.int(o, 'dead_ms', ['liveness'], 20, 600000, liveness.deadMs);
+          if (liveness.deadMs <= liveness.intervalMs) this.err(['liveness', 'dead_ms'], `must be greater than liveness.interval_ms (${liveness.intervalMs})`);
+        }
+      }
+    }
+    const underlayMtu = this.int(top, 'underlay_mtu', [], 576, 9000, DEFAULTS.underlayMtu);
+    const pools = { ...DEFAULTS.pools };
+    if (this.has(top, 'addressing')) {
+      const o = this.mapping(top['addressing'], ['addressing'], ['vn', 'vlinks', 'underlay']);
+      if (o !== undefined) {
+        for (const k of ['vn', 'vlinks', 'underlay'] as const) {
+          if (this.has(o, k)) pools[k] = this.prefix(o[k], ['addressing', k], false) ?? pools[k];
+        }
+      }
+    }
+
+    const nodes: TopoNode[] = [];
+    const explicitVn = new Map<string, Path>();
+    if (!this.has(top, 'nodes')) this.err(['nodes'], 'is required (a mapping of node name to settings)');
+    for (const [n, val] of this.names(top['nodes'], ['nodes'], 'node')) {
+      const o = this.mapping(val, ['nodes', n], ['vn', 'routing', 'log_level', 'ike_auth'], true);
+      if (o === undefined) continue;
+      let vn = '';
+      if (this.has(o, 'vn')) {
+        vn = this.prefix(o['vn'], ['nodes', n, 'vn'], true) ?? '';
+        if (vn !== '') explicitVn.set(n, ['nodes', n, 'vn']);
+      }
+      if (keying !== 'ikev2' && this.has(o, 'ike_auth')) this.err(['nodes', n, 'ike_auth'], 'is only used with keying: ikev2');
+      nodes.push({
+        name: n, vn, routing: this.oneOf(o, 'routing', ['nodes', n], ['static', 'bird'] as const, routing), logLevel: this.oneOf(o, 'log_level', ['nodes', n], LOG_LEVELS, logLevel),
+        ikeAuth: this.oneOf(o, 'ike_auth', ['nodes', n], IKE_AUTHS, ikeAuth),
+      });
+    }
+    if (this.has(top, 'nodes') && nodes.length === 0) this.err(['nodes'], 'must name at least one node');
+
+    const routers: TopoRouter[] = [];
+    const natOutsidePath = new Map<string, Path>();
+    for (const [r, val] of this.names(top['routers'], ['routers'], 'router')) {
+      const o = this.mapping(val, ['routers', r], ['nat'], true);
+      if (o === undefined) continue;
+      let natOutside: string | null = null;
+      if (this.has(o, 'nat') && o['nat'] !== false) {
+        const nat = this.mapping(o['nat'], ['routers', r, 'nat'], ['outside']);
+        if (nat !== undefined) {
+          if (typeof nat['outside'] !== 'string') this.err(['routers', r, 'nat', 'outside'], `is required: the neighbour (segment, router or node) on the public side (got ${describe(nat['outside'])})`);
+          else {
+            natOutside = nat['outside'];
+            natOutsidePath.set(r, ['routers', r, 'nat', 'outside']);
+          }
+        }
+      }
+      routers.push({ name: r, natOutside });
+    }
+    const segments = this.names(top['segments'], ['segments'], 'segment').map(([s, val]) => {
+      this.mapping(val, ['segments', s], [], true);
+      return s;
+    });
+
+    const kind = new Map<string, 'node' | 'router' | 'segment'>();
+    const declare = (n: string, k: 'node' | 'router' | 'segment', path: Path) => {
+      const prev = kind.get(n);
+      if (prev !== undefined) this.err(path, `name "${n}" is already used by a ${prev}; nodes, routers and segments share one namespace`);
+      else kind.set(n, k);
+    };
+    nodes.forEach((n) => kind.set(n.name, 'node'));
+    routers.forEach((r) => declare(r.name, 'router', ['routers', r.name]));
+    segments.forEach((s) => declare(s, 'segment', ['segments', s]));
+
+    const underlay: [string, string][] = [];
+    if (!this.has(top, 'underlay')) this.err(['underlay'], 'is required (a list of links, e.g. - [a, lan])');
+    else if (!Array.isArray(top['underlay'])) this.err(['underlay'], `must be a list of links like [a, b] (got ${describe(top['underlay'])})`);
+    else {
+      const seen = new Set<string>();
+      (top['underlay'] as unknown[]).forEach((l, i) => {
+        const p = this.pair(l, ['underlay', i], []);
+        if (p === undefined) return;
+        const [a, b] = p.ends;
+        let ok = true;
+        p.ends.forEach((e, j) => {
+          if (!kind.has(e)) {
+            this.err([...p.endsPath, j], `"${e}" is not a declared node, router or segment`);
+            ok = false;
+          }
+        });
+        if (!ok) return;
+        if (a === b) return this.err(p.endsPath, `links "${a}" to itself`);
+        if (kind.get(a) === 'segment' && kind.get(b) === 'segment') return this.err(p.endsPath, 'joins two segments; put a router between them');
+        const key = [a, b].sort().join(' ');
+        if (seen.has(key)) return this.err(p.endsPath, `duplicate link between ${a} and ${b}`);
+        seen.add(key);
+        underlay.push([a, b]);
+      });
+    }
+    for (const n of nodes) {
+      const count = underlay.filter((l) => l.includes(n.name)).length;
+      if (count !== 1) this.err(['nodes', n.name], `must have exactly one underlay link (its underlay address is the outer source of every tunnelled packet); it has ${count}`);
+    }
+    for (const r of routers) {
+      if (r.natOutside === null) continue;
+      const neighbours = underlay.filter((l) => l.includes(r.name)).map((l) => (l[0] === r.name ? l[1] : l[0]));
+      if (!neighbours.includes(r.natOutside)) {
+        this.err(natOutsidePath.get(r.name)!, `"${r.natOutside}" is not linked to router ${r.name} (its neighbours: ${neighbours.join(', ') || 'none'})`);
+      } else if (neighbours.length < 2) this.err(['routers', r.name], 'a NAT router needs an inside link besides the outside one');
+    }
+    for (const s of segments) {
+      if (!underlay.some((l) => l.includes(s))) this.err(['segments', s], 'has no underlay link; attach at least one node or router');
+    }
+
+    const vlinks: TopoVlinkSpec[] = [];
+    let fullMesh = false;
+    if (!this.has(top, 'vlinks')) this.err(['vlinks'], 'is required: full-mesh, or a list of node pairs like [a, b]');
+    else if (top['vlinks'] === 'full-mesh') {
+      fullMesh = true;
+      for (let i = 0; i < nodes.length; i++) {
+        for (let j = i + 1; j < nodes.length; j++) vlinks.push({ ends: [nodes[i]!.name, nodes[j]!.name], encap, suite });
+      }
+    } else if (!Array.isArray(top['vlinks'])) this.err(['vlinks'], `must be full-mesh or a list of node pairs (got ${describe(top['vlinks'])})`);
+    else {
+      const seen = new Set<string>();
+      (top['vlinks'] as unknown[]).forEach((l, i) => {
+        const p = this.pair(l, ['vlinks', i], ['encap', 'suite']);
+        if (p === undefined) return;
+        const [a, b] = p.ends;
+        const bad = p.ends.findIndex((e) => kind.get(e) !== 'node');
+        if (bad >= 0) return this.err([...p.endsPath, bad], `"${p.ends[bad]}" is not a declared node (vlinks join nodes)`);
+        if (a === b) return this.err(p.endsPath, `joins ${a} to itself`);
+        const key = [a, b].sort().join(' ');
+        if (seen.has(key)) return this.err(p.endsPath, `duplicate vlink between ${a} and ${b}: each pair gets one TUN named vl-<peer>`);
+        seen.add(key);
+        vlinks.push({ ends: [a, b], encap: this.oneOf(p.obj, 'encap', ['vlinks', i], ['udp', 'esp'] as const, encap), suite: this.oneOf(p.obj, 'suite', ['vlinks', i], SUITES, suite) });
+      });
+    }
+    vlinks.forEach((v, i) => {
+      const [a, b] = v.ends.map((e) => nodes.find((n) => n.name === e)!);
+      if (a!.routing !== b!.routing) {
+        this.err(fullMesh ? ['vlinks'] : ['vlinks', i], `joins ${a!.name} (routing ${a!.routing}) and ${b!.name} (routing ${b!.routing}); both ends of a vlink must use the same routing`);
+      }
+      // One IKE_AUTH method per IKE SA: a PSK end and a raw-key end could never authenticate.
+      if (keying === 'ikev2' && a!.ikeAuth !== b!.ikeAuth) {
+        this.err(fullMesh ? ['vlinks'] : ['vlinks', i], `joins ${a!.name} (ike_auth ${a!.ikeAuth}) and ${b!.name} (ike_auth ${b!.ikeAuth}); both ends of a vlink must use the same ike_auth`);
+      }
+    });
+
+    const topo: Topology = { name, keying, ikeAuth, suite, encap, bfd, ospf, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh };
+    if (this.problems.length === 0) checkModel(topo, explicitVn, this);
+    return topo;
+  }
+}
+
+/** Checks that need the whole, syntactically valid topology: pools, overlaps, NAT shape. */
+function checkModel(t: Topology, explicitVn: Map<string, Path>, v: TopologyValidator): void {
+  const pool = (k: keyof Topology['pools']) => parseCidr(t.pools[k])!;
+  const room = (k: keyof Topology['pools'], unitLen: number, need: number, what: string) => {
+    const have = 2 ** Math.max(0, unitLen - pool(k).prefixLen);
+    if (pool(k).prefixLen > unitLen || have < need) v.err(['addressing', k], `${t.pools[k]} is too small for ${need} ${what}`);
+  };
+  room('vn', 32, t.nodes.length + 1, 'node /32s');
+  room('vlinks', 31, t.vlinks.length, 'vlink /31s');
+  room('underlay', 24, t.segments.length + t.underlay.length + 1, 'underlay /24 networks');
+  // Node k (1-based, file order) gets pool + k unless an explicit vn already holds it.
+  const taken = new Set(t.nodes.map((x) => x.vn));
+  const base = pool('vn').addr;
+  let k = 1;
+  for (const n of t.nodes) {
+    if (n.vn !== '') continue;
+    while (taken.has(`${u32(base + k)}/32`)) k++;
+    n.vn = `${u32(base + k++)}/32`;
+    taken.add(n.vn);
+  }
+  const ranges: { what: string; path: Path; c: { addr: number; prefixLen: number } }[] = [
+    ...(['vn', 'vlinks', 'underlay'] as const).slice(1).map((p) => ({ what: `addressing.${p}`, path: ['addressing', p] as Path, c: pool(p) })),
+    ...t.nodes.map((n) => ({ what: `nodes.${n.name}.vn`, path: explicitVn.get(n.name) ?? ['nodes', n.name], c: parseCidr(n.vn)! })),
+  ];
+  for (let i = 0; i < ranges.length; i++) {
+    for (let j = 0; j < i; j++) {
+      if (overlaps(ranges[i]!.c, ranges[j]!.c)) v.err(ranges[i]!.path, `${ranges[i]!.what} overlaps ${ranges[j]!.what}`);
+    }
+  }
+}
+
+function u32(n: number): string {
+  const x = n >>> 0;
+  return `${x >>> 24}.${(x >>> 16) & 255}.${(x >>> 8) & 255}.${x & 255}`;
+}
+
+function overlaps(a: { addr: number; prefixLen: number }, b: { addr: number; prefixLen: number }): boolean {
+  const len = Math.min(a.prefixLen, b.prefixLen);
+  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+  return ((a.addr & mask) >>> 0) === ((b.addr & mask) >>> 0);
+}

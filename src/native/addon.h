@@ -1,0 +1,50 @@
+// iiptran native addon: TUN devices, UDP and raw IPv4 sockets, and batched packet I/O driven
+// by the Node event loop itself (uv_poll), so a packet never costs a thread-pool hop.
+//
+// One file per concern, all wired up in module.c:
+//   napi_util.c  argument checks, errno errors      tun.c        TUN open, TUNSETCARRIER
+//   sockets.c    UDP and raw IPv4 sockets            batch.c      writeBatch, sendBatch
+//   reader*.c    the batched Reader (construction, polling, lifetime)
+//   ifctl.c      interface ioctls: MTU read; MTU set and IFF_UP only under `testOnly`
+//
+// Conventions shared with src/native/index.ts:
+//  - IPv4 addresses cross the boundary as uint32 in HOST byte order (10.0.0.1 == 0x0a000001),
+//    so JS can take octets with shifts; ports are host order too.
+//  - System call failures throw an Error with numeric `errno`, `code` ("EPERM") and `syscall`.
+//    Argument mistakes throw TypeError/RangeError. Hot-path calls (writeBatch, sendBatch, the
+//    Reader callback) never throw for kernel errors: they count, and report the last errno.
+
+#ifndef IIPTRAN_ADDON_H
+#define IIPTRAN_ADDON_H
+
+#include "napi_util.h"
+
+// Free bytes in front of every packet a 'read'-mode (TUN) Reader delivers, so the data plane
+// can later encrypt in place: the ESP header (8) and IV (up to 16) go in front of the payload,
+// and 64 leaves room beyond that for a UDP header or a 4-byte NAT-T marker, while keeping every
+// packet 64-byte aligned. index.ts holds the same number as READ_HEADROOM and refuses an addon
+// built with another one.
+#define READ_HEADROOM 64
+
+// tun.c
+napi_value js_tun_open(napi_env env, napi_callback_info info);
+napi_value js_tun_set_carrier(napi_env env, napi_callback_info info);
+
+// sockets.c
+napi_value js_udp_open(napi_env env, napi_callback_info info);
+napi_value js_raw_open(napi_env env, napi_callback_info info);
+napi_value js_sock_name(napi_env env, napi_callback_info info);
+napi_value js_close_fd(napi_env env, napi_callback_info info);
+
+// batch.c
+napi_value js_write_batch(napi_env env, napi_callback_info info);
+napi_value js_send_batch(napi_env env, napi_callback_info info);
+
+// reader.c: the Reader class, ready to be set on exports.
+napi_status reader_define_class(napi_env env, napi_value *cls);
+
+// ifctl.c: the MTU read, and the `testOnly` object (MTU set, IFF_UP).
+napi_value js_if_get_mtu(napi_env env, napi_callback_info info);
+napi_status test_only_exports(napi_env env, napi_value *obj);
+
+#endif

@@ -1,0 +1,26 @@
+// Module setup: the addon's whole JS surface in one table (see addon.h for which file holds
+// what). Functions only tests may call live under `testOnly`, apart from the daemon's surface.
+
+#include "addon.h"
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor fns[] = {
+      FN("tunOpen", js_tun_open),     FN("tunSetCarrier", js_tun_set_carrier),
+      FN("ifGetMtu", js_if_get_mtu),
+      FN("udpOpen", js_udp_open),     FN("rawOpen", js_raw_open),
+      FN("sockName", js_sock_name),   FN("closeFd", js_close_fd),
+      FN("writeBatch", js_write_batch), FN("sendBatch", js_send_batch),
+  };
+  NAPI_CALL(env, napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
+
+  napi_value v;
+  NAPI_CALL(env, napi_create_uint32(env, READ_HEADROOM, &v));
+  NAPI_CALL(env, napi_set_named_property(env, exports, "READ_HEADROOM", v));
+  NAPI_CALL(env, reader_define_class(env, &v));
+  NAPI_CALL(env, napi_set_named_property(env, exports, "Reader", v));
+  NAPI_CALL(env, test_only_exports(env, &v));
+  NAPI_CALL(env, napi_set_named_property(env, exports, "testOnly", v));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
