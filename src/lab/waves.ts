@@ -7,9 +7,11 @@
 import os from 'node:os';
 
 /**
- * An `iiptran node` start-up is about half CPU (measured: 0.45 s of CPU in 0.85 s on an idle
- * machine; the rest is process spawn, netlink and file waits), so 4 in flight per core keep
- * every core busy without each start-up waiting on a dozen others.
+ * An `iiptran node` start-up takes about 0.5 s of CPU (0.44-0.62 s measured) plus some waiting
+ * (process spawn, netlink, files). On a busy 2-core machine 24 of them took 14.6 s through a
+ * window of 2, 7.3 s through 4 and 7.2 s all at once: one per core leaves the cores idle part
+ * of the time, two fill them. Four per core leave margin for a busier machine's waits, and each
+ * start-up still answers within seconds (median 2.5 s for 100 daemons on 2 cores).
  */
 export const IIPTRAN_STARTS_PER_CORE = 4;
 /** BIRD starts in milliseconds; the window only keeps a burst of 100 from piling onto the cores at once. */
