@@ -35,8 +35,14 @@ function ringTopology(name: string, nodes: number): string {
   return lines.join('\n') + '\n';
 }
 
+const tmpDirs: string[] = [];
+after(() => {
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
 function topologyFile(name: string, nodes: number): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iil-test-'));
+  tmpDirs.push(dir);
   const file = path.join(dir, `${name}.yaml`);
   fs.writeFileSync(file, ringTopology(name, nodes));
   return file;
