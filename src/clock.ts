@@ -21,16 +21,29 @@ export interface Clock {
 
 class RealTimer implements ClockTimer {
   readonly clockTimer = true as const;
-  constructor(readonly handle: NodeJS.Timeout) {}
+  handle: NodeJS.Timeout | undefined;
 }
+
+// setTimeout fires at once for delays over 2^31-1 ms (24.8 days); DHCP lease timers can be
+// longer, so those are re-armed in steps until their due time.
+const MAX_DELAY = 0x7fffffff;
 
 /** The process's clock: Date.now() and the event loop's timers. */
 export const realClock: Clock = Object.freeze({
   now: () => Date.now(),
   setTimeout(fn: () => void, ms: number, opts?: { unref?: boolean }): ClockTimer {
-    const h = setTimeout(fn, ms);
-    if (opts?.unref === true) h.unref();
-    return new RealTimer(h);
+    const t = new RealTimer();
+    const at = Date.now() + ms;
+    const arm = (left: number): void => {
+      t.handle = setTimeout(() => {
+        const rest = at - Date.now();
+        if (left > MAX_DELAY && rest > 0) arm(rest);
+        else fn();
+      }, left > MAX_DELAY ? MAX_DELAY : left);
+      if (opts?.unref === true) t.handle.unref();
+    };
+    arm(ms);
+    return t;
   },
   clearTimeout(t: ClockTimer | null): void {
     if (t instanceof RealTimer) clearTimeout(t.handle);

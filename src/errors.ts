@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'IIPTRAN_ERR_CODEC'           // a codec was asked to encode an impossible value
   | 'IIPTRAN_ERR_LAB'             // lab launcher failure
   | 'IIPTRAN_ERR_GUARD'           // the fail-closed guard (nft table, unreachable routes) could not be installed, read or removed
-  | 'IIPTRAN_ERR_USAGE';          // bad command-line usage
+  | 'IIPTRAN_ERR_USAGE'           // bad command-line usage
+  | 'IIPTRAN_ERR_INTERNAL';       // an internal invariant broke (a bug, never input)
 
 export class IiptranError extends Error {
   readonly code: ErrorCode;
@@ -26,8 +27,9 @@ export class IiptranError extends Error {
 }
 
 export class ConfigError extends IiptranError {
-  constructor(field: string, problem: string, file?: string) {
-    super('IIPTRAN_ERR_CONFIG', `${file ? file + ': ' : ''}${field}: ${problem}`, { field });
+  /** `code`: topology files are validated by the same schema module, under their own code. */
+  constructor(field: string, problem: string, file?: string, code: ErrorCode = 'IIPTRAN_ERR_CONFIG') {
+    super(code, `${file ? file + ': ' : ''}${field}: ${problem}`, { field });
     this.name = 'ConfigError';
   }
 }

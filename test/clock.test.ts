@@ -54,3 +54,11 @@ test('the real clock runs and cancels real timers', async () => {
   assert.equal(fired, 0);
   assert.ok(realClock.now() - t0 >= 4);
 });
+
+test('the real clock holds a timer longer than setTimeout can (a DHCP lease of 30 days) instead of firing it at once', async () => {
+  let fired = 0;
+  const t = realClock.setTimeout(() => fired++, 30 * 86_400_000, { unref: true });
+  await new Promise<void>((r) => realClock.setTimeout(r, 20));
+  realClock.clearTimeout(t);
+  assert.equal(fired, 0);
+});

@@ -1,5 +1,5 @@
 import { checkNodeConfig } from '../control/config-check.js';
-import { table } from '../tools/table.js';
+import { table } from '../lab/table.js';
 
 // The daemon validates with the same checkNodeConfig at start and on SIGHUP, so "ok" here means
 // the daemon accepts the file.

@@ -3,8 +3,8 @@
 // only ESP. Everything is removed afterwards (or on Ctrl-C with --keep).
 
 import path from 'node:path';
-import { PairLab } from '../tools/pair-lab.js';
-import { nsExec, parsePing } from '../tools/netns.js';
+import { PairLab } from '../lab/pair-lab.js';
+import { nsExec, parsePing } from '../lab/netns.js';
 import { renderRoutes, renderSas, renderLinks } from '../tools/inspector.js';
 import { IiptranError } from '../errors.js';
 import type { Suite } from '../control/config-types.js';

@@ -8,7 +8,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { controlCall } from '../control/control-client.js';
 import { IiptranError } from '../errors.js';
 import { RENDERERS } from '../tools/inspector.js';
-import { table } from '../tools/table.js';
+import { table } from '../lab/table.js';
 import { LAB_NAME_RE, loadTopology } from '../lab/topology.js';
 import { FAIL_AT_ENV, labUp } from '../lab/apply.js';
 import { setLink } from '../lab/fault.js';

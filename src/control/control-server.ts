@@ -11,6 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { IiptranError } from '../errors.js';
+import { realClock } from '../clock.js';
+import { RateLimit } from '../rate-limit.js';
 
 export type Handler = (params: Record<string, unknown>) => Promise<unknown> | unknown;
 
@@ -52,7 +54,9 @@ export class ControlServer {
   private readonly gid: number | undefined;
   private readonly conns = new Set<net.Socket>();
   private readonly counts = { accepted: 0, refusedBusy: 0, lineTooLong: 0, idleClosed: 0, unknownMethod: 0 };
-  private readonly lastLog = new Map<Refusal, { at: number; logged: number }>();
+  private readonly logLimit = new RateLimit(LOG_EVERY_MS, realClock);
+  /** The count of each refusal at its last log line, so the next line says how many since. */
+  private readonly loggedAt = new Map<Refusal, number>();
 
   constructor(
     readonly socketPath: string,
@@ -119,11 +123,9 @@ export class ControlServer {
   /** Counts a refused or cut connection; logs at most one line per reason per 10 s, with the count since. */
   private refuse(why: Refusal, detail: string): void {
     this.counts[why]++;
-    const now = Date.now();
-    const last = this.lastLog.get(why);
-    if (last !== undefined && now - last.at < LOG_EVERY_MS) return;
-    const since = this.counts[why] - (last?.logged ?? 0);
-    this.lastLog.set(why, { at: now, logged: this.counts[why] });
+    if (!this.logLimit.take(why)) return;
+    const since = this.counts[why] - (this.loggedAt.get(why) ?? 0);
+    this.loggedAt.set(why, this.counts[why]);
     this.log.warn({ reason: why, count: this.counts[why], sinceLastLog: since, limits: this.limits }, `control socket: ${detail}`);
   }
 

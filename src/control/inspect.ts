@@ -7,9 +7,11 @@ import { DROP_REASONS, type DropCounters } from '../dataplane/drop-reasons.js';
 import type { KernelNextHop, KernelRoute } from '../io/netsys.js';
 import type { Vlink } from '../dataplane/vlink.js';
 import { outerHeadersLen } from '../dataplane/mtu.js';
-import { hex, type OverlayNode } from './node.js';
+import type { OverlayNode } from './node.js';
+import { hex32x } from '../wire/hex.js';
 import { GUARD_METRIC, GUARD_ROUTE_PROTO, GUARD_TABLE, type GuardState } from '../io/guard.js';
 import { IKE_DROP_REASONS } from '../ike/drop-reasons.js';
+import { formatAddr } from '../wire/addr.js';
 
 export const SCHEMA = 1;
 
@@ -23,7 +25,7 @@ export interface OuterHeader {
 }
 
 function outer(v: Vlink): OuterHeader {
-  return { src: v.local, dst: v.peer, proto: 4, encap: v.encap, dport: v.encap === 'udp' ? v.peerPort : null };
+  return { src: formatAddr(v.local), dst: formatAddr(v.peer), proto: 4, encap: v.encap, dport: v.encap === 'udp' ? v.peerPort : null };
 }
 
 function nonZero(d: DropCounters): Record<string, number> {
@@ -35,12 +37,12 @@ function nonZero(d: DropCounters): Record<string, number> {
 export function saView(sa: OutboundSa | InboundSa, vlink: string, now: number) {
   const base = {
     dir: sa.dir,
-    spi: hex(sa.spi),
+    spi: hex32x(sa.spi),
     vlink,
     suite: sa.suite,
     keying: sa.keying,
     esn: sa.esn,
-    selector: { src: sa.src, dst: sa.dst, proto: 4 as const },
+    selector: { src: formatAddr(sa.src), dst: formatAddr(sa.dst), proto: 4 as const },
     packets: sa.stats.packets,
     bytes: sa.stats.bytes,
     ageSeconds: Math.round((now - sa.createdAt) / 1000),
@@ -71,8 +73,8 @@ export function linksView(node: OverlayNode) {
       underlayMtu: node.cfg.underlay.mtu,
       overhead: { outerHeaders: outerHeadersLen(v.encap), espMax: node.cfg.underlay.mtu - outerHeadersLen(v.encap) - v.mtu },
       outer: outer(v),
-      spiOut: hex(v.policy.sa?.spi ?? 0),
-      spiIn: v.inbound.map((s) => hex(s.spi)),
+      spiOut: hex32x(v.policy.sa?.spi ?? 0),
+      spiIn: v.inbound.map((s) => hex32x(s.spi)),
       liveness: node.livenessOf(v.name),
       ...v.stats,
       drops: nonZero(v.drops),
@@ -87,10 +89,10 @@ export function policiesView(node: OverlayNode) {
     default: 'discard',
     policies: node.spd.entries().map((e) => ({
       id: e.id,
-      selector: { src: e.src, dst: e.dst, proto: e.proto },
+      selector: { src: formatAddr(e.src), dst: formatAddr(e.dst), proto: e.proto },
       action: e.action,
       vlink: e.vlink,
-      sa: e.sa === null ? null : hex(e.sa.spi),
+      sa: e.sa === null ? null : hex32x(e.sa.spi),
     })),
   };
 }
@@ -138,7 +140,7 @@ function nextHopView(node: OverlayNode, h: RoutePath, now: number) {
   const v = h.dev === null ? undefined : node.vlinks.get(h.dev);
   const base = { gateway: h.gateway, dev: h.dev, ifindex: h.ifindex, weight: h.weight, flags: h.flags };
   if (v === undefined) return { ...base, vlink: null, state: null, outer: null, policy: null, saOut: null, saIn: null };
-  const pol = node.spd.lookup(v.localU32, v.peerU32, 4);
+  const pol = node.spd.lookup(v.local, v.peer, 4);
   return {
     ...base,
     vlink: v.name,

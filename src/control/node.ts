@@ -2,35 +2,31 @@
 // The OS is handed in (NodeIo) so this file is testable with fakes; cli/node.ts wires the
 // real TUN, sockets and netlink.
 
-import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { TunDevice, UnderlaySocket } from '../io/types.js';
 import type { NetSys } from '../io/netsys.js';
 import { ConfigError, IiptranError } from '../errors.js';
-import { ipv4ToU32 } from '../wire/addr.js';
+import { addrFromString, formatAddr, ipv4ToU32 } from '../wire/addr.js';
 import { newDropCounters, type DropCounters } from '../dataplane/drop-reasons.js';
-import { newInboundSa, newOutboundSa, type InboundSa, type OutboundSa } from '../dataplane/sa.js';
 import { Spd, IPPROTO_IPIP } from '../dataplane/spd.js';
 import { Sad } from '../dataplane/sad.js';
 import { Sender } from '../dataplane/send.js';
 import { Receiver } from '../dataplane/receive.js';
-import { vlinkMtu } from '../dataplane/mtu.js';
 import { linkPeerU32, newVlinkStats, type Vlink } from '../dataplane/vlink.js';
 import { LivenessMonitor } from '../dataplane/liveness.js';
-import type { NodeConfig, VlinkConfig } from './config-types.js';
-import { loadKeyFile } from './keyfile.js';
-import { vlinkMtuProblem } from './config.js';
+import type { NodeConfig } from './config-types.js';
 import type { IkeUdpReceive, IkeUdpSocket } from '../io/ike-udp.js';
 import { IkeEngine } from '../ike/engine.js';
-import { loadPskFile, loadPubkeyAuth } from './credentials.js';
-import { pubkeyFingerprint } from '../ike/auth-pubkey.js';
-import { ikePeerConfig, IKE_PORT } from './ike-peer-config.js';
-import type { ChildSaInstall, ChildUsage, IkeDatagram, IkeKeyLogRecord, IkePeerConfig } from '../ike/types.js';
+import { IKE_PORT } from './ike-peer-config.js';
+import type { ChildSaInstall, IkeDatagram, IkeKeyLogRecord } from '../ike/types.js';
 import type { RetransmitPolicy } from '../ike/retransmit.js';
 import type { Clock } from '../clock.js';
 import { NON_ESP_MARKER_LEN } from '../wire/ike/index.js';
 import type { Guard, GuardSpec } from '../io/guard.js';
 import { applyGuard, removeGuard } from './vn-guard.js';
+import { hex32x } from '../wire/hex.js';
+import { ChildSas } from './node-child-sa.js';
+import { prepareVlink, sameVlink, type PreparedVlink } from './node-vlinks.js';
 
 export interface NodeIo {
   openTun(name: string): TunDevice;
@@ -49,18 +45,6 @@ export interface NodeIo {
   guard?: Guard;
 }
 
-/** Everything a vlink needs that can fail without side effects: keys, SAs, MTU. */
-interface PreparedVlink {
-  cfg: VlinkConfig;
-  mtu: number;
-  /** Manual keying: the SAs from the key files. IKEv2: none until IKE installs them. */
-  out: OutboundSa | null;
-  in: InboundSa | null;
-  ike: IkePeerConfig | null;
-  /** Key material fingerprint so a reload notices a changed key file. */
-  keyId: string;
-}
-
 /** What installChildSa takes: one negotiated CHILD_SA, both directions. */
 export type ChildSaParams = ChildSaInstall;
 
@@ -77,11 +61,11 @@ export class OverlayNode {
   private prepared = new Map<string, PreparedVlink>();
   private readonly monitors = new Map<string, LivenessMonitor>();
   private stopped = false;
+  /** The CHILD_SAs IKE negotiates, in and out of the data plane (node-child-sa.ts). */
+  private readonly childSas: ChildSas;
   /** Created with the first ikev2 vlink; null on a node keyed manually only. */
   ike: IkeEngine | null = null;
   private ikeSocket: IkeUdpSocket | null = null;
-  /** Outbound halves of rekeyed CHILD_SAs that wait for activateChildSa, by SPI. */
-  private readonly pendingOut = new Map<number, { vlink: string; sa: OutboundSa }>();
   /** What the guard was last set to; null: no vn_prefixes, no guard (vn-guard.ts). */
   guardSpec: GuardSpec | null = null;
 
@@ -91,6 +75,7 @@ export class OverlayNode {
     private readonly log: Logger,
   ) {
     this.receiver = new Receiver(this.sad, (n) => this.vlinks.get(n), this.nodeDrops);
+    this.childSas = new ChildSas(this, this.log, () => this.prepared, () => this.stopped);
   }
 
   private async ikeEngine(): Promise<IkeEngine> {
@@ -101,12 +86,12 @@ export class OverlayNode {
       log: this.log.child({ ike: true }),
       host: {
         send: (d) => this.ikeSend(d),
-        installChild: (v, c, o) => this.installChildSa(v, c, o),
-        removeChild: (v, c) => this.removeChildSa(v, c),
-        activateChild: (v, c) => this.activateChildSa(v, c),
-        childUsage: (v, c) => this.childUsage(v, c),
-        allocSpi: () => this.allocSpi(),
-        sendKeepalive: (addr, port) => this.udp?.send([{ data: NAT_KEEPALIVE, addr, port, tos: 0 }]),
+        installChild: (v, c, o) => this.childSas.installChildSa(v, c, o),
+        removeChild: (v, c) => this.childSas.removeChildSa(v, c),
+        activateChild: (v, c) => this.childSas.activateChildSa(v, c),
+        childUsage: (v, c) => this.childSas.childUsage(v, c),
+        allocSpi: () => this.childSas.allocSpi(),
+        sendKeepalive: (addr, port) => this.udp?.send([{ data: NAT_KEEPALIVE, addr: addrFromString(addr), port, tos: 0 }]),
       },
       ...(this.io.ikeKeyLog === undefined ? {} : { keyLog: this.io.ikeKeyLog }),
       ...(this.io.ikeRetransmit === undefined ? {} : { retransmit: this.io.ikeRetransmit }),
@@ -124,7 +109,7 @@ export class OverlayNode {
     );
     // IKE on 4500 shares the ESP socket, marked by four zero bytes (RFC 3948 §2.2).
     this.receiver.onNonEsp = (d) =>
-      this.guarded('IKE message', d.data, () => engine.receive(d.data.subarray(NON_ESP_MARKER_LEN), { addr: d.addr, port: d.port }, 4500));
+      this.guarded('IKE message', d.data, () => engine.receive(d.data.subarray(NON_ESP_MARKER_LEN), { addr: formatAddr(d.addr), port: d.port }, 4500));
     this.ike = engine;
     if (this.io.ikeKeyLog !== undefined) this.log.warn('IKE key log enabled: every IKE and ESP secret is written out; never do this in production');
     return engine;
@@ -153,104 +138,7 @@ export class OverlayNode {
       return;
     }
     const marked = Buffer.concat([Buffer.alloc(NON_ESP_MARKER_LEN), d.data]);
-    this.udp?.send([{ data: marked, addr: d.addr, port: d.port, tos: 0 }]);
-  }
-
-  /** A random inbound SPI no SA on this node uses, nor any manual spi_in of the config. */
-  allocSpi(): number {
-    const manual = new Set(this.cfg.vlinks.map((v) => (v.keying.mode === 'manual' ? v.keying.spiIn : 0)));
-    for (;;) {
-      const spi = randomBytes(4).readUInt32BE(0);
-      if (spi >= 0x100 && this.sad.get(spi) === undefined && !manual.has(spi)) return spi;
-    }
-  }
-
-  /**
-   * Puts a negotiated CHILD_SA into the data plane: the inbound SA first, so the peer's first
-   * packet under the new SA is already accepted, then the outbound one.
-   */
-  installChildSa(vlink: string, c: ChildSaParams, opts?: { outbound?: boolean }): void {
-    const v = this.vlinks.get(vlink);
-    const p = this.prepared.get(vlink);
-    if (v === undefined || p === undefined) throw new Error(`no vlink ${vlink}`);
-    const local = this.cfg.underlay.address;
-    // Behind a NAT the peer's packets arrive from the NAT's address, and receive.ts accepts an
-    // authentic packet only from its SA's source: so the inbound SA's source is the address IKE
-    // saw (RFC 3948 transport mode; no NAT-OA is needed, IPIP has no checksum to fix up). An
-    // install without one (a rekey) keeps what the vlink learned. The ESP port follows the IKE
-    // SA's port when IKE runs on 4500: both share the NAT mapping.
-    const seen = c.peerAddr ?? v.peerDst;
-    v.peerDst = seen;
-    if (c.peerPort !== undefined && v.encap === 'udp') v.peerPort = c.peerPort;
-    const inn = newInboundSa({
-      spi: c.spiIn, suite: c.suite, key: c.keyIn, salt: c.saltIn, esn: c.esn, src: seen, dst: local, replayWindow: p.cfg.replayWindow, keying: 'ikev2',
-    });
-    const out = newOutboundSa({ spi: c.spiOut, suite: c.suite, key: c.keyOut, salt: c.saltOut, esn: c.esn, src: local, dst: seen, keying: 'ikev2' });
-    this.sad.add(inn, vlink);
-    v.inbound.push(inn);
-    if (opts?.outbound === false) this.pendingOut.set(c.spiOut, { vlink, sa: out });
-    else {
-      const back = v.policy.sa === null;
-      v.policy.sa = out;
-      // IKE just authenticated the peer: the link is usable again without waiting for liveness.
-      if (back) this.ikeCarrier(v, true, 'CHILD_SA installed');
-    }
-  }
-
-  /** Switches a vlink's outbound traffic to an SA installed with `outbound: false`. */
-  activateChildSa(vlink: string, c: { spiIn: number; spiOut: number }): void {
-    const p = this.pendingOut.get(c.spiOut);
-    const v = this.vlinks.get(vlink);
-    if (p === undefined || p.vlink !== vlink || v === undefined) return;
-    this.pendingOut.delete(c.spiOut);
-    v.policy.sa = p.sa;
-  }
-
-  childUsage(vlink: string, c: { spiIn: number; spiOut: number }): ChildUsage | null {
-    const v = this.vlinks.get(vlink);
-    if (v === undefined) return null;
-    const inn = this.sad.get(c.spiIn);
-    const out = v.policy.sa?.spi === c.spiOut ? v.policy.sa : this.pendingOut.get(c.spiOut)?.sa;
-    return {
-      inPackets: inn?.sa.stats.packets ?? 0,
-      inBytes: inn?.sa.stats.bytes ?? 0,
-      outPackets: out?.stats.packets ?? 0,
-      outBytes: out?.stats.bytes ?? 0,
-      outSeq: out?.seq ?? 0,
-    };
-  }
-
-  /** Takes a CHILD_SA out of the data plane; the vlink drops packets as no-sa until the next one. */
-  removeChildSa(vlink: string, c: { spiIn: number; spiOut: number }): void {
-    const v = this.vlinks.get(vlink);
-    if (v === undefined) return;
-    const i = v.inbound.findIndex((s) => s.spi === c.spiIn);
-    if (i >= 0) {
-      v.inbound.splice(i, 1);
-      this.sad.remove(c.spiIn);
-    }
-    if (v.policy.sa?.spi === c.spiOut) {
-      v.policy.sa = null;
-      this.ikeCarrier(v, false, 'no CHILD_SA left');
-    }
-    this.pendingOut.delete(c.spiOut);
-  }
-
-  /**
-   * Carrier follows IKE on the transitions liveness cannot see: off as soon as the last SA goes
-   * (DPD, a Delete, a restarted peer), on when one is back. With no inbound SA no packet can
-   * authenticate, so the liveness monitor cannot raise the carrier in between; after a new SA it
-   * gets a fresh dead interval of grace.
-   */
-  private ikeCarrier(v: Vlink, up: boolean, why: string): void {
-    if (this.stopped) return;
-    v.rxAlive = false;
-    v.lastAliveAt = Date.now();
-    if (v.carrier === up) return;
-    v.carrier = up;
-    v.tun.setCarrier(up);
-    if (up) this.log.info({ vlink: v.name, peer: v.peer }, `${why}: carrier on`);
-    else this.log.warn({ vlink: v.name, peer: v.peer }, `${why}: carrier off (routing daemons see the link down; packets drop as no-sa)`);
+    this.udp?.send([{ data: marked, addr: addrFromString(d.addr), port: d.port, tos: 0 }]);
   }
 
   /** Validate keys, SAs and MTUs of every vlink without touching the system. */
@@ -317,12 +205,12 @@ export class OverlayNode {
       tun.close();
       throw e;
     }
-    const local = this.cfg.underlay.address;
+    // Config keeps addresses as text; the data plane gets them parsed, once, here.
+    const local = addrFromString(this.cfg.underlay.address, 'underlay.address');
+    const peer = addrFromString(c.peer, `vlinks.${c.name}.peer`);
     const policy = this.spd.add({
       src: local,
-      dst: c.peer,
-      srcU32: ipv4ToU32(local),
-      dstU32: ipv4ToU32(c.peer),
+      dst: peer,
       proto: IPPROTO_IPIP,
       action: 'protect',
       vlink: c.name,
@@ -333,10 +221,8 @@ export class OverlayNode {
     const v: Vlink = {
       name: c.name,
       local,
-      peer: c.peer,
-      peerDst: c.peer,
-      localU32: ipv4ToU32(local),
-      peerU32: ipv4ToU32(c.peer),
+      peer,
+      peerDst: peer,
       peerPort: c.peerPort,
       encap: c.encap,
       vnAddr,
@@ -361,8 +247,8 @@ export class OverlayNode {
     if (c.liveness !== null) {
       const m = new LivenessMonitor(v, c.liveness, (x) => this.sender.sendProbe(x), (x, up) =>
         up
-          ? this.log.info({ vlink: x.name, peer: x.peer }, 'peer answering again: carrier on')
-          : this.log.warn({ vlink: x.name, peer: x.peer, deadMs: c.liveness!.deadMs }, 'peer silent: carrier off (routing daemons see the link down)'),
+          ? this.log.info({ vlink: x.name, peer: formatAddr(x.peer) }, 'peer answering again: carrier on')
+          : this.log.warn({ vlink: x.name, peer: formatAddr(x.peer), deadMs: c.liveness!.deadMs }, 'peer silent: carrier off (routing daemons see the link down)'),
       );
       this.monitors.set(c.name, m);
       m.start();
@@ -373,7 +259,7 @@ export class OverlayNode {
       return;
     }
     this.log.info(
-      { vlink: c.name, peer: c.peer, encap: c.encap, mtu: p.mtu, spiOut: hex(p.out!.spi), spiIn: hex(p.in!.spi), suite: p.out!.suite },
+      { vlink: c.name, peer: c.peer, encap: c.encap, mtu: p.mtu, spiOut: hex32x(p.out!.spi), spiIn: hex32x(p.in!.spi), suite: p.out!.suite },
       'vlink up',
     );
     this.log.warn(
@@ -462,47 +348,6 @@ export class OverlayNode {
   }
 }
 
-function prepareVlink(cfg: NodeConfig, v: VlinkConfig, i: number): PreparedVlink {
-  const max = vlinkMtu(cfg.underlay.mtu, v.encap);
-  let mtu = max;
-  if (v.mtu !== 'auto') {
-    // Config validation already refused this; kept for NodeConfigs built in code.
-    const bad = vlinkMtuProblem(cfg.underlay.mtu, v.encap, v.mtu);
-    if (bad !== undefined) throw new ConfigError(`vlinks[${i}].mtu`, bad);
-    mtu = v.mtu;
-  }
-  const k = v.keying;
-  const local = cfg.underlay.address;
-  if (k.mode === 'ikev2') {
-    if (k.auth === 'pubkey') {
-      const pk = loadPubkeyAuth(k.privateKey, k.peerPublicKey);
-      return { cfg: v, mtu, out: null, in: null, ike: ikePeerConfig(v.name, local, v.peer, k, Buffer.alloc(0), pk), keyId: pubkeyFingerprint(pk) };
-    }
-    const psk = loadPskFile(k.pskFile);
-    const keyId = createHash('sha256').update(psk).digest('base64');
-    return { cfg: v, mtu, out: null, in: null, ike: ikePeerConfig(v.name, local, v.peer, k, psk), keyId };
-  }
-  const kin = loadKeyFile(k.keyIn, k.suite);
-  const kout = loadKeyFile(k.keyOut, k.suite);
-  const out = newOutboundSa({ spi: k.spiOut, suite: k.suite, key: kout.key, salt: kout.salt, esn: k.esn, src: local, dst: v.peer });
-  const inn = newInboundSa({
-    spi: k.spiIn,
-    suite: k.suite,
-    key: kin.key,
-    salt: kin.salt,
-    esn: k.esn,
-    src: v.peer,
-    dst: local,
-    replayWindow: v.replayWindow,
-  });
-  const keyId = Buffer.concat([kin.key, kin.salt, kout.key, kout.salt]).toString('base64');
-  return { cfg: v, mtu, out, in: inn, ike: null, keyId };
-}
-
-function sameVlink(a: PreparedVlink, b: PreparedVlink): boolean {
-  return a.keyId === b.keyId && a.mtu === b.mtu && JSON.stringify(a.cfg) === JSON.stringify(b.cfg);
-}
-
 function snake(s: string): string {
   return s.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
 }
@@ -510,6 +355,3 @@ function snake(s: string): string {
 /** RFC 3948 §2.3: a NAT-keepalive is a single 0xff octet. */
 const NAT_KEEPALIVE = Buffer.from([0xff]);
 
-export function hex(spi: number): string {
-  return '0x' + spi.toString(16).padStart(8, '0');
-}

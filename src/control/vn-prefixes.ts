@@ -1,6 +1,7 @@
 // `vn_prefixes`: the node's VN address space, which the fail-closed guard (io/guard.ts) keeps
 // off every interface that is not a vlink. Checked here so config.ts only wires it in.
 
+import { describe, looksIpv6 } from './yaml-validator.js';
 import { inPrefix, ipv4ToU32, parseCidr, prefixMask, u32ToIpv4, type Cidr } from '../wire/addr.js';
 
 export interface VnPrefixProblem {
@@ -15,10 +16,6 @@ export interface VnPrefixResult {
   problems: VnPrefixProblem[];
 }
 
-function show(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : v === null ? 'an empty value' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : String(v);
-}
-
 /**
  * Validates the raw `vn_prefixes` value. `underlay` and `peers` are the addresses the tunnel
  * itself uses: a prefix holding one of them would make the guard drop the node's own ESP and
@@ -28,7 +25,7 @@ export function checkVnPrefixes(raw: unknown, underlay: string, peers: { index: 
   const problems: VnPrefixProblem[] = [];
   const example = 'e.g. [10.10.0.0/16, 10.255.0.0/16]';
   if (!Array.isArray(raw) || raw.length === 0) {
-    const why = Array.isArray(raw) ? 'an empty list; omit the field to run without a guard' : show(raw);
+    const why = Array.isArray(raw) ? 'an empty list; omit the field to run without a guard' : describe(raw);
     problems.push({ path: ['vn_prefixes'], problem: `must be a non-empty list of IPv4 prefixes, ${example} (got ${why})` });
     return { prefixes: undefined, problems };
   }
@@ -36,7 +33,8 @@ export function checkVnPrefixes(raw: unknown, underlay: string, peers: { index: 
   raw.forEach((v, i) => {
     const c = typeof v === 'string' ? parseCidr(v.trim()) : null;
     if (c === null) {
-      problems.push({ path: ['vn_prefixes', i], problem: `must be an IPv4 prefix a.b.c.d/n with n 0..32, e.g. 10.10.0.0/16 (got ${show(v)})` });
+      const v6 = looksIpv6(v) ? 'IPv6 is not supported yet; ' : '';
+      problems.push({ path: ['vn_prefixes', i], problem: `${v6}must be an IPv4 prefix a.b.c.d/n with n 0..32, e.g. 10.10.0.0/16 (got ${describe(v)})` });
       return;
     }
     const net = (c.addr & prefixMask(c.prefixLen)) >>> 0;

@@ -13,6 +13,7 @@
  * cannot undo the first, and it gets a fresh dead interval after the second.
  */
 
+import { realClock, type Clock, type ClockTimer } from '../clock.js';
 import type { Vlink } from './vlink.js';
 
 export interface LivenessParams {
@@ -21,27 +22,33 @@ export interface LivenessParams {
 }
 
 export class LivenessMonitor {
-  private timer: NodeJS.Timeout | null = null;
+  private timer: ClockTimer | null = null;
 
   constructor(
     private readonly v: Vlink,
     readonly params: LivenessParams,
     private readonly sendProbe: (v: Vlink) => void,
     private readonly onChange: (v: Vlink, up: boolean) => void,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock = realClock,
   ) {}
 
   start(): void {
     // A fresh link gets one dead interval of grace before it can be declared down.
-    this.v.lastAliveAt = this.now();
+    this.v.lastAliveAt = this.clock.now();
     this.sendProbe(this.v);
-    this.timer = setInterval(() => this.tick(), this.params.intervalMs);
-    this.timer.unref();
+    this.arm();
+  }
+
+  private arm(): void {
+    this.timer = this.clock.setTimeout(() => {
+      this.arm();
+      this.tick();
+    }, this.params.intervalMs, { unref: true });
   }
 
   tick(): void {
     const v = this.v;
-    const t = this.now();
+    const t = this.clock.now();
     if (v.rxAlive) {
       v.rxAlive = false;
       v.lastAliveAt = t;
@@ -59,7 +66,7 @@ export class LivenessMonitor {
   }
 
   stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
+    this.clock.clearTimeout(this.timer);
     this.timer = null;
   }
 }

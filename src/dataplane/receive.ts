@@ -21,7 +21,7 @@
  */
 
 import type { Datagram } from '../io/types.js';
-import { ipv4ToU32 } from '../wire/addr.js';
+import { addrEquals } from '../wire/addr.js';
 import type { DropCounters } from './drop-reasons.js';
 import { espCommit, espVerify } from './esp-engine.js';
 import { ipv4Check, Ipv4Packet, IPPROTO_IPIP, IPPROTO_NONE } from '../wire/ipv4.js';
@@ -34,9 +34,6 @@ export type NonEspHandler = (d: Datagram) => void;
 export class Receiver {
   /** Per-vlink output batches, reused across calls. */
   private readonly pending = new Map<Vlink, Buffer[]>();
-  /** Parsing the same peer address string repeatedly is the one cost we can cache cheaply. */
-  private lastAddr = '';
-  private lastAddrU32 = 0;
   /** One re-pointed view for ECN rewrites, so a marked packet costs no allocation. */
   private readonly view = new Ipv4Packet(Buffer.alloc(0));
 
@@ -47,14 +44,6 @@ export class Receiver {
     readonly nodeDrops: DropCounters,
     public onNonEsp: NonEspHandler | null = null,
   ) {}
-
-  private addrU32(a: string): number {
-    if (a !== this.lastAddr) {
-      this.lastAddr = a;
-      this.lastAddrU32 = ipv4ToU32(a);
-    }
-    return this.lastAddrU32;
-  }
 
   process(kind: 'udp' | 'esp', dgrams: Datagram[]): void {
     const nd = this.nodeDrops;
@@ -95,7 +84,7 @@ export class Receiver {
       }
       // Stage 5: policy, checked only after authentication so forged headers cannot be
       // used to probe which selectors exist.
-      if (kind !== v.encap || this.addrU32(d.addr) !== entry.sa.srcU32) {
+      if (kind !== v.encap || !addrEquals(d.addr, entry.sa.src)) {
         v.drops['policy-mismatch']++;
         continue;
       }

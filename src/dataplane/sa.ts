@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Suite } from './suite.js';
 import { IiptranError } from '../errors.js';
-import { parseIpv4 } from '../wire/addr.js';
+import { formatAddr, parseAddr, type IpAddr } from '../wire/addr.js';
 import { isSuite, SALT_LEN, SUITES } from './aead.js';
 import { DEFAULT_REPLAY_WINDOW, ReplayWindow } from './replay-window.js';
 
@@ -48,10 +48,8 @@ export interface OutboundSa {
   readonly ivHi: number;
   readonly ivLo: number;
   /** Outer source/destination (underlay addresses) this SA protects traffic between. */
-  readonly src: string;
-  readonly dst: string;
-  readonly srcU32: number;
-  readonly dstU32: number;
+  readonly src: IpAddr;
+  readonly dst: IpAddr;
   readonly stats: OutboundSaStats;
   /** Date.now() at creation. */
   readonly createdAt: number;
@@ -67,10 +65,8 @@ export interface InboundSa {
   readonly esn: boolean;
   readonly replay: ReplayWindow;
   /** Selectors: the outer src/dst a packet decrypted with this SA must have arrived with. */
-  readonly src: string;
-  readonly dst: string;
-  readonly srcU32: number;
-  readonly dstU32: number;
+  readonly src: IpAddr;
+  readonly dst: IpAddr;
   readonly stats: InboundSaStats;
   readonly createdAt: number;
 }
@@ -84,8 +80,9 @@ export interface SaParams {
   salt: Buffer;
   /** Extended sequence numbers (RFC 4304); default false. */
   esn?: boolean;
-  src: string;
-  dst: string;
+  /** Text as config and key files write it, or an address already parsed (IKE, the node). */
+  src: string | IpAddr;
+  dst: string | IpAddr;
   /** Defaults to Date.now(). */
   createdAt?: number;
   /** Default 'manual'. */
@@ -105,9 +102,12 @@ function configError(field: string, problem: string): IiptranError {
   return new IiptranError('IIPTRAN_ERR_CONFIG', `SA ${field}: ${problem}`, { field });
 }
 
-function ipv4Field(s: string, field: string): number {
-  const v = parseIpv4(s);
-  if (v === null) throw configError(field, `${JSON.stringify(s)} is not a dotted IPv4 address`);
+// The data plane carries IPv4 only so far; an IPv6 selector is refused here, at setup, rather
+// than matching nothing later.
+function addrField(a: string | IpAddr, field: string): IpAddr {
+  const v = typeof a === 'string' ? parseAddr(a) : a;
+  if (v === null || typeof v !== 'object') throw configError(field, `${JSON.stringify(a)} is not a dotted IPv4 address`);
+  if (v.family !== 4) throw configError(field, `${formatAddr(v)}: IPv6 not yet supported`);
   return v;
 }
 
@@ -117,10 +117,8 @@ interface Common {
   key: Buffer;
   salt: Buffer;
   esn: boolean;
-  src: string;
-  dst: string;
-  srcU32: number;
-  dstU32: number;
+  src: IpAddr;
+  dst: IpAddr;
   createdAt: number;
   keying: SaKeying;
 }
@@ -146,10 +144,8 @@ function validate(p: SaParams): Common {
     key: Buffer.from(p.key),
     salt: Buffer.from(p.salt),
     esn: p.esn ?? false,
-    src: p.src,
-    dst: p.dst,
-    srcU32: ipv4Field(p.src, 'src'),
-    dstU32: ipv4Field(p.dst, 'dst'),
+    src: addrField(p.src, 'src'),
+    dst: addrField(p.dst, 'dst'),
     createdAt: p.createdAt ?? Date.now(),
     keying: p.keying ?? 'manual',
   };

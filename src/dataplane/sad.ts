@@ -2,6 +2,8 @@
 // SPD entries instead, because outbound selection is by policy, inbound by SPI.
 
 import type { InboundSa } from './sa.js';
+import { hexShort } from '../wire/hex.js';
+import { IiptranError } from '../errors.js';
 
 export interface SadEntry {
   readonly sa: InboundSa;
@@ -14,7 +16,7 @@ export class Sad {
 
   add(sa: InboundSa, vlink: string): void {
     if (this.bySpi.has(sa.spi)) {
-      throw new Error(`SAD already has inbound SPI 0x${sa.spi.toString(16)}`);
+      throw new IiptranError('IIPTRAN_ERR_INTERNAL', `SAD already has inbound SPI ${hexShort(sa.spi)}`);
     }
     this.bySpi.set(sa.spi, { sa, vlink });
   }

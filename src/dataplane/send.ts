@@ -47,7 +47,7 @@ export class Sender {
 
   /** A liveness probe: an authenticated ESP dummy packet (next header 59, empty payload). */
   sendProbe(v: Vlink): void {
-    const sa = this.spd.lookup(v.localU32, v.peerU32, IPPROTO_IPIP)?.sa;
+    const sa = this.spd.lookup(v.local, v.peer, IPPROTO_IPIP)?.sa;
     if (sa === null || sa === undefined || sa.exhausted) return;
     const buf = this.slot(0);
     const r = espSeal(sa, EMPTY, IPPROTO_NONE, buf, 0);
@@ -66,7 +66,7 @@ export class Sender {
   process(v: Vlink, pkts: Buffer[]): void {
     const drops = v.drops;
     // Stage 3 first for the whole batch: if nothing may leave, nothing is inspected further.
-    const pol = this.spd.lookup(v.localU32, v.peerU32, IPPROTO_IPIP);
+    const pol = this.spd.lookup(v.local, v.peer, IPPROTO_IPIP);
     if (pol === undefined || pol.action !== 'protect') {
       drops['spd-discard'] += pkts.length;
       return;

@@ -3,7 +3,9 @@
 // routing inside the overlay change without touching IPsec. A lookup miss means DISCARD:
 // there is deliberately no BYPASS action, so a missing policy can never leak cleartext.
 
+import { addrKey, formatAddr, type IpAddr } from '../wire/addr.js';
 import type { OutboundSa } from './sa.js';
+import { IiptranError } from '../errors.js';
 
 export { IPPROTO_IPIP } from '../wire/ipv4.js';
 
@@ -12,10 +14,8 @@ export type SpdAction = 'protect' | 'discard';
 export interface SpdEntry {
   /** Stable id for the inspector. */
   readonly id: number;
-  readonly src: string;
-  readonly dst: string;
-  readonly srcU32: number;
-  readonly dstU32: number;
+  readonly src: IpAddr;
+  readonly dst: IpAddr;
   readonly proto: number;
   action: SpdAction;
   /** The vlink that owns this policy (one policy per vlink). */
@@ -24,8 +24,9 @@ export interface SpdEntry {
   sa: OutboundSa | null;
 }
 
-function key(srcU32: number, dstU32: number, proto: number): string {
-  return `${srcU32}:${dstU32}:${proto}`;
+// Built once per batch by the send path, not per packet.
+function key(src: IpAddr, dst: IpAddr, proto: number): string {
+  return `${addrKey(src)}/${addrKey(dst)}/${proto}`;
 }
 
 export class Spd {
@@ -33,19 +34,19 @@ export class Spd {
   private nextId = 1;
 
   add(e: Omit<SpdEntry, 'id'>): SpdEntry {
-    const k = key(e.srcU32, e.dstU32, e.proto);
+    const k = key(e.src, e.dst, e.proto);
     if (this.byKey.has(k)) {
       // Two policies with the same selectors would make SA choice ambiguous; config
       // validation rejects this earlier, so reaching here is a programming error.
-      throw new Error(`SPD already has a policy for ${e.src} -> ${e.dst} proto ${e.proto}`);
+      throw new IiptranError('IIPTRAN_ERR_INTERNAL', `SPD already has a policy for ${formatAddr(e.src)} -> ${formatAddr(e.dst)} proto ${e.proto}`);
     }
     const entry: SpdEntry = { ...e, id: this.nextId++ };
     this.byKey.set(k, entry);
     return entry;
   }
 
-  lookup(srcU32: number, dstU32: number, proto: number): SpdEntry | undefined {
-    return this.byKey.get(key(srcU32, dstU32, proto));
+  lookup(src: IpAddr, dst: IpAddr, proto: number): SpdEntry | undefined {
+    return this.byKey.get(key(src, dst, proto));
   }
 
   removeVlink(vlink: string): void {

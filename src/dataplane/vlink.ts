@@ -2,6 +2,7 @@
 // This is plain state; the pipelines in send.ts and receive.ts act on it.
 
 import type { TunDevice, UnderlaySocket } from '../io/types.js';
+import type { IpAddr } from '../wire/addr.js';
 import { newDropCounters, type DropCounters } from './drop-reasons.js';
 import type { SpdEntry } from './spd.js';
 import type { InboundSa } from './sa.js';
@@ -24,15 +25,14 @@ export interface VlinkStats {
 
 export interface Vlink {
   readonly name: string;
-  readonly local: string;
-  readonly peer: string;
-  readonly localU32: number;
-  readonly peerU32: number;
+  /** Underlay addresses of the two ends: the SPD selector (local -> peer, protocol 4). */
+  readonly local: IpAddr;
+  readonly peer: IpAddr;
   /**
    * Where packets for the peer are sent: `peer`, unless IKE found the peer behind a NAT at
    * another address (the NAT's). `peer` stays the SPD selector, as the config names it.
    */
-  peerDst: string;
+  peerDst: IpAddr;
   /** Floats to the source port of the latest authentic packet (RFC 3948 NAT traversal). */
   peerPort: number;
   readonly encap: 'udp' | 'esp';

@@ -11,11 +11,16 @@
 
 import { MessageType } from '../wire/dhcp/index.js';
 import { clientIdFromChaddr, clientIdFromName, rfc3456Chaddr } from '../wire/dhcp/rfc3456.js';
-import { systemClock, systemRandom, type DhcpClock, type DhcpRandom, type TimerHandle } from './clock.js';
+import { realClock, type Clock, type ClockTimer } from '../clock.js';
+import { systemRandom, type DhcpRandom } from './random.js';
 import {
   INFINITE_LEASE, buildClientMessage, parseReply, timers, type ClientDropReason, type ClientIdentity, type ReplyInfo,
 } from './client-messages.js';
 import type { LeaseStore, PersistedLease } from './lease-store.js';
+import { hexShort } from '../wire/hex.js';
+
+// Lease and retry timers never keep the process alive on their own: the socket does that.
+const UNREF = { unref: true } as const;
 
 export type ClientState = 'STOPPED' | 'INIT' | 'SELECTING' | 'REQUESTING' | 'BOUND' | 'RENEWING' | 'REBINDING' | 'INIT-REBOOT' | 'REBOOTING';
 
@@ -73,7 +78,7 @@ export interface DhcpClientOptions {
   onEvent: (e: ClientEvent) => void;
   /** One line per message and state change: the renewal trace. */
   onTrace?: (line: string) => void;
-  clock?: DhcpClock;
+  clock?: Clock;
   random?: DhcpRandom;
   timing?: Partial<ClientTiming>;
 }
@@ -90,15 +95,15 @@ export class DhcpClient {
   private attemptStart = 0;
   private tries = 0;
   private offer: ReplyInfo | null = null;
-  private retryTimer: TimerHandle | null = null;
-  private leaseTimers: TimerHandle[] = [];
-  private readonly clock: DhcpClock;
+  private retryTimer: ClockTimer | null = null;
+  private leaseTimers: ClockTimer[] = [];
+  private readonly clock: Clock;
   private readonly rnd: DhcpRandom;
   private readonly t: ClientTiming;
   private readonly octet: number;
 
   constructor(private readonly o: DhcpClientOptions) {
-    this.clock = o.clock ?? systemClock;
+    this.clock = o.clock ?? realClock;
     this.rnd = o.random ?? systemRandom;
     this.t = { ...DEFAULT_TIMING, ...o.timing };
     const stored = o.store.load();
@@ -226,23 +231,23 @@ export class DhcpClient {
     if (l.leaseTime === INFINITE_LEASE) return;
     const now = this.clock.now();
     this.leaseTimers = [
-      this.clock.setTimer(l.t1At - now, () => this.enterRenewing()),
-      this.clock.setTimer(l.t2At - now, () => this.enterRebinding()),
-      this.clock.setTimer(l.expiresAt - now, () => this.expire()),
+      this.clock.setTimeout(() => this.enterRenewing(), l.t1At - now, UNREF),
+      this.clock.setTimeout(() => this.enterRebinding(), l.t2At - now, UNREF),
+      this.clock.setTimeout(() => this.expire(), l.expiresAt - now, UNREF),
     ];
   }
 
   private enterInit(delayMs: number): void {
     this.clearRetry();
     this.to('INIT');
-    this.retryTimer = this.clock.setTimer(delayMs, () => {
+    this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = null;
       this.to('SELECTING');
       this.newXid();
       this.attemptStart = this.clock.now();
       this.tries = 0;
       this.sendDiscover();
-    });
+    }, delayMs, UNREF);
   }
 
   private sendDiscover(): void {
@@ -287,7 +292,7 @@ export class DhcpClient {
     this.send(MessageType.REQUEST, { xid: this.xid, secs: 0, ciaddr: l.address }, l.address, dst);
     const left = until() - this.clock.now();
     const wait = Math.max(this.t.renewMinMs, left / 2);
-    if (wait < left) this.retryTimer = this.clock.setTimer(wait, () => this.renewSend(until, dst));
+    if (wait < left) this.retryTimer = this.clock.setTimeout(() => this.renewSend(until, dst), wait, UNREF);
   }
 
   private expire(): void {
@@ -312,10 +317,10 @@ export class DhcpClient {
     this.clearRetry();
     const n = this.tries++;
     const wait = Math.min(this.t.baseMs * 2 ** n, this.t.maxMs) + (this.rnd.unit() * 2 - 1) * this.t.jitterMs;
-    this.retryTimer = this.clock.setTimer(Math.max(0, wait), () => {
+    this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = null;
       again();
-    });
+    }, Math.max(0, wait), UNREF);
   }
 
   private send(type: number, f: Parameters<typeof buildClientMessage>[2], src: number, dst: number): void {
@@ -326,7 +331,7 @@ export class DhcpClient {
     }
     const name = MESSAGE_NAMES[type] ?? String(type);
     this.sent.set(name, (this.sent.get(name) ?? 0) + 1);
-    this.trace(`send ${name} xid 0x${(f.xid >>> 0).toString(16)} ${ip(src)} -> ${ip(dst)}${f.ciaddr ? ` ciaddr ${ip(f.ciaddr)}` : ''}${f.requested ? ` requested ${ip(f.requested)}` : ''}`);
+    this.trace(`send ${name} xid ${hexShort(f.xid >>> 0)} ${ip(src)} -> ${ip(dst)}${f.ciaddr ? ` ciaddr ${ip(f.ciaddr)}` : ''}${f.requested ? ` requested ${ip(f.requested)}` : ''}`);
     this.o.transport.send(buildClientMessage(this.identity, type, f), { src, dst });
   }
 
@@ -349,13 +354,13 @@ export class DhcpClient {
   }
 
   private clearRetry(): void {
-    this.clock.clearTimer(this.retryTimer);
+    this.clock.clearTimeout(this.retryTimer);
     this.retryTimer = null;
   }
 
   private clearTimers(): void {
     this.clearRetry();
-    for (const h of this.leaseTimers) this.clock.clearTimer(h);
+    for (const h of this.leaseTimers) this.clock.clearTimeout(h);
     this.leaseTimers = [];
   }
 

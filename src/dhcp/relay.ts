@@ -24,8 +24,11 @@ import {
   BOOTREPLY, BOOTREQUEST, Dhcp, DhcpMalformed, FLAG_BROADCAST, MessageType, Opt, RelaySub, encodeRelayAgentInfo,
   messageType, optionData, relayAgentInfo, subOption, u32Data, u32Option, withOption, withoutOption, type DhcpRepr, type RelaySubOption,
 } from '../wire/dhcp/index.js';
-import { systemClock, type DhcpClock, type TimerHandle } from './clock.js';
-import { TokenBucket } from './token-bucket.js';
+import { realClock, type Clock, type ClockTimer } from '../clock.js';
+import { TokenBucket } from '../rate-limit.js';
+
+// Lease and retry timers never keep the process alive on their own: the socket does that.
+const UNREF = { unref: true } as const;
 
 export type RelayDropReason =
   | 'rate-limited'
@@ -64,7 +67,7 @@ export interface RelayOptions {
   relayAddr: number;
   servers: number[];
   output: RelayOutput;
-  clock?: DhcpClock;
+  clock?: Clock;
   /** Per-vlink token bucket for requests from clients. */
   rate?: { burst: number; perSecond: number };
   serverIdMode?: 'server-configured' | 'rfc5107';
@@ -75,7 +78,7 @@ interface Binding {
   chaddr: Buffer;
   clientId: Buffer | undefined;
   expiresAt: number;
-  timer: TimerHandle | null;
+  timer: ClockTimer | null;
 }
 
 interface VlinkState {
@@ -93,12 +96,12 @@ export class DhcpRelay {
   readonly drops = new Map<RelayDropReason, number>();
   private readonly vlinks = new Map<string, VlinkState>();
   private readonly bindings = new Map<number, Binding>();
-  private readonly clock: DhcpClock;
+  private readonly clock: Clock;
   private readonly rate: { burst: number; perSecond: number };
   private readonly mode: 'server-configured' | 'rfc5107';
 
   constructor(private readonly o: RelayOptions) {
-    this.clock = o.clock ?? systemClock;
+    this.clock = o.clock ?? realClock;
     this.rate = o.rate ?? { burst: 10, perSecond: 2 };
     this.mode = o.serverIdMode ?? 'server-configured';
   }
@@ -110,11 +113,11 @@ export class DhcpRelay {
   fromVlink(vlink: string, peerIdentity: string, payload: Buffer): void {
     let v = this.vlinks.get(vlink);
     if (v === undefined) {
-      v = { identity: peerIdentity, bucket: new TokenBucket(this.rate.burst, this.rate.perSecond, this.clock.now()), relayed: 0, delivered: 0 };
+      v = { identity: peerIdentity, bucket: TokenBucket.rate(this.rate.burst, this.rate.perSecond, this.clock), relayed: 0, delivered: 0 };
       this.vlinks.set(vlink, v);
     }
     v.identity = peerIdentity;
-    if (!v.bucket.take(this.clock.now())) return this.drop('rate-limited');
+    if (!v.bucket.take()) return this.drop('rate-limited');
     const r = Dhcp.decode(payload);
     if (r instanceof DhcpMalformed) return this.drop(`malformed:${r.error}`);
     if (r.op !== BOOTREQUEST) return this.drop('not-request');
@@ -193,7 +196,7 @@ export class DhcpRelay {
   /** Removes every route (the hub is stopping). */
   close(): void {
     for (const [addr, b] of this.bindings) {
-      this.clock.clearTimer(b.timer);
+      this.clock.clearTimeout(b.timer);
       this.o.output.route({ action: 'remove', vlink: b.vlink, address: addr, reason: 'expired' });
     }
     this.bindings.clear();
@@ -211,13 +214,13 @@ export class DhcpRelay {
     if (r.yiaddr === 0 || lease === undefined) return;
     const old = this.bindings.get(r.yiaddr);
     if (old !== undefined) {
-      this.clock.clearTimer(old.timer);
+      this.clock.clearTimeout(old.timer);
       if (old.vlink !== vlink) this.o.output.route({ action: 'remove', vlink: old.vlink, address: r.yiaddr, reason: 'moved' });
     }
     const b: Binding = { vlink, chaddr: Buffer.from(r.chaddr), clientId: copy(optionData(r, Opt.CLIENT_ID)), expiresAt: Number.POSITIVE_INFINITY, timer: null };
     if (lease !== 0xffffffff) {
       b.expiresAt = this.clock.now() + lease * 1000;
-      b.timer = this.clock.setTimer(lease * 1000, () => this.unbind(r.yiaddr, b, 'expired'));
+      b.timer = this.clock.setTimeout(() => this.unbind(r.yiaddr, b, 'expired'), lease * 1000, UNREF);
     }
     this.bindings.set(r.yiaddr, b);
     if (old === undefined || old.vlink !== vlink) this.o.output.route({ action: 'install', vlink, address: r.yiaddr, reason: 'ack' });
@@ -241,7 +244,7 @@ export class DhcpRelay {
 
   private unbind(addr: number, b: Binding, reason: RouteEvent['reason']): void {
     if (this.bindings.get(addr) !== b) return;
-    this.clock.clearTimer(b.timer);
+    this.clock.clearTimeout(b.timer);
     this.bindings.delete(addr);
     this.o.output.route({ action: 'remove', vlink: b.vlink, address: addr, reason });
   }

@@ -2,7 +2,7 @@
 // (RR TTLs, RRSIG original TTL, time to signature expiry, RFC 2308 negative TTL); the cache
 // only enforces it and evicts the oldest entry when full.
 
-import type { DnsClock } from './clock.js';
+import type { Clock } from '../clock.js';
 
 interface Entry<V> {
   value: V;
@@ -14,7 +14,7 @@ export class TtlCache<V> {
   private readonly map = new Map<string, Entry<V>>();
 
   constructor(
-    private readonly clock: DnsClock,
+    private readonly clock: Clock,
     readonly maxEntries = 2000,
   ) {}
 

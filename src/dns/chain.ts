@@ -15,7 +15,7 @@ import { RRType } from '../wire/dns/types.js';
 import { anchorFor, type TrustAnchor } from './anchors.js';
 import { TtlCache } from './cache.js';
 import { findRRset, groupRRsets, nameKey } from './canonical.js';
-import type { DnsClock } from './clock.js';
+import type { Clock } from '../clock.js';
 import { dsDigest, SUPPORTED_ALGORITHMS, SUPPORTED_DIGESTS } from './crypto.js';
 import { denialFrom, interpret, verifiedDenialRecords, type ValidationContext } from './response.js';
 import { dnskeyRdata, verifyRRset, zoneKeysOf, type ZoneKey } from './rrsig.js';
@@ -41,7 +41,7 @@ export class ChainOfTrust {
 
   constructor(
     private readonly fetcher: Fetcher,
-    private readonly clock: DnsClock,
+    private readonly clock: Clock,
     private readonly anchors: readonly TrustAnchor[],
     private readonly ctx: () => ValidationContext,
   ) {

@@ -14,7 +14,7 @@ import { typeToString } from '../wire/dns/types.js';
 import type { TrustAnchor } from './anchors.js';
 import { TtlCache } from './cache.js';
 import { ChainOfTrust } from './chain.js';
-import type { DnsClock } from './clock.js';
+import type { Clock } from '../clock.js';
 import { nsecProvesExpansion } from './nsec.js';
 import { DEFAULT_NSEC3_ITERATION_CAP, nsec3ProvesExpansion } from './nsec3.js';
 import { denialFrom, interpret, negativeTtl, signerHint, verifiedDenialRecords, type ValidationContext } from './response.js';
@@ -43,7 +43,7 @@ export interface LookupResult {
 
 export interface ResolverOptions {
   fetcher: Fetcher;
-  clock: DnsClock;
+  clock: Clock;
   anchors: readonly TrustAnchor[];
   /** Seconds of clock error allowed on each side of a signature's validity window (default 300, max 3600). */
   skewSec?: number;
@@ -122,9 +122,10 @@ export class DnssecResolver {
   private bounded(qname: DnsName, type: number): Promise<LookupResult> {
     const what = `${nameToString(qname)} ${typeToString(type)}`;
     return new Promise((resolve) => {
-      const cancel = this.o.clock.after(this.timeoutMs, () =>
+      const timer = this.o.clock.setTimeout(() =>
         resolve(this.failed(nameToString(qname), type, 'indeterminate', reason('NO_REACHABLE_AUTHORITY', `lookup of ${what} timed out after ${this.timeoutMs} ms`))),
-      );
+      this.timeoutMs);
+      const cancel = () => this.o.clock.clearTimeout(timer);
       this.resolveChain(qname, type)
         .catch((e: unknown) => this.failed(nameToString(qname), type, 'indeterminate', reason('OTHER', `internal error: ${(e as Error).message}`)))
         .then((r) => {

@@ -13,7 +13,7 @@ import { nameEquals, nameToString, type DnsName } from '../wire/dns/name.js';
 import { optRR } from '../wire/dns/edns.js';
 import { DnsClass, Rcode, rcodeToString, typeToString } from '../wire/dns/types.js';
 import type { DnsDecodeError } from '../wire/dns/reason.js';
-import type { DnsClock } from './clock.js';
+import type { Clock } from '../clock.js';
 import { serverToString, type DnsServer, type DnsTransport } from './transport.js';
 import { reason, type Reason } from './verdict.js';
 
@@ -39,7 +39,7 @@ export interface Fetcher {
 export interface StubOptions {
   servers: DnsServer[];
   transport: DnsTransport;
-  clock: DnsClock;
+  clock: Clock;
   /** Per attempt (one server, one protocol). */
   timeoutMs?: number;
   /** How many times to go through the server list. */
@@ -151,13 +151,15 @@ export class StubResolver implements Fetcher {
         },
         (e) => settle({ kind: 'fail', event: 'udp-error', detail: `UDP error: ${e.message}` }),
       );
-      const cancel = this.o.clock.after(this.timeoutMs, () => settle({ kind: 'fail', event: 'timeout', detail: `no reply within ${this.timeoutMs} ms` }));
+      const timer = this.o.clock.setTimeout(() => settle({ kind: 'fail', event: 'timeout', detail: `no reply within ${this.timeoutMs} ms` }), this.timeoutMs);
+      const cancel = () => this.o.clock.clearTimeout(timer);
     });
   }
 
   private async askTcp(server: DnsServer, query: Buffer, id: number, name: DnsName, type: number): Promise<Attempt> {
     const ac = new AbortController();
-    const cancel = this.o.clock.after(this.timeoutMs, () => ac.abort());
+    const timer = this.o.clock.setTimeout(() => ac.abort(), this.timeoutMs);
+    const cancel = () => this.o.clock.clearTimeout(timer);
     try {
       const buf = await this.o.transport.tcp(server, query, ac.signal);
       if (buf instanceof Error) return { kind: 'fail', event: 'tcp-error', detail: `TCP: ${buf.message}` };

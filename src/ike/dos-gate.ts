@@ -4,16 +4,17 @@
 // sent only to configured peers and at a bounded rate so we never become a reflector.
 
 import type { Logger } from 'pino';
-import { ExchangeType, NotifyType, notify, spiHex, type DecodedMessage, type IkeMessageHeader } from '../wire/ike/index.js';
+import { ExchangeType, NotifyType, notify, type DecodedMessage, type IkeMessageHeader } from '../wire/ike/index.js';
 import type { Clock } from '../clock.js';
 import { CookieGuard, DEFAULT_COOKIE_THRESHOLD } from './cookie.js';
 import type { IkeDrops } from './drop-reasons.js';
 import { initError } from './exchange-init.js';
 import type { Remote } from './ike-sa.js';
-import { RateLimit } from './rate-limit.js';
+import { RateLimit } from '../rate-limit.js';
 import { invalidIkeSpiAnswer } from './restart.js';
 import type { DeletedSa } from './sa-table.js';
 import type { IkeDatagram } from './types.js';
+import { hex64 } from '../wire/hex.js';
 
 export interface DosGateOptions {
   /** Half-open SAs at which IKE_SA_INIT must bring a COOKIE (cookie.ts); 0: always. Default 10. */
@@ -82,13 +83,13 @@ export class DosGate {
     if (!this.isPeer(from.addr) || !this.unknownSpiAnswers.take(from.addr)) return;
     this.send({ data: invalidIkeSpiAnswer(h), addr: from.addr, port: from.port, localPort });
     if (!this.drops.mayLog(`invalid-ike-spi-sent/${from.addr}`)) return;
-    const sa = `IKE SA ${spiHex(h.spiI)}_i ${spiHex(h.spiR)}_r`;
+    const sa = `IKE SA ${hex64(h.spiI)}_i ${hex64(h.spiR)}_r`;
     if (deleted !== undefined) {
-      this.log.info({ peer: from.addr, spiI: spiHex(h.spiI), spiR: spiHex(h.spiR) },
+      this.log.info({ peer: from.addr, spiI: hex64(h.spiI), spiR: hex64(h.spiR) },
         `${from.addr} sent exchange ${h.exchangeType} on ${sa}, which we deleted ${((now - deleted.deletedAt) / 1000).toFixed(1)} s ago; answered INVALID_IKE_SPI`);
       return;
     }
-    this.log.warn({ peer: from.addr, spiI: spiHex(h.spiI), spiR: spiHex(h.spiR) },
+    this.log.warn({ peer: from.addr, spiI: hex64(h.spiI), spiR: hex64(h.spiR) },
       `${from.addr} asked about ${sa}, which we do not have (did this daemon restart?); answered INVALID_IKE_SPI`);
   }
 }

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { IkeDecodeError } from '../wire/ike/index.js';
 import type { Clock } from '../clock.js';
-import { RateLimit } from './rate-limit.js';
+import { RateLimit } from '../rate-limit.js';
 
 export const IKE_DROP_REASONS = [
   // The codec refused the datagram (src/wire/ike/reason.ts has the details of each).

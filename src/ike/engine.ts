@@ -7,7 +7,7 @@
 
 import type { Logger } from 'pino';
 import {
-  ExchangeType, IkeMessageCodec, IKE_MAX_MESSAGE_LEN, NotifyType, PayloadType, notify, notifyForDecodeError, notifyName, spiHex,
+  ExchangeType, IkeMessageCodec, IKE_MAX_MESSAGE_LEN, NotifyType, PayloadType, notify, notifyForDecodeError, notifyName,
   type DecodedMessage, type MessageError,
 } from '../wire/ike/index.js';
 import { realClock, type Clock } from '../clock.js';
@@ -33,6 +33,7 @@ import { SaTable } from './sa-table.js';
 import { DeadPeerDetector } from './dpd.js';
 import type { IkeDatagram, IkeHost, IkeKeyLogRecord, IkePeerConfig } from './types.js';
 import type { IkePeerView } from './view.js';
+import { hex64 } from '../wire/hex.js';
 
 export interface IkeEngineOptions {
   log: Logger;
@@ -203,7 +204,7 @@ export class IkeEngine {
     const sa = this.sas.get(ourSpi);
     if (sa === undefined || sa.role !== (h.initiator ? 'responder' : 'initiator') || sa.remote.addr !== from.addr || sa.state === 'DELETED') {
       if (sa === undefined) this.noSa(m, raw, ourSpi, from, localPort);
-      else this.drops.drop('unknown-spi', from.addr, `no IKE SA with SPI ${spiHex(ourSpi)} for this peer (exchange ${h.exchangeType})`);
+      else this.drops.drop('unknown-spi', from.addr, `no IKE SA with SPI ${hex64(ourSpi)} for this peer (exchange ${h.exchangeType})`);
       return;
     }
     if (h.response) this.response(sa, m, raw);
@@ -221,7 +222,7 @@ export class IkeEngine {
     }
     if (!h.response) this.gate.answerUnknownSpi(h, from, localPort, gone, this.clock.now());
     if (gone !== undefined) this.drops.drop('deleted-sa', from.addr, `exchange ${h.exchangeType} ${h.response ? 'response' : 'request'} ${h.messageId} for IKE SA ${gone.name}, which we deleted`);
-    else this.drops.drop('unknown-spi', from.addr, `no IKE SA with SPI ${spiHex(ourSpi)} for this peer (exchange ${h.exchangeType})`);
+    else this.drops.drop('unknown-spi', from.addr, `no IKE SA with SPI ${hex64(ourSpi)} for this peer (exchange ${h.exchangeType})`);
   }
 
   private undecodable(m: MessageError, from: { addr: string; port: number }, localPort: 500 | 4500): void {

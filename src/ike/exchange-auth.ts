@@ -28,6 +28,7 @@ import { pubkeyCredentials } from './auth-pubkey.js';
 import { checkChildAnswer, checkChildRequest, childTsPayloads } from './tunnel-any.js';
 import { authorisePeer, PSK_HINT } from './authorise.js';
 import { noProposalDetail } from './proposal-text.js';
+import { hex32 } from '../wire/hex.js';
 
 /** AUTH, preceded by CERT (and CERTREQ) with raw public keys. */
 function ourAuth(sa: IkeSa, id: IdPayload): PayloadRepr[] {
@@ -47,18 +48,14 @@ function install(ctx: ExchangeContext, sa: IkeSa, c: ChildSaInstall): boolean {
   }
   sa.children.push({ spiIn: c.spiIn, spiOut: c.spiOut, suite: c.suite, esn: c.esn, createdAt: sa.clock.now() });
   ctx.keyLog({
-    type: 'child', vlink: sa.cfg.vlink, spiIn: c.spiIn.toString(16).padStart(8, '0'), spiOut: c.spiOut.toString(16).padStart(8, '0'), suite: c.suite,
+    type: 'child', vlink: sa.cfg.vlink, spiIn: hex32(c.spiIn), spiOut: hex32(c.spiOut), suite: c.suite,
     keyIn: Buffer.concat([c.keyIn, c.saltIn]).toString('hex'), keyOut: Buffer.concat([c.keyOut, c.saltOut]).toString('hex'),
   });
   ctx.log.info(
-    { vlink: sa.cfg.vlink, peer: sa.remote.addr, spiIn: hex8(c.spiIn), spiOut: hex8(c.spiOut), suite: c.suite, esn: c.esn },
-    `CHILD_SA installed for ${sa.cfg.vlink}: in 0x${hex8(c.spiIn)}, out 0x${hex8(c.spiOut)}, ${c.suite}`,
+    { vlink: sa.cfg.vlink, peer: sa.remote.addr, spiIn: hex32(c.spiIn), spiOut: hex32(c.spiOut), suite: c.suite, esn: c.esn },
+    `CHILD_SA installed for ${sa.cfg.vlink}: in 0x${hex32(c.spiIn)}, out 0x${hex32(c.spiOut)}, ${c.suite}`,
   );
   return true;
-}
-
-function hex8(n: number): string {
-  return n.toString(16).padStart(8, '0');
 }
 
 /** Initiator: message 3. */

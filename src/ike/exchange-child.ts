@@ -26,6 +26,7 @@ import { checkChildAnswer, checkChildRequest, childTsPayloads } from './tunnel-a
 import { natTsCfg } from './nat.js';
 import type { ChildSaInstall, IkePeerConfig } from './types.js';
 import { noProposalDetail } from './proposal-text.js';
+import { hex64 } from '../wire/hex.js';
 
 export const REKEY_NONCE_LEN = 32;
 
@@ -274,11 +275,11 @@ export function keyRekeyedIkeSa(ctx: ExchangeContext, old: IkeSa, fresh: IkeSa, 
   fresh.peerSigHashes = old.peerSigHashes;
   const k = fresh.keys;
   ctx.keyLog({
-    type: 'ike', vlink: fresh.cfg.vlink, spiI: p.spiI.toString(16).padStart(16, '0'), spiR: p.spiR.toString(16).padStart(16, '0'),
+    type: 'ike', vlink: fresh.cfg.vlink, spiI: hex64(p.spiI), spiR: hex64(p.spiR),
     suite: ikeSuiteName(p.suite), prf: p.suite.prf.id, ni: p.ni.toString('hex'), nr: p.nr.toString('hex'),
     skeyseed: k.skeyseed.toString('hex'), skD: k.skD.toString('hex'), skAi: k.skAi.toString('hex'), skAr: k.skAr.toString('hex'),
     skEi: k.skEi.toString('hex'), skEr: k.skEr.toString('hex'), skPi: k.skPi.toString('hex'), skPr: k.skPr.toString('hex'),
-    rekeyOf: `${old.spiI.toString(16).padStart(16, '0')}_${old.spiR.toString(16).padStart(16, '0')}`,
+    rekeyOf: `${hex64(old.spiI)}_${hex64(old.spiR)}`,
   });
 }
 

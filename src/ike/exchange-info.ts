@@ -7,6 +7,7 @@ import { ExchangeType, NotifyType, PayloadType, ProtocolId, type DeletePayload, 
 import type { IkeSa } from './ike-sa.js';
 import { hasNotify } from './payloads.js';
 import type { ExchangeContext } from './context.js';
+import { hex32 } from '../wire/hex.js';
 
 export interface InfoOutcome {
   reply: PayloadRepr[];
@@ -32,7 +33,7 @@ export function onInformationalRequest(ctx: ExchangeContext, sa: IkeSa, ps: read
       if (i < 0) continue;
       const [c] = sa.children.splice(i, 1);
       ctx.host.removeChild(sa.cfg.vlink, { spiIn: c!.spiIn, spiOut: c!.spiOut });
-      ctx.log.warn({ vlink: sa.cfg.vlink, peer, spiOut: out.toString(16) }, `peer ${peer} deleted the CHILD_SA 0x${out.toString(16).padStart(8, '0')}; the vlink has no SA until IKE negotiates a new one`);
+      ctx.log.warn({ vlink: sa.cfg.vlink, peer, spiOut: out.toString(16) }, `peer ${peer} deleted the CHILD_SA 0x${hex32(out)}; the vlink has no SA until IKE negotiates a new one`);
       const b = Buffer.alloc(4);
       b.writeUInt32BE(c!.spiIn);
       ours.push(b);

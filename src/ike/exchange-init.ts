@@ -25,6 +25,7 @@ import { startAuth } from './exchange-auth.js';
 import { initRequestNatNotifies, initResponseNat, onInitResponseNat } from './nat.js';
 import { initPayloads, notePeerInit } from './auth-pubkey.js';
 import { noProposalDetail } from './proposal-text.js';
+import { hex64 } from '../wire/hex.js';
 
 const NONCE_LEN = 32;
 
@@ -62,7 +63,7 @@ function deriveKeys(ctx: ExchangeContext, sa: IkeSa, suite: IkeSuite, peerKe: Bu
   sa.sk = new SkContext(suite, sa.keys, sa.role);
   const k = sa.keys;
   ctx.keyLog({
-    type: 'ike', vlink: sa.cfg.vlink, spiI: sa.spiI.toString(16).padStart(16, '0'), spiR: sa.spiR.toString(16).padStart(16, '0'),
+    type: 'ike', vlink: sa.cfg.vlink, spiI: hex64(sa.spiI), spiR: hex64(sa.spiR),
     suite: ikeSuiteName(suite), prf: suite.prf.id, ni: sa.ni.toString('hex'), nr: sa.nr.toString('hex'),
     skeyseed: k.skeyseed.toString('hex'), skD: k.skD.toString('hex'), skAi: k.skAi.toString('hex'), skAr: k.skAr.toString('hex'),
     skEi: k.skEi.toString('hex'), skEr: k.skEr.toString('hex'), skPi: k.skPi.toString('hex'), skPr: k.skPr.toString('hex'),

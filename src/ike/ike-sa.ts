@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock, ClockTimer } from '../clock.js';
-import { spiHex, type IkeMessageHeader } from '../wire/ike/index.js';
+import { type IkeMessageHeader } from '../wire/ike/index.js';
 import type { DhKeyPair } from './crypto/dh.js';
 import type { IkeSaKeys } from './crypto/keys.js';
 import type { IkeSuite } from './crypto/suites.js';
@@ -20,6 +20,7 @@ import type { ChildSaInstall, IkeDatagram, IkePeerConfig } from './types.js';
 import type { NatState } from './nat.js';
 import type { PeerKeyInfo } from './auth-pubkey.js';
 import { TaskManager } from './tasks/manager.js';
+import { hex64 } from '../wire/hex.js';
 
 export type IkeSaState = 'CONNECTING' | 'ESTABLISHED' | 'DELETED';
 
@@ -146,7 +147,7 @@ export class IkeSa {
   }
 
   get name(): string {
-    return `${spiHex(this.spiI)}_i ${spiHex(this.spiR)}_r`;
+    return `${hex64(this.spiI)}_i ${hex64(this.spiR)}_r`;
   }
 
   /** Header for a message we originate; the I flag is about the SA, the R flag about the message. */

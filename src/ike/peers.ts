@@ -10,7 +10,7 @@ import type { ExchangeContext } from './context.js';
 import { firstGroup, sendInitRequest } from './exchange-init.js';
 import { IkeSa, newIkeSpi, type IkeSaIo } from './ike-sa.js';
 import { natDetected, rebindByIdentity, startNatKeepalive } from './nat.js';
-import { RateLimit } from './rate-limit.js';
+import { RateLimit } from '../rate-limit.js';
 import { reinitDelay, type ReinitPolicy } from './reinit.js';
 import type { Rekeyer } from './rekey.js';
 import { initialContactVictims } from './restart.js';

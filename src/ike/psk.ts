@@ -7,6 +7,7 @@
 // who sees one exchange, so a guessable PSK is a published one.
 
 import { KeyFileError } from '../errors.js';
+import { parseHex } from '../wire/hex.js';
 
 export const PSK_MIN_LEN = 16;
 const PSK_MAX_LEN = 1024;
@@ -17,9 +18,10 @@ export function parsePsk(raw: Buffer, path = '(inline)'): Buffer {
   const text = raw.subarray(0, end);
   let psk: Buffer;
   if (text.length >= 2 && text[0] === 0x30 && (text[1] === 0x78 || text[1] === 0x58)) {
-    const hex = text.subarray(2).toString('latin1');
-    if (!/^([0-9a-fA-F]{2})+$/.test(hex)) throw new KeyFileError(path, 'starts with 0x but is not an even number of hex digits after it');
-    psk = Buffer.from(hex, 'hex');
+    const digits = text.subarray(2).toString('latin1');
+    const bytes = digits.length > 0 ? parseHex(digits) : null;
+    if (bytes === null) throw new KeyFileError(path, 'starts with 0x but is not an even number of hex digits after it');
+    psk = bytes;
   } else {
     psk = Buffer.from(text);
   }

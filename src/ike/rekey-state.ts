@@ -80,7 +80,6 @@ export interface IkeState {
 const childStates = new WeakMap<ChildSaRecord, ChildState>();
 const ikeStates = new WeakMap<IkeSa, IkeState>();
 
-export const hex8 = (n: number): string => '0x' + n.toString(16).padStart(8, '0');
 
 export function spi4(n: number): Buffer {
   const b = Buffer.alloc(4);

@@ -12,11 +12,12 @@ import { NotifyType } from '../wire/ike/index.js';
 import { classifyCreateChild, refusal } from './exchange-child.js';
 import { refuseCreateChild } from './exchange-info.js';
 import type { ChildSaRecord, IkeSa } from './ike-sa.js';
-import { hex8, RekeyContext, type ChildState, type IkeState, type RekeyHooks, type RekeyOptions } from './rekey-state.js';
+import { RekeyContext, type ChildState, type IkeState, type RekeyHooks, type RekeyOptions } from './rekey-state.js';
 import { maybeActivateByTraffic } from './tasks/child-sas.js';
 import { ChildRekeyTask, answerPeerChildRekey } from './tasks/child-rekey.js';
 import { answerRekeyDeletes, deleteIke, orphanChild, type Answer } from './tasks/delete.js';
 import { IkeRekeyTask, answerPeerIkeRekey } from './tasks/ike-rekey.js';
+import { hex32x } from '../wire/hex.js';
 
 export type { RekeyOptions } from './rekey-state.js';
 
@@ -101,7 +102,7 @@ export class Rekeyer {
       const cs = rc.child(c, sa);
       if (cs.phase !== 'active' || now < cs.retryAt) continue;
       if (now >= cs.expireAt) {
-        rc.h.ctx.failed(sa, `CHILD_SA ${hex8(c.spiIn)} reached its lifetime (child_lifetime_s ${sa.cfg.childLifetimeS}) without being rekeyed`, true);
+        rc.h.ctx.failed(sa, `CHILD_SA ${hex32x(c.spiIn)} reached its lifetime (child_lifetime_s ${sa.cfg.childLifetimeS}) without being rekeyed`, true);
         return;
       }
       const why = this.due(sa, c, cs, now);

@@ -1,10 +1,10 @@
 // The IKE part of the inspector's data model (`iiptran show ike --json`): stable field names,
 // added to, never renamed. No key material ever appears here.
 
-import { spiHex } from '../wire/ike/index.js';
 import type { IkeSa } from './ike-sa.js';
 import type { PeerKeyInfo } from './auth-pubkey.js';
 import { childRekeyView, ikeRekeyInSeconds } from './rekey-state.js';
+import { hex32x, hex64 } from '../wire/hex.js';
 
 export interface IkeChildView {
   spiIn: string;
@@ -67,15 +67,14 @@ export function peerStateText(p: Pick<IkePeerView, 'state' | 'attempt' | 'retryI
 }
 
 const secs = (ms: number) => Math.round(ms / 1000);
-const hex8 = (n: number) => '0x' + n.toString(16).padStart(8, '0');
 
 export function ikeSaView(sa: IkeSa, now: number): IkeSaView {
   const s = sa.suite;
   return {
     role: sa.role,
     state: sa.state,
-    spiI: spiHex(sa.spiI),
-    spiR: spiHex(sa.spiR),
+    spiI: hex64(sa.spiI),
+    spiR: hex64(sa.spiR),
     peer: sa.remote.addr,
     peerPort: sa.remote.port,
     localPort: sa.remote.localPort,
@@ -88,7 +87,7 @@ export function ikeSaView(sa: IkeSa, now: number): IkeSaView {
     rekeyInSeconds: ikeRekeyInSeconds(sa, now),
     lastError: sa.lastError,
     nat: sa.nat === null ? null : { detected: sa.nat.local || sa.nat.remote, local: sa.nat.local, remote: sa.nat.remote },
-    children: sa.children.map((c) => ({ spiIn: hex8(c.spiIn), spiOut: hex8(c.spiOut), suite: c.suite, esn: c.esn, mode: sa.cfg.childMode ?? 'transport', ageSeconds: secs(now - c.createdAt), ...childRekeyView(c, now) })),
+    children: sa.children.map((c) => ({ spiIn: hex32x(c.spiIn), spiOut: hex32x(c.spiOut), suite: c.suite, esn: c.esn, mode: sa.cfg.childMode ?? 'transport', ageSeconds: secs(now - c.createdAt), ...childRekeyView(c, now) })),
     peerPublicKey: sa.peerKey,
   };
 }

@@ -4,10 +4,12 @@
 
 import { FakeInbox, fakeOptions, type FakeOptions } from './fake-inbox.js';
 import type { Datagram, UnderlaySocket } from './types.js';
+import { addrEquals, addrFromString, type IpAddr } from '../wire/addr.js';
 
 export class FakeUnderlay implements UnderlaySocket {
   readonly kind: 'udp' | 'esp';
   readonly localAddr: string;
+  readonly localIp: IpAddr;
   readonly localPort: number;
   /** Copies of every datagram accepted by send(), with the destination as given. */
   readonly sent: Datagram[] = [];
@@ -26,6 +28,7 @@ export class FakeUnderlay implements UnderlaySocket {
   constructor(localAddr: string, localPort: number, kind: 'udp' | 'esp' = 'udp', opts: FakeOptions = {}) {
     this.kind = kind;
     this.localAddr = localAddr;
+    this.localIp = addrFromString(localAddr, 'FakeUnderlay localAddr');
     this.localPort = kind === 'esp' ? 0 : localPort;
     this.inbox = new FakeInbox<Datagram>((d) => d.data, copy, fakeOptions(opts));
   }
@@ -67,9 +70,9 @@ export class FakeUnderlay implements UnderlaySocket {
     if (peer !== undefined && !this.blackhole) {
       const path = this.pathTos;
       const arriving = copies
-        .filter((d) => d.addr === peer.localAddr && (this.kind === 'esp' || d.port === peer.localPort))
+        .filter((d) => addrEquals(d.addr, peer.localIp) && (this.kind === 'esp' || d.port === peer.localPort))
         .map((d) =>
-          copy({ ...d, addr: this.localAddr, port: this.localPort, tos: path ? path(d.tos) : d.tos }, Buffer.from(d.data)),
+          copy({ ...d, addr: this.localIp, port: this.localPort, tos: path ? path(d.tos) : d.tos }, Buffer.from(d.data)),
         );
       if (arriving.length > 0) setImmediate(() => peer.inject(arriving));
     }

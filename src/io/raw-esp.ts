@@ -4,6 +4,7 @@
 import { loadNative } from '../native/index.js';
 import { SocketUnderlay } from './udp-underlay.js';
 import type { Datagram } from './types.js';
+import { formatAddr, type IpAddr } from '../wire/addr.js';
 
 export const IPPROTO_ESP = 50;
 
@@ -29,12 +30,12 @@ export class RawEspUnderlay extends SocketUnderlay {
 
   constructor(bindAddr: string) {
     super(loadNative().rawOpen(IPPROTO_ESP, bindAddr));
-    this.localAddr = this.localAddress().addr;
+    this.localAddr = formatAddr(this.localAddress().addr);
   }
 
   // The outer TOS comes from the IPv4 header still in front of the ESP header, which makes an
   // IP_RECVTOS control message per datagram redundant on this socket.
-  protected decode(data: Buffer, addr: string): Datagram | undefined {
+  protected decode(data: Buffer, addr: IpAddr): Datagram | undefined {
     const esp = stripIpv4Header(data);
     return esp === undefined ? undefined : { data: esp, addr, port: 0, tos: data[1]! };
   }

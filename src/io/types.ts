@@ -6,6 +6,8 @@
 // buffer the implementation reuses. They are valid only until the callback returns; copy
 // anything you keep.
 
+import type { IpAddr } from '../wire/addr.js';
+
 export interface TunDevice {
   readonly name: string;
   readonly ifindex: number;
@@ -23,8 +25,11 @@ export interface TunDevice {
 
 export interface Datagram {
   data: Buffer;
-  /** Peer IPv4 address in dotted form. */
-  addr: string;
+  /**
+   * The peer: source when received, destination when sent. An IPv4 address is a number
+   * inside, so the batch path never converts text; format it only for logs and views.
+   */
+  addr: IpAddr;
   /** UDP port; 0 for raw IP (protocol 50) sockets. */
   port: number;
   /**

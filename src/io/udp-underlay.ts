@@ -1,15 +1,13 @@
 // UnderlaySocket over a UDP socket (RFC 3948 encapsulation, normally port 4500), plus the
 // socket plumbing that raw-esp.ts reuses: batched recvmmsg delivery and sendmmsg sends.
 
-import { ipv4ToU32, loadNative, u32ToIpv4, type NativeReader } from '../native/index.js';
+import { loadNative, type NativeReader } from '../native/index.js';
+import { formatAddr, ipv4, type Endpoint, type IpAddr } from '../wire/addr.js';
 import { IO_BATCH_SIZE, newIoErrors, type IoErrors } from './tun.js';
 import type { Datagram, UnderlaySocket } from './types.js';
 
 // The largest IPv4 datagram; anything smaller could truncate a legal (fragmented) packet.
 export const UDP_SLOT_SIZE = 65536;
-
-// Peers are few; bounded caches keep string<->uint32 conversions off the per-packet path.
-const ADDR_CACHE_MAX = 1024;
 
 export abstract class SocketUnderlay implements UnderlaySocket {
   abstract readonly kind: 'udp' | 'esp';
@@ -23,8 +21,6 @@ export abstract class SocketUnderlay implements UnderlaySocket {
   private addrs = new Uint32Array(IO_BATCH_SIZE);
   private ports = new Uint16Array(IO_BATCH_SIZE);
   private tos = new Uint8Array(IO_BATCH_SIZE);
-  private readonly toU32 = new Map<string, number>();
-  private readonly toStr = new Map<number, string>();
 
   protected constructor(fd: number) {
     this.fd = fd;
@@ -34,7 +30,7 @@ export abstract class SocketUnderlay implements UnderlaySocket {
    * Turn one received slot into a Datagram, or undefined to drop it (counted). `tos` is the
    * outer TOS byte from the IP_TOS control message, -1 when there was none.
    */
-  protected abstract decode(data: Buffer, addr: string, port: number, tos: number): Datagram | undefined;
+  protected abstract decode(data: Buffer, addr: IpAddr, port: number, tos: number): Datagram | undefined;
 
   /** Port to put on the wire for `d`, or -1 if it cannot be sent. */
   protected abstract wirePort(d: Datagram): number;
@@ -51,26 +47,6 @@ export abstract class SocketUnderlay implements UnderlaySocket {
   /** False before onDatagrams, after close, or once the kernel reported a fatal poll error. */
   get reading(): boolean {
     return this.reader?.isActive() ?? false;
-  }
-
-  private addrString(a: number): string {
-    let s = this.toStr.get(a);
-    if (s === undefined) {
-      if (this.toStr.size >= ADDR_CACHE_MAX) this.toStr.clear();
-      s = u32ToIpv4(a);
-      this.toStr.set(a, s);
-    }
-    return s;
-  }
-
-  private addrNumber(s: string): number {
-    let a = this.toU32.get(s);
-    if (a === undefined) {
-      if (this.toU32.size >= ADDR_CACHE_MAX) this.toU32.clear();
-      a = ipv4ToU32(s);
-      this.toU32.set(s, a);
-    }
-    return a;
   }
 
   private deliver(n: number): void {
@@ -93,7 +69,9 @@ export abstract class SocketUnderlay implements UnderlaySocket {
         this.errors.dropped++;
         continue;
       }
-      const d = this.decode(Buffer.from(r.data, i * r.slotSize, len), this.addrString(addrs[i]!), ports[i]!, tos[i]!);
+      // The addon's recvmmsg path is IPv4 (host-order u32); an IPv6 socket will add a 16-byte
+      // address array and the family-6 case here.
+      const d = this.decode(Buffer.from(r.data, i * r.slotSize, len), { family: 4, v4: addrs[i]! }, ports[i]!, tos[i]!);
       if (d === undefined) this.errors.dropped++;
       else out.push(d);
     }
@@ -110,7 +88,9 @@ export abstract class SocketUnderlay implements UnderlaySocket {
     const bufs = this.bufs;
     let k = 0;
     for (const d of dgrams) {
-      const a = this.addrNumber(d.addr);
+      const addr = d.addr;
+      // IPv6 has no sendmmsg path in the addon yet: counted as a write error, like a bad port.
+      const a = addr.family === 4 ? addr.v4 : 0;
       const p = this.wirePort(d);
       const t = d.tos ?? 0;
       // 0.0.0.0 would be delivered to this host, never to a peer. A TOS that is not a byte
@@ -138,9 +118,9 @@ export abstract class SocketUnderlay implements UnderlaySocket {
   }
 
   /** Local address and port the socket is bound to (port 0 for raw sockets). */
-  localAddress(): { addr: string; port: number } {
+  localAddress(): Endpoint {
     const s = loadNative().sockName(this.fd);
-    return { addr: u32ToIpv4(s.addr), port: s.port };
+    return { addr: ipv4(s.addr), port: s.port };
   }
 
   /** Stop reading and close the socket. Idempotent. */
@@ -162,11 +142,11 @@ export class UdpUnderlay extends SocketUnderlay {
   constructor(bindAddr: string, port: number) {
     super(loadNative().udpOpen(bindAddr, port));
     const local = this.localAddress();
-    this.localAddr = local.addr;
+    this.localAddr = formatAddr(local.addr);
     this.localPort = local.port;
   }
 
-  protected decode(data: Buffer, addr: string, port: number, tos: number): Datagram {
+  protected decode(data: Buffer, addr: IpAddr, port: number, tos: number): Datagram {
     // Same shape whether or not the TOS is known, so the receive path stays monomorphic.
     return { data, addr, port, tos: tos < 0 ? undefined : tos };
   }

@@ -12,8 +12,8 @@ import { writeKeyFile, generateKeyHex, writeSecretFile } from '../control/keyfil
 import { generateAuthKey } from '../ike/crypto/auth.js';
 import type { Suite } from '../control/config-types.js';
 import { IiptranError } from '../errors.js';
-import { addNs, listNs, run } from '../tools/netns.js';
-import { REPO_ROOT } from '../tools/pair-lab.js';
+import { addNs, listNs, run } from './netns.js';
+import { REPO_ROOT } from './pair-lab.js';
 import { loadTopology } from './topology.js';
 import { buildModel } from './topology-model.js';
 import { flatActions, planLab, type Action, type Step } from './plan.js';

@@ -6,7 +6,7 @@
 
 import os from 'node:os';
 import { IiptranError } from '../errors.js';
-import { nsExec, run } from '../tools/netns.js';
+import { nsExec, run } from './netns.js';
 import { component, labStatus, problems, type LabStatus } from './status.js';
 import type { LabState } from './state.js';
 import { mapLimit, probeConcurrency } from './waves.js';

@@ -3,7 +3,7 @@
 // cut every peer sharing it). Each end drops everything to and from the address at which it
 // reaches the other, which for a node behind NAT is the NAT router's outside address.
 
-import { nsExec } from '../tools/netns.js';
+import { nsExec } from './netns.js';
 import type { LabModel, ModelNode } from './topology-model.js';
 import { saveState, type LabState } from './state.js';
 import { IiptranError } from '../errors.js';

@@ -2,8 +2,8 @@
 // are relative, so a node directory can be inspected or copied as a unit.
 
 import type { LabModel, ModelNode } from './topology-model.js';
+import { hex32x } from '../wire/hex.js';
 
-const hex = (n: number) => '0x' + n.toString(16).padStart(8, '0');
 /**
  * IKE timers for labs, where a cut is a command and its repair is expected to show within
  * seconds. DPD: a healthy vlink never needs it (the 200 ms liveness probes are authentic ESP,
@@ -62,8 +62,8 @@ export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, wi
       '    keying:',
       '      mode: manual',
       `      suite: ${v.suite}`,
-      `      spi_in: ${hex(v.spiIn)}`,
-      `      spi_out: ${hex(v.spiOut)}`,
+      `      spi_in: ${hex32x(v.spiIn)}`,
+      `      spi_out: ${hex32x(v.spiOut)}`,
       `      key_in: keys/${v.keyIn}`,
       `      key_out: keys/${v.keyOut}`,
     );

@@ -8,7 +8,7 @@
 
 import fs from 'node:fs';
 import os from 'node:os';
-import { run } from '../tools/netns.js';
+import { run } from './netns.js';
 import type { LabState } from './state.js';
 
 export interface KernelRoute {

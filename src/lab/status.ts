@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { createHash } from 'node:crypto';
 import { controlCall } from '../control/control-client.js';
-import { table } from '../tools/table.js';
+import { table } from './table.js';
 import { parseOspfNeighbors, type OspfNeighbor } from './bird.js';
 import { birdCommand } from './bird-ctl.js';
 import { nodeRoutes, rssKiB } from './node-proc.js';

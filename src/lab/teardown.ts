@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { listNs, run } from '../tools/netns.js';
+import { listNs, run } from './netns.js';
 import { labNsPrefix } from './topology-model.js';
 import { labDir, readState, type LabState } from './state.js';
 import { labScale, mapLimit, probeConcurrency } from './waves.js';

@@ -6,7 +6,7 @@ import type { LogLevel, Suite } from '../control/config-types.js';
 import { parseCidr, prefixMask, u32ToIpv4 } from '../wire/addr.js';
 import { coveredBy } from '../control/vn-prefixes.js';
 import type { Encap, IkeAuth, Liveness, Routing, Topology } from './topology.js';
-import { TopologyError, type TopologyProblem } from './topology-error.js';
+import { ConfigErrors, type ConfigProblem } from '../control/yaml-doc.js';
 
 export const NS_PREFIX = 'iil-';
 export const NODE_UNDERLAY_IF = 'eth0';
@@ -171,7 +171,7 @@ export function buildModel(t: Topology): LabModel {
   const netsOf = (e: string) => networks.filter((n) => n.members.some((m) => m.element === e) || n.name === e);
   const memberOf = (net: Network, e: string) => net.members.find((m) => m.element === e);
 
-  const problems: TopologyProblem[] = [];
+  const problems: ConfigProblem[] = [];
   const insideNets = new Map<string, Set<string>>();
   const routers: ModelRouter[] = t.routers.map((r) => {
     const nets = networks.filter((n) => memberOf(n, r.name) !== undefined);
@@ -280,7 +280,7 @@ export function buildModel(t: Topology): LabModel {
       problems.push({ field: `routers.${r}.nat`, problem: `nodes ${[...behind].join(', ')} are all behind it and have vlinks across it; outside peers would see them at the same address and port, so only one may` });
     }
   }
-  if (problems.length > 0) throw new TopologyError(problems);
+  if (problems.length > 0) throw new ConfigErrors(problems, undefined, 'IIPTRAN_ERR_TOPOLOGY');
 
   // Static routes: shortest vlink path (breadth-first, file order breaks ties).
   for (const n of nodes) {

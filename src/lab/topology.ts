@@ -3,13 +3,15 @@
 // (addresses, routes, NAT views) lives in topology-model.ts so this file stays about syntax.
 
 import { readFileSync } from 'node:fs';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
-import { suggestField, yamlToJsProblem } from '../control/config.js';
 import { LOG_LEVELS, type LogLevel, type Suite } from '../control/config-types.js';
 import { SUITES } from '../dataplane/suite.js';
-import { parseCidr, parseIpv4 } from '../wire/addr.js';
+import { inPrefix, parseCidr, u32ToIpv4 } from '../wire/addr.js';
 import { IiptranError } from '../errors.js';
-import { TopologyError, type TopologyProblem } from './topology-error.js';
+import { ConfigErrors, parseYaml, type ConfigProblem, type Path, type YamlSource } from '../control/yaml-doc.js';
+import { SchemaValidator, describe, type Obj } from '../control/yaml-validator.js';
+
+/** Topology problems are the schema module's one error class, under IIPTRAN_ERR_TOPOLOGY. */
+export { ConfigErrors as TopologyError, type ConfigProblem as TopologyProblem };
 
 export type Routing = 'static' | 'bird';
 export type Encap = 'udp' | 'esp';
@@ -82,22 +84,6 @@ export const DEFAULTS = {
   pools: { vn: '10.10.0.0/16', vlinks: '10.255.0.0/16', underlay: '10.200.0.0/16' },
 };
 
-type Path = (string | number)[];
-type Obj = Record<string, unknown>;
-
-function fmtPath(path: Path): string {
-  let out = '';
-  for (const s of path) out += typeof s === 'number' ? `[${s}]` : out === '' ? s : `.${s}`;
-  return out === '' ? '(topology)' : out;
-}
-
-function describe(v: unknown): string {
-  if (v === null || v === undefined) return 'an empty value';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a mapping';
-  return typeof v === 'string' ? JSON.stringify(v) : String(v);
-}
-
 export function loadTopology(file: string): Topology {
   let text: string;
   try {
@@ -109,109 +95,17 @@ export function loadTopology(file: string): Topology {
 }
 
 export function parseTopology(text: string, file?: string): Topology {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, version: '1.2', logLevel: 'error' });
-  if (doc.errors.length > 0) {
-    throw new TopologyError(
-      doc.errors.map((e) => {
-        const { line, col } = lines.linePos(e.pos[0]);
-        return { field: '(yaml)', problem: `syntax error at line ${line}, column ${col}: ${e.message.split('\n')[0]}` };
-      }),
-      file,
-    );
-  }
-  let raw: unknown;
-  try {
-    raw = doc.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    throw new TopologyError([{ field: '(yaml)', problem: yamlToJsProblem(e) }], file);
-  }
-  const v = new TopologyValidator(doc, lines);
-  const topo = v.run(raw);
-  if (v.problems.length > 0 || topo === undefined) throw new TopologyError(v.problems, file);
+  const src = parseYaml(text, file, 'IIPTRAN_ERR_TOPOLOGY');
+  const v = new TopologyValidator(src);
+  const topo = v.run(src.raw);
+  v.throwIfAny(file);
+  if (topo === undefined) throw new ConfigErrors([], file, 'IIPTRAN_ERR_TOPOLOGY');
   return topo;
 }
 
-class TopologyValidator {
-  readonly problems: TopologyProblem[] = [];
-  constructor(
-    private readonly doc: Document,
-    private readonly lines: LineCounter,
-  ) {}
-
-  err(path: Path, problem: string): void {
-    const line = this.lineOf(path);
-    this.problems.push(line === undefined ? { field: fmtPath(path), problem } : { field: fmtPath(path), problem, line });
-  }
-
-  private lineOf(path: Path): number | undefined {
-    let node: unknown = this.doc.contents;
-    const start = (n: unknown) => (n as { range?: [number] } | null)?.range?.[0];
-    let off = start(node);
-    for (const seg of path) {
-      let next: unknown;
-      if (isMap(node)) {
-        const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === seg);
-        if (pair === undefined) break;
-        off = start(pair.key) ?? off;
-        next = pair.value;
-      } else if (isSeq(node) && typeof seg === 'number') next = node.items[seg];
-      if (next === undefined || next === null) break;
-      off = start(next) ?? off;
-      node = next;
-    }
-    return off === undefined ? undefined : this.lines.linePos(off).line;
-  }
-
-  /** `known` null: any key is allowed (a mapping of names). */
-  private mapping(v: unknown, path: Path, known: readonly string[] | null, nullOk = false): Obj | undefined {
-    if (nullOk && (v === null || v === undefined)) return {};
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-      this.err(path, `must be a mapping${known !== null && known.length > 0 ? ` with fields ${known.join(', ')}` : ''} (got ${describe(v)})`);
-      return undefined;
-    }
-    const o = v as Obj;
-    if (known === null) return o;
-    for (const k of Object.keys(o)) {
-      if (known.includes(k)) continue;
-      const hint = suggestField(k, known);
-      this.err([...path, k], `unknown field${hint ? `; did you mean "${hint}"?` : ''} (allowed here: ${known.join(', ')})`);
-    }
-    return o;
-  }
-
-  private has(o: Obj, k: string): boolean {
-    return Object.prototype.hasOwnProperty.call(o, k) && o[k] !== undefined;
-  }
-
-  private oneOf<T extends string>(o: Obj, k: string, path: Path, allowed: readonly T[], dflt: T): T {
-    if (!this.has(o, k)) return dflt;
-    const v = o[k];
-    if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
-    this.err([...path, k], `must be one of ${allowed.join(', ')} (got ${describe(v)})`);
-    return dflt;
-  }
-
-  private int(o: Obj, k: string, path: Path, min: number, max: number, dflt: number): number {
-    if (!this.has(o, k)) return dflt;
-    const v = o[k];
-    if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
-    this.err([...path, k], `must be an integer ${min}..${max} (got ${describe(v)})`);
-    return dflt;
-  }
-
-  private prefix(v: unknown, path: Path, hostOk: boolean): string | undefined {
-    const s = typeof v === 'string' && !v.includes('/') && parseIpv4(v) !== null ? `${v}/32` : v;
-    const c = typeof s === 'string' ? parseCidr(s) : null;
-    if (c === null) {
-      this.err(path, `must be an IPv4 prefix like 10.10.0.0/16 (got ${describe(v)})`);
-      return undefined;
-    }
-    if (!hostOk && c.prefixLen < 32 && (c.addr & (2 ** (32 - c.prefixLen) - 1)) !== 0) {
-      this.err(path, `has host bits set; write the network address (got ${String(v)})`);
-      return undefined;
-    }
-    return s as string;
+class TopologyValidator extends SchemaValidator {
+  constructor(src: YamlSource) {
+    super(src, 'IIPTRAN_ERR_TOPOLOGY');
   }
 
   private pair(v: unknown, path: Path, known: readonly string[]): { ends: [string, string]; obj: Obj; endsPath: Path } | undefined {
@@ -248,15 +142,11 @@ class TopologyValidator {
   }
 
   run(raw: unknown): Topology | undefined {
-    if (raw === null || raw === undefined) {
-      this.err([], 'topology is empty; expected a mapping with name, nodes, underlay and vlinks');
-      return undefined;
-    }
-    const top = this.mapping(raw, [], TOP_FIELDS);
+    const top = this.topLevel(raw, TOP_FIELDS, 'topology is empty; expected a mapping with name, nodes, underlay and vlinks');
     if (top === undefined) return undefined;
 
     let name = '';
-    if (!this.has(top, 'name')) this.err(['name'], 'is required (the lab name: 1..12 of a-z 0-9, starting with a letter)');
+    if (!this.present(top, 'name')) this.err(['name'], 'is required (the lab name: 1..12 of a-z 0-9, starting with a letter)');
     else if (typeof top['name'] !== 'string' || !LAB_NAME_RE.test(top['name'])) {
       this.err(['name'], `must be 1..12 of a-z 0-9 starting with a letter, no "-" (namespaces are named iil-NAME-ELEMENT, so a "-" could make two labs collide) (got ${describe(top['name'])})`);
     } else name = top['name'];
@@ -264,68 +154,64 @@ class TopologyValidator {
     const keying = this.oneOf(top, 'keying', [], ['manual', 'ikev2'] as const, 'manual');
     const ikeAuth = this.oneOf(top, 'ike_auth', [], IKE_AUTHS, 'psk');
     // Silently ignored under manual keying, it would let a reader believe IKE runs.
-    if (keying !== 'ikev2' && this.has(top, 'ike_auth')) this.err(['ike_auth'], 'is only used with keying: ikev2');
+    if (keying !== 'ikev2' && this.present(top, 'ike_auth')) this.err(['ike_auth'], 'is only used with keying: ikev2');
     const suite = this.oneOf(top, 'suite', [], SUITES, DEFAULTS.suite);
     const encap = this.oneOf(top, 'encap', [], ['udp', 'esp'] as const, DEFAULTS.encap);
     const routing = this.oneOf(top, 'routing', [], ['static', 'bird'] as const, DEFAULTS.routing);
     const logLevel = this.oneOf(top, 'log_level', [], LOG_LEVELS, 'info');
     // BFD by default: it sees a silent vlink in 300 ms on its own, where liveness's carrier-off
     // can wait up to a further second in the kernel's link-watch before BIRD hears of it.
-    let bfd = true;
-    if (this.has(top, 'bfd')) {
-      if (typeof top['bfd'] !== 'boolean') this.err(['bfd'], `must be true or false (got ${describe(top['bfd'])})`);
-      else bfd = top['bfd'];
-    }
+    const bfd = this.boolean(top, 'bfd', [], true);
     const ospf = { ...DEFAULTS.ospf };
-    if (this.has(top, 'ospf')) {
+    if (this.present(top, 'ospf')) {
       const o = this.mapping(top['ospf'], ['ospf'], ['hello', 'dead']);
       if (o !== undefined) {
-        ospf.hello = this.int(o, 'hello', ['ospf'], 1, 65535, ospf.hello);
-        ospf.dead = this.int(o, 'dead', ['ospf'], 2, 65535, ospf.dead);
+        ospf.hello = this.integer(o, 'hello', ['ospf'], 1, 65535, ospf.hello);
+        ospf.dead = this.integer(o, 'dead', ['ospf'], 2, 65535, ospf.dead);
         if (ospf.dead <= ospf.hello) this.err(['ospf', 'dead'], `must be greater than ospf.hello (${ospf.hello})`);
       }
     }
     let liveness: Liveness | null = { ...DEFAULTS.liveness };
-    if (this.has(top, 'liveness')) {
+    if (this.present(top, 'liveness')) {
       if (top['liveness'] === 'off') liveness = null;
       else {
         const o = this.mapping(top['liveness'], ['liveness'], ['interval_ms', 'dead_ms']);
         if (o !== undefined) {
-          liveness.intervalMs = this.int(o, 'interval_ms', ['liveness'], 10, 60000, liveness.intervalMs);
-          liveness.deadMs = this.int(o, 'dead_ms', ['liveness'], 20, 600000, liveness.deadMs);
+          liveness.intervalMs = this.integer(o, 'interval_ms', ['liveness'], 10, 60000, liveness.intervalMs);
+          liveness.deadMs = this.integer(o, 'dead_ms', ['liveness'], 20, 600000, liveness.deadMs);
           if (liveness.deadMs <= liveness.intervalMs) this.err(['liveness', 'dead_ms'], `must be greater than liveness.interval_ms (${liveness.intervalMs})`);
         }
       }
     }
-    const underlayMtu = this.int(top, 'underlay_mtu', [], 576, 9000, DEFAULTS.underlayMtu);
+    const underlayMtu = this.integer(top, 'underlay_mtu', [], 576, 9000, DEFAULTS.underlayMtu);
     const pools = { ...DEFAULTS.pools };
-    if (this.has(top, 'addressing')) {
+    if (this.present(top, 'addressing')) {
       const o = this.mapping(top['addressing'], ['addressing'], ['vn', 'vlinks', 'underlay']);
       if (o !== undefined) {
         for (const k of ['vn', 'vlinks', 'underlay'] as const) {
-          if (this.has(o, k)) pools[k] = this.prefix(o[k], ['addressing', k], false) ?? pools[k];
+          if (this.present(o, k)) pools[k] = this.ipv4Prefix(o[k], ['addressing', k], false) ?? pools[k];
         }
       }
     }
 
     const nodes: TopoNode[] = [];
     const explicitVn = new Map<string, Path>();
-    if (!this.has(top, 'nodes')) this.err(['nodes'], 'is required (a mapping of node name to settings)');
+    if (!this.present(top, 'nodes')) this.err(['nodes'], 'is required (a mapping of node name to settings)');
     for (const [n, val] of this.names(top['nodes'], ['nodes'], 'node')) {
       const o = this.mapping(val, ['nodes', n], ['vn', 'routing', 'log_level', 'ike_auth'], true);
       if (o === undefined) continue;
       let vn = '';
-      if (this.has(o, 'vn')) {
-        vn = this.prefix(o['vn'], ['nodes', n, 'vn'], true) ?? '';
+      if (this.present(o, 'vn')) {
+        vn = this.ipv4Prefix(o['vn'], ['nodes', n, 'vn'], true) ?? '';
         if (vn !== '') explicitVn.set(n, ['nodes', n, 'vn']);
       }
-      if (keying !== 'ikev2' && this.has(o, 'ike_auth')) this.err(['nodes', n, 'ike_auth'], 'is only used with keying: ikev2');
+      if (keying !== 'ikev2' && this.present(o, 'ike_auth')) this.err(['nodes', n, 'ike_auth'], 'is only used with keying: ikev2');
       nodes.push({
         name: n, vn, routing: this.oneOf(o, 'routing', ['nodes', n], ['static', 'bird'] as const, routing), logLevel: this.oneOf(o, 'log_level', ['nodes', n], LOG_LEVELS, logLevel),
         ikeAuth: this.oneOf(o, 'ike_auth', ['nodes', n], IKE_AUTHS, ikeAuth),
       });
     }
-    if (this.has(top, 'nodes') && nodes.length === 0) this.err(['nodes'], 'must name at least one node');
+    if (this.present(top, 'nodes') && nodes.length === 0) this.err(['nodes'], 'must name at least one node');
 
     const routers: TopoRouter[] = [];
     const natOutsidePath = new Map<string, Path>();
@@ -333,7 +219,7 @@ class TopologyValidator {
       const o = this.mapping(val, ['routers', r], ['nat'], true);
       if (o === undefined) continue;
       let natOutside: string | null = null;
-      if (this.has(o, 'nat') && o['nat'] !== false) {
+      if (this.present(o, 'nat') && o['nat'] !== false) {
         const nat = this.mapping(o['nat'], ['routers', r, 'nat'], ['outside']);
         if (nat !== undefined) {
           if (typeof nat['outside'] !== 'string') this.err(['routers', r, 'nat', 'outside'], `is required: the neighbour (segment, router or node) on the public side (got ${describe(nat['outside'])})`);
@@ -361,7 +247,7 @@ class TopologyValidator {
     segments.forEach((s) => declare(s, 'segment', ['segments', s]));
 
     const underlay: [string, string][] = [];
-    if (!this.has(top, 'underlay')) this.err(['underlay'], 'is required (a list of links, e.g. - [a, lan])');
+    if (!this.present(top, 'underlay')) this.err(['underlay'], 'is required (a list of links, e.g. - [a, lan])');
     else if (!Array.isArray(top['underlay'])) this.err(['underlay'], `must be a list of links like [a, b] (got ${describe(top['underlay'])})`);
     else {
       const seen = new Set<string>();
@@ -402,7 +288,7 @@ class TopologyValidator {
 
     const vlinks: TopoVlinkSpec[] = [];
     let fullMesh = false;
-    if (!this.has(top, 'vlinks')) this.err(['vlinks'], 'is required: full-mesh, or a list of node pairs like [a, b]');
+    if (!this.present(top, 'vlinks')) this.err(['vlinks'], 'is required: full-mesh, or a list of node pairs like [a, b]');
     else if (top['vlinks'] === 'full-mesh') {
       fullMesh = true;
       for (let i = 0; i < nodes.length; i++) {
@@ -442,7 +328,7 @@ class TopologyValidator {
 }
 
 /** Checks that need the whole, syntactically valid topology: pools, overlaps, NAT shape. */
-function checkModel(t: Topology, explicitVn: Map<string, Path>, v: TopologyValidator): void {
+function checkModel(t: Topology, explicitVn: Map<string, Path>, v: SchemaValidator): void {
   const pool = (k: keyof Topology['pools']) => parseCidr(t.pools[k])!;
   const room = (k: keyof Topology['pools'], unitLen: number, need: number, what: string) => {
     const have = 2 ** Math.max(0, unitLen - pool(k).prefixLen);
@@ -457,8 +343,8 @@ function checkModel(t: Topology, explicitVn: Map<string, Path>, v: TopologyValid
   let k = 1;
   for (const n of t.nodes) {
     if (n.vn !== '') continue;
-    while (taken.has(`${u32(base + k)}/32`)) k++;
-    n.vn = `${u32(base + k++)}/32`;
+    while (taken.has(`${u32ToIpv4((base + k) >>> 0)}/32`)) k++;
+    n.vn = `${u32ToIpv4((base + k++) >>> 0)}/32`;
     taken.add(n.vn);
   }
   const ranges: { what: string; path: Path; c: { addr: number; prefixLen: number } }[] = [
@@ -467,18 +353,7 @@ function checkModel(t: Topology, explicitVn: Map<string, Path>, v: TopologyValid
   ];
   for (let i = 0; i < ranges.length; i++) {
     for (let j = 0; j < i; j++) {
-      if (overlaps(ranges[i]!.c, ranges[j]!.c)) v.err(ranges[i]!.path, `${ranges[i]!.what} overlaps ${ranges[j]!.what}`);
+      if (inPrefix(ranges[i]!.c.addr, ranges[j]!.c.addr, Math.min(ranges[i]!.c.prefixLen, ranges[j]!.c.prefixLen))) v.err(ranges[i]!.path, `${ranges[i]!.what} overlaps ${ranges[j]!.what}`);
     }
   }
-}
-
-function u32(n: number): string {
-  const x = n >>> 0;
-  return `${x >>> 24}.${(x >>> 16) & 255}.${(x >>> 8) & 255}.${x & 255}`;
-}
-
-function overlaps(a: { addr: number; prefixLen: number }, b: { addr: number; prefixLen: number }): boolean {
-  const len = Math.min(a.prefixLen, b.prefixLen);
-  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-  return ((a.addr & mask) >>> 0) === ((b.addr & mask) >>> 0);
 }

@@ -2,7 +2,9 @@
 // uses the fakes (unit tests without root or without a compiler) never needs the addon.
 //
 // Address convention of the addon: IPv4 addresses are uint32 in HOST byte order
-// (10.0.0.1 === 0x0a000001); ports are plain numbers.
+// (10.0.0.1 === 0x0a000001), i.e. exactly `IpAddr.v4` (src/wire/addr.ts); ports are plain
+// numbers. The TS side (io/udp-underlay.ts) converts at this boundary, per batch slot, with no
+// text in between. IPv6 will need 16-byte address arrays beside these.
 //
 // The C side is split by concern under src/native/ (addon.h lists the files). Its daemon
 // surface is NativeAddon; the interface ioctls only tests need sit apart, under NativeTestOnly.
@@ -13,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { markAsUntransferable } from 'node:worker_threads';
 import { IiptranError, NativeError } from '../errors.js';
+import { parseIpv4, u32ToIpv4 as formatU32 } from '../wire/addr.js';
 
 export type ReaderMode = 'read' | 'recvmmsg';
 
@@ -241,21 +244,16 @@ function load(): { addon: NativeAddon; testOnly: NativeTestOnly } {
   return cached;
 }
 
-/** Dotted IPv4 to host-order uint32, or -1 when `s` is not a dotted quad. */
+/**
+ * Dotted IPv4 to the addon's host-order uint32, or -1 when `s` is not a strict dotted quad.
+ * The one parser is wire/addr's; the data plane itself hands the addon `IpAddr.v4` numbers
+ * and never converts text per packet.
+ */
 export function ipv4ToU32(s: string): number {
-  const parts = s.split('.');
-  if (parts.length !== 4) return -1;
-  let v = 0;
-  for (const p of parts) {
-    if (p.length === 0 || p.length > 3 || !/^[0-9]+$/.test(p)) return -1;
-    const n = Number(p);
-    if (n > 255) return -1;
-    v = v * 256 + n;
-  }
-  return v;
+  return parseIpv4(s) ?? -1;
 }
 
 /** Host-order uint32 to dotted IPv4. */
 export function u32ToIpv4(v: number): string {
-  return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+  return formatU32(v >>> 0);
 }

@@ -9,12 +9,13 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { addNs, delNsSync, nsExec, run } from './netns.js';
+import { addNs, delNsSync, nsExec, run } from '../lab/netns.js';
 import { READ_HEADROOM } from '../native/index.js';
-import { REPO_ROOT } from './pair-lab.js';
+import { REPO_ROOT } from '../lab/pair-lab.js';
 import { natRuleset, NAT_TABLE } from '../lab/nat.js';
 import { CHARON_PLUGINS, PROGRAMS, aptFix, charonPluginFile, locate, missingPrograms, type ProgramInfo } from './doctor-programs.js';
 import { oneLine, type DoctorCheck, type DoctorRow } from './doctor.js';
+import { IiptranError } from '../errors.js';
 
 type Result = Omit<DoctorRow, 'name'>;
 const ok = (detail: string): Result => ({ status: 'ok', detail, fix: null });
@@ -65,7 +66,7 @@ function nodeCheck(): DoctorCheck {
     run: async () => {
       const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { engines?: { node?: string } };
       const want = /^>=\s*([\d.]+)$/.exec(pkg.engines?.node ?? '')?.[1];
-      if (want === undefined) throw new Error(`package.json engines.node is not ">=X.Y": ${pkg.engines?.node}`);
+      if (want === undefined) throw new IiptranError('IIPTRAN_ERR_INTERNAL', `package.json engines.node is not ">=X.Y": ${pkg.engines?.node}`);
       const have = process.versions.node;
       return versionAtLeast(have, want)
         ? ok(`node ${have} (package.json wants >= ${want})`)

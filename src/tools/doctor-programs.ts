@@ -5,6 +5,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { IiptranError } from '../errors.js';
 
 export interface ProgramInfo {
   /** Debian package that installs it. */
@@ -114,7 +115,7 @@ export function missingPrograms(names: readonly string[], table: Readonly<Record
   const out: Missing[] = [];
   for (const n of names) {
     const info = table[n];
-    if (info === undefined) throw new Error(`no Debian package is known for program "${n}": add it to PROGRAMS in src/tools/doctor-programs.ts and to scripts/setup.sh`);
+    if (info === undefined) throw new IiptranError('IIPTRAN_ERR_INTERNAL', `no Debian package is known for program "${n}": add it to PROGRAMS in src/tools/doctor-programs.ts and to scripts/setup.sh`);
     if (locate(n, table) === null) out.push({ what: n, pkg: info.pkg });
   }
   if (names.includes('charon')) {

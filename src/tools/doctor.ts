@@ -4,7 +4,7 @@
 // every charon test (a plugin package was only a Recommends); the doctor exists so that such a
 // gap shows up as a named row at setup time instead of as timeouts deep inside the tests.
 
-import { table } from './table.js';
+import { table } from '../lab/table.js';
 
 export type DoctorStatus = 'ok' | 'warn' | 'fail';
 

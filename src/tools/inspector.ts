@@ -1,6 +1,6 @@
 // Renders the control socket's JSON views (control/inspect.ts) as text for `iiptran show`.
 
-import { table } from './table.js';
+import { table } from '../lab/table.js';
 import { peerStateText } from '../ike/view.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

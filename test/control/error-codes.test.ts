@@ -38,3 +38,20 @@ test('every error code is declared, documented and raised', () => {
   });
   assert.deepEqual(unused, [], 'codes never raised in src/');
 });
+
+// The compiled output, not the .ts text: it is what runs, and a throw assembled by a helper or
+// a re-export still shows there as `throw new Error(`.
+function compiledFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? compiledFiles(p) : p.endsWith('.js') ? [p] : [];
+  });
+}
+
+test('nothing in src/ throws a bare Error: every error carries a stable code', () => {
+  const files = compiledFiles(path.join(ROOT, 'dist', 'src'));
+  assert.ok(files.length >= 50, `found ${files.length} compiled files under dist/src`);
+  const bare = files.flatMap((f) => fs.readFileSync(f, 'utf8').split('\n')
+    .flatMap((line, i) => (/\bthrow\s+(new\s+)?Error\(/.test(line) ? [`${path.relative(ROOT, f)}:${i + 1}: ${line.trim()}`] : [])));
+  assert.deepEqual(bare, [], 'use the IiptranError hierarchy (src/errors.ts) instead');
+});

@@ -16,7 +16,7 @@ import { sasView } from '../../src/control/inspect.js';
 import { FakeTun } from '../../src/io/fake-tun.js';
 import { FakeUnderlay } from '../../src/io/fake-underlay.js';
 import { Ipv4, IPPROTO_ICMP } from '../../src/wire/ipv4.js';
-import { ipv4ToU32 } from '../../src/wire/addr.js';
+import { addrFromString as addrOf, ipv4ToU32 } from '../../src/wire/addr.js';
 import { fakeNodeIo, ikeWire } from './fake-node-io.js';
 
 const log = pino({ level: 'silent' });
@@ -101,16 +101,16 @@ for (const mode of ['manual', 'ikev2'] as const) {
         const sa = vb.inbound.at(-1)!;
         const delivered = tuns.get('vl-a')!.written;
 
-        ub.inject([{ data: wire.data, addr: ATTACKER, port }]);
+        ub.inject([{ data: wire.data, addr: addrOf(ATTACKER), port }]);
         assert.equal(vb.drops['policy-mismatch'], 1);
         assert.equal(delivered.length, 0);
         assert.equal(sa.replay.top, 0, 'the refused copy did not enter the window');
 
-        ub.inject([{ data: wire.data, addr: '192.0.2.1', port }]);
+        ub.inject([{ data: wire.data, addr: addrOf('192.0.2.1'), port }]);
         assert.equal(vb.drops.replay, 0);
         assert.deepEqual(delivered, [echo(1)], 'the genuine copy is delivered');
 
-        ub.inject([{ data: wire.data, addr: '192.0.2.1', port }]);
+        ub.inject([{ data: wire.data, addr: addrOf('192.0.2.1'), port }]);
         assert.equal(vb.drops.replay, 1, 'a later duplicate is a replay');
         assert.equal(delivered.length, 1);
         const inView = sasView(b).sas.find((s) => s.dir === 'in')!;

@@ -14,7 +14,7 @@ import { FakeTun } from '../../src/io/fake-tun.js';
 import { FakeUnderlay } from '../../src/io/fake-underlay.js';
 import { Ipv4, Ipv4Packet, IPPROTO_ICMP, ipv4Check } from '../../src/wire/ipv4.js';
 import { Icmp, IcmpPacket } from '../../src/wire/icmp.js';
-import { ipv4ToU32 } from '../../src/wire/addr.js';
+import { formatAddr, ipv4ToU32 } from '../../src/wire/addr.js';
 import { fakeNodeIo } from './fake-node-io.js';
 
 const log = pino({ level: 'silent' });
@@ -97,7 +97,7 @@ describe('OverlayNode over fakes', () => {
     await tick();
     assert.equal(ua.sent.length, 1);
     const wire = ua.sent[0]!;
-    assert.equal(wire.addr, '192.0.2.2');
+    assert.equal(formatAddr(wire.addr), '192.0.2.2');
     assert.equal(wire.port, 4500);
     assert.equal(wire.data.readUInt32BE(0), 0x1001, 'SPI on the wire');
     assert.equal(wire.data.indexOf(pkt.subarray(28, 60)), -1, 'inner payload not visible');

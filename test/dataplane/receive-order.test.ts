@@ -15,7 +15,7 @@ import { FakeTun } from '../../src/io/fake-tun.js';
 import { FakeUnderlay } from '../../src/io/fake-underlay.js';
 import type { Datagram } from '../../src/io/types.js';
 import { Ipv4, IPPROTO_ICMP, IPPROTO_NONE } from '../../src/wire/ipv4.js';
-import { ipv4ToU32 } from '../../src/wire/addr.js';
+import { addrFromString as addrOf, ipv4ToU32 } from '../../src/wire/addr.js';
 
 const LOCAL = '192.0.2.1';
 const PEER = '192.0.2.2';
@@ -32,12 +32,12 @@ function setup(encap: 'udp' | 'esp') {
   sad.add(inSa, 'vl-b');
   const spd = new Spd();
   const policy = spd.add({
-    src: LOCAL, dst: PEER, srcU32: ipv4ToU32(LOCAL), dstU32: ipv4ToU32(PEER), proto: IPPROTO_IPIP,
+    src: addrOf(LOCAL), dst: addrOf(PEER), proto: IPPROTO_IPIP,
     action: 'protect', vlink: 'vl-b', sa: null,
   });
   const tun = new FakeTun('vl-b', 1, { poison: false });
   const v: Vlink = {
-    name: 'vl-b', local: LOCAL, peer: PEER, peerDst: PEER, localU32: ipv4ToU32(LOCAL), peerU32: ipv4ToU32(PEER),
+    name: 'vl-b', local: addrOf(LOCAL), peer: addrOf(PEER), peerDst: addrOf(PEER),
     peerPort: 4500, encap, vnAddr: '10.255.0.0', vnAddrU32: ipv4ToU32('10.255.0.0'), vnPrefixLen: 31, vnPeer: undefined,
     icmpSrcU32: ipv4ToU32('10.255.0.1'), mtu: 1400, tun, underlay: new FakeUnderlay(LOCAL, 4500, encap), policy,
     inbound: [inSa], drops: newDropCounters(), stats: newVlinkStats(), carrier: true, rxAlive: false, lastAliveAt: 0,
@@ -61,7 +61,7 @@ function seal(sa: OutboundSa, payload: Buffer, nh = IPPROTO_IPIP): Buffer {
 }
 
 function dgram(data: Buffer, addr: string, encap: 'udp' | 'esp', port = 4500): Datagram {
-  return { data: Buffer.from(data), addr, port: encap === 'udp' ? port : 0 };
+  return { data: Buffer.from(data), addr: addrOf(addr), port: encap === 'udp' ? port : 0 };
 }
 
 for (const encap of ['udp', 'esp'] as const) {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { newInboundSa, newOutboundSa, splitKeymat, type SaParams } from '../../src/dataplane/sa.js';
 import { IiptranError } from '../../src/errors.js';
+import { ipv4 } from '../../src/wire/addr.js';
 
 const base: SaParams = {
   spi: 0x1000, suite: 'aes-gcm-128', key: Buffer.alloc(16, 1), salt: Buffer.alloc(4, 2), src: '192.0.2.1', dst: '198.51.100.254',
@@ -18,8 +19,8 @@ test('outbound SA shape', () => {
   assert.equal(sa.seq, 0);
   assert.equal(sa.exhausted, false);
   assert.equal(sa.esn, false);
-  assert.equal(sa.srcU32, 0xc0000201);
-  assert.equal(sa.dstU32, 0xc63364fe);
+  assert.deepEqual(sa.src, ipv4(0xc0000201));
+  assert.deepEqual(sa.dst, ipv4(0xc63364fe));
   assert.deepEqual(sa.stats, { packets: 0, bytes: 0 });
   assert.equal(sa.createdAt, 42);
   assert.notEqual(sa.key, base.key, 'key is copied');
@@ -53,7 +54,7 @@ test('validation errors name the field', () => {
     assert.throws(() => newOutboundSa({ ...base, src: a }), isConfigError('src'), a);
     assert.throws(() => newInboundSa({ ...base, dst: a }), isConfigError('dst'), a);
   }
-  assert.equal(newOutboundSa({ ...base, src: '0.0.0.0', dst: '255.255.255.255' }).dstU32, 0xffffffff);
+  assert.deepEqual(newOutboundSa({ ...base, src: '0.0.0.0', dst: '255.255.255.255' }).dst, ipv4(0xffffffff));
   assert.throws(() => newInboundSa({ ...base, replayWindow: 100 }), IiptranError);
 });
 

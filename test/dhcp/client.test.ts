@@ -9,7 +9,8 @@ import path from 'node:path';
 import { ipv4ToU32 } from '../../src/wire/addr.js';
 import { Dhcp, MessageType, Opt, messageType, optionData, u32Option, type DhcpRepr } from '../../src/wire/dhcp/index.js';
 import { BROADCAST, DhcpClient, type ClientEvent } from '../../src/dhcp/client.js';
-import { FakeClock, SeededRandom } from '../../src/dhcp/fake-clock.js';
+import { FakeClock } from '../../src/fake-clock.js';
+import { SeededRandom } from '../helpers/seeded-random.js';
 import { JsonLeaseStore, MemoryLeaseStore } from '../../src/dhcp/lease-store.js';
 import { FakeServer } from './fake-server.js';
 
@@ -20,7 +21,7 @@ const UNDERLAY = ipv4ToU32('10.200.1.2');
 interface Sent { repr: DhcpRepr; type: string; src: number; dst: number; at: number }
 
 function rig(o: { lease?: number; t1?: number; t2?: number; store?: MemoryLeaseStore } = {}) {
-  const clock = new FakeClock();
+  const clock = new FakeClock(Date.UTC(2026, 0, 1));
   const server = new FakeServer({ serverId: HUB, poolStart: POOL, lease: o.lease ?? 30, t1: o.t1 ?? 10, t2: o.t2 ?? 20 });
   const sent: Sent[] = [];
   const events: ClientEvent[] = [];
@@ -236,7 +237,7 @@ test('RELEASE on a clean stop: unicast to the server with ciaddr and 54; no time
   assert.equal(u32Option(rel.repr, Opt.SERVER_ID), HUB);
   assert.deepEqual(r.events.at(-1), { type: 'lost', address: POOL, reason: 'released' });
   assert.equal(r.store.state?.lease, null);
-  assert.equal(r.clock.armed, 0);
+  assert.equal(r.clock.pending, 0);
   assert.equal(r.client.state, 'STOPPED');
 });
 

@@ -9,7 +9,8 @@ import { Dhcp, DhcpMalformed, MessageType, Opt, clientIdFromName, rfc3456Chaddr,
 import { buildClientMessage } from '../../src/dhcp/client-messages.js';
 import { DhcpRelay } from '../../src/dhcp/relay.js';
 import { DhcpClient } from '../../src/dhcp/client.js';
-import { FakeClock, SeededRandom } from '../../src/dhcp/fake-clock.js';
+import { FakeClock } from '../../src/fake-clock.js';
+import { SeededRandom } from '../helpers/seeded-random.js';
 import { MemoryLeaseStore } from '../../src/dhcp/lease-store.js';
 import { KEA_VECTORS } from '../wire/dhcp/kea-vectors.js';
 
@@ -50,18 +51,18 @@ test(`fuzz: ${N} mutated real DHCP packets through codec, relay and client, noth
   const reasons = new Map<string, number>();
   // Relay, vlink side: a bucket so large the limiter never hides a path.
   const outV = { toServer: 0 };
-  const relayV = new DhcpRelay({ relayAddr: HUB, servers: [KEA], rate: { burst: 1e12, perSecond: 1e12 }, clock: new FakeClock(),
+  const relayV = new DhcpRelay({ relayAddr: HUB, servers: [KEA], rate: { burst: 1e12, perSecond: 1e12 }, clock: new FakeClock(Date.UTC(2026, 0, 1)),
     output: { toServer: () => outV.toServer++, toVlink: () => {}, route: () => {} } });
   // Relay, server side: the vlinks Kea's replies name, registered with their identities.
   const outS = { toVlink: 0, routes: 0 };
-  const clockS = new FakeClock();
+  const clockS = new FakeClock(Date.UTC(2026, 0, 1));
   const relayS = new DhcpRelay({ relayAddr: HUB, servers: [KEA], rate: { burst: 1e12, perSecond: 1e12 }, clock: clockS,
     output: { toServer: () => {}, toVlink: () => outS.toVlink++, route: () => outS.routes++ } });
   for (const [v, id] of [['vl-a', 'spoke-a.test'], ['vl-b', 'spoke-b.test'], ['vl-c', 'spoke-c.test']]) {
     relayS.fromVlink(v!, id!, buildClientMessage({ chaddr: rfc3456Chaddr(1, 1), clientId: clientIdFromName(id!) }, MessageType.DISCOVER, { xid: 1, secs: 0 }));
   }
   // Client: replies re-aimed at its current xid and chaddr, so mutations reach the state machine.
-  const clockC = new FakeClock();
+  const clockC = new FakeClock(Date.UTC(2026, 0, 1));
   let lastXid = 0;
   const client = new DhcpClient({ vlink: 'vl-hub', underlay: ipv4ToU32('10.200.1.2'), clientIdName: 'spoke-a.test', store: new MemoryLeaseStore(),
     clock: clockC, random: new SeededRandom(SEED ^ 0xabc), onEvent: () => {},

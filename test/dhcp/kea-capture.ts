@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import dgram from 'node:dgram';
 import { fileURLToPath } from 'node:url';
-import { addNs, delNsSync, nsExec, vethPair } from '../../src/tools/netns.js';
+import { addNs, delNsSync, nsExec, vethPair } from '../../src/lab/netns.js';
 import { ipv4ToU32, u32ToIpv4 } from '../../src/wire/addr.js';
 import {
   BOOTREQUEST, Dhcp, DhcpMalformed, HTYPE_IPSEC_TUNNEL, MessageType, Opt, RelaySub, clientIdFromName, encodeRelayAgentInfo,

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { nsExec } from '../../src/tools/netns.js';
+import { nsExec } from '../../src/lab/netns.js';
 
 export interface KeaOptions {
   iface: string;

@@ -12,7 +12,7 @@ import {
 } from '../../src/wire/dhcp/index.js';
 import { buildClientMessage, type ClientIdentity } from '../../src/dhcp/client-messages.js';
 import { DhcpRelay, type RouteEvent } from '../../src/dhcp/relay.js';
-import { FakeClock } from '../../src/dhcp/fake-clock.js';
+import { FakeClock } from '../../src/fake-clock.js';
 import { KEA_VECTORS } from '../wire/dhcp/kea-vectors.js';
 
 const HUB = ipv4ToU32('10.99.0.1');
@@ -23,7 +23,7 @@ const idA: ClientIdentity = { chaddr: rfc3456Chaddr(ipv4ToU32('10.200.1.2'), 1),
 const idB: ClientIdentity = { chaddr: rfc3456Chaddr(ipv4ToU32('10.200.2.2'), 7), clientId: clientIdFromName('spoke-b.test') };
 
 function rig(rate?: { burst: number; perSecond: number }, serverIdMode?: 'server-configured' | 'rfc5107') {
-  const clock = new FakeClock();
+  const clock = new FakeClock(Date.UTC(2026, 0, 1));
   const toServer: { payload: Buffer; server: number }[] = [];
   const toVlink: { vlink: string; payload: Buffer; dst: number }[] = [];
   const routes: RouteEvent[] = [];

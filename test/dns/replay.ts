@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseTrustAnchors, type TrustAnchor } from '../../src/dns/anchors.js';
-import { fixedClock } from '../../src/dns/clock.js';
+import { pinnedClock } from '../helpers/pinned-clock.js';
 import { DnssecResolver, type ResolverOptions } from '../../src/dns/resolver.js';
 import { StubResolver } from '../../src/dns/stub.js';
 import { FakeTransport } from '../../src/dns/transport-fake.js';
@@ -41,7 +41,7 @@ export function replayTransport(edit?: (key: string, reply: Buffer) => Buffer | 
 }
 
 export function replayResolver(o: { anchors?: TrustAnchor[]; nowMs?: number; transport?: FakeTransport; extra?: Partial<ResolverOptions>; stubTimeoutMs?: number } = {}) {
-  const clock = fixedClock(o.nowMs ?? vectors.capturedAtMs);
+  const clock = pinnedClock(o.nowMs ?? vectors.capturedAtMs);
   const transport = o.transport ?? replayTransport();
   const stub = new StubResolver({ servers: [SERVER], transport, clock, timeoutMs: o.stubTimeoutMs ?? 200, rounds: 1 });
   const resolver = new DnssecResolver({ fetcher: stub, clock, anchors: o.anchors ?? parseTrustAnchors(vectors.anchorDs), ...o.extra });

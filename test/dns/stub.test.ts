@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { fixedClock, systemClock } from '../../src/dns/clock.js';
+import { realClock } from '../../src/clock.js';
+import { pinnedClock } from '../helpers/pinned-clock.js';
 import { DnssecResolver } from '../../src/dns/resolver.js';
 import { StubResolver } from '../../src/dns/stub.js';
 import { FakeTransport } from '../../src/dns/transport-fake.js';
@@ -28,7 +29,7 @@ function answerTo(q: Buffer, edit: (m: DnsMessage) => void = () => {}): Buffer {
 
 test('the query asks with EDNS0, DO, CD and a 1232-octet buffer', async () => {
   const t = new FakeTransport((q) => [answerTo(q)]);
-  const stub = new StubResolver({ servers: [S1], transport: t, clock: fixedClock(0) });
+  const stub = new StubResolver({ servers: [S1], transport: t, clock: pinnedClock(0) });
   const r = await stub.query(NAME, 1);
   assert.ok(r.ok);
   const q = Message.decode(t.log[0]!.query);
@@ -53,13 +54,13 @@ test('wrong ID, wrong question, wrong source, truncated RRs and a compression lo
     notResponse[2]! &= 0x7f;
     return [wrongId, wrongQ, truncated, loop, notResponse, good];
   });
-  const stub = new StubResolver({ servers: [S1], transport: t, clock: fixedClock(0) });
+  const stub = new StubResolver({ servers: [S1], transport: t, clock: pinnedClock(0) });
   const r = await stub.query(NAME, 1);
   assert.ok(r.ok);
   assert.equal(r.message.answers.length, 1);
   assert.deepEqual(stub.counters, { 'id-mismatch': 1, 'question-mismatch': 1, truncated: 1, 'compression-loop': 1, 'not-a-response': 1 });
   t.replyFrom = { address: '198.51.100.1', port: 53 };
-  const r2 = await new StubResolver({ servers: [S1], transport: t, clock: fixedClock(0), timeoutMs: 50, rounds: 1 }).query(NAME, 1);
+  const r2 = await new StubResolver({ servers: [S1], transport: t, clock: pinnedClock(0), timeoutMs: 50, rounds: 1 }).query(NAME, 1);
   assert.ok(!r2.ok);
 });
 
@@ -68,7 +69,7 @@ test('TC=1 moves to TCP on the same server; SERVFAIL moves to the next server', 
     if (server.address === S1.address) return [answerTo(q, (m) => (m.rcode = 2))];
     return proto === 'udp' ? [answerTo(q, (m) => ((m.tc = true), (m.answers = [])))] : [answerTo(q)];
   });
-  const stub = new StubResolver({ servers: [S1, S2], transport: t, clock: fixedClock(0) });
+  const stub = new StubResolver({ servers: [S1, S2], transport: t, clock: pinnedClock(0) });
   const r = await stub.query(NAME, 1);
   assert.ok(r.ok);
   assert.ok(r.tcp);
@@ -79,7 +80,7 @@ test('TC=1 moves to TCP on the same server; SERVFAIL moves to the next server', 
 
 test('a server that never answers: indeterminate with reason 22 within the timeout', async () => {
   const t = new FakeTransport(() => null);
-  const clock = fixedClock(vectors.capturedAtMs);
+  const clock = pinnedClock(vectors.capturedAtMs);
   const stub = new StubResolver({ servers: [S1, S2], transport: t, clock, timeoutMs: 100, rounds: 2 });
   const resolver = new DnssecResolver({ fetcher: stub, clock, anchors: parseTrustAnchors(vectors.anchorDs), timeoutMs: 2000 });
   const t0 = performance.now();
@@ -120,7 +121,7 @@ test('the node transport over loopback: UDP reply with TC, then the full answer 
   });
   await new Promise<void>((r) => tcp.listen(port, '127.0.0.1', () => r()));
   try {
-    const stub = new StubResolver({ servers: [{ address: '127.0.0.1', port }], transport: nodeTransport, clock: systemClock, timeoutMs: 1000 });
+    const stub = new StubResolver({ servers: [{ address: '127.0.0.1', port }], transport: nodeTransport, clock: realClock, timeoutMs: 1000 });
     const r = await stub.query(NAME, 1);
     assert.ok(r.ok, JSON.stringify(r));
     assert.ok(r.tcp);

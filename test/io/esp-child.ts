@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { openRawEsp } from '../../src/io/raw-esp.js';
 import type { Datagram } from '../../src/io/types.js';
+import { addrFromString as addrOf, formatAddr } from '../../src/wire/addr.js';
 
 const COUNT = 10;
 const facts: Record<string, unknown> = {};
@@ -35,12 +36,12 @@ try {
     }
   });
   const dgrams: Datagram[] = [];
-  for (let i = 0; i < COUNT; i++) dgrams.push({ data: payload(i), addr: '127.0.0.1', port: 4500 });
+  for (let i = 0; i < COUNT; i++) dgrams.push({ data: payload(i), addr: addrOf('127.0.0.1'), port: 4500 });
   facts.accepted = tx.send(dgrams);
 
   function finish(): void {
     facts.received = got.length;
-    facts.addrs = [...new Set(got.map((d) => d.addr))];
+    facts.addrs = [...new Set(got.map((d) => formatAddr(d.addr)))];
     facts.ports = [...new Set(got.map((d) => d.port))];
     facts.contentsMatch = got.length === COUNT && got.every((d, i) => d.data.equals(payload(i)));
     facts.senderReceived = txGot.length;

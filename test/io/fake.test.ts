@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { FakeTun } from '../../src/io/fake-tun.js';
 import { FakeUnderlay } from '../../src/io/fake-underlay.js';
 import type { Datagram } from '../../src/io/types.js';
+import { addrFromString as addrOf, formatAddr } from '../../src/wire/addr.js';
 
 describe('FakeTun', () => {
   it('delivers copies of injected packets in batches of at most 64', () => {
@@ -75,14 +76,14 @@ describe('FakeUnderlay', () => {
     b.onDatagrams((ds) => ds.forEach((d) => atB.push({ ...d, data: Buffer.from(d.data) })));
     a.onDatagrams((ds) => ds.forEach((d) => atA.push({ ...d, data: Buffer.from(d.data) })));
     const data = Buffer.from('esp');
-    assert.equal(a.send([{ data, addr: '192.0.2.2', port: 4501 }]), 1);
+    assert.equal(a.send([{ data, addr: addrOf('192.0.2.2'), port: 4501 }]), 1);
     data.fill(0);
     assert.equal(atB.length, 0, 'not delivered inside send()');
     await tick();
-    assert.deepEqual(atB, [{ data: Buffer.from('esp'), addr: '192.0.2.1', port: 4500 }]);
-    assert.deepEqual(a.sent, [{ data: Buffer.from('esp'), addr: '192.0.2.2', port: 4501 }]);
+    assert.deepEqual(atB, [{ data: Buffer.from('esp'), addr: addrOf('192.0.2.1'), port: 4500 }]);
+    assert.deepEqual(a.sent, [{ data: Buffer.from('esp'), addr: addrOf('192.0.2.2'), port: 4501 }]);
 
-    b.send([{ data: Buffer.from('back'), addr: '192.0.2.1', port: 4500 }]);
+    b.send([{ data: Buffer.from('back'), addr: addrOf('192.0.2.1'), port: 4500 }]);
     await tick();
     assert.equal(atA[0]?.data.toString(), 'back');
   });
@@ -92,11 +93,11 @@ describe('FakeUnderlay', () => {
     let n = 0;
     b.onDatagrams((ds) => (n += ds.length));
     a.send([
-      { data: Buffer.from('x'), addr: '192.0.2.3', port: 4500 },
-      { data: Buffer.from('x'), addr: '192.0.2.2', port: 4999 },
+      { data: Buffer.from('x'), addr: addrOf('192.0.2.3'), port: 4500 },
+      { data: Buffer.from('x'), addr: addrOf('192.0.2.2'), port: 4999 },
     ]);
     a.blackhole = true;
-    assert.equal(a.send([{ data: Buffer.from('x'), addr: '192.0.2.2', port: 4500 }]), 1);
+    assert.equal(a.send([{ data: Buffer.from('x'), addr: addrOf('192.0.2.2'), port: 4500 }]), 1);
     await tick();
     assert.equal(n, 0);
     assert.equal(a.sent.length, 3);
@@ -107,9 +108,9 @@ describe('FakeUnderlay', () => {
     assert.equal(a.kind, 'esp');
     const got: Datagram[] = [];
     b.onDatagrams((ds) => ds.forEach((d) => got.push({ ...d, data: Buffer.from(d.data) })));
-    a.send([{ data: Buffer.from('e'), addr: '192.0.2.2', port: 1234 }]);
+    a.send([{ data: Buffer.from('e'), addr: addrOf('192.0.2.2'), port: 1234 }]);
     await tick();
-    assert.deepEqual(got, [{ data: Buffer.from('e'), addr: '192.0.2.1', port: 0 }]);
+    assert.deepEqual(got, [{ data: Buffer.from('e'), addr: addrOf('192.0.2.1'), port: 0 }]);
   });
 
   it('carries the outer TOS as sent, lets the path rewrite it, and leaves it out when unset', async () => {
@@ -117,23 +118,23 @@ describe('FakeUnderlay', () => {
     const got: Datagram[] = [];
     b.onDatagrams((ds) => ds.forEach((d) => got.push({ ...d, data: Buffer.from(d.data) })));
     a.send([
-      { data: Buffer.from('t'), addr: '192.0.2.2', port: 4500, tos: 0xba },
-      { data: Buffer.from('u'), addr: '192.0.2.2', port: 4500 },
+      { data: Buffer.from('t'), addr: addrOf('192.0.2.2'), port: 4500, tos: 0xba },
+      { data: Buffer.from('u'), addr: addrOf('192.0.2.2'), port: 4500 },
     ]);
     await tick();
     assert.deepEqual(got, [
-      { data: Buffer.from('t'), addr: '192.0.2.1', port: 4500, tos: 0xba },
-      { data: Buffer.from('u'), addr: '192.0.2.1', port: 4500 },
+      { data: Buffer.from('t'), addr: addrOf('192.0.2.1'), port: 4500, tos: 0xba },
+      { data: Buffer.from('u'), addr: addrOf('192.0.2.1'), port: 4500 },
     ]);
     assert.equal(a.sent[0]!.tos, 0xba);
     got.length = 0;
     a.pathTos = (t) => (t ?? 0) | 3;
-    a.send([{ data: Buffer.from('m'), addr: '192.0.2.2', port: 4500, tos: 0xba }]);
+    a.send([{ data: Buffer.from('m'), addr: addrOf('192.0.2.2'), port: 4500, tos: 0xba }]);
     await tick();
     assert.equal(got[0]!.tos, 0xbb, 'CE marked on the path');
     assert.equal(a.sent[0]!.tos, 0xba, 'what was sent is recorded unmarked');
     got.length = 0;
-    b.inject([{ data: Buffer.from('i'), addr: '192.0.2.9', port: 1, tos: 0x02 }]);
+    b.inject([{ data: Buffer.from('i'), addr: addrOf('192.0.2.9'), port: 1, tos: 0x02 }]);
     assert.equal(got[0]!.tos, 0x02, 'inject passes tos through');
   });
 
@@ -145,7 +146,7 @@ describe('FakeUnderlay', () => {
       sizes.push(ds.length);
       kept = ds[0];
     });
-    u.inject(Array.from({ length: 70 }, () => ({ data: Buffer.from([1, 2]), addr: '192.0.2.9', port: 1 })));
+    u.inject(Array.from({ length: 70 }, () => ({ data: Buffer.from([1, 2]), addr: addrOf('192.0.2.9'), port: 1 })));
     assert.deepEqual(sizes, [64, 6]);
     assert.deepEqual(kept?.data, Buffer.from([0xee, 0xee]));
   });
@@ -154,12 +155,12 @@ describe('FakeUnderlay', () => {
     const [a, b] = FakeUnderlay.pair('192.0.2.1', 1, '192.0.2.2', 2);
     let n = 0;
     b.onDatagrams((ds) => (n += ds.length));
-    a.send([{ data: Buffer.from('x'), addr: '192.0.2.2', port: 2 }]);
+    a.send([{ data: Buffer.from('x'), addr: addrOf('192.0.2.2'), port: 2 }]);
     b.close();
     b.close();
     await tick();
     assert.equal(n, 0, 'in-flight datagram to a closed end is lost');
     a.close();
-    assert.equal(a.send([{ data: Buffer.from('x'), addr: '192.0.2.2', port: 2 }]), 0);
+    assert.equal(a.send([{ data: Buffer.from('x'), addr: addrOf('192.0.2.2'), port: 2 }]), 0);
   });
 });

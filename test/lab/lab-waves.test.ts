@@ -13,7 +13,7 @@ import { loadTopology, parseTopology } from '../../src/lab/topology.js';
 import { pingPlan } from '../../src/lab/converge.js';
 import { parseProcRoutes, rssKiB } from '../../src/lab/node-proc.js';
 import { buildModel } from '../../src/lab/topology-model.js';
-import { REPO_ROOT } from '../../src/tools/pair-lab.js';
+import { REPO_ROOT } from '../../src/lab/pair-lab.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 

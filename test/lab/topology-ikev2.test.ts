@@ -5,14 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { loadTopology, parseTopology } from '../../src/lab/topology.js';
+import { TopologyError, loadTopology, parseTopology } from '../../src/lab/topology.js';
 import { buildModel } from '../../src/lab/topology-model.js';
 import { flatActions, planLab, type Action } from '../../src/lab/plan.js';
 import { nodePaths } from '../../src/lab/state.js';
 import { LAB_DPD_INTERVAL_S, LAB_IKE_RETRY_MAX_S, nodeConfigYaml } from '../../src/lab/node-config.js';
-import { TopologyError } from '../../src/lab/topology-error.js';
 import { parseNodeConfig } from '../../src/control/config.js';
-import { REPO_ROOT } from '../../src/tools/pair-lab.js';
+import { REPO_ROOT } from '../../src/lab/pair-lab.js';
 
 test('nat.yaml uses ikev2: the node behind the NAT initiates, identities are real underlay addresses', () => {
   const t = loadTopology(path.join(REPO_ROOT, 'topologies', 'nat.yaml'));

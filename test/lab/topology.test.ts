@@ -4,15 +4,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadTopology, parseTopology } from '../../src/lab/topology.js';
+import { TopologyError, loadTopology, parseTopology } from '../../src/lab/topology.js';
 import { buildModel, vlinkSpi } from '../../src/lab/topology-model.js';
-import { TopologyError } from '../../src/lab/topology-error.js';
 import { flatActions, planLab, STEP_NAMES, type PlainAction } from '../../src/lab/plan.js';
 import { nodePaths } from '../../src/lab/state.js';
 import { birdConfig, parseOspfNeighbors } from '../../src/lab/bird.js';
 import { nodeConfigYaml } from '../../src/lab/node-config.js';
 import { parseNodeConfig } from '../../src/control/config.js';
-import { REPO_ROOT } from '../../src/tools/pair-lab.js';
+import { REPO_ROOT } from '../../src/lab/pair-lab.js';
 
 const shipped = (f: string) => loadTopology(path.join(REPO_ROOT, 'topologies', f));
 

@@ -13,7 +13,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { addNs, delNsSync, vethPair } from '../../src/tools/netns.js';
+import { addNs, delNsSync, vethPair } from '../../src/lab/netns.js';
 import { startKea, type KeaServer } from '../dhcp/kea-harness.js';
 import type { HarnessConfig } from '../dhcp/relay-harness.js';
 import { netnsSkip, uniquePrefix } from './helpers.js';

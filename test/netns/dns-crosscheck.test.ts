@@ -8,7 +8,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { nsExec } from '../../src/tools/netns.js';
+import { nsExec } from '../../src/lab/netns.js';
 import { netnsSkip, uniquePrefix } from './helpers.js';
 import { startDnsLab, type DnsLab } from '../dns/lab/nsd.js';
 import { LAB_QUERIES } from '../dns/lab/queries.js';

@@ -6,10 +6,10 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { REPO_ROOT } from '../../src/tools/pair-lab.js';
+import { REPO_ROOT } from '../../src/lab/pair-lab.js';
 import type { DoctorReport } from '../../src/tools/doctor.js';
 import { netnsSkip } from './helpers.js';
-import { listNs } from '../../src/tools/netns.js';
+import { listNs } from '../../src/lab/netns.js';
 
 const skip = netnsSkip(['ip', 'unshare', 'mount', 'nft', 'charon']);
 const CLI = path.join(REPO_ROOT, 'bin', 'iiptran.js');

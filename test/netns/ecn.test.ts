@@ -6,8 +6,8 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { PairLab } from '../../src/tools/pair-lab.js';
-import { nsExec, parsePing } from '../../src/tools/netns.js';
+import { PairLab } from '../../src/lab/pair-lab.js';
+import { nsExec, parsePing } from '../../src/lab/netns.js';
 import { ipv4Check } from '../../src/wire/ipv4.js';
 import { capture, tshark, uniquePrefix, netnsSkip } from './helpers.js';
 import { readPcap, type CapturedIp } from './pcap.js';

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { nsExec } from '../../src/tools/netns.js';
+import { nsExec } from '../../src/lab/netns.js';
 import { PROGRAMS, aptFix, missingPrograms, type ProgramInfo } from '../../src/tools/doctor-programs.js';
 
 export function uniquePrefix(tag: string): string {

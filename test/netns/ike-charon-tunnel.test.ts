@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { uniquePrefix, netnsSkip } from './helpers.js';
 import { CharonLab, type CharonCase } from './ike-charon-harness.js';
-import { nsExec, parsePing } from '../../src/tools/netns.js';
+import { nsExec, parsePing } from '../../src/lab/netns.js';
 
 const skip = netnsSkip(['ip', 'unshare', 'mount', 'charon', 'swanctl', 'ping']);
 

@@ -13,8 +13,8 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PairLab, REPO_ROOT } from '../../src/tools/pair-lab.js';
-import { nsExec, parsePing } from '../../src/tools/netns.js';
+import { PairLab, REPO_ROOT } from '../../src/lab/pair-lab.js';
+import { nsExec, parsePing } from '../../src/lab/netns.js';
 import { controlCall } from '../../src/control/control-client.js';
 import { uniquePrefix, netnsSkip } from './helpers.js';
 

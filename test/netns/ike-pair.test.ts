@@ -4,8 +4,8 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { PairLab } from '../../src/tools/pair-lab.js';
-import { nsExec, parsePing } from '../../src/tools/netns.js';
+import { PairLab } from '../../src/lab/pair-lab.js';
+import { nsExec, parsePing } from '../../src/lab/netns.js';
 import { uniquePrefix, netnsSkip } from './helpers.js';
 import { renderIke } from '../../src/tools/inspector.js';
 

@@ -6,8 +6,8 @@
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { PairLab } from '../../src/tools/pair-lab.js';
-import { nsExec } from '../../src/tools/netns.js';
+import { PairLab } from '../../src/lab/pair-lab.js';
+import { nsExec } from '../../src/lab/netns.js';
 import { uniquePrefix, netnsSkip } from './helpers.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -6,8 +6,8 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { PairLab, REPO_ROOT } from '../../src/tools/pair-lab.js';
-import { nsExec } from '../../src/tools/netns.js';
+import { PairLab, REPO_ROOT } from '../../src/lab/pair-lab.js';
+import { nsExec } from '../../src/lab/netns.js';
 import { capture, netnsSkip, sendUdp, uniquePrefix } from './helpers.js';
 import { readPcap } from './pcap.js';
 
@@ -19,10 +19,13 @@ const STRANGER = '10.200.0.3';
 /** Sends ESP packets over a raw IP socket bound to `from` (the daemon's own socket code). */
 async function sendEsp(ns: string, from: string, to: string, hexPkts: string[]): Promise<void> {
   const mod = path.join(REPO_ROOT, 'dist', 'src', 'io', 'raw-esp.js');
+  const addrMod = path.join(REPO_ROOT, 'dist', 'src', 'wire', 'addr.js');
   const script = `
     const { openRawEsp } = await import(${JSON.stringify(mod)});
+    const { addrFromString } = await import(${JSON.stringify(addrMod)});
     const s = openRawEsp(${JSON.stringify(from)});
-    const n = s.send(${JSON.stringify(hexPkts)}.map((h) => ({ data: Buffer.from(h, 'hex'), addr: ${JSON.stringify(to)}, port: 0 })));
+    const to = addrFromString(${JSON.stringify(to)});
+    const n = s.send(${JSON.stringify(hexPkts)}.map((h) => ({ data: Buffer.from(h, 'hex'), addr: to, port: 0 })));
     s.close();
     if (n !== ${hexPkts.length}) { console.error('sent ' + n); process.exit(1); }`;
   await nsExec(ns, [process.execPath, '--input-type=module', '-e', script], { timeoutMs: 30000 });

@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { REPO_ROOT } from '../../src/tools/pair-lab.js';
-import { listNs, nsExec } from '../../src/tools/netns.js';
+import { REPO_ROOT } from '../../src/lab/pair-lab.js';
+import { listNs, nsExec } from '../../src/lab/netns.js';
 import { readState, labDir, type LabState } from '../../src/lab/state.js';
 import { labNsPrefix } from '../../src/lab/topology-model.js';
 
@@ -81,7 +81,7 @@ export async function assertGone(name: string): Promise<void> {
 }
 
 async function nsExecRoot(argv: string[]): Promise<string> {
-  const { run } = await import('../../src/tools/netns.js');
+  const { run } = await import('../../src/lab/netns.js');
   return (await run(argv[0]!, argv.slice(1))).stdout;
 }
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { netnsSkip } from './helpers.js';
 import { assertGone, cli, topologyCopy } from './lab-harness.js';
-import { listNs } from '../../src/tools/netns.js';
+import { listNs } from '../../src/lab/netns.js';
 
 const skip = netnsSkip(['ip', 'sysctl', 'nft', 'bird', 'birdc', 'fping']);
 
@@ -31,7 +31,7 @@ describe('lab: rollback and clean-up', { skip }, () => {
   test('lab down cleans up after lab up was killed mid-way', async () => {
     const t = topologyCopy('triangle.yaml', 'kill');
     const { spawn } = await import('node:child_process');
-    const { REPO_ROOT } = await import('../../src/tools/pair-lab.js');
+    const { REPO_ROOT } = await import('../../src/lab/pair-lab.js');
     const p = spawn(process.execPath, [`${REPO_ROOT}/bin/iiptran.js`, 'lab', 'up', t.file], { stdio: 'ignore' });
     try {
       // Kill it once the daemons exist: the worst moment, with processes and namespaces live.

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT } from '../../src/tools/pair-lab.js';
+import { REPO_ROOT } from '../../src/lab/pair-lab.js';
 import { CHARON_PLUGINS, PROGRAMS, aptFix, locate } from '../../src/tools/doctor-programs.js';
 import { doctorExitCode, renderDoctor, runCheck, runDoctor, type DoctorRow } from '../../src/tools/doctor.js';
 import { doctorChecks, parseLoadedPlugins, versionAtLeast } from '../../src/tools/doctor-checks.js';

@@ -12,10 +12,11 @@ import {
 } from '../exchange-child.js';
 import type { ChildSaRecord, IkeSa } from '../ike-sa.js';
 import { natInstall } from '../nat.js';
-import { hex8, spi4, type RekeyContext } from '../rekey-state.js';
+import { spi4, type RekeyContext } from '../rekey-state.js';
 import { installRekeyed, replacedByPeer } from './child-sas.js';
 import { ChildDeleteTask, deleteOldChild } from './delete.js';
 import type { IkeTask } from './manager.js';
+import { hex32x } from '../../wire/hex.js';
 
 export class ChildRekeyTask implements IkeTask {
   readonly kind = 'child-rekey';
@@ -32,7 +33,7 @@ export class ChildRekeyTask implements IkeTask {
     this.spiIn = rc.h.host.allocSpi();
     this.ni = randomBytes(REKEY_NONCE_LEN);
     cs.phase = 'rekeying';
-    rc.log.info({ vlink: sa.cfg.vlink, spiIn: hex8(c.spiIn), why: this.why }, `rekeying CHILD_SA ${hex8(c.spiIn)}/${hex8(c.spiOut)} (${this.why})`);
+    rc.log.info({ vlink: sa.cfg.vlink, spiIn: hex32x(c.spiIn), why: this.why }, `rekeying CHILD_SA ${hex32x(c.spiIn)}/${hex32x(c.spiOut)} (${this.why})`);
     return childRekeyRequest(sa.cfg, c.spiIn, this.spiIn, this.ni);
   }
 
@@ -46,18 +47,18 @@ export class ChildRekeyTask implements IkeTask {
     if (!ans.ok) {
       if (collision !== null) {
         // Only the peer's rekey happened: its SA is the successor, and the peer deletes ours.
-        rc.log.info({ vlink: sa.cfg.vlink }, `CHILD_SA ${hex8(c.spiIn)}: our rekey failed (${ans.why}), the peer's crossing rekey stands`);
+        rc.log.info({ vlink: sa.cfg.vlink }, `CHILD_SA ${hex32x(c.spiIn)}: our rekey failed (${ans.why}), the peer's crossing rekey stands`);
         replacedByPeer(rc, cs, collision.child);
         return;
       }
       if (cs.phase === 'rekeying') cs.phase = 'active';
       if (ans.notify === NotifyType.CHILD_SA_NOT_FOUND) {
-        rc.log.warn({ vlink: sa.cfg.vlink }, `CHILD_SA ${hex8(c.spiIn)}: the peer no longer has it (CHILD_SA_NOT_FOUND)`);
+        rc.log.warn({ vlink: sa.cfg.vlink }, `CHILD_SA ${hex32x(c.spiIn)}: the peer no longer has it (CHILD_SA_NOT_FOUND)`);
         return;
       }
       cs.retryAt = now + rc.retryDelay(cs.expireAt, now);
       const level = ans.notify === NotifyType.TEMPORARY_FAILURE ? 'info' : 'warn';
-      rc.log[level]({ vlink: sa.cfg.vlink, retryInMs: Math.round(cs.retryAt - now) }, `rekey of CHILD_SA ${hex8(c.spiIn)} refused: ${ans.why}; retrying`);
+      rc.log[level]({ vlink: sa.cfg.vlink, retryInMs: Math.round(cs.retryAt - now) }, `rekey of CHILD_SA ${hex32x(c.spiIn)} refused: ${ans.why}; retrying`);
       return;
     }
     const fresh = natInstall(sa, rekeyedChild(sa, ans.choice, ni, ans.nr, spiIn, true));
@@ -67,12 +68,12 @@ export class ChildRekeyTask implements IkeTask {
       if (Buffer.compare(ours, theirs) < 0) {
         // Ours holds the lowest nonce, so ours is the redundant one, and we made it: we delete
         // it. It was never installed here; the peer holds only its inbound half.
-        rc.log.info({ vlink: sa.cfg.vlink }, `CHILD_SA ${hex8(c.spiIn)}: simultaneous rekey; ours (in ${hex8(spiIn)}) is redundant, deleting it`);
+        rc.log.info({ vlink: sa.cfg.vlink }, `CHILD_SA ${hex32x(c.spiIn)}: simultaneous rekey; ours (in ${hex32x(spiIn)}) is redundant, deleting it`);
         replacedByPeer(rc, cs, collision.child);
         sa.tasks.queue(new ChildDeleteTask(rc, [spiIn], () => {}));
         return;
       }
-      rc.log.info({ vlink: sa.cfg.vlink }, `CHILD_SA ${hex8(c.spiIn)}: simultaneous rekey; the peer's (in ${hex8(collision.child.spiIn)}) is redundant, the peer deletes it`);
+      rc.log.info({ vlink: sa.cfg.vlink }, `CHILD_SA ${hex32x(c.spiIn)}: simultaneous rekey; the peer's (in ${hex32x(collision.child.spiIn)}) is redundant, the peer deletes it`);
       const lost = rc.childIfKnown(collision.child);
       if (lost !== undefined) {
         lost.phase = 'redundant';
@@ -91,7 +92,7 @@ export class ChildRekeyTask implements IkeTask {
   }
 
   giveUp(sa: IkeSa, tries: number): void {
-    this.rc.h.ctx.failed(sa, `no answer to CREATE_CHILD_SA (rekey of CHILD_SA ${hex8(this.c.spiIn)}) from ${sa.remote.addr} after ${tries} tries`, true);
+    this.rc.h.ctx.failed(sa, `no answer to CREATE_CHILD_SA (rekey of CHILD_SA ${hex32x(this.c.spiIn)}) from ${sa.remote.addr} after ${tries} tries`, true);
   }
 }
 
@@ -110,16 +111,16 @@ export function answerPeerChildRekey(
   if (st.replacedBy !== null || sa.tasks.active?.kind === 'ike-rekey' || st.collision !== null) return tempFail(rc, sa, 'the IKE SA is being rekeyed');
   const c = sa.children.find((x) => x.spiOut === req.rekeySpi);
   if (c === undefined) {
-    rc.log.info({ vlink: sa.cfg.vlink, peer }, `CREATE_CHILD_SA from ${peer} rekeys CHILD_SA ${hex8(req.rekeySpi)}, which we do not have; answered CHILD_SA_NOT_FOUND`);
+    rc.log.info({ vlink: sa.cfg.vlink, peer }, `CREATE_CHILD_SA from ${peer} rekeys CHILD_SA ${hex32x(req.rekeySpi)}, which we do not have; answered CHILD_SA_NOT_FOUND`);
     return refusal(NotifyType.CHILD_SA_NOT_FOUND, spi4(req.rekeySpi));
   }
   const cs = rc.child(c, sa);
   // §2.25.1: we are closing it (replaced, or a collision loser).
-  if (cs.phase === 'replaced' || cs.phase === 'redundant') return tempFail(rc, sa, `CHILD_SA ${hex8(c.spiIn)} is being deleted`);
+  if (cs.phase === 'replaced' || cs.phase === 'redundant') return tempFail(rc, sa, `CHILD_SA ${hex32x(c.spiIn)} is being deleted`);
   const spiIn = rc.h.host.allocSpi();
   const ans = answerChildRekey(sa, req, ps, spiIn);
   if (!ans.ok) {
-    rc.log.warn({ vlink: sa.cfg.vlink, peer }, `rekey of CHILD_SA ${hex8(c.spiIn)} by ${peer} refused: ${ans.why}`);
+    rc.log.warn({ vlink: sa.cfg.vlink, peer }, `rekey of CHILD_SA ${hex32x(c.spiIn)} by ${peer} refused: ${ans.why}`);
     return ans.reply;
   }
   const rec = installRekeyed(rc, sa, natInstall(sa, ans.install), false);
@@ -127,7 +128,7 @@ export function answerPeerChildRekey(
   if (cs.phase === 'rekeying') {
     // §2.8.1: answer as usual; the nonces decide once our own exchange is done.
     cs.collision = { child: rec, nonces: [req.ni, ans.nr] };
-    rc.log.info({ vlink: sa.cfg.vlink, peer }, `CHILD_SA ${hex8(c.spiIn)}: the peer rekeys it while we do (simultaneous rekey)`);
+    rc.log.info({ vlink: sa.cfg.vlink, peer }, `CHILD_SA ${hex32x(c.spiIn)}: the peer rekeys it while we do (simultaneous rekey)`);
   } else {
     replacedByPeer(rc, cs, rec);
   }

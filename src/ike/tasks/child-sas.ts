@@ -12,8 +12,9 @@
 //              stays for the grace period after that.
 
 import type { ChildSaRecord, IkeSa } from '../ike-sa.js';
-import { hex8, type ChildState, type RekeyContext } from '../rekey-state.js';
+import { type ChildState, type RekeyContext } from '../rekey-state.js';
 import type { ChildSaInstall } from '../types.js';
+import { hex32, hex32x } from '../../wire/hex.js';
 
 /** Into the data plane and the IKE SA; null if the host refused. */
 export function installRekeyed(rc: RekeyContext, sa: IkeSa, c: ChildSaInstall, outbound: boolean): ChildSaRecord | null {
@@ -29,12 +30,12 @@ export function installRekeyed(rc: RekeyContext, sa: IkeSa, c: ChildSaInstall, o
   sa.children.push(rec);
   rc.child(rec, sa, outbound || !canDefer);
   rc.h.ctx.keyLog({
-    type: 'child', vlink: sa.cfg.vlink, spiIn: c.spiIn.toString(16).padStart(8, '0'), spiOut: c.spiOut.toString(16).padStart(8, '0'), suite: c.suite,
+    type: 'child', vlink: sa.cfg.vlink, spiIn: hex32(c.spiIn), spiOut: hex32(c.spiOut), suite: c.suite,
     keyIn: Buffer.concat([c.keyIn, c.saltIn]).toString('hex'), keyOut: Buffer.concat([c.keyOut, c.saltOut]).toString('hex'), rekey: 1,
   });
   rc.log.info(
-    { vlink: sa.cfg.vlink, spiIn: hex8(c.spiIn), spiOut: hex8(c.spiOut), suite: c.suite, outbound },
-    `rekeyed CHILD_SA installed for ${sa.cfg.vlink}: in ${hex8(c.spiIn)}, out ${hex8(c.spiOut)}${outbound ? '' : ' (outbound switches when the peer is ready)'}`,
+    { vlink: sa.cfg.vlink, spiIn: hex32x(c.spiIn), spiOut: hex32x(c.spiOut), suite: c.suite, outbound },
+    `rekeyed CHILD_SA installed for ${sa.cfg.vlink}: in ${hex32x(c.spiIn)}, out ${hex32x(c.spiOut)}${outbound ? '' : ' (outbound switches when the peer is ready)'}`,
   );
   return rec;
 }
@@ -45,7 +46,7 @@ export function activate(rc: RekeyContext, sa: IkeSa, c: ChildSaRecord): void {
   if (cs === undefined || cs.outActive) return;
   cs.outActive = true;
   rc.h.host.activateChild?.(sa.cfg.vlink, c);
-  rc.log.info({ vlink: sa.cfg.vlink, spiOut: hex8(c.spiOut) }, `outbound traffic switched to CHILD_SA ${hex8(c.spiOut)}`);
+  rc.log.info({ vlink: sa.cfg.vlink, spiOut: hex32x(c.spiOut) }, `outbound traffic switched to CHILD_SA ${hex32x(c.spiOut)}`);
 }
 
 /** The initiator sends on the new SA only once it holds both halves: safe for us to switch too. */
@@ -61,7 +62,7 @@ export function retireChild(rc: RekeyContext, sa: IkeSa, c: ChildSaRecord, grace
   const vlink = sa.cfg.vlink;
   const remove = () => {
     rc.h.host.removeChild(vlink, { spiIn: c.spiIn, spiOut: c.spiOut });
-    rc.log.info({ vlink, spiIn: hex8(c.spiIn), spiOut: hex8(c.spiOut) }, `old CHILD_SA ${hex8(c.spiIn)}/${hex8(c.spiOut)} removed`);
+    rc.log.info({ vlink, spiIn: hex32x(c.spiIn), spiOut: hex32x(c.spiOut) }, `old CHILD_SA ${hex32x(c.spiIn)}/${hex32x(c.spiOut)} removed`);
   };
   if (graceMs <= 0) remove();
   else rc.later(graceMs, remove);

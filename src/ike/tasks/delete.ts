@@ -3,9 +3,10 @@
 
 import { ExchangeType, PayloadType, ProtocolId, type DeletePayload, type PayloadRepr } from '../../wire/ike/index.js';
 import type { ChildSaRecord, IkeSa } from '../ike-sa.js';
-import { hex8, spi4, type ChildState, type RekeyContext } from '../rekey-state.js';
+import { spi4, type ChildState, type RekeyContext } from '../rekey-state.js';
 import { activate, retireChild } from './child-sas.js';
 import type { IkeTask } from './manager.js';
+import { hex32x } from '../../wire/hex.js';
 
 /** What a responder sends back, and what to do once it has left. */
 export interface Answer {
@@ -36,7 +37,7 @@ export class ChildDeleteTask implements IkeTask {
   }
 
   giveUp(sa: IkeSa, tries: number): void {
-    this.rc.h.ctx.failed(sa, `no answer to INFORMATIONAL (delete of CHILD_SA ${this.spis.map(hex8).join(', ')}) from ${sa.remote.addr} after ${tries} tries`, true);
+    this.rc.h.ctx.failed(sa, `no answer to INFORMATIONAL (delete of CHILD_SA ${this.spis.map(hex32x).join(', ')}) from ${sa.remote.addr} after ${tries} tries`, true);
   }
 }
 
@@ -73,7 +74,7 @@ export function deleteOldChild(rc: RekeyContext, sa: IkeSa, c: ChildSaRecord): v
 export function orphanChild(rc: RekeyContext, sa: IkeSa, c: ChildSaRecord, cs: ChildState): void {
   cs.orphanAt = null;
   if (cs.phase === 'replaced' && cs.successor !== null) activate(rc, sa, cs.successor);
-  rc.log.warn({ vlink: sa.cfg.vlink, spiIn: hex8(c.spiIn) }, `CHILD_SA ${hex8(c.spiIn)}: the peer never deleted it; deleting it ourselves`);
+  rc.log.warn({ vlink: sa.cfg.vlink, spiIn: hex32x(c.spiIn) }, `CHILD_SA ${hex32x(c.spiIn)}: the peer never deleted it; deleting it ourselves`);
   sa.tasks.queue(new ChildDeleteTask(rc, [c.spiIn], () => retireChild(rc, sa, c, cs.phase === 'redundant' ? 0 : rc.o.graceMs), (s) => s.children.includes(c)));
 }
 

@@ -15,6 +15,7 @@ import {
 } from './constants.js';
 import { decodeOptions, encodeOptions, optionsLength, type DhcpOption } from './options.js';
 import { DhcpMalformed } from './reason.js';
+import { hex32 } from '../hex.js';
 
 /** Checked-free accessors over a buffer that `dhcpCheck` (or decode) accepted. */
 export class DhcpView {
@@ -48,7 +49,7 @@ export function dhcpCheck(buf: Buffer, offset = 0): DhcpMalformed | null {
   const v = new DhcpView(buf, offset);
   if (v.op !== BOOTREQUEST && v.op !== BOOTREPLY) return new DhcpMalformed('bad-op', `op ${v.op}`);
   if (v.hlen > CHADDR_FIELD_LEN) return new DhcpMalformed('bad-hlen', `hlen ${v.hlen} > ${CHADDR_FIELD_LEN}`);
-  if (v.cookie !== MAGIC_COOKIE) return new DhcpMalformed('bad-cookie', `cookie 0x${v.cookie.toString(16).padStart(8, '0')}`);
+  if (v.cookie !== MAGIC_COOKIE) return new DhcpMalformed('bad-cookie', `cookie 0x${hex32(v.cookie)}`);
   return null;
 }
 

@@ -5,6 +5,7 @@
 
 import { CodecError } from '../../errors.js';
 import { DnsMalformed } from './reason.js';
+import { hexShort } from '../hex.js';
 
 /** Labels from the leftmost to the one under the root; the root is []. */
 export type DnsName = readonly Buffer[];
@@ -50,7 +51,7 @@ export function readName(msg: Buffer, offset: number, end = msg.length): NameRea
       pos = target;
       continue;
     }
-    if (kind !== 0) return new DnsMalformed('malformed', `label type 0x${kind.toString(16)} at ${pos}`);
+    if (kind !== 0) return new DnsMalformed('malformed', `label type ${hexShort(kind)} at ${pos}`);
     if (pos + 1 + len > limit) return new DnsMalformed(overrun, `label at ${pos} runs past ${hops > 0 ? 'its pointer' : 'the end'}`);
     wireLen += len + 1;
     if (wireLen > MAX_NAME_LEN) return new DnsMalformed('name-too-long', `name at ${offset} exceeds ${MAX_NAME_LEN} octets`);

@@ -3,6 +3,7 @@
 // types rdata.ts decodes plus RFC 3597 "\# len hex". Throws CodecError naming what is wrong.
 
 import { CodecError } from '../../errors.js';
+import { parseHex } from '../hex.js';
 import { fromBase32Hex } from './base32hex.js';
 import { parseName, type DnsName } from './name.js';
 import type { Rdata } from './rdata.js';
@@ -53,8 +54,9 @@ function num(tok: string | undefined, max: number, what: string): number {
 
 function hex(tok: string, what: string): Buffer {
   if (tok === '-') return Buffer.alloc(0);
-  if (!/^([0-9a-fA-F]{2})*$/.test(tok)) throw new CodecError(`${what}: not hex: ${JSON.stringify(tok)}`);
-  return Buffer.from(tok, 'hex');
+  const b = parseHex(tok);
+  if (b === null) throw new CodecError(`${what}: not hex: ${JSON.stringify(tok)}`);
+  return b;
 }
 
 function base64(toks: string[], what: string): Buffer {

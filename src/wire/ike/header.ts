@@ -153,7 +153,3 @@ export function peekIkeSpis(buf: Buffer, offset = 0): { spiI: bigint; spiR: bigi
   return { spiI: buf.readBigUInt64BE(offset), spiR: buf.readBigUInt64BE(offset + 8) };
 }
 
-/** An SPI as tshark and charon print it: 16 lowercase hex digits. */
-export function spiHex(spi: bigint): string {
-  return spi.toString(16).padStart(16, '0');
-}

@@ -4,7 +4,7 @@ export type { IkeDecodeError } from './reason.js';
 export { Malformed } from './reason.js';
 export {
   Ike, IKE_HEADER_LEN, IKE_MAJOR_VERSION, ExchangeType, PayloadType, FLAG_INITIATOR, FLAG_RESPONSE, FLAG_VERSION,
-  ikeHeaderCheck, peekIkeSpis, spiHex,
+  ikeHeaderCheck, peekIkeSpis,
 } from './header.js';
 export type { IkeHeader } from './header.js';
 export {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { addNs, delNsSync, nsExec, vethPair } from '../../../src/tools/netns.js';
+import { addNs, delNsSync, nsExec, vethPair } from '../../../src/lab/netns.js';
 import { buildZones, SERVER_ADDR, type ZoneLab } from './zones.js';
 
 export interface DnsLab {

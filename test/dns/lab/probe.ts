@@ -4,7 +4,8 @@
 
 import fs from 'node:fs';
 import { parseTrustAnchors } from '../../../src/dns/anchors.js';
-import { fixedClock, systemClock } from '../../../src/dns/clock.js';
+import { realClock } from '../../../src/clock.js';
+import { pinnedClock } from '../../helpers/pinned-clock.js';
 import { DnssecResolver } from '../../../src/dns/resolver.js';
 import { StubResolver } from '../../../src/dns/stub.js';
 import { nodeTransport, type DnsTransport } from '../../../src/dns/transport.js';
@@ -61,7 +62,7 @@ function recording(base: DnsTransport, out: Exchange[]): DnsTransport {
 async function main(): Promise<void> {
   const req = JSON.parse(fs.readFileSync(0, 'utf8')) as ProbeRequest;
   const exchanges: Exchange[] = [];
-  const clock = req.nowMs ? fixedClock(req.nowMs) : systemClock;
+  const clock = req.nowMs ? pinnedClock(req.nowMs) : realClock;
   const transport = req.record ? recording(nodeTransport, exchanges) : nodeTransport;
   const stub = new StubResolver({ servers: [{ address: req.server, port: 53 }], transport, clock, timeoutMs: 1000 });
   const resolver = new DnssecResolver({ fetcher: stub, clock, anchors: parseTrustAnchors(req.anchors) });

@@ -4,11 +4,12 @@
 // not derived from our decoder. Inner chains are the SK plaintexts opened with charon's key log;
 // the SK framing and associated-data spans are verified against the real ICVs with node:crypto.
 import { test, describe } from 'node:test';
+import { hex64 } from '../../../src/wire/hex.js';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { run1, run2, type CapturedMessage, type CapturedRun } from './charon-vectors.js';
 import {
-  IkeMessageCodec, decodeChain, encodeChain, skLayout, skSplit, skUnpad, skPad, Malformed, PayloadType, spiHex,
+  IkeMessageCodec, decodeChain, encodeChain, skLayout, skSplit, skUnpad, skPad, Malformed, PayloadType,
   signatureHashAlgorithms, invalidKeGroup, idToString, stripNonEspMarker,
   type PayloadRepr, type DecodedMessage, type SkPayload, type NotifyPayload,
 } from '../../../src/wire/ike/index.js';
@@ -18,7 +19,7 @@ const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 /** Comparable form of a repr: Buffers as hex, bigint SPIs as tshark prints them. */
 function plain(v: unknown): unknown {
   if (Buffer.isBuffer(v)) return v.toString('hex');
-  if (typeof v === 'bigint') return spiHex(v);
+  if (typeof v === 'bigint') return hex64(v);
   if (Array.isArray(v)) return v.map(plain);
   if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
   return v;

@@ -4,6 +4,7 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import fs from 'node:fs';
+import { IiptranError } from '../errors.js';
 
 const pexec = promisify(execFile);
 
@@ -21,7 +22,7 @@ export async function run(cmd: string, args: string[], opts: { timeoutMs?: numbe
     const err = e as { code?: number | string; stdout?: string; stderr?: string; message: string };
     const res = { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? err.message };
     if (opts.allowFail) return res;
-    throw new Error(`${cmd} ${args.join(' ')} failed (${res.code}): ${res.stderr.trim()}`);
+    throw new IiptranError('IIPTRAN_ERR_LAB', `${cmd} ${args.join(' ')} failed (${res.code}): ${res.stderr.trim()}`);
   }
 }
 

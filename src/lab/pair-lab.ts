@@ -17,6 +17,7 @@ import { writeAuthKeyPair } from '../control/credentials.js';
 import type { AuthKeyType } from '../ike/crypto/auth.js';
 import { controlCall } from '../control/control-client.js';
 import { addNs, delNsSync, nsExec, nsSpawn, vethPair } from './netns.js';
+import { IiptranError } from '../errors.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const CLI = path.join(REPO_ROOT, 'bin', 'iiptran.js');
@@ -202,7 +203,7 @@ export class PairLab {
       const r = await nsExec(this.a.ns, ['ping', '-c', '1', '-W', '1', '-I', this.a.vn, this.b.vn], { allowFail: true });
       if (r.code === 0) return;
       if (Date.now() - t0 > timeoutMs) {
-        throw new Error(`overlay ${this.a.vn} -> ${this.b.vn} not reachable after ${timeoutMs} ms\nnode a:\n${this.logs(this.a)}\nnode b:\n${this.logs(this.b)}`);
+        throw new IiptranError('IIPTRAN_ERR_LAB', `overlay ${this.a.vn} -> ${this.b.vn} not reachable after ${timeoutMs} ms\nnode a:\n${this.logs(this.a)}\nnode b:\n${this.logs(this.b)}`);
       }
     }
   }
@@ -214,13 +215,13 @@ export class PairLab {
     const deadline = Date.now() + 15000;
     for (;;) {
       if (n.proc.exitCode !== null) {
-        throw new Error(`node ${n.name} exited with ${n.proc.exitCode}:\n${this.logs(n)}`);
+        throw new IiptranError('IIPTRAN_ERR_LAB', `node ${n.name} exited with ${n.proc.exitCode}:\n${this.logs(n)}`);
       }
       try {
         await controlCall(n.socket, 'ping', {}, 1000);
         return;
       } catch {
-        if (Date.now() > deadline) throw new Error(`node ${n.name} did not open its control socket in 15 s:\n${this.logs(n)}`);
+        if (Date.now() > deadline) throw new IiptranError('IIPTRAN_ERR_LAB', `node ${n.name} did not open its control socket in 15 s:\n${this.logs(n)}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     }

@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { IPPROTO_IPIP, Spd } from '../../src/dataplane/spd.js';
+import { newInboundSa } from '../../src/dataplane/sa.js';
+import { IiptranError } from '../../src/errors.js';
+import { addrFromString as addrOf } from '../../src/wire/addr.js';
+
+const entry = (src: string, dst: string, vlink: string) =>
+  ({ src: addrOf(src), dst: addrOf(dst), proto: IPPROTO_IPIP, action: 'protect' as const, vlink, sa: null });
+
+test('SPD lookup matches by address value, not by object identity', () => {
+  const spd = new Spd();
+  const e = spd.add(entry('192.0.2.1', '192.0.2.2', 'vl-a'));
+  assert.equal(spd.lookup(addrOf('192.0.2.1'), addrOf('192.0.2.2'), IPPROTO_IPIP), e);
+  assert.equal(spd.lookup(addrOf('192.0.2.2'), addrOf('192.0.2.1'), IPPROTO_IPIP), undefined, 'direction matters');
+  assert.equal(spd.lookup(addrOf('192.0.2.1'), addrOf('192.0.2.2'), 41), undefined, 'protocol matters');
+});
+
+test('SPD keys keep families apart and refuse a duplicate selector', () => {
+  const spd = new Spd();
+  spd.add(entry('192.0.2.1', '192.0.2.2', 'vl-a'));
+  // ::c000:202 carries the same 32 bits as 192.0.2.2 but is another address.
+  const v6 = spd.add(entry('192.0.2.1', '::c000:202', 'vl-b'));
+  assert.equal(spd.lookup(addrOf('192.0.2.1'), addrOf('0:0::c000:202'), IPPROTO_IPIP), v6);
+  assert.throws(() => spd.add(entry('192.0.2.1', '192.0.2.2', 'vl-c')), /192\.0\.2\.1 -> 192\.0\.2\.2/);
+  spd.removeVlink('vl-a');
+  assert.deepEqual(spd.entries().map((e) => e.vlink), ['vl-b']);
+});
+
+test('an SA refuses an IPv6 selector, as text or parsed, naming the field', () => {
+  const base = { spi: 0x1000, suite: 'aes-gcm-128' as const, key: Buffer.alloc(16), salt: Buffer.alloc(4), src: '192.0.2.1', dst: '192.0.2.2' };
+  const isV6Refusal = (field: string) => (e: unknown) =>
+    e instanceof IiptranError && e.code === 'IIPTRAN_ERR_CONFIG' && e.field === field && /IPv6 not yet supported/.test(e.message);
+  assert.throws(() => newInboundSa({ ...base, src: '2001:db8::1' }), isV6Refusal('src'));
+  assert.throws(() => newInboundSa({ ...base, dst: addrOf('2001:db8::2') }), isV6Refusal('dst'));
+  assert.deepEqual(newInboundSa({ ...base, src: addrOf('192.0.2.9') }).src, addrOf('192.0.2.9'));
+});
