@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 # table that `iiptran doctor` and the tests check against is src/tools/doctor-programs.ts.
 DEB_PACKAGES=(
   iproute2                  # ip: daemon routes; labs and netns tests (netns, veth, bridges)
-  iputils-ping              # ping: lab convergence check, netns tests, demo
+  iputils-ping              # ping: netns tests, demo
+  fping                     # fping: lab convergence check (one process pings every VN address a node must reach)
   procps                    # sysctl: forwarding in lab router namespaces
   util-linux mount          # unshare, mount: a private /run per charon in the interop tests
   nftables                  # nft: lab NAT and link faults, fault injection in netns tests

@@ -2,6 +2,7 @@
 // Parsing and printing only; the work is in src/lab/.
 
 import fs from 'node:fs';
+import os from 'node:os';
 import { spawn } from 'node:child_process';
 import type { Argv, CommandModule } from 'yargs';
 import { controlCall } from '../control/control-client.js';
@@ -14,6 +15,7 @@ import { setLink } from '../lab/fault.js';
 import { labStatus, renderStatus } from '../lab/status.js';
 import { listLabs, nodeOf, readState, resolveLab } from '../lab/state.js';
 import { teardown } from '../lab/teardown.js';
+import { BIRD_STARTS_PER_CORE, IIPTRAN_STARTS_PER_CORE } from '../lab/waves.js';
 import { SHOW_VIEWS } from './show-cmd.js';
 
 const print = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');
@@ -42,10 +44,12 @@ function labName(arg: string): string {
   return arg;
 }
 
-async function up(a: { file: string; timeout: number; 'keep-on-failure': boolean }): Promise<void> {
+async function up(a: { file: string; timeout?: number; cores?: number; 'keep-on-failure': boolean }): Promise<void> {
   needRoot('up');
   const failAt = process.env[FAIL_AT_ENV] || undefined;
-  const { state, converge } = await labUp(a.file, { timeoutMs: a.timeout * 1000, out: print, failAt });
+  if (a.timeout !== undefined && !(a.timeout > 0)) throw new IiptranError('IIPTRAN_ERR_USAGE', `--timeout must be a positive number of seconds (got ${a.timeout})`);
+  if (a.cores !== undefined && !(Number.isInteger(a.cores) && a.cores > 0)) throw new IiptranError('IIPTRAN_ERR_USAGE', `--cores must be a positive integer (got ${a.cores})`);
+  const { state, converge, scale } = await labUp(a.file, { timeoutS: a.timeout, parallelism: a.cores, out: print, failAt });
   print('');
   print(renderStatus(converge.status, converge.reach));
   if (converge.converged) {
@@ -53,7 +57,7 @@ async function up(a: { file: string; timeout: number; 'keep-on-failure': boolean
     print(`try: iiptran lab exec ${state.model.nodes[0]!.name} -- ping ${state.model.nodes.at(-1)!.name}    iiptran lab show ${state.model.nodes[0]!.name} routes    iiptran lab down ${state.name}`);
     return;
   }
-  print(`lab ${state.name} did NOT converge within ${a.timeout} s:`);
+  print(`lab ${state.name} did NOT converge within ${Math.round(scale.convergeMs / 1000)} s:`);
   for (const p of converge.problems) print(`  - ${p}`);
   if (a['keep-on-failure']) {
     print(`left running for inspection (iiptran lab status ${state.name}); remove it with: iiptran lab down ${state.name}`);
@@ -133,7 +137,8 @@ export const labCommand: CommandModule = {
         (y) =>
           y
             .positional('file', { type: 'string', demandOption: true, describe: 'topology YAML (see README, "Topology labs")' })
-            .option('timeout', { type: 'number', default: 60, describe: 'seconds to wait for convergence' })
+            .option('timeout', { type: 'number', describe: 'seconds to wait for convergence (default: 60, times nodes / (8 x cores) above 8 nodes per core); more than the default also stretches the per-daemon start-up deadline' })
+            .option('cores', { type: 'number', describe: `size start-up windows (${IIPTRAN_STARTS_PER_CORE} iiptran and ${BIRD_STARTS_PER_CORE} BIRD start-ups per core) and deadlines for this many cores (default: all this process may use, ${os.availableParallelism()} here)` })
             .option('keep-on-failure', { type: 'boolean', default: false, describe: 'leave a lab that did not converge running for inspection' })
             .example('$0 lab up topologies/triangle.yaml', 'three BIRD/OSPF nodes; ends with a summary table')
             .epilog(`State, configs, keys (0600) and logs go to /run/iiptran/lab/NAME/. A failing step rolls back everything created so far.\nTest hook: ${FAIL_AT_ENV}=<step> fails that step (namespaces, underlay, nat, keys, configs, daemons, routing, converge).`),

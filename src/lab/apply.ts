@@ -16,16 +16,21 @@ import { addNs, listNs, run } from './netns.js';
 import { REPO_ROOT } from './pair-lab.js';
 import { loadTopology } from './topology.js';
 import { buildModel } from './topology-model.js';
-import { planLab, type Action, type Step } from './plan.js';
+import { flatActions, planLab, type Action, type Step } from './plan.js';
 import { labDir, nodePaths, readState, saveState, type LabState } from './state.js';
 import { teardown } from './teardown.js';
-import { waitConverged, type ConvergeResult } from './converge.js';
+import { renderMilestones, requireFping, waitConverged, type ConvergeResult } from './converge.js';
+import { birdReady } from './bird-ctl.js';
+import { labScale, mapLimit, probeConcurrency, StartWindow, waveCount, type LabScale } from './waves.js';
 
 /** Test hook: `IIPTRAN_LAB_FAIL_AT=<step>` makes `lab up` fail as that step begins. */
 export const FAIL_AT_ENV = 'IIPTRAN_LAB_FAIL_AT';
 
 export interface UpOptions {
-  timeoutMs: number;
+  /** `--timeout`: the convergence wait in seconds; undefined: scaled to the lab (waves.ts). */
+  timeoutS?: number | undefined;
+  /** Cores to size windows and deadlines for; default os.availableParallelism(). */
+  parallelism?: number | undefined;
   out: (line: string) => void;
   failAt?: string | undefined;
 }
@@ -50,21 +55,43 @@ function tail(file: string | null, lines = 15): string {
   }
 }
 
-async function waitReady(a: Extract<Action, { kind: 'spawn' }>, pid: number, exited: () => number | null): Promise<void> {
-  const deadline = Date.now() + 20000;
+/** What the actions of one step share: how many run at once, the daemons' start windows and deadline, the abort on first failure, and timings. */
+interface StepContext {
+  concurrency: number;
+  windows: Record<'iiptran' | 'bird', StartWindow>;
+  readyMs: number;
+  abort: AbortController;
+  /** Spawn-to-ready time of each daemon started in this step. */
+  readyTimes: number[];
+  /** Daemons spawned so far in this step. */
+  spawned: number;
+}
+
+async function waitReady(a: Extract<Action, { kind: 'spawn' }>, pid: number, exited: () => number | null, ctx: StepContext): Promise<void> {
+  const t0 = Date.now();
+  const deadline = t0 + ctx.readyMs;
   for (;;) {
+    if (ctx.abort.signal.aborted) throw ctx.abort.signal.reason;
     const code = exited();
     if (code !== null) throw new IiptranError('IIPTRAN_ERR_LAB', `${a.role} on node ${a.node} (pid ${pid}) exited with ${code} during start-up; ${a.log}:\n${tail(a.log)}`);
     const ok = 'control' in a.ready
       ? await controlCall(a.ready.control, 'ping', {}, 1000).then(() => true, () => false)
-      : (await run('birdc', ['-s', a.ready.birdc, 'show', 'status'], { allowFail: true, timeoutMs: 2000 })).code === 0;
-    if (ok) return;
-    if (Date.now() > deadline) throw new IiptranError('IIPTRAN_ERR_LAB', `${a.role} on node ${a.node} (pid ${pid}) did not become ready in 20 s; ${a.log}:\n${tail(a.log)}`);
+      : await birdReady(a.ready.birdc);
+    if (ok) {
+      ctx.readyTimes.push(Date.now() - t0);
+      return;
+    }
+    if (Date.now() > deadline) {
+      throw new IiptranError(
+        'IIPTRAN_ERR_LAB',
+        `${a.role} on node ${a.node} (pid ${pid}) did not become ready in ${Math.round(ctx.readyMs / 1000)} s (the deadline grows with the lab's size per core and with --timeout); ${a.log}:\n${tail(a.log)}`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-async function perform(a: Action, s: LabState, pending: Promise<void>[]): Promise<void> {
+async function perform(a: Action, s: LabState, pending: Promise<void>[], ctx: StepContext): Promise<void> {
   switch (a.kind) {
     case 'netns':
       s.namespaces.push(a.ns);
@@ -106,6 +133,8 @@ async function perform(a: Action, s: LabState, pending: Promise<void>[]): Promis
       return;
     }
     case 'spawn': {
+      const win = ctx.windows[a.role];
+      await win.enter();
       fs.mkdirSync(path.dirname(a.log), { recursive: true });
       const fd = fs.openSync(a.log, 'a');
       // Own session and no pipes back to us: the daemon must outlive `lab up`.
@@ -113,12 +142,33 @@ async function perform(a: Action, s: LabState, pending: Promise<void>[]): Promis
       fs.closeSync(fd);
       child.on('error', () => {});
       child.unref();
-      if (child.pid === undefined) throw new IiptranError('IIPTRAN_ERR_LAB', `cannot start ${a.argv.join(' ')} in ${a.ns}`);
+      if (child.pid === undefined) {
+        const e = new IiptranError('IIPTRAN_ERR_LAB', `cannot start ${a.argv.join(' ')} in ${a.ns}`);
+        win.fail(e);
+        throw e;
+      }
       s.processes.push({ pid: child.pid, role: a.role, node: a.node, ns: a.ns, log: a.log });
+      ctx.spawned++;
       saveState(s);
-      pending.push(waitReady(a, child.pid, () => child.exitCode ?? (child.signalCode !== null ? 128 : null)));
+      const ready = waitReady(a, child.pid, () => child.exitCode ?? (child.signalCode !== null ? 128 : null), ctx);
+      pending.push(
+        ready.then(
+          () => win.leave(),
+          (e) => {
+            // The first failure stops the step: no further spawns, and the others stop waiting.
+            win.fail(e);
+            if (!ctx.abort.signal.aborted) ctx.abort.abort(e);
+            win.leave();
+            throw e;
+          },
+        ),
+      );
       return;
     }
+    case 'group':
+      if (a.parallel) await mapLimit(a.actions, ctx.concurrency, (x) => perform(x, s, pending, ctx));
+      else for (const x of a.actions) await perform(x, s, pending, ctx);
+      return;
     case 'converge':
       return;
   }
@@ -127,6 +177,55 @@ async function perform(a: Action, s: LabState, pending: Promise<void>[]): Promis
 export interface UpResult {
   state: LabState;
   converge: ConvergeResult;
+  scale: LabScale;
+}
+
+function stepContext(scale: LabScale): StepContext {
+  return {
+    concurrency: probeConcurrency(scale.parallelism),
+    windows: { iiptran: new StartWindow(scale.window.iiptran), bird: new StartWindow(scale.window.bird) },
+    readyMs: scale.readyMs,
+    abort: new AbortController(),
+    readyTimes: [],
+    spawned: 0,
+  };
+}
+
+/** Performs a step's actions in order; spawns go through the windows and the step ends when every daemon answers, or at the first failure. */
+async function runStep(st: Step, s: LabState, ctx: StepContext, out: (line: string) => void): Promise<void> {
+  const pending: Promise<void>[] = [];
+  const spawns = flatActions([st]).filter((a) => a.kind === 'spawn').length;
+  // A 100-daemon step takes a while: say how far it got every few seconds.
+  const progress = spawns > 0 ? setInterval(() => out(`      ${ctx.readyTimes.length}/${spawns} answering`), 5000) : null;
+  const stopped = () => {
+    if (spawns > 0) out(`      stopped starting daemons: ${ctx.spawned} of ${spawns} had been started`);
+  };
+  try {
+    for (const a of st.actions) await perform(a, s, pending, ctx);
+  } catch (e) {
+    ctx.abort.abort(e);
+    await Promise.allSettled(pending);
+    stopped();
+    throw e;
+  } finally {
+    if (progress !== null) clearInterval(progress);
+  }
+  const results = await Promise.allSettled(pending);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) {
+    stopped();
+    throw ctx.abort.signal.aborted ? ctx.abort.signal.reason : failed.reason;
+  }
+}
+
+function startSummary(st: Step, ctx: StepContext): string {
+  const spawned = flatActions([st]).filter((a): a is Extract<Action, { kind: 'spawn' }> => a.kind === 'spawn');
+  if (spawned.length === 0) return '';
+  const t = [...ctx.readyTimes].sort((x, y) => x - y);
+  const role = spawned[0]!.role;
+  const win = ctx.windows[role];
+  const median = t[Math.floor(t.length / 2)] ?? 0;
+  return ` (${spawned.length} started, at most ${win.peak} at once (window ${win.size}, ${waveCount(spawned.length, win.size)} waves); spawn to answer: median ${median} ms, max ${t.at(-1) ?? 0} ms)`;
 }
 
 export async function labUp(file: string, o: UpOptions): Promise<UpResult> {
@@ -137,6 +236,7 @@ export async function labUp(file: string, o: UpOptions): Promise<UpResult> {
   if (readState(model.name) !== null || clash.length > 0) {
     throw new IiptranError('IIPTRAN_ERR_LAB', `lab ${model.name} already exists (${clash.length > 0 ? `namespaces ${clash.join(', ')}` : dir}); run \`iiptran lab down ${model.name}\` first`);
   }
+  await requireFping();
   const liveness = daemonSupportsLiveness();
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const nodes = Object.fromEntries(model.nodes.map((n) => [n.name, nodePaths(model.name, model, n.name)]));
@@ -161,6 +261,9 @@ export async function labUp(file: string, o: UpOptions): Promise<UpResult> {
   o.out(`lab ${model.name}: ${model.nodes.length} nodes, ${model.routers.length} routers, ${model.segments.length} segments, ${model.vlinks.length} vlinks; state in ${dir}`);
   if (!liveness) o.out('note: this iiptran build has no vlink liveness; vlink state follows OSPF dead timers only');
 
+  const scale = labScale(model.nodes.length, { parallelism: o.parallelism, timeoutS: o.timeoutS });
+  o.out(`sizing for ${scale.parallelism} core${scale.parallelism === 1 ? '' : 's'}: at most ${scale.window.iiptran} iiptran and ${scale.window.bird} BIRD start-ups at once, ${Math.round(scale.readyMs / 1000)} s for each to answer, ${Math.round(scale.convergeMs / 1000)} s to converge`);
+
   let step = '';
   try {
     for (const [i, st] of steps.entries()) {
@@ -169,10 +272,9 @@ export async function labUp(file: string, o: UpOptions): Promise<UpResult> {
       const t0 = Date.now();
       o.out(`[${i + 1}/${steps.length}] ${st.name}: ${st.title}`);
       if (o.failAt === st.name) throw new IiptranError('IIPTRAN_ERR_LAB', `injected failure at step "${st.name}" (${FAIL_AT_ENV})`);
-      const pending: Promise<void>[] = [];
-      for (const a of st.actions) await perform(a, s, pending);
-      await Promise.all(pending);
-      o.out(`      done in ${Date.now() - t0} ms`);
+      const ctx = stepContext(scale);
+      await runStep(st, s, ctx, o.out);
+      o.out(`      done in ${Date.now() - t0} ms${startSummary(st, ctx)}`);
     }
   } catch (e) {
     s.status = 'failed';
@@ -184,14 +286,15 @@ export async function labUp(file: string, o: UpOptions): Promise<UpResult> {
   }
 
   const conv = steps.find((x) => x.name === 'converge')!;
-  o.out(`[${steps.length}/${steps.length}] converge: ${conv.title} (up to ${Math.round(o.timeoutMs / 1000)} s)`);
+  o.out(`[${steps.length}/${steps.length}] converge: ${conv.title} (up to ${Math.round(scale.convergeMs / 1000)} s)`);
   if (o.failAt === 'converge') {
     await teardown(model.name);
     throw new IiptranError('IIPTRAN_ERR_LAB', `injected failure at step "converge" (${FAIL_AT_ENV})`);
   }
-  const converge = await waitConverged(s, o.timeoutMs, (p) => o.out(`      waiting: ${p[0]}${p.length > 1 ? ` (+${p.length - 1} more)` : ''}`));
+  const converge = await waitConverged(s, scale.convergeMs, (p) => o.out(`      waiting: ${p[0]}${p.length > 1 ? ` (+${p.length - 1} more)` : ''}`));
+  o.out(`      ${converge.converged ? 'converged' : 'gave up'} after ${(converge.elapsedMs / 1000).toFixed(1)} s; each condition first held at: ${renderMilestones(converge.milestones)}`);
   s.status = converge.converged ? 'up' : 'degraded';
   converge.status.status = s.status;
   saveState(s);
-  return { state: s, converge };
+  return { state: s, converge, scale };
 }

@@ -21,7 +21,14 @@ export type Action =
   /** ike_auth pubkey: one fresh Ed25519 pair per node; the private key 0600, the public key to the node and to each IKE peer. */
   | { kind: 'authkey'; node: string; privatePath: string; publicPaths: string[] }
   | { kind: 'spawn'; role: 'iiptran' | 'bird'; node: string; ns: string; argv: string[]; log: string; ready: { control: string } | { birdc: string } }
-  | { kind: 'converge' };
+  | { kind: 'converge' }
+  /**
+   * Actions in order, or (parallel) each at the same time as its siblings, a bounded number
+   * at once: a 100-node lab's thousand `ip` commands in sequence take longer than its daemons
+   * need to converge. Only independent actions (different namespaces, different veths) go in
+   * one parallel group.
+   */
+  | { kind: 'group'; parallel: boolean; actions: Action[] };
 
 export interface Step {
   /** Stable name: progress output and IIPTRAN_LAB_FAIL_AT use it. */
@@ -44,40 +51,52 @@ export interface PlanEnv {
 const ipn = (ns: string, ...args: string[]): Action => ({ kind: 'cmd', ns: null, argv: ['ip', '-n', ns, ...args] });
 const inNs = (ns: string, ...argv: string[]): Action => ({ kind: 'cmd', ns, argv });
 
+export type PlainAction = Exclude<Action, { kind: 'group' }>;
+
+/** Every action of the plan in order, groups opened: for tests and for counting. */
+export function flatActions(steps: Step[]): PlainAction[] {
+  const open = (a: Action): PlainAction[] => (a.kind === 'group' ? a.actions.flatMap(open) : [a]);
+  return steps.flatMap((s) => s.actions.flatMap(open));
+}
+
 export function planLab(m: LabModel, env: PlanEnv): Step[] {
   const allNs = [...m.nodes.map((n) => n.ns), ...m.routers.map((r) => r.ns), ...m.segments.map((s) => s.ns)];
   const steps: Step[] = [];
 
-  const ns: Action[] = [];
-  for (const n of allNs) ns.push({ kind: 'netns', ns: n });
-  for (const n of [...m.nodes, ...m.routers]) {
-    // Nodes forward too: OSPF reroutes transit traffic through them. rp_filter off because
-    // a rerouted reply may legitimately arrive on another vlink than the one it left by.
-    ns.push(inNs(n.ns, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0'));
-  }
-  for (const n of allNs) ns.push({ kind: 'file', path: `/etc/netns/${n}/hosts`, content: hostsFile(m), mode: 0o644, external: true });
-  steps.push({ name: 'namespaces', title: `create ${allNs.length} namespaces, enable forwarding`, actions: ns });
+  const seq = (actions: Action[]): Action => ({ kind: 'group', parallel: false, actions });
+  const par = (actions: Action[]): Action => ({ kind: 'group', parallel: true, actions });
+  const forwarding = new Set([...m.nodes, ...m.routers].map((n) => n.ns));
+  const ns = allNs.map((n) =>
+    seq([
+      { kind: 'netns', ns: n },
+      // Nodes forward too: OSPF reroutes transit traffic through them. rp_filter off because
+      // a rerouted reply may legitimately arrive on another vlink than the one it left by.
+      ...(forwarding.has(n) ? [inNs(n, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0')] : []),
+      { kind: 'file', path: `/etc/netns/${n}/hosts`, content: hostsFile(m), mode: 0o644, external: true },
+    ]),
+  );
+  steps.push({ name: 'namespaces', title: `create ${allNs.length} namespaces, enable forwarding`, actions: [par(ns)] });
 
-  const ul: Action[] = [];
-  for (const s of m.segments) {
-    ul.push(ipn(s.ns, 'link', 'add', SEGMENT_BRIDGE, 'type', 'bridge', 'stp_state', '0'));
-    ul.push(ipn(s.ns, 'link', 'set', SEGMENT_BRIDGE, 'up'));
-  }
-  for (const v of m.veths) {
+  // Bridges first (veths become their ports), then each veth on its own, then what needs the
+  // veths up: VN prefixes on lo, gateways, router routes.
+  const bridges = m.segments.map((s) => seq([ipn(s.ns, 'link', 'add', SEGMENT_BRIDGE, 'type', 'bridge', 'stp_state', '0'), ipn(s.ns, 'link', 'set', SEGMENT_BRIDGE, 'up')]));
+  const veths = m.veths.map((v) => {
     const mtu = String(m.underlayMtu);
-    ul.push({ kind: 'cmd', ns: null, argv: ['ip', 'link', 'add', v.a.ifname, 'netns', v.a.ns, 'mtu', mtu, 'type', 'veth', 'peer', 'name', v.b.ifname, 'netns', v.b.ns, 'mtu', mtu] });
+    const a: Action[] = [{ kind: 'cmd', ns: null, argv: ['ip', 'link', 'add', v.a.ifname, 'netns', v.a.ns, 'mtu', mtu, 'type', 'veth', 'peer', 'name', v.b.ifname, 'netns', v.b.ns, 'mtu', mtu] }];
     for (const end of [v.a, v.b]) {
-      if (end.address !== null) ul.push(ipn(end.ns, 'addr', 'add', end.address, 'dev', end.ifname));
-      else ul.push(ipn(end.ns, 'link', 'set', end.ifname, 'master', SEGMENT_BRIDGE));
-      ul.push(ipn(end.ns, 'link', 'set', end.ifname, 'up'));
+      if (end.address !== null) a.push(ipn(end.ns, 'addr', 'add', end.address, 'dev', end.ifname));
+      else a.push(ipn(end.ns, 'link', 'set', end.ifname, 'master', SEGMENT_BRIDGE));
+      a.push(ipn(end.ns, 'link', 'set', end.ifname, 'up'));
     }
-  }
-  for (const n of m.nodes) {
-    ul.push(ipn(n.ns, 'addr', 'add', n.vn, 'dev', 'lo'));
-    if (n.gateway !== null) ul.push(ipn(n.ns, 'route', 'add', 'default', 'via', n.gateway, 'dev', NODE_UNDERLAY_IF));
-  }
-  for (const r of m.routers) for (const rt of r.routes) ul.push(ipn(r.ns, 'route', 'add', rt.dst, 'via', rt.via));
-  steps.push({ name: 'underlay', title: `build the underlay: ${m.segments.length} segments, ${m.veths.length} veths, ${m.routers.length} routers`, actions: ul });
+    return seq(a);
+  });
+  const nodeNets = m.nodes.map((n) => seq([ipn(n.ns, 'addr', 'add', n.vn, 'dev', 'lo'), ...(n.gateway !== null ? [ipn(n.ns, 'route', 'add', 'default', 'via', n.gateway, 'dev', NODE_UNDERLAY_IF)] : [])]));
+  const routes = m.routers.map((r) => seq(r.routes.map((rt) => ipn(r.ns, 'route', 'add', rt.dst, 'via', rt.via))));
+  steps.push({
+    name: 'underlay',
+    title: `build the underlay: ${m.segments.length} segments, ${m.veths.length} veths, ${m.routers.length} routers`,
+    actions: [par(bridges), par(veths), par([...nodeNets, ...routes])],
+  });
 
   const nat: Action[] = [];
   for (const r of m.routers) {

@@ -1,11 +1,15 @@
 // What a running lab looks like right now: per node, whether its daemons answer, each vlink's
-// state from the control socket, OSPF neighbours from birdc, and which other VN prefixes
+// state from the control socket, OSPF neighbours from BIRD's control socket, and which other VN prefixes
 // have a kernel route. Shared by `lab status` and the convergence wait of `lab up`.
 
+import os from 'node:os';
+import { createHash } from 'node:crypto';
 import { controlCall } from '../control/control-client.js';
-import { run } from './netns.js';
 import { table } from './table.js';
 import { parseOspfNeighbors, type OspfNeighbor } from './bird.js';
+import { birdCommand } from './bird-ctl.js';
+import { nodeRoutes, rssKiB } from './node-proc.js';
+import { mapLimit, probeConcurrency } from './waves.js';
 import type { LabState } from './state.js';
 import { faultKey } from './fault.js';
 
@@ -16,12 +20,16 @@ export interface NodeStatus {
   underlay: string;
   routing: 'static' | 'bird';
   daemon: boolean;
-  /** null for static routing; false when birdc cannot reach BIRD. */
+  /** null for static routing; false when BIRD does not answer on its control socket. */
   bird: boolean | null;
   links: { name: string; state: string; peer: string }[];
   neighbors: OspfNeighbor[];
   /** Other nodes whose VN prefix has a kernel route here. */
   routesTo: string[];
+  /** Digest of those routes with their next hops: convergence waits until it stops changing. */
+  routeDigest: string;
+  /** Resident memory of the node's daemons in KiB (null: not running; bird null too for static routing). */
+  rssKiB: { iiptran: number | null; bird: number | null };
 }
 
 export interface VlinkStatus {
@@ -49,31 +57,34 @@ const isFull = (s: string | null) => s !== null && s.startsWith('Full');
 async function nodeStatus(s: LabState, name: string): Promise<NodeStatus> {
   const m = s.model.nodes.find((n) => n.name === name)!;
   const p = s.nodes[name]!;
-  const st: NodeStatus = { node: name, ns: m.ns, vn: m.vn, underlay: m.underlayAddr, routing: m.routing, daemon: false, bird: m.routing === 'bird' ? false : null, links: [], neighbors: [], routesTo: [] };
+  const st: NodeStatus = { node: name, ns: m.ns, vn: m.vn, underlay: m.underlayAddr, routing: m.routing, daemon: false, bird: m.routing === 'bird' ? false : null, links: [], neighbors: [], routesTo: [], routeDigest: '', rssKiB: { iiptran: rssKiB(s, name, 'iiptran'), bird: rssKiB(s, name, 'bird') } };
   const [links, birdc, routes] = await Promise.all([
-    controlCall(p.socket, 'show', { what: 'links' }, 2000).catch(() => null),
-    p.birdSocket === null ? null : run('birdc', ['-s', p.birdSocket, 'show', 'ospf', 'neighbors'], { allowFail: true, timeoutMs: 3000 }),
-    run('ip', ['-n', m.ns, '-j', '-4', 'route', 'show'], { allowFail: true }),
+    controlCall(p.socket, 'show', { what: 'links' }, 5000).catch(() => null),
+    p.birdSocket === null ? null : birdCommand(p.birdSocket, 'show ospf neighbors', 5000).catch(() => null),
+    nodeRoutes(s, name),
   ]);
   if (links !== null) {
     st.daemon = true;
     st.links = (links as { links: { name: string; state: string }[] }).links.map((l) => ({ name: l.name, state: l.state, peer: l.name.replace(/^vl-/, '') }));
   }
-  if (birdc !== null && birdc.code === 0) {
+  if (birdc !== null && birdc.code < 8000) {
     st.bird = true;
-    st.neighbors = parseOspfNeighbors(birdc.stdout);
+    st.neighbors = parseOspfNeighbors(birdc.text);
   }
-  if (routes.code === 0 && routes.stdout.trim() !== '') {
-    // The guard's unreachable routes (io/guard.ts) cover VN prefixes but reach nothing.
-    const reachable = (JSON.parse(routes.stdout) as { dst: string; type?: string }[]).filter((r) => r.type === undefined || r.type === 'unicast');
-    const dsts = new Set(reachable.map((r) => (r.dst.includes('/') ? r.dst : `${r.dst}/32`)));
+  if (routes !== null) {
+    const rts = routes;
+    const dsts = new Set(rts.map((r) => r.dst));
     st.routesTo = s.model.nodes.filter((o) => o.name !== name && dsts.has(o.vn)).map((o) => o.name);
+    const vns = new Set(s.model.nodes.map((o) => o.vn));
+    const hops = rts.filter((r) => vns.has(r.dst)).map((r) => `${r.dst} ${[r, ...(r.nexthops ?? [])].map((h) => `${h.dev ?? ''}/${h.gateway ?? ''}`).join(',')}`);
+    st.routeDigest = createHash('sha256').update(hops.sort().join('\n')).digest('hex').slice(0, 16);
   }
   return st;
 }
 
-export async function labStatus(s: LabState): Promise<LabStatus> {
-  const nodes = await Promise.all(s.model.nodes.map((n) => nodeStatus(s, n.name)));
+/** Probes every node, a bounded number at a time: 100 nodes probed at once starve the daemons that must answer. */
+export async function labStatus(s: LabState, concurrency = probeConcurrency(os.availableParallelism())): Promise<LabStatus> {
+  const nodes = await mapLimit(s.model.nodes, concurrency, (n) => nodeStatus(s, n.name));
   const by = new Map(nodes.map((n) => [n.node, n]));
   const faults = new Set(s.faults.map(([a, b]) => faultKey(a, b)));
   const vlinks = s.model.vlinks.map((v) => {

@@ -5,10 +5,12 @@
 // sweeps by the lab's namespace prefix, so a crash at any point leaves nothing stranded.
 
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { listNs, run } from './netns.js';
 import { labNsPrefix } from './topology-model.js';
 import { labDir, readState, type LabState } from './state.js';
+import { labScale, mapLimit, probeConcurrency } from './waves.js';
 
 function alive(pid: number): boolean {
   try {
@@ -28,9 +30,31 @@ function isOurs(pid: number, dir: string): boolean {
   }
 }
 
-async function nsPids(ns: string): Promise<number[]> {
-  const r = await run('ip', ['netns', 'pids', ns], { allowFail: true });
-  return r.stdout.split(/\s+/).filter(Boolean).map(Number).filter((p) => p !== process.pid);
+/**
+ * Every process (but this one) whose network namespace is one of `namespaces`: one pass over
+ * /proc comparing namespace inodes, what `ip netns pids` does once per namespace (105 passes
+ * over every process on the machine for a 100-node lab took seconds).
+ */
+function nsPids(namespaces: string[]): number[] {
+  const key = (st: fs.Stats) => `${st.dev}:${st.ino}`;
+  const wanted = new Set<string>();
+  for (const ns of namespaces) {
+    try {
+      wanted.add(key(fs.statSync(`/run/netns/${ns}`)));
+    } catch {
+      /* already gone */
+    }
+  }
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      if (wanted.has(key(fs.statSync(`/proc/${d}/ns/net`)))) out.push(Number(d));
+    } catch {
+      /* exited, or a kernel thread */
+    }
+  }
+  return out;
 }
 
 export async function teardown(name: string, log: (m: string) => void = () => {}): Promise<{ namespaces: number; processes: number }> {
@@ -41,7 +65,7 @@ export async function teardown(name: string, log: (m: string) => void = () => {}
 
   const pids = new Set<number>();
   for (const p of s?.processes ?? []) if (alive(p.pid) && isOurs(p.pid, dir)) pids.add(p.pid);
-  for (const ns of namespaces) for (const p of await nsPids(ns)) pids.add(p);
+  for (const p of nsPids(namespaces)) pids.add(p);
   for (const p of pids) {
     try {
       process.kill(p, 'SIGTERM');
@@ -49,7 +73,8 @@ export async function teardown(name: string, log: (m: string) => void = () => {}
       /* exited meanwhile */
     }
   }
-  const deadline = Date.now() + 3000;
+  // 3 s lets a few daemons stop cleanly; a hundred on a small machine need longer.
+  const deadline = Date.now() + 3000 * labScale(s?.model.nodes.length ?? 0).factor;
   while ([...pids].some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   for (const p of pids) {
     if (!alive(p)) continue;
@@ -60,7 +85,8 @@ export async function teardown(name: string, log: (m: string) => void = () => {}
       /* gone */
     }
   }
-  for (const ns of namespaces) await run('ip', ['netns', 'del', ns], { allowFail: true });
+  // A few at a time: one after another, a 100-node lab's 105 namespaces take seconds.
+  await mapLimit(namespaces, probeConcurrency(os.availableParallelism()), (ns) => run('ip', ['netns', 'del', ns], { allowFail: true }));
   for (const f of s?.files ?? []) fs.rmSync(f, { recursive: true, force: true });
   try {
     for (const d of fs.readdirSync('/etc/netns')) if (d.startsWith(prefix)) fs.rmSync(path.join('/etc/netns', d), { recursive: true, force: true });

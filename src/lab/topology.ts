@@ -53,6 +53,7 @@ export interface Topology {
   ikeAuth: IkeAuth;
   suite: Suite;
   encap: Encap;
+  /** routing bird: BFD (100 ms x 3) on every vlink; default true. */
   bfd: boolean;
   ospf: { hello: number; dead: number };
   liveness: Liveness | null;
@@ -158,7 +159,9 @@ class TopologyValidator extends SchemaValidator {
     const encap = this.oneOf(top, 'encap', [], ['udp', 'esp'] as const, DEFAULTS.encap);
     const routing = this.oneOf(top, 'routing', [], ['static', 'bird'] as const, DEFAULTS.routing);
     const logLevel = this.oneOf(top, 'log_level', [], LOG_LEVELS, 'info');
-    const bfd = this.boolean(top, 'bfd', [], false);
+    // BFD by default: it sees a silent vlink in 300 ms on its own, where liveness's carrier-off
+    // can wait up to a further second in the kernel's link-watch before BIRD hears of it.
+    const bfd = this.boolean(top, 'bfd', [], true);
     const ospf = { ...DEFAULTS.ospf };
     if (this.present(top, 'ospf')) {
       const o = this.mapping(top['ospf'], ['ospf'], ['hello', 'dead']);

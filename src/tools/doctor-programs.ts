@@ -21,7 +21,8 @@ export interface ProgramInfo {
 
 export const PROGRAMS: Readonly<Record<string, ProgramInfo>> = {
   ip: { pkg: 'iproute2', version: ['-V'], level: 'required', usedBy: 'daemon routes and the guard\'s unreachable routes (vn_prefixes), labs and tests: netns, veth, bridges' },
-  ping: { pkg: 'iputils-ping', version: ['-V'], level: 'required', usedBy: 'labs (convergence check), tests, demo' },
+  ping: { pkg: 'iputils-ping', version: ['-V'], level: 'required', usedBy: 'tests, demo' },
+  fping: { pkg: 'fping', version: ['--version'], level: 'required', usedBy: 'labs: the convergence check pings every VN address with it' },
   sysctl: { pkg: 'procps', version: ['--version'], level: 'required', usedBy: 'labs: forwarding in router namespaces' },
   unshare: { pkg: 'util-linux', version: ['--version'], level: 'required', usedBy: 'tests: a private /run per charon' },
   mount: { pkg: 'mount', version: ['--version'], level: 'required', usedBy: 'tests: a private /run per charon' },

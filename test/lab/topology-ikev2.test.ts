@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { TopologyError, loadTopology, parseTopology } from '../../src/lab/topology.js';
 import { buildModel } from '../../src/lab/topology-model.js';
-import { planLab, type Action } from '../../src/lab/plan.js';
+import { flatActions, planLab, type Action } from '../../src/lab/plan.js';
 import { nodePaths } from '../../src/lab/state.js';
 import { LAB_DPD_INTERVAL_S, LAB_IKE_RETRY_MAX_S, nodeConfigYaml } from '../../src/lab/node-config.js';
 import { parseNodeConfig } from '../../src/control/config.js';
@@ -39,7 +39,7 @@ test('nat.yaml uses ikev2: the node behind the NAT initiates, identities are rea
 test('plan: one PSK action per vlink, naming both ends; no key files', () => {
   const m = buildModel(parseTopology('name: t\nkeying: ikev2\nsuite: chacha20-poly1305\nnodes: { a: {}, b: {}, c: {} }\nsegments: { s: {} }\nunderlay: [[a, s], [b, s], [c, s]]\nvlinks: full-mesh\n'));
   const steps = planLab(m, { labDir: '/run/iiptran/lab/t', cli: '/x/bin/iiptran.js', nodeBin: '/usr/bin/node', nodePaths: (n) => nodePaths('t', m, n), liveness: true });
-  const all = steps.flatMap((s) => s.actions);
+  const all = flatActions(steps);
   const psks = all.filter((a): a is Extract<Action, { kind: 'psk' }> => a.kind === 'psk');
   assert.equal(all.filter((a) => a.kind === 'key').length, 0);
   assert.deepEqual(psks.map((a) => a.paths), [
@@ -67,7 +67,7 @@ test('triangle.yaml: ikev2 with ike_auth pubkey; ring.yaml: ikev2 with PSKs', ()
 test('ike_auth pubkey: one Ed25519 pair per node, public keys to each peer, configs name them; lab IKE timers', () => {
   const m = buildModel(parseTopology('name: t\nkeying: ikev2\nike_auth: pubkey\nnodes: { a: {}, b: {}, c: {} }\nsegments: { s: {} }\nunderlay: [[a, s], [b, s], [c, s]]\nvlinks: [[a, b], [b, c]]\n'));
   const steps = planLab(m, env(m));
-  const all = steps.flatMap((s) => s.actions);
+  const all = flatActions(steps);
   assert.equal(all.filter((a) => a.kind === 'psk' || a.kind === 'key').length, 0);
   const pairs = all.filter((a): a is Extract<Action, { kind: 'authkey' }> => a.kind === 'authkey');
   assert.deepEqual(pairs.map((a) => [a.privatePath, a.publicPaths]), [
@@ -91,7 +91,7 @@ test('ike_auth pubkey: one Ed25519 pair per node, public keys to each peer, conf
 test('ike_auth: per-node override; both ends of a vlink must agree; only with keying ikev2', () => {
   const t = parseTopology('name: t\nkeying: ikev2\nike_auth: pubkey\nnodes: { a: {}, b: {}, c: { ike_auth: psk }, d: { ike_auth: psk } }\nsegments: { s: {} }\nunderlay: [[a, s], [b, s], [c, s], [d, s]]\nvlinks: [[a, b], [c, d]]\n');
   const m = buildModel(t);
-  const all = planLab(m, env(m)).flatMap((s) => s.actions);
+  const all = flatActions(planLab(m, env(m)));
   assert.deepEqual(all.filter((a) => a.kind === 'authkey').map((a) => a.kind === 'authkey' && a.node), ['a', 'b']);
   assert.deepEqual(all.filter((a) => a.kind === 'psk').map((a) => a.kind === 'psk' && a.paths[0]), ['/run/iiptran/lab/t/c/keys/c-d.psk']);
   const bad = (yaml: string) => {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TopologyError, loadTopology, parseTopology } from '../../src/lab/topology.js';
 import { buildModel, vlinkSpi } from '../../src/lab/topology-model.js';
-import { planLab, STEP_NAMES, type Action } from '../../src/lab/plan.js';
+import { flatActions, planLab, STEP_NAMES, type PlainAction } from '../../src/lab/plan.js';
 import { nodePaths } from '../../src/lab/state.js';
 import { birdConfig, parseOspfNeighbors } from '../../src/lab/bird.js';
 import { nodeConfigYaml } from '../../src/lab/node-config.js';
@@ -33,7 +33,7 @@ vlinks: [[a, b]]
 `;
 
 test('shipped topologies validate, each with a leading comment', () => {
-  for (const f of ['pair.yaml', 'triangle.yaml', 'ring.yaml', 'nat.yaml']) {
+  for (const f of ['pair.yaml', 'triangle.yaml', 'ring.yaml', 'nat.yaml', 'ring100.yaml']) {
     const m = buildModel(shipped(f));
     assert.ok(m.nodes.length >= 2, f);
     assert.match(fs.readFileSync(path.join(REPO_ROOT, 'topologies', f), 'utf8'), /^# \S+: /, `${f} starts with a comment saying what it shows`);
@@ -177,8 +177,8 @@ test('plan: named steps in order; namespaces, keys 0600 per direction, daemons d
   const m = buildModel({ ...shipped('triangle.yaml'), keying: 'manual' });
   const steps = planLab(m, { labDir: '/run/iiptran/lab/triangle', cli: '/x/bin/iiptran.js', nodeBin: '/usr/bin/node', nodePaths: (n) => nodePaths('triangle', m, n), liveness: true });
   assert.deepEqual(steps.map((s) => s.name), [...STEP_NAMES]);
-  const all = steps.flatMap((s) => s.actions);
-  const of = <K extends Action['kind']>(k: K) => all.filter((a): a is Extract<Action, { kind: K }> => a.kind === k);
+  const all = flatActions(steps);
+  const of = <K extends PlainAction['kind']>(k: K) => all.filter((a): a is Extract<PlainAction, { kind: K }> => a.kind === k);
   assert.deepEqual(of('netns').map((a) => a.ns), ['iil-triangle-a', 'iil-triangle-b', 'iil-triangle-c', 'iil-triangle-lan']);
   assert.equal(of('key').length, 6);
   assert.deepEqual(of('key')[0]!.paths, ['/run/iiptran/lab/triangle/a/keys/a-to-b.key', '/run/iiptran/lab/triangle/b/keys/a-to-b.key']);
@@ -206,6 +206,21 @@ test('BIRD config: OSPF over vl-* as ptp with the topology timers, lo stub, kern
   assert.match(c, /protocol bfd/);
   // A route the kernel dropped with a vanished TUN is only noticed by this scan (README "Reload (SIGHUP)").
   assert.match(c, /protocol kernel \{[^]*scan time 2;[^]*\}/);
+});
+
+test('BFD is on by default in BIRD labs; bfd: false leaves it out of the BIRD config', () => {
+  const yaml = (extra: string) => `name: t\nrouting: bird\n${extra}nodes: { a: {}, b: {} }\nunderlay: [[a, b]]\nvlinks: [[a, b]]\n`;
+  const on = buildModel(parseTopology(yaml('')));
+  assert.equal(on.bfd, true);
+  const c = birdConfig(on, on.nodes[0]!);
+  assert.match(c, /interface "vl-\*" \{ type ptp; hello 1; dead 4; bfd yes; \};/);
+  assert.match(c, /protocol bfd \{\n  interface "vl-\*" \{ min rx interval 100 ms; min tx interval 100 ms; multiplier 3; \};/);
+  const off = buildModel(parseTopology(yaml('bfd: false\n')));
+  assert.equal(off.bfd, false);
+  assert.doesNotMatch(birdConfig(off, off.nodes[0]!), /bfd/);
+  assert.deepEqual(problems(yaml('bfd: yes please\n')), ['bfd: must be true or false (got "yes please")']);
+  assert.equal(buildModel(shipped('ring100.yaml')).bfd, false, 'ring100 turns it off (README: cost at scale)');
+  assert.equal(buildModel(shipped('triangle.yaml')).bfd, true);
 });
 
 test('birdc neighbour output parses', () => {

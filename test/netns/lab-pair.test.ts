@@ -10,7 +10,7 @@ import { readPcap } from './pcap.js';
 import { PATTERN, assertGone, cli, labUp, node, vnPing } from './lab-harness.js';
 import type { LabState } from '../../src/lab/state.js';
 
-const skip = netnsSkip(['ip', 'sysctl', 'ping', 'tcpdump']);
+const skip = netnsSkip(['ip', 'sysctl', 'ping', 'tcpdump', 'fping']);
 
 describe('lab: pair with static routes', { skip }, () => {
   let name = '';

@@ -12,7 +12,7 @@ import { PATTERN, assertGone, cli, labUp, routeDev, vnPing, waitFor } from './la
 import { pingMatrix } from '../../src/lab/converge.js';
 import type { LabState } from '../../src/lab/state.js';
 
-const skip = netnsSkip(['ip', 'sysctl', 'ping', 'tcpdump', 'nft', 'bird', 'birdc']);
+const skip = netnsSkip(['ip', 'sysctl', 'ping', 'tcpdump', 'nft', 'bird', 'birdc', 'fping']);
 
 async function fullMatrix(s: LabState): Promise<string[]> {
   const reach = await pingMatrix(s);

@@ -9,7 +9,7 @@ import { netnsSkip } from './helpers.js';
 import { assertGone, cli, topologyCopy } from './lab-harness.js';
 import { listNs } from '../../src/lab/netns.js';
 
-const skip = netnsSkip(['ip', 'sysctl', 'nft', 'bird', 'birdc']);
+const skip = netnsSkip(['ip', 'sysctl', 'nft', 'bird', 'birdc', 'fping']);
 
 describe('lab: rollback and clean-up', { skip }, () => {
   for (const step of ['underlay', 'routing']) {

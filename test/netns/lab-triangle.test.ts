@@ -15,7 +15,7 @@ import type { LabState } from '../../src/lab/state.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const skip = netnsSkip(['ip', 'sysctl', 'ping', 'tcpdump', 'nft', 'bird', 'birdc']);
+const skip = netnsSkip(['ip', 'sysctl', 'ping', 'tcpdump', 'nft', 'bird', 'birdc', 'fping']);
 
 describe('lab: triangle with BIRD OSPF', { skip }, () => {
   let name = '';
