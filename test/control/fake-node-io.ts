@@ -55,3 +55,44 @@ export function ikeWire(delayMs = 0) {
   };
   return w;
 }
+
+export interface PairYamlOpts {
+  name?: string;
+  peer?: string;
+  address?: string;
+  liveness?: string;
+  /** More vlink fields, one `key: value` per entry (encap, mtu, replay_window). */
+  extra?: string[];
+}
+
+/**
+ * One end of the two-node overlay the node tests build: a = 192.0.2.1 and b = 192.0.2.2 on the
+ * underlay, vlink vl-<other> on 10.255.0.0/31. `keying` is the block under `keying:`, indented
+ * six spaces (see manualKeying).
+ */
+export function pairYaml(dir: string, me: 'a' | 'b', keying: string, o: PairYamlOpts = {}): string {
+  const other = me === 'a' ? 'b' : 'a';
+  const extra = (o.extra ?? []).map((l) => `    ${l}\n`).join('');
+  return `
+node: ${me}
+control_socket: ${dir}/${me}.sock
+underlay: { address: 192.0.2.${me === 'a' ? 1 : 2} }
+vlinks:
+  - name: ${o.name ?? `vl-${other}`}
+    peer: ${o.peer ?? `192.0.2.${me === 'a' ? 2 : 1}`}
+    address: ${o.address ?? `10.255.0.${me === 'a' ? 0 : 1}/31`}
+    liveness: ${o.liveness ?? 'off'}
+${extra}    keying:
+${keying}
+`;
+}
+
+/** The manual keying block of pairYaml: a sends with SPI 0x1001 and b with 0x2001. */
+export function manualKeying(me: 'a' | 'b', suite: string, keyOut = `${me}-out.key`, keyIn = `${me}-in.key`): string {
+  return `      mode: manual
+      suite: ${suite}
+      spi_out: ${me === 'a' ? '0x1001' : '0x2001'}
+      spi_in: ${me === 'a' ? '0x2001' : '0x1001'}
+      key_out: ${keyOut}
+      key_in: ${keyIn}`;
+}

@@ -20,7 +20,7 @@ import { Ipv4, IPPROTO_ICMP } from '../../src/wire/ipv4.js';
 import { Icmp } from '../../src/wire/icmp.js';
 import { addrFromString as addrOf, formatAddr, ipv4ToU32 } from '../../src/wire/addr.js';
 import { IPPROTO_IPIP } from '../../src/dataplane/spd.js';
-import { fakeNodeIo } from './fake-node-io.js';
+import { fakeNodeIo, pairYaml, manualKeying } from './fake-node-io.js';
 
 const log = pino({ level: 'silent' });
 const tick = () => new Promise((r) => setImmediate(r));
@@ -43,24 +43,8 @@ interface Opts {
 }
 
 function yamlFor(dir: string, me: 'a' | 'b', o: Opts = {}): string {
-  const other = me === 'a' ? 'b' : 'a';
-  return `
-node: ${me}
-control_socket: ${dir}/${me}.sock
-underlay: { address: 192.0.2.${me === 'a' ? 1 : 2} }
-vlinks:
-  - name: ${o.name ?? `vl-${other}`}
-    peer: ${o.peer ?? `192.0.2.${me === 'a' ? 2 : 1}`}
-    address: ${o.address ?? `10.255.0.${me === 'a' ? 0 : 1}/31`}
-    liveness: ${o.liveness ?? 'off'}
-${o.mtu === undefined ? '' : `    mtu: ${o.mtu}\n`}${o.replayWindow === undefined ? '' : `    replay_window: ${o.replayWindow}\n`}    keying:
-      mode: manual
-      suite: aes-gcm-256
-      spi_out: ${me === 'a' ? '0x1001' : '0x2001'}
-      spi_in: ${me === 'a' ? '0x2001' : '0x1001'}
-      key_out: ${o.keyOut ?? `${me}-out.key`}
-      key_in: ${o.keyIn ?? `${me}-in.key`}
-`;
+  const extra = [...(o.mtu === undefined ? [] : [`mtu: ${o.mtu}`]), ...(o.replayWindow === undefined ? [] : [`replay_window: ${o.replayWindow}`])];
+  return pairYaml(dir, me, manualKeying(me, 'aes-gcm-256', o.keyOut, o.keyIn), { ...o, extra });
 }
 
 /** A kernel route through `dev` as the fake keeps it. */

@@ -17,7 +17,7 @@ import { FakeTun } from '../../src/io/fake-tun.js';
 import { FakeUnderlay } from '../../src/io/fake-underlay.js';
 import { Ipv4, IPPROTO_ICMP } from '../../src/wire/ipv4.js';
 import { addrFromString as addrOf, ipv4ToU32 } from '../../src/wire/addr.js';
-import { fakeNodeIo, ikeWire } from './fake-node-io.js';
+import { fakeNodeIo, ikeWire, pairYaml, manualKeying } from './fake-node-io.js';
 
 const log = pino({ level: 'silent' });
 const tick = () => new Promise((r) => setImmediate(r));
@@ -25,34 +25,15 @@ const ATTACKER = '198.51.100.66';
 
 function keying(mode: 'manual' | 'ikev2', me: 'a' | 'b', dir: string): string {
   if (mode === 'ikev2') {
-    return `
-      mode: ikev2
+    return `      mode: ikev2
       psk_file: ${dir}/psk
       esp_proposals: [aes256gcm16]`;
   }
-  return `
-      mode: manual
-      suite: aes-gcm-256
-      spi_out: ${me === 'a' ? '0x1001' : '0x2001'}
-      spi_in: ${me === 'a' ? '0x2001' : '0x1001'}
-      key_out: ${me}-out.key
-      key_in: ${me}-in.key`;
+  return manualKeying(me, 'aes-gcm-256');
 }
 
 function yaml(dir: string, me: 'a' | 'b', mode: 'manual' | 'ikev2', encap: 'udp' | 'esp'): string {
-  const peer = me === 'a' ? 'b' : 'a';
-  return `
-node: ${me}
-control_socket: ${dir}/${me}.sock
-underlay: { address: 192.0.2.${me === 'a' ? 1 : 2} }
-vlinks:
-  - name: vl-${peer}
-    peer: 192.0.2.${me === 'a' ? 2 : 1}
-    encap: ${encap}
-    address: 10.255.0.${me === 'a' ? 0 : 1}/31
-    liveness: off
-    keying:${keying(mode, me, dir)}
-`;
+  return pairYaml(dir, me, keying(mode, me, dir), { extra: [`encap: ${encap}`] });
 }
 
 function echo(n: number): Buffer {

@@ -15,7 +15,7 @@ import { FakeUnderlay } from '../../src/io/fake-underlay.js';
 import { Ipv4, Ipv4Packet, IPPROTO_ICMP, ipv4Check } from '../../src/wire/ipv4.js';
 import { Icmp, IcmpPacket } from '../../src/wire/icmp.js';
 import { formatAddr, ipv4ToU32 } from '../../src/wire/addr.js';
-import { fakeNodeIo } from './fake-node-io.js';
+import { fakeNodeIo, pairYaml, manualKeying } from './fake-node-io.js';
 
 const log = pino({ level: 'silent' });
 const tick = () => new Promise((r) => setImmediate(r));
@@ -35,24 +35,7 @@ function echoTos(tos: number, size = 64): Buffer {
 }
 
 function yamlFor(dir: string, me: 'a' | 'b', liveness = 'off'): string {
-  const peer = me === 'a' ? 'b' : 'a';
-  return `
-node: ${me}
-control_socket: ${dir}/${me}.sock
-underlay: { address: 192.0.2.${me === 'a' ? 1 : 2} }
-vlinks:
-  - name: vl-${peer}
-    peer: 192.0.2.${me === 'a' ? 2 : 1}
-    address: 10.255.0.${me === 'a' ? 0 : 1}/31
-    liveness: ${liveness}
-    keying:
-      mode: manual
-      suite: chacha20-poly1305
-      spi_out: ${me === 'a' ? '0x1001' : '0x2001'}
-      spi_in: ${me === 'a' ? '0x2001' : '0x1001'}
-      key_out: ${me}-out.key
-      key_in: ${me}-in.key
-`;
+  return pairYaml(dir, me, manualKeying(me, 'chacha20-poly1305'), { liveness });
 }
 
 describe('OverlayNode over fakes', () => {

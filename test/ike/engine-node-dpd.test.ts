@@ -17,29 +17,17 @@ import { FakeUnderlay } from '../../src/io/fake-underlay.js';
 import { Ipv4, IPPROTO_ICMP } from '../../src/wire/ipv4.js';
 import { Icmp } from '../../src/wire/icmp.js';
 import { ipv4ToU32 } from '../../src/wire/addr.js';
-import { fakeNodeIo, ikeWire } from '../control/fake-node-io.js';
+import { fakeNodeIo, ikeWire, pairYaml } from '../control/fake-node-io.js';
 import { trackedIkeWire, VirtualTime } from './virtual-time.js';
 
 const log = pino({ level: 'silent' });
 
 function yaml(dir: string, me: 'a' | 'b', psk: string, liveness: string): string {
-  const peer = me === 'a' ? 'b' : 'a';
-  return `
-node: ${me}
-control_socket: ${dir}/${me}.sock
-underlay: { address: 192.0.2.${me === 'a' ? 1 : 2} }
-vlinks:
-  - name: vl-${peer}
-    peer: 192.0.2.${me === 'a' ? 2 : 1}
-    address: 10.255.0.${me === 'a' ? 0 : 1}/31
-    liveness: ${liveness}
-    keying:
-      mode: ikev2
+  return pairYaml(dir, me, `      mode: ikev2
       psk_file: ${psk}
       dpd_interval_s: 1
       ike_proposals: [aes256gcm16-prfsha256-x25519]
-      esp_proposals: [aes128gcm16]
-`;
+      esp_proposals: [aes128gcm16]`, { liveness });
 }
 
 /** Until `cond`, within `ms` of IKE time: each step gives the data plane a real millisecond, lets IKE messages land, then runs IKE's next timer. */

@@ -17,27 +17,15 @@ import { FakeUnderlay } from '../../src/io/fake-underlay.js';
 import { Ipv4, IPPROTO_ICMP } from '../../src/wire/ipv4.js';
 import { Icmp } from '../../src/wire/icmp.js';
 import { ipv4ToU32 } from '../../src/wire/addr.js';
-import { fakeNodeIo, ikeWire } from '../control/fake-node-io.js';
+import { fakeNodeIo, ikeWire, pairYaml } from '../control/fake-node-io.js';
 
 const log = pino({ level: 'silent' });
 
 function yaml(dir: string, me: 'a' | 'b', psk: string): string {
-  const peer = me === 'a' ? 'b' : 'a';
-  return `
-node: ${me}
-control_socket: ${dir}/${me}.sock
-underlay: { address: 192.0.2.${me === 'a' ? 1 : 2} }
-vlinks:
-  - name: vl-${peer}
-    peer: 192.0.2.${me === 'a' ? 2 : 1}
-    address: 10.255.0.${me === 'a' ? 0 : 1}/31
-    liveness: off
-    keying:
-      mode: ikev2
+  return pairYaml(dir, me, `      mode: ikev2
       psk_file: ${psk}
       ike_proposals: [aes128-sha256-ecp256]
-      esp_proposals: [chacha20poly1305]
-`;
+      esp_proposals: [chacha20poly1305]`);
 }
 
 

@@ -24,29 +24,17 @@ import { FakeUnderlay } from '../../src/io/fake-underlay.js';
 import { Ipv4, IPPROTO_ICMP } from '../../src/wire/ipv4.js';
 import { Icmp } from '../../src/wire/icmp.js';
 import { ipv4ToU32 } from '../../src/wire/addr.js';
-import { fakeNodeIo, ikeWire } from '../control/fake-node-io.js';
+import { fakeNodeIo, ikeWire, pairYaml } from '../control/fake-node-io.js';
 import { VirtualTime } from './virtual-time.js';
 
 const log = pino({ level: 'silent' });
 const IKE_DELAY_MS = 4;
 
 function yaml(dir: string, me: 'a' | 'b', psk: string): string {
-  const peer = me === 'a' ? 'b' : 'a';
-  return `
-node: ${me}
-control_socket: ${dir}/${me}.sock
-underlay: { address: 192.0.2.${me === 'a' ? 1 : 2} }
-vlinks:
-  - name: vl-${peer}
-    peer: 192.0.2.${me === 'a' ? 2 : 1}
-    address: 10.255.0.${me === 'a' ? 0 : 1}/31
-    liveness: off
-    keying:
-      mode: ikev2
+  return pairYaml(dir, me, `      mode: ikev2
       psk_file: ${psk}
       ike_proposals: [aes256gcm16-prfsha256-x25519]
-      esp_proposals: [aes256gcm16]
-`;
+      esp_proposals: [aes256gcm16]`);
 }
 
 

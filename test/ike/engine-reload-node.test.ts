@@ -16,39 +16,20 @@ import { FakeUnderlay } from '../../src/io/fake-underlay.js';
 import { Ipv4, IPPROTO_ICMP } from '../../src/wire/ipv4.js';
 import { Icmp } from '../../src/wire/icmp.js';
 import { ipv4ToU32 } from '../../src/wire/addr.js';
-import { fakeNodeIo, ikeWire } from '../control/fake-node-io.js';
+import { fakeNodeIo, ikeWire, pairYaml, manualKeying } from '../control/fake-node-io.js';
 
 const log = pino({ level: 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function keying(dir: string, me: 'a' | 'b', k: { mode: 'ikev2'; psk: string; extra?: string } | { mode: 'manual' }): string {
-  if (k.mode === 'manual') {
-    return `      mode: manual
-      suite: aes-gcm-256
-      spi_out: ${me === 'a' ? '0x1001' : '0x2001'}
-      spi_in: ${me === 'a' ? '0x2001' : '0x1001'}
-      key_out: ${dir}/${me}-out.key
-      key_in: ${dir}/${me}-in.key`;
-  }
+  if (k.mode === 'manual') return manualKeying(me, 'aes-gcm-256', `${dir}/${me}-out.key`, `${dir}/${me}-in.key`);
   return `      mode: ikev2
       psk_file: ${k.psk}
       esp_proposals: [aes256gcm16]${k.extra ?? ''}`;
 }
 
 function yaml(dir: string, me: 'a' | 'b', k: Parameters<typeof keying>[2]): string {
-  const peer = me === 'a' ? 'b' : 'a';
-  return `
-node: ${me}
-control_socket: ${dir}/${me}.sock
-underlay: { address: 192.0.2.${me === 'a' ? 1 : 2} }
-vlinks:
-  - name: vl-${peer}
-    peer: 192.0.2.${me === 'a' ? 2 : 1}
-    address: 10.255.0.${me === 'a' ? 0 : 1}/31
-    liveness: off
-    keying:
-${keying(dir, me, k)}
-`;
+  return pairYaml(dir, me, keying(dir, me, k));
 }
 
 function packet(src: string, dst: string, seq: number): Buffer {
