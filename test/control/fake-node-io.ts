@@ -1,6 +1,9 @@
 // The OS of an OverlayNode, in memory, for tests without root: fake TUNs (collected in `tuns`),
 // a fake ESP underlay, and an in-memory UDP 500 between nodes for IKE.
 
+import path from 'node:path';
+import { generateKeyHex, writeKeyFile } from '../../src/control/keyfile.js';
+import type { Suite } from '../../src/dataplane/suite.js';
 import type { NodeIo } from '../../src/control/node.js';
 import type { IkeUdpReceive, IkeUdpSocket } from '../../src/io/ike-udp.js';
 import { FakeNetSys } from '../../src/io/fake-netsys.js';
@@ -95,4 +98,14 @@ export function manualKeying(me: 'a' | 'b', suite: string, keyOut = `${me}-out.k
       spi_in: ${me === 'a' ? '0x2001' : '0x1001'}
       key_out: ${keyOut}
       key_in: ${keyIn}`;
+}
+
+/** The four key files manualKeying names, in `dir`: a's out is b's in and b's out is a's in. */
+export function writePairKeys(dir: string, suite: Suite): void {
+  const k1 = generateKeyHex(suite);
+  const k2 = generateKeyHex(suite);
+  writeKeyFile(path.join(dir, 'a-out.key'), suite, { hex: k1 });
+  writeKeyFile(path.join(dir, 'b-in.key'), suite, { hex: k1 });
+  writeKeyFile(path.join(dir, 'b-out.key'), suite, { hex: k2 });
+  writeKeyFile(path.join(dir, 'a-in.key'), suite, { hex: k2 });
 }

@@ -20,7 +20,7 @@ import { Ipv4, IPPROTO_ICMP } from '../../src/wire/ipv4.js';
 import { Icmp } from '../../src/wire/icmp.js';
 import { addrFromString as addrOf, formatAddr, ipv4ToU32 } from '../../src/wire/addr.js';
 import { IPPROTO_IPIP } from '../../src/dataplane/spd.js';
-import { fakeNodeIo, pairYaml, manualKeying } from './fake-node-io.js';
+import { fakeNodeIo, pairYaml, manualKeying, writePairKeys } from './fake-node-io.js';
 
 const log = pino({ level: 'silent' });
 const tick = () => new Promise((r) => setImmediate(r));
@@ -84,12 +84,7 @@ describe('reload in place (fakes)', () => {
 
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iit-reload-'));
-    const k1 = generateKeyHex('aes-gcm-256');
-    const k2 = generateKeyHex('aes-gcm-256');
-    writeKeyFile(path.join(dir, 'a-out.key'), 'aes-gcm-256', { hex: k1 });
-    writeKeyFile(path.join(dir, 'b-in.key'), 'aes-gcm-256', { hex: k1 });
-    writeKeyFile(path.join(dir, 'b-out.key'), 'aes-gcm-256', { hex: k2 });
-    writeKeyFile(path.join(dir, 'a-in.key'), 'aes-gcm-256', { hex: k2 });
+    writePairKeys(dir, 'aes-gcm-256');
     [ua, ub] = FakeUnderlay.pair('192.0.2.1', 4500, '192.0.2.2', 4500, 'udp', { poison: false });
     tuns = new Map();
     const ioA = fakeNodeIo(ua, tuns);

@@ -11,13 +11,12 @@ import path from 'node:path';
 import pino from 'pino';
 import { OverlayNode } from '../../src/control/node.js';
 import { parseNodeConfig } from '../../src/control/config.js';
-import { writeKeyFile, generateKeyHex } from '../../src/control/keyfile.js';
 import { sasView } from '../../src/control/inspect.js';
 import { FakeTun } from '../../src/io/fake-tun.js';
 import { FakeUnderlay } from '../../src/io/fake-underlay.js';
 import { Ipv4, IPPROTO_ICMP } from '../../src/wire/ipv4.js';
 import { addrFromString as addrOf, ipv4ToU32 } from '../../src/wire/addr.js';
-import { fakeNodeIo, ikeWire, pairYaml, manualKeying } from './fake-node-io.js';
+import { fakeNodeIo, ikeWire, pairYaml, manualKeying, writePairKeys } from './fake-node-io.js';
 
 const log = pino({ level: 'silent' });
 const tick = () => new Promise((r) => setImmediate(r));
@@ -48,12 +47,7 @@ for (const mode of ['manual', 'ikev2'] as const) {
     test(`${mode} keying, encap ${encap}: a re-sent copy from another source cannot get the genuine one dropped as replay`, async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iit-order-'));
       if (mode === 'manual') {
-        const k1 = generateKeyHex('aes-gcm-256');
-        const k2 = generateKeyHex('aes-gcm-256');
-        writeKeyFile(path.join(dir, 'a-out.key'), 'aes-gcm-256', { hex: k1 });
-        writeKeyFile(path.join(dir, 'b-in.key'), 'aes-gcm-256', { hex: k1 });
-        writeKeyFile(path.join(dir, 'b-out.key'), 'aes-gcm-256', { hex: k2 });
-        writeKeyFile(path.join(dir, 'a-in.key'), 'aes-gcm-256', { hex: k2 });
+        writePairKeys(dir, 'aes-gcm-256');
       } else {
         fs.writeFileSync(path.join(dir, 'psk'), 'a shared secret of some length\n', { mode: 0o600 });
       }

@@ -9,13 +9,13 @@ import path from 'node:path';
 import pino from 'pino';
 import { OverlayNode } from '../../src/control/node.js';
 import { parseNodeConfig } from '../../src/control/config.js';
-import { writeKeyFile, generateKeyHex } from '../../src/control/keyfile.js';
+import { writeKeyFile } from '../../src/control/keyfile.js';
 import { FakeTun } from '../../src/io/fake-tun.js';
 import { FakeUnderlay } from '../../src/io/fake-underlay.js';
 import { Ipv4, Ipv4Packet, IPPROTO_ICMP, ipv4Check } from '../../src/wire/ipv4.js';
 import { Icmp, IcmpPacket } from '../../src/wire/icmp.js';
 import { formatAddr, ipv4ToU32 } from '../../src/wire/addr.js';
-import { fakeNodeIo, pairYaml, manualKeying } from './fake-node-io.js';
+import { fakeNodeIo, pairYaml, manualKeying, writePairKeys } from './fake-node-io.js';
 
 const log = pino({ level: 'silent' });
 const tick = () => new Promise((r) => setImmediate(r));
@@ -49,12 +49,7 @@ describe('OverlayNode over fakes', () => {
 
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iit-node-'));
-    const k1 = generateKeyHex('chacha20-poly1305');
-    const k2 = generateKeyHex('chacha20-poly1305');
-    writeKeyFile(path.join(dir, 'a-out.key'), 'chacha20-poly1305', { hex: k1 });
-    writeKeyFile(path.join(dir, 'b-in.key'), 'chacha20-poly1305', { hex: k1 });
-    writeKeyFile(path.join(dir, 'b-out.key'), 'chacha20-poly1305', { hex: k2 });
-    writeKeyFile(path.join(dir, 'a-in.key'), 'chacha20-poly1305', { hex: k2 });
+    writePairKeys(dir, 'chacha20-poly1305');
     const [sa, sb] = FakeUnderlay.pair('192.0.2.1', 4500, '192.0.2.2', 4500, 'udp', { poison: false });
     ua = sa;
     ub = sb;

@@ -10,13 +10,12 @@ import path from 'node:path';
 import pino from 'pino';
 import { OverlayNode } from '../../src/control/node.js';
 import { parseNodeConfig } from '../../src/control/config.js';
-import { writeKeyFile, generateKeyHex } from '../../src/control/keyfile.js';
 import { FakeTun } from '../../src/io/fake-tun.js';
 import { FakeUnderlay } from '../../src/io/fake-underlay.js';
 import { Ipv4, IPPROTO_ICMP } from '../../src/wire/ipv4.js';
 import { Icmp } from '../../src/wire/icmp.js';
 import { ipv4ToU32 } from '../../src/wire/addr.js';
-import { fakeNodeIo, ikeWire, pairYaml, manualKeying } from '../control/fake-node-io.js';
+import { fakeNodeIo, ikeWire, pairYaml, manualKeying, writePairKeys } from '../control/fake-node-io.js';
 
 const log = pino({ level: 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -49,12 +48,7 @@ async function pair(first: 'ikev2' | 'manual') {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iit-ike-reload-'));
   const psk = path.join(dir, 'psk');
   fs.writeFileSync(psk, 'a shared secret of some length\n', { mode: 0o600 });
-  const k1 = generateKeyHex('aes-gcm-256');
-  const k2 = generateKeyHex('aes-gcm-256');
-  writeKeyFile(path.join(dir, 'a-out.key'), 'aes-gcm-256', { hex: k1 });
-  writeKeyFile(path.join(dir, 'b-in.key'), 'aes-gcm-256', { hex: k1 });
-  writeKeyFile(path.join(dir, 'b-out.key'), 'aes-gcm-256', { hex: k2 });
-  writeKeyFile(path.join(dir, 'a-in.key'), 'aes-gcm-256', { hex: k2 });
+  writePairKeys(dir, 'aes-gcm-256');
   const [ua, ub] = FakeUnderlay.pair('192.0.2.1', 4500, '192.0.2.2', 4500, 'udp', { poison: false });
   const tuns = new Map<string, FakeTun>();
   const openIkeUdp = ikeWire(2).open;
