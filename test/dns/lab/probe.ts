@@ -12,6 +12,7 @@ import { nodeTransport, type DnsTransport } from '../../../src/dns/transport.js'
 import { Message } from '../../../src/wire/dns/message.js';
 import { nameToString } from '../../../src/wire/dns/name.js';
 import { rrToString } from '../../../src/wire/dns/present.js';
+import { encodeRdata } from '../../../src/wire/dns/rdata.js';
 import { typeFromString } from '../../../src/wire/dns/types.js';
 
 export interface ProbeRequest {
@@ -31,6 +32,8 @@ export interface ProbeVerdict {
   reason: string;
   status: string;
   rrset: string[];
+  /** Each answer record's RDATA in hex, to compare with what other tools print. */
+  rdata: string[];
 }
 
 export interface Exchange {
@@ -71,7 +74,7 @@ async function main(): Promise<void> {
     const r = await resolver.lookup(q.name, typeFromString(q.type)!);
     verdicts.push({
       name: q.name, type: q.type, verdict: r.verdict, code: r.reason?.code ?? null, reason: r.reason ? `${r.reason.text}: ${r.reason.detail}` : '',
-      status: r.status, rrset: r.rrset.map(rrToString),
+      status: r.status, rrset: r.rrset.map(rrToString), rdata: r.rrset.map((rr) => encodeRdata(rr.data).toString('hex')),
     });
   }
   process.stdout.write(JSON.stringify({ verdicts, exchanges, counters: stub.counters }) + '\n');
