@@ -15,7 +15,7 @@ import { CodecError } from '../errors.js';
 import { parseAddr, type IpAddr } from '../wire/addr.js';
 import { IpsecaMatching, IpsecaSelector, IpsecaUsage, ipsecaFieldName, type IpsecaRdata } from '../wire/dns/ipseca.js';
 import { lowerName, nameToString, parseName } from '../wire/dns/name.js';
-import { rdataToString } from '../wire/dns/present.js';
+import { rdataToGenericString, rdataToString } from '../wire/dns/present.js';
 import type { DnsRR } from '../wire/dns/rr.js';
 import { RRType } from '../wire/dns/types.js';
 import { reverseName } from '../wire/reverse-name.js';
@@ -195,4 +195,25 @@ export function peerKeyVerdict(d: IpsecaDecision, configured: Buffer | null, spk
         ? { accept: true, abort: false, source: 'config', log: `${d.reason}; the peer's key equals the configured peer_public_key` }
         : { accept: false, abort: false, source: null, log: `AUTHENTICATION_FAILED: ${d.reason}, and the peer's key is not the configured peer_public_key` };
   }
+}
+
+/** An IPSECA record to publish for a gateway's key: what `iiptran genauthkey --ipseca` prints. */
+export interface IpsecaPublication {
+  owner: string;
+  rdata: IpsecaRdata;
+  /** `_500.gw.site-a.test. IN IPSECA 3 1 1 <HEX>`: the draft's presentation form. */
+  presentation: string;
+  /** `_500.gw.site-a.test. IN TYPE65347 \# 35 <hex>`: RFC 3597 form, which NSD, Knot, BIND and ldns load. */
+  generic: string;
+}
+
+/**
+ * The DANE-EE record (usage 3, selector 1) for a key given as DER SubjectPublicKeyInfo; matching
+ * type 1 (SHA-256) unless asked otherwise. No TTL: the zone's default applies.
+ */
+export function ipsecaPublication(gateway: string | IpAddr, spki: Buffer, matchingType: number = IpsecaMatching.SHA256): IpsecaPublication {
+  const owner = ipsecaOwner(gateway);
+  const rdata: IpsecaRdata = { usage: IpsecaUsage.DANE_EE, selector: IpsecaSelector.SPKI, matchingType, data: ipsecaAssociation(spki, matchingType) };
+  const d = { kind: 'IPSECA' as const, ...rdata };
+  return { owner, rdata, presentation: `${owner} IN IPSECA ${rdataToString(RRType.IPSECA, d)}`, generic: `${owner} IN TYPE${RRType.IPSECA} ${rdataToGenericString(d)}` };
 }
