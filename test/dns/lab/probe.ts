@@ -14,6 +14,7 @@ import { nameToString } from '../../../src/wire/dns/name.js';
 import { rrToString } from '../../../src/wire/dns/present.js';
 import { encodeRdata } from '../../../src/wire/dns/rdata.js';
 import { typeFromString } from '../../../src/wire/dns/types.js';
+import { runKxDecisions, type KxDecisionSpec } from './kx-decisions.js';
 
 export interface ProbeRequest {
   server: string;
@@ -22,6 +23,8 @@ export interface ProbeRequest {
   record?: boolean;
   /** Pin the clock (ms); default the system clock. */
   nowMs?: number;
+  /** Also run these KX and IPSECA decisions over the same resolver. */
+  kx?: KxDecisionSpec;
 }
 
 export interface ProbeVerdict {
@@ -77,7 +80,8 @@ async function main(): Promise<void> {
       status: r.status, rrset: r.rrset.map(rrToString), rdata: r.rrset.map((rr) => encodeRdata(rr.data).toString('hex')),
     });
   }
-  process.stdout.write(JSON.stringify({ verdicts, exchanges, counters: stub.counters }) + '\n');
+  const kx = req.kx ? await runKxDecisions((n, t) => resolver.lookup(n, t), clock, req.kx) : undefined;
+  process.stdout.write(JSON.stringify({ verdicts, exchanges, counters: stub.counters, kx }) + '\n');
 }
 
 if (process.argv[1]?.endsWith('probe.js')) void main();
