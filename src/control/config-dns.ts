@@ -78,7 +78,7 @@ export function readDns(v: SchemaValidator, top: Obj, baseDir: string): DnsConfi
   if (o === undefined) return undefined;
   const servers: DnsConfig['servers'] = [];
   if (v.required(o, 'servers', ['dns'], 'a list of DNS server addresses, e.g. [192.0.2.53]')) {
-    if (!Array.isArray(o.servers) || o.servers.length === 0) v.err(['dns', 'servers'], `must be a non-empty list of server addresses (got ${describe(o.servers)})`);
+    if (!Array.isArray(o.servers) || o.servers.length === 0) v.err(['dns', 'servers'], `must be a non-empty list of server addresses (got ${Array.isArray(o.servers) ? 'an empty list' : describe(o.servers)})`);
     else (o.servers as unknown[]).forEach((s, i) => {
       const srv = readServer(v, s, ['dns', 'servers', i]);
       if (srv !== undefined) servers.push(srv);

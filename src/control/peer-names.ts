@@ -139,7 +139,9 @@ export class PeerNames {
     if (e === undefined) return { error: `${vlink} has no named peer` };
     // `once`: the start-up (or reload: `force`) answer stands.
     if (e.mode === 'once' && e.address !== null && opts?.force !== true) return { addr: e.address };
-    const out = await this.lookup(e, false);
+    // Past the cache when forced (start, reload: a zone just changed) or after a failed attempt
+    // (the cached address may be the one that stopped answering); the backoff paces these.
+    const out = await this.lookup(e, opts?.force === true || attempt > 0);
     if (this.entries.get(vlink) !== e) return { error: `${vlink} was removed` };
     if (!out.ok) return { error: out.why };
     const keep = attempt === 0 && e.address !== null && out.addresses.includes(e.address);
