@@ -143,7 +143,7 @@ export function renderIke(v: Obj): string {
   if (v.peers.length === 0) return 'no vlink uses ikev2 keying';
   const rows: (string | number)[][] = [];
   for (const p of v.peers as Obj[]) {
-    const peer = p.peerName == null ? p.peer : `${p.peerName} (${p.peer || 'unresolved'})`;
+    const peer = p.peerName == null ? p.peer : `${p.peerName} (${p.peer || 'unresolved'}${p.dns?.verdict == null ? '' : `, ${p.dns.verdict}`})`;
     if (p.sas.length === 0) rows.push([p.vlink, peer, p.role, peerStateText(p as never), '-', '-', '-', '-', '-', p.lastError ?? '']);
     for (const s of p.sas as Obj[]) {
       const kids = (s.children as Obj[]).map((c) => `in ${c.spiIn} out ${c.spiOut} ${c.suite}${c.esn ? '+esn' : ''}${c.mode === 'tunnel-any' ? ' tunnel-any' : ''}${childRekeyText(c)}`).join('; ');

@@ -126,6 +126,8 @@ test('an initiator resolves its named peer before IKE; links, ike and dns views 
     const ike = ikeView(a).peers[0]!;
     assert.equal(ike.peerName, 'b.overlay.test');
     assert.equal(ike.peer, '192.0.2.2');
+    assert.equal(ike.dns!.verdict, 'insecure');
+    assert.ok(ike.dns!.resolvedAt !== null && !Number.isNaN(Date.parse(ike.dns!.resolvedAt)));
     // The default remote_id of a named peer is its name.
     assert.equal(ike.sas[0]!.remoteId, 'b.overlay.test');
     const d = dnsView(a);
