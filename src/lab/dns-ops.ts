@@ -70,7 +70,7 @@ export interface DnsView {
   lab: string;
   zone: string;
   parent: string;
-  server: { name: string; address: string; namespace: string; segment: string; pid: number | null; running: boolean };
+  server: { name: string; address: string; namespace: string; segment: string; pid: number | null; running: boolean; startMs: number | null };
   ttl: number;
   serial: number;
   /** SOA serial NSD answers now, per zone. */
@@ -97,7 +97,7 @@ export async function dnsView(s: LabState): Promise<DnsView> {
     lab: s.name,
     zone: dns.zone,
     parent: dns.parent,
-    server: { name: dns.nsName, address: dns.address, namespace: dns.ns, segment: dns.network, pid: proc?.pid ?? null, running: proc !== undefined && alive(proc.pid) },
+    server: { name: dns.nsName, address: dns.address, namespace: dns.ns, segment: dns.network, pid: proc?.pid ?? null, running: proc !== undefined && alive(proc.pid), startMs: st.startMs ?? null },
     ttl: dns.ttl,
     serial: st.serial,
     served: Object.fromEntries(st.zones.map((z, i) => [z, serials[i] ?? null])),
@@ -119,7 +119,7 @@ export async function dnsView(s: LabState): Promise<DnsView> {
 export function renderDnsView(v: DnsView): string {
   const lines = [
     `lab ${v.lab}: zone ${v.zone}. (${v.signed ? 'signed' : 'UNSIGNED: insecure'}), parent ${v.parent}. (signed; its DS is every node's trust anchor)`,
-    `server ${v.server.name} ${v.server.address} in ${v.server.namespace} on segment ${v.server.segment}: NSD ${v.server.running ? `running (pid ${v.server.pid})` : 'NOT running'}`,
+    `server ${v.server.name} ${v.server.address} in ${v.server.namespace} on segment ${v.server.segment}: NSD ${v.server.running ? `running (pid ${v.server.pid}${v.server.startMs !== null ? `, serving ${v.server.startMs} ms after its start` : ''})` : 'NOT running'}`,
     `serial ${v.serial}, served: ${Object.entries(v.served).map(([z, n]) => `${z}. ${n ?? 'no answer'}`).join(', ')}; TTL ${v.ttl} s`,
     '',
     ...v.records.map((r) => `  ${r.name}.\tA ${r.address}\t${r.state}`),

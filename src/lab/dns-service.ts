@@ -26,6 +26,8 @@ export interface LabDnsState {
   zones: string[];
   /** When the current serial was first seen served by NSD (ISO). */
   servedAt: string | null;
+  /** lab up: NSD's spawn until it served every zone, ms. */
+  startMs?: number;
 }
 
 /** How long NSD may take to serve a new serial (a reload takes tens of ms; starting, about 100 ms). */
@@ -115,6 +117,7 @@ export async function startNsd(s: LabState): Promise<number> {
   s.processes.push({ pid: child.pid, role: 'nsd', node: DNS_RESERVED_NAME, ns: dns.ns, log: f.log });
   saveState(s);
   const ms = await waitServed(s, st, () => child.exitCode !== null || child.signalCode !== null);
+  st.startMs = ms;
   saveState(s);
   return ms;
 }
