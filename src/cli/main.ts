@@ -39,14 +39,15 @@ export async function main(argv: string[]): Promise<void> {
           y
             .positional('what', {
               choices: SHOW_VIEWS,
-              describe: 'links: vlinks with MTU, outer header, counters | policies: SPD | sas: SAD | routes: kernel routes joined with vlink, outer header, policy and SA | counters: every drop reason | ike: IKE SAs | guard: the fail-closed guard (vn_prefixes, unreachable routes, nft drops)',
+              describe: 'links: vlinks with MTU, outer header, counters | policies: SPD | sas: SAD | routes: kernel routes joined with vlink, outer header, policy and SA | counters: every drop reason | ike: IKE SAs | guard: the fail-closed guard (vn_prefixes, unreachable routes, nft drops) | dns: named peers, resolver cache with DNSSEC verdicts',
             })
             .option('json', { type: 'boolean', default: false, describe: 'print the stable JSON view (schema field says its version)' })
             .option('all', { type: 'boolean', default: false, describe: 'routes: include routes that do not leave by a vlink' })
             .option('socket', { type: 'string', describe: 'control socket path' })
             .option('node', { type: 'string', describe: 'node name: uses /run/iiptran/NAME.sock' })
             .example('$0 show routes', 'which vlink, outer header, policy and SA carries each VN route')
-            .example('$0 show counters --json | jq .vlinks', 'drop counters for scripts'),
+            .example('$0 show counters --json | jq .vlinks', 'drop counters for scripts')
+            .example('$0 show dns', 'named peers: address in use, verdict, TTL, last problem'),
         async (a) => showCommand({ what: a.what as string, json: a.json, all: a.all, socket: a.socket, node: a.node }),
       )
       .command(

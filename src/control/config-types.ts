@@ -3,6 +3,7 @@
 
 export type { Suite } from '../dataplane/suite.js';
 import type { Suite } from '../dataplane/suite.js';
+import type { TrustAnchor } from '../dns/anchors.js';
 
 /** The one list of log levels (pino's), for config, topologies and the CLI. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -27,6 +28,8 @@ export interface NodeConfig {
   ikeRetryMaxS?: number;
   /** vn_prefixes: canonical IPv4 prefixes of the VN address space, guarded fail-closed (io/guard.ts); absent: no guard. */
   vnPrefixes?: string[];
+  /** dns: resolver and DNSSEC policy for named peers; absent when no vlink names its peer. */
+  dns?: DnsConfig;
 }
 
 export interface UnderlayConfig {
@@ -88,8 +91,12 @@ export type Keying = ManualKeying | IkeKeying;
 export interface VlinkConfig {
   /** name: the TUN interface name, 1..15 chars of [A-Za-z0-9_.-]. */
   name: string;
-  /** peer: peer's underlay IPv4 address (outer destination). */
+  /** peer: peer's underlay IPv4 address (outer destination); '' when `peer` is a host name (peerName). */
   peer: string;
+  /** peer as a host name (lower case, no trailing dot), resolved through `dns`; undefined for an address. */
+  peerName?: string;
+  /** peer_resolve: 'dynamic' (default: before every IKE initiation, and on TTL expiry) or 'once' (start and reload). */
+  peerResolve: 'dynamic' | 'once';
   /** peer_port: peer's UDP encapsulation port, default 4500. Ignored for encap esp. */
   peerPort: number;
   /** encap: 'udp' (RFC 3948, default) or 'esp' (raw IP protocol 50). */
@@ -114,4 +121,18 @@ export interface Liveness {
   intervalMs: number;
   /** liveness.dead_ms: carrier off after this long without an authentic packet, default 4000 (≥ 2 × interval). */
   deadMs: number;
+}
+
+/** `dns`: how named peers are resolved and validated (config-dns.ts). */
+export interface DnsConfig {
+  /** dns.servers: IPv4 addresses with optional :port (default 53), tried in order. */
+  servers: { address: string; port: number }[];
+  /** dns.trust_anchors: DS/DNSKEY lines from a file or inline, parsed; empty only with dnssec off. */
+  trustAnchors: TrustAnchor[];
+  /** Where the anchors came from, for logs: the file's absolute path, or 'inline'. */
+  trustAnchorsFrom: string | null;
+  /** dns.dnssec: 'require' (default: only secure answers), 'prefer' (insecure used with a warning), 'off'. */
+  dnssec: 'require' | 'prefer' | 'off';
+  /** dns.timeout_ms: bound on one validated lookup, default 5000, 500..60000. */
+  timeoutMs: number;
 }

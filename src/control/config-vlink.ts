@@ -8,12 +8,14 @@ import { hexShort } from '../wire/hex.js';
 import type { Path } from './yaml-doc.js';
 import { describe, type Obj, type SchemaValidator } from './yaml-validator.js';
 import { ikeKeying, manualKeying } from './config-keying.js';
+import { readPeer } from './config-dns.js';
 
 export const DEFAULT_UDP_PORT = 4500;
 export const DEFAULT_LIVENESS = { intervalMs: 1000, deadMs: 4000 } as const;
 
 const ENCAPS = ['udp', 'esp'] as const;
-const VLINK_FIELDS = ['name', 'peer', 'peer_port', 'encap', 'address', 'peer_address', 'mtu', 'replay_window', 'liveness', 'keying'];
+const PEER_RESOLVE = ['dynamic', 'once'] as const;
+const VLINK_FIELDS = ['name', 'peer', 'peer_resolve', 'peer_port', 'encap', 'address', 'peer_address', 'mtu', 'replay_window', 'liveness', 'keying'];
 const LIVENESS_FIELDS = ['interval_ms', 'dead_ms'];
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
 
@@ -46,11 +48,16 @@ export function readVlink(v: SchemaValidator, item: unknown, i: number, underlay
   }
 
   let peer = '';
-  if (v.required(o, 'peer', p, "the peer's underlay IPv4 address")) {
-    peer = v.ipv4Unicast(o.peer, [...p, 'peer']) ?? '';
+  let peerName: string | undefined;
+  if (v.required(o, 'peer', p, "the peer's underlay IPv4 address or host name")) {
+    ({ peer, peerName } = readPeer(v, o.peer, [...p, 'peer']));
     if (peer !== '' && peer === underlayAddress) {
       v.err([...p, 'peer'], `must differ from underlay.address (${underlayAddress}); a vlink to this node itself would loop`);
     }
+  }
+  const peerResolve = v.oneOf(o, 'peer_resolve', p, PEER_RESOLVE, 'dynamic');
+  if (v.present(o, 'peer_resolve') && peerName === undefined && peer !== '') {
+    v.err([...p, 'peer_resolve'], `applies only when peer is a host name (peer is the address ${peer})`);
   }
 
   const peerPort = v.integer(o, 'peer_port', p, 1, 65535, DEFAULT_UDP_PORT);
@@ -99,7 +106,7 @@ export function readVlink(v: SchemaValidator, item: unknown, i: number, underlay
 
   return {
     index: i,
-    vl: { name, peer, peerPort, encap, address, prefixLen, peerAddress, mtu, replayWindow, liveness, keying },
+    vl: { name, peer, ...(peerName === undefined ? {} : { peerName }), peerResolve, peerPort, encap, address, prefixLen, peerAddress, mtu, replayWindow, liveness, keying },
   };
 }
 
@@ -126,6 +133,7 @@ export function crossCheckVlinks(v: SchemaValidator, vlinks: PartialVlink[]): vo
   const selectors = new Map<string, number>();
   const keyFiles = new Map<string, string>();
   const ikePeers = new Map<string, number>();
+  const peerNames = new Map<string, number>();
   for (const { index: i, vl } of vlinks) {
     const here = `vlinks[${i}]`;
     if (vl.name !== '') {
@@ -141,6 +149,14 @@ export function crossCheckVlinks(v: SchemaValidator, vlinks: PartialVlink[]): vo
       if (seen !== undefined) {
         v.err(['vlinks', i, 'peer'], `vlinks[${seen}] already runs IKEv2 with peer ${vl.peer}; IKE finds a vlink by its peer's address, so only one ikev2 vlink per peer`);
       } else ikePeers.set(vl.peer, i);
+    }
+
+    // Two vlinks to one name would resolve to one address: the same ambiguity as two to one address.
+    if (vl.peerName !== undefined) {
+      const seen = peerNames.get(vl.peerName);
+      if (seen !== undefined) {
+        v.err(['vlinks', i, 'peer'], `vlinks[${seen}] already has peer ${vl.peerName}; one vlink per peer name (both would resolve to one address)`);
+      } else peerNames.set(vl.peerName, i);
     }
 
     const spiIn = manual?.spiIn ?? 0;

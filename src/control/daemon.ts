@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { checkNodeConfig } from './config-check.js';
 import { OverlayNode, type NodeIo } from './node.js';
 import { ControlServer } from './control-server.js';
-import { countersView, guardView, ikeView, linksView, policiesView, routesView, sasView } from './inspect.js';
+import { countersView, dnsView, guardView, ikeView, linksView, policiesView, routesView, sasView } from './inspect.js';
 import { ConfigError, IiptranError } from '../errors.js';
 
 export interface DaemonHandle {
@@ -29,6 +29,7 @@ export async function runDaemon(configPath: string, io: NodeIo, log: Logger, soc
     ['counters', () => countersView(node)],
     ['ike', () => ikeView(node)],
     ['routes', async (p) => routesView(node, await io.netsys.routes(), p['all'] === true)],
+    ['dns', () => dnsView(node)],
     ['guard', async () => guardView(node, io.guard === undefined ? null : await io.guard.state())],
   ]);
   const applyReload = async () => {

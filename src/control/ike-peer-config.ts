@@ -24,22 +24,27 @@ function identity(text: string): IkeIdentity {
  */
 export function resolveRole(role: IkeKeying['role'], local: string, peer: string): 'initiator' | 'responder' {
   if (role !== 'auto') return role;
+  // A named peer not resolved yet: the initiation path resolves it first and settles the role
+  // from the address (peers.ts relocate); only then does anything go out.
+  if (peer === '') return 'initiator';
   return ipv4ToU32(local) < ipv4ToU32(peer) ? 'initiator' : 'responder';
 }
 
 /** `psk` is empty with `auth: pubkey`, which passes its loaded keys instead (auth-pubkey.ts loadPubkeyAuth). */
-export function ikePeerConfig(vlink: string, local: string, peer: string, k: IkeKeying, psk: Buffer, pubkey?: PubkeyAuth): IkePeerConfig {
+export function ikePeerConfig(vlink: string, local: string, peer: string, k: IkeKeying, psk: Buffer, pubkey?: PubkeyAuth, peerName?: string): IkePeerConfig {
   return {
     vlink,
     local,
     peer,
+    ...(peerName === undefined ? {} : { peerName }),
     peerPort: IKE_PORT,
     role: resolveRole(k.role, local, peer),
     psk,
     ike: parseIkeProposals(k.ikeProposals),
     esp: parseEspProposals(k.espProposals),
     localId: identity(k.localId ?? local),
-    remoteId: identity(k.remoteId ?? peer),
+    // A named peer proves its name (ID_FQDN) unless remote_id says otherwise.
+    remoteId: identity(k.remoteId ?? peerName ?? peer),
     ikeLifetimeS: k.ikeLifetimeS,
     childLifetimeS: k.childLifetimeS,
     childLifetimeBytes: k.childLifetimeBytes ?? 0,

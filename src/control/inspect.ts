@@ -68,6 +68,10 @@ export function linksView(node: OverlayNode) {
       name: v.name,
       state: v.carrier ? 'up' : 'down',
       address: `${v.vnAddr}/${v.vnPeer === undefined ? v.vnPrefixLen : 32}`,
+      // The underlay address packets go to; '' while a named peer has never resolved usably.
+      peer: v.peerDst.family === 4 && v.peerDst.v4 === 0 ? '' : formatAddr(v.peerDst),
+      peerName: node.cfg.vlinks.find((c) => c.name === v.name)?.peerName ?? null,
+      dns: node.dns?.linkView(v.name) ?? null,
       peerAddress: v.vnPeer ?? null,
       mtu: v.mtu,
       underlayMtu: node.cfg.underlay.mtu,
@@ -125,10 +129,22 @@ export function ikeView(node: OverlayNode) {
   return {
     schema: SCHEMA,
     node: node.cfg.node,
-    peers: e === null ? [] : e.view(),
+    // A named peer's resolution beside its IKE state: the same object as in `links`.
+    peers: e === null ? [] : e.view().map((p) => ({ ...p, dns: node.dns?.linkView(p.vlink) ?? null })),
     stats: e === null ? { rx: 0, tx: 0, dropped: {} } : { ...e.stats, dropped: { ...e.stats.dropped } },
     /** Every reason `stats.dropped` may name (ike/drop-reasons.ts). */
     reasons: [...IKE_DROP_REASONS],
+  };
+}
+
+/** Named peers, the resolver's cache with verdicts, and the stub's drop counters (node-dns.ts). */
+export function dnsView(node: OverlayNode) {
+  const d = node.dns;
+  return {
+    schema: SCHEMA,
+    node: node.cfg.node,
+    configured: d !== null,
+    ...(d === null ? { servers: [], dnssec: null, trustAnchors: null, peers: [], cache: [], counters: {} } : d.view(node.vlinks.keys())),
   };
 }
 

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 import { newInboundSa, newOutboundSa, type InboundSa, type OutboundSa } from '../dataplane/sa.js';
+import { formatAddr } from '../wire/addr.js';
 import { vlinkMtu } from '../dataplane/mtu.js';
 import type { IkePeerConfig } from '../ike/types.js';
 import { pubkeyFingerprint } from '../ike/auth-pubkey.js';
@@ -13,6 +14,9 @@ import { loadKeyFile } from './keyfile.js';
 import { vlinkMtuProblem } from './config.js';
 import { loadPskFile, loadPubkeyAuth } from './credentials.js';
 import { ikePeerConfig } from './ike-peer-config.js';
+
+/** Where an unresolved named peer's SAs point: nowhere (no packet can come from 0.0.0.0). */
+export const UNRESOLVED = '0.0.0.0';
 
 /** Everything a vlink needs that can fail without side effects: keys, SAs, MTU. */
 export interface PreparedVlink {
@@ -26,7 +30,18 @@ export interface PreparedVlink {
   keyId: string;
 }
 
-export function prepareVlink(cfg: NodeConfig, v: VlinkConfig, i: number): PreparedVlink {
+/** The address a prepared vlink runs with: its peer's, or UNRESOLVED for a named peer not yet resolved. */
+export function preparedPeer(p: PreparedVlink): string {
+  return p.ike !== null ? p.ike.peer || UNRESOLVED : p.cfg.peer || (p.out === null ? UNRESOLVED : formatAddr(p.out.dst));
+}
+
+/** The outbound SA a manual vlink may send with: none while its named peer is unresolved. */
+export function usableOut(p: PreparedVlink): OutboundSa | null {
+  return p.out === null || (p.out.dst.family === 4 && p.out.dst.v4 === 0) ? null : p.out;
+}
+
+/** `known`: where a named peer is now (a reload keeps it); undefined before the first resolution. */
+export function prepareVlink(cfg: NodeConfig, v: VlinkConfig, i: number, known?: string): PreparedVlink {
   const max = vlinkMtu(cfg.underlay.mtu, v.encap);
   let mtu = max;
   if (v.mtu !== 'auto') {
@@ -40,22 +55,25 @@ export function prepareVlink(cfg: NodeConfig, v: VlinkConfig, i: number): Prepar
   if (k.mode === 'ikev2') {
     if (k.auth === 'pubkey') {
       const pk = loadPubkeyAuth(k.privateKey, k.peerPublicKey);
-      return { cfg: v, mtu, out: null, in: null, ike: ikePeerConfig(v.name, local, v.peer, k, Buffer.alloc(0), pk), keyId: pubkeyFingerprint(pk) };
+      return { cfg: v, mtu, out: null, in: null, ike: ikePeerConfig(v.name, local, v.peer || (known ?? ''), k, Buffer.alloc(0), pk, v.peerName), keyId: pubkeyFingerprint(pk) };
     }
     const psk = loadPskFile(k.pskFile);
     const keyId = createHash('sha256').update(psk).digest('base64');
-    return { cfg: v, mtu, out: null, in: null, ike: ikePeerConfig(v.name, local, v.peer, k, psk), keyId };
+    return { cfg: v, mtu, out: null, in: null, ike: ikePeerConfig(v.name, local, v.peer || (known ?? ''), k, psk, undefined, v.peerName), keyId };
   }
+  // A named peer's SAs get its address when the name resolves (peer-names.ts); until then the
+  // vlink has no outbound SA and drops as no-sa.
+  const peer = v.peer || (known ?? UNRESOLVED);
   const kin = loadKeyFile(k.keyIn, k.suite);
   const kout = loadKeyFile(k.keyOut, k.suite);
-  const out = newOutboundSa({ spi: k.spiOut, suite: k.suite, key: kout.key, salt: kout.salt, esn: k.esn, src: local, dst: v.peer });
+  const out = newOutboundSa({ spi: k.spiOut, suite: k.suite, key: kout.key, salt: kout.salt, esn: k.esn, src: local, dst: peer });
   const inn = newInboundSa({
     spi: k.spiIn,
     suite: k.suite,
     key: kin.key,
     salt: kin.salt,
     esn: k.esn,
-    src: v.peer,
+    src: peer,
     dst: local,
     replayWindow: v.replayWindow,
   });

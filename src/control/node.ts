@@ -27,7 +27,10 @@ import type { Guard, GuardSpec } from '../io/guard.js';
 import { applyGuard, removeGuard } from './vn-guard.js';
 import { hex32x } from '../wire/hex.js';
 import { ChildSas } from './node-child-sa.js';
-import { prepareVlink, type PreparedVlink } from './node-vlinks.js';
+import { prepareVlink, preparedPeer, usableOut, type PreparedVlink } from './node-vlinks.js';
+import { NodeDns } from './node-dns.js';
+import type { DnsTransport } from '../dns/transport.js';
+import { realClock } from '../clock.js';
 
 export interface NodeIo {
   openTun(name: string): TunDevice;
@@ -44,6 +47,8 @@ export interface NodeIo {
   netsys: NetSys;
   /** The fail-closed guard for vn_prefixes (io/guard.ts); required when the config sets them. */
   guard?: Guard;
+  /** How DNS queries travel (named peers); tests pass dns/transport-fake.ts. Default: UDP/TCP sockets. */
+  dnsTransport?: DnsTransport;
 }
 
 /** What installChildSa takes: one negotiated CHILD_SA, both directions. */
@@ -69,6 +74,8 @@ export class OverlayNode {
   private ikeSocket: IkeUdpSocket | null = null;
   /** What the guard was last set to; null: no vn_prefixes, no guard (vn-guard.ts). */
   guardSpec: GuardSpec | null = null;
+  /** Resolver and named peers (node-dns.ts); null without a `dns` section. */
+  dns: NodeDns | null = null;
 
   constructor(
     public cfg: NodeConfig,
@@ -77,6 +84,18 @@ export class OverlayNode {
   ) {
     this.receiver = new Receiver(this.sad, (n) => this.vlinks.get(n), this.nodeDrops);
     this.childSas = new ChildSas(this, this.log, () => this.prepared, () => this.stopped);
+    if (cfg.dns !== undefined) this.dns = this.newDns(cfg.dns);
+  }
+
+  private newDns(d: NonNullable<NodeConfig['dns']>): NodeDns {
+    const node = this;
+    const host = {
+      get cfg() {
+        return node.cfg;
+      },
+      spd: this.spd, sad: this.sad, vlinks: this.vlinks, prepared: () => this.prepared, ike: () => this.ike,
+    };
+    return new NodeDns(d, host, this.io.ikeClock ?? realClock, this.log.child({ dns: true }), this.io.dnsTransport);
   }
 
   private async ikeEngine(): Promise<IkeEngine> {
@@ -93,6 +112,10 @@ export class OverlayNode {
         childUsage: (v, c) => this.childSas.childUsage(v, c),
         allocSpi: () => this.childSas.allocSpi(),
         sendKeepalive: (addr, port) => this.udp?.send([{ data: NAT_KEEPALIVE, addr: addrFromString(addr), port, tos: 0 }]),
+        // Named peers (node-dns.ts); without a dns section no vlink names its peer.
+        resolvePeer: (v, attempt) => this.dns?.names.resolve(v, attempt) ?? Promise.resolve({ error: 'the node has no dns section' }),
+        checkPeerAddress: (v, addr) => this.dns?.names.check(v, addr) ?? Promise.resolve('the node has no dns section'),
+        peerRelocated: (v, addr) => this.dns?.relocated(v, addr),
       },
       ...(this.io.ikeKeyLog === undefined ? {} : { keyLog: this.io.ikeKeyLog }),
       ...(this.io.ikeRetransmit === undefined ? {} : { retransmit: this.io.ikeRetransmit }),
@@ -148,7 +171,8 @@ export class OverlayNode {
     const problems: string[] = [];
     cfg.vlinks.forEach((v, i) => {
       try {
-        out.set(v.name, prepareVlink(cfg, v, i));
+        const known = v.peerName === undefined ? undefined : this.dns?.addressOf(v.name, v.peerName) ?? undefined;
+        out.set(v.name, prepareVlink(cfg, v, i, known));
       } catch (e) {
         problems.push(e instanceof Error ? e.message : String(e));
       }
@@ -215,15 +239,16 @@ export class OverlayNode {
     const tun = opened ?? (await this.openLink(p));
     // Config keeps addresses as text; the data plane gets them parsed, once, here.
     const local = addrFromString(this.cfg.underlay.address, 'underlay.address');
-    const peer = addrFromString(c.peer, `vlinks.${c.name}.peer`);
+    const peer = addrFromString(preparedPeer(p), `vlinks.${c.name}.peer`);
     const policy = this.spd.add({
       src: local,
       dst: peer,
       proto: IPPROTO_IPIP,
       action: 'protect',
       vlink: c.name,
-      // IKEv2 vlinks start with none: their packets drop as no-sa, never leave in clear.
-      sa: p.out,
+      // IKEv2 vlinks start with none, and so does an unresolved named peer: their packets drop
+      // as no-sa, never leave in clear.
+      sa: usableOut(p),
     });
     if (p.in !== null) this.sad.add(p.in, c.name);
     const v: Vlink = {
@@ -253,6 +278,8 @@ export class OverlayNode {
     this.prepared.set(c.name, p);
     tun.onPackets((pkts) => this.guarded(`${c.name} batch`, pkts[0], () => this.sender.process(v, pkts)));
     this.setLiveness(v, c.liveness);
+    // Before the IKE peer: an initiator's first attempt resolves the name through it.
+    this.dns?.addVlink(p);
     if (p.ike !== null) {
       this.log.info({ vlink: c.name, peer: c.peer, encap: c.encap, mtu: p.mtu, role: p.ike.role }, `vlink up; no SA until IKEv2 negotiates one (${p.ike.role})`);
       (await this.ikeEngine()).addPeer(p.ike);
@@ -295,6 +322,7 @@ export class OverlayNode {
     const v = this.vlinks.get(name);
     if (v === undefined) return;
     this.ike?.removePeer(name);
+    this.dns?.removeVlink(name);
     this.monitors.get(name)?.stop();
     this.monitors.delete(name);
     this.spd.removeVlink(name);
@@ -319,6 +347,11 @@ export class OverlayNode {
     if (next.underlay.address !== u.address || next.underlay.port !== u.port || next.underlay.mtu !== u.mtu) {
       throw new ConfigError('underlay', 'cannot change on reload; restart the daemon');
     }
+    if (JSON.stringify(next.dns ?? null) !== JSON.stringify(this.cfg.dns ?? null)) {
+      if (this.dns !== null) throw new ConfigError('dns', 'cannot change on reload; restart the daemon');
+      // The first named peer: a resolver from now on.
+      if (next.dns !== undefined) this.dns = this.newDns(next.dns);
+    }
     const t0 = Date.now();
     const prepared = this.prepare(next);
     // Vlinks on their way out stay allowed until they are gone: a renamed vlink's routes move to
@@ -327,7 +360,14 @@ export class OverlayNode {
     this.guardSpec = await applyGuard(this.io.guard, { ...next, vlinks: [...next.vlinks, ...leaving] }, this.guardSpec, 'reload', this.log);
     // Before applying: allocSpi must already avoid the new config's manual SPIs.
     this.cfg = next;
+    // Named entries first: a vlink whose IKE peer is re-added asks for its (new) name at once.
+    for (const p of prepared.values()) if (this.vlinks.has(p.cfg.name)) this.dns?.register(p);
     const r = await applyReload(this.reloadHost(), prepared);
+    // Named peers resolve again on every reload (peer_resolve: once included).
+    for (const n of [...r.kept, ...r.updated]) {
+      const p = this.prepared.get(n);
+      if (p !== undefined) this.dns?.kick(p);
+    }
     if (leaving.length > 0) this.guardSpec = await applyGuard(this.io.guard, next, this.guardSpec, 'reload', this.log);
     this.log.info({ ...r, ms: Date.now() - t0 }, 'config reloaded');
     return r;
@@ -357,6 +397,7 @@ export class OverlayNode {
     if (this.stopped) return;
     this.stopped = true;
     this.ike?.stop();
+    this.dns?.stop();
     for (const name of [...this.vlinks.keys()]) this.removeVlink(name);
     this.ikeSocket?.close();
     this.ikeSocket = null;

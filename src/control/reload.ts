@@ -16,7 +16,7 @@ import { addrFromString, ipv4ToU32 } from '../wire/addr.js';
 import type { Liveness } from './config-types.js';
 import type { IkeEngine } from '../ike/engine.js';
 import { planPeerUpdate } from '../ike/peer-update.js';
-import type { PreparedVlink } from './node-vlinks.js';
+import { preparedPeer, usableOut, type PreparedVlink } from './node-vlinks.js';
 
 /** What reload needs of the node; node.ts reloadHost() hands it over. */
 export interface ReloadHost {
@@ -64,7 +64,8 @@ export function vlinkChanges(a: PreparedVlink, b: PreparedVlink): string[] {
   const x = a.cfg;
   const y = b.cfg;
   const diff: [string, boolean][] = [
-    ['peer', x.peer !== y.peer],
+    ['peer', x.peer !== y.peer || x.peerName !== y.peerName],
+    ['peer_resolve', x.peerResolve !== y.peerResolve],
     ['peer_port', x.peerPort !== y.peerPort],
     ['encap', x.encap !== y.encap],
     ['address', x.address !== y.address],
@@ -94,7 +95,8 @@ export async function applyReload(h: ReloadHost, next: Map<string, PreparedVlink
   // through the new one, so the kernel always has a route; then the old vlink goes.
   const renames = new Map<string, { from: string; tun: TunDevice }>();
   for (const to of fresh) {
-    const from = gone.find((g) => h.prepared.get(g)!.cfg.peer === next.get(to)!.cfg.peer && ![...renames.values()].some((x) => x.from === g));
+    const peerOf = (c: PreparedVlink['cfg']) => c.peerName ?? c.peer;
+    const from = gone.find((g) => peerOf(h.prepared.get(g)!.cfg) === peerOf(next.get(to)!.cfg) && ![...renames.values()].some((x) => x.from === g));
     if (from === undefined) continue;
     const routes = await snapshot(h, from);
     const tun = await h.openLink(next.get(to)!);
@@ -229,7 +231,7 @@ async function updateInPlace(h: ReloadHost, v: Vlink, from: PreparedVlink, to: P
 /** New peer or keying mode: a new SPD entry, then the SAs or IKE peer of the new config. */
 async function attachKeying(h: ReloadHost, v: Vlink, from: PreparedVlink, to: PreparedVlink): Promise<void> {
   const c = to.cfg;
-  v.peer = addrFromString(c.peer, `vlinks.${c.name}.peer`);
+  v.peer = addrFromString(preparedPeer(to), `vlinks.${c.name}.peer`);
   v.peerDst = v.peer;
   const keep = from.ike === null && to.ike === null;
   v.policy = h.spd.add({ src: v.local, dst: v.peer, proto: IPPROTO_IPIP, action: 'protect', vlink: v.name, sa: keep ? v.policy.sa : null });
@@ -276,5 +278,5 @@ function swapManualSas(h: ReloadHost, v: Vlink, to: PreparedVlink): void {
     h.sad.add(to.in!, v.name);
     v.inbound.push(to.in!);
   }
-  v.policy.sa = to.out;
+  v.policy.sa = usableOut(to);
 }

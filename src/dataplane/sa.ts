@@ -47,9 +47,9 @@ export interface OutboundSa {
    */
   readonly ivHi: number;
   readonly ivLo: number;
-  /** Outer source/destination (underlay addresses) this SA protects traffic between. */
+  /** Outer source/destination (underlay addresses) this SA protects traffic between; a named peer's move changes dst. */
   readonly src: IpAddr;
-  readonly dst: IpAddr;
+  dst: IpAddr;
   readonly stats: OutboundSaStats;
   /** Date.now() at creation. */
   readonly createdAt: number;
@@ -64,8 +64,8 @@ export interface InboundSa {
   readonly salt: Buffer;
   readonly esn: boolean;
   readonly replay: ReplayWindow;
-  /** Selectors: the outer src/dst a packet decrypted with this SA must have arrived with. */
-  readonly src: IpAddr;
+  /** Selectors: the outer src/dst a packet decrypted with this SA must have arrived with; a named peer's move changes src. */
+  src: IpAddr;
   readonly dst: IpAddr;
   readonly stats: InboundSaStats;
   readonly createdAt: number;

@@ -15,13 +15,18 @@ export interface SpdEntry {
   /** Stable id for the inspector. */
   readonly id: number;
   readonly src: IpAddr;
-  readonly dst: IpAddr;
+  /** The peer's underlay address; 0.0.0.0 while a named peer is unresolved. Changed only by `move`. */
+  dst: IpAddr;
   readonly proto: number;
   action: SpdAction;
   /** The vlink that owns this policy (one policy per vlink). */
   readonly vlink: string;
   /** SA to protect with; null while keying has not produced one (then packets drop as no-sa). */
   sa: OutboundSa | null;
+}
+
+function isUnspecified(a: IpAddr): boolean {
+  return a.family === 4 && a.v4 === 0;
 }
 
 // Built once per batch by the send path, not per packet.
@@ -31,9 +36,16 @@ function key(src: IpAddr, dst: IpAddr, proto: number): string {
 
 export class Spd {
   private readonly byKey = new Map<string, SpdEntry>();
+  /** Policies of named peers not resolved yet: they select nothing until `move` gives them a peer. */
+  private readonly unbound = new Set<SpdEntry>();
   private nextId = 1;
 
   add(e: Omit<SpdEntry, 'id'>): SpdEntry {
+    if (isUnspecified(e.dst)) {
+      const entry: SpdEntry = { ...e, id: this.nextId++ };
+      this.unbound.add(entry);
+      return entry;
+    }
     const k = key(e.src, e.dst, e.proto);
     if (this.byKey.has(k)) {
       // Two policies with the same selectors would make SA choice ambiguous; config
@@ -49,11 +61,25 @@ export class Spd {
     return this.byKey.get(key(src, dst, proto));
   }
 
+  /** A named peer resolved to `dst`: the policy's selector follows. Throws if another policy has it. */
+  move(e: SpdEntry, dst: IpAddr): void {
+    const k = key(e.src, dst, e.proto);
+    const other = this.byKey.get(k);
+    if (other !== undefined && other !== e) {
+      throw new IiptranError('IIPTRAN_ERR_CONFIG', `${formatAddr(dst)} is already the peer of vlink ${other.vlink}`);
+    }
+    this.byKey.delete(key(e.src, e.dst, e.proto));
+    this.unbound.delete(e);
+    e.dst = dst;
+    this.byKey.set(k, e);
+  }
+
   removeVlink(vlink: string): void {
     for (const [k, e] of this.byKey) if (e.vlink === vlink) this.byKey.delete(k);
+    for (const e of this.unbound) if (e.vlink === vlink) this.unbound.delete(e);
   }
 
   entries(): SpdEntry[] {
-    return [...this.byKey.values()].sort((a, b) => a.id - b.id);
+    return [...this.byKey.values(), ...this.unbound].sort((a, b) => a.id - b.id);
   }
 }

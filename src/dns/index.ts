@@ -1,4 +1,4 @@
-// DNS: stub resolver, DNSSEC validator, trust anchors, cache. See README "DNS and DNSSEC (foundation)".
+// DNS: stub resolver, DNSSEC validator, trust anchors, cache. See README "DNS and DNSSEC".
 export * from './verdict.js';
 export * from './transport.js';
 export * from './transport-fake.js';

@@ -87,7 +87,8 @@ export class DnssecResolver {
     return { nowSec: Math.floor(this.o.clock.now() / 1000), skewSec: this.skewSec, iterationCap: this.iterationCap };
   }
 
-  async lookup(name: DnsName | string, type: number): Promise<LookupResult> {
+  /** `fresh` skips the cached answer (not the cached keys): a named peer that claims to have moved. */
+  async lookup(name: DnsName | string, type: number, opts?: { fresh?: boolean }): Promise<LookupResult> {
     let qname: DnsName;
     try {
       qname = lowerName(typeof name === 'string' ? parseName(name.endsWith('.') ? name : name + '.') : name);
@@ -95,7 +96,7 @@ export class DnssecResolver {
       return this.failed(String(name), type, 'bogus', reason('INVALID_DATA', `not a domain name: ${(e as Error).message}`));
     }
     const key = `${nameToString(qname)} ${type}`;
-    const hit = this.cache.get(key);
+    const hit = opts?.fresh === true ? undefined : this.cache.get(key);
     if (hit) return { ...hit.value, ttl: hit.ttlLeft, cached: true };
     let p = this.inflight.get(key);
     if (!p) {

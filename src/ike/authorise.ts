@@ -18,8 +18,24 @@ export const DEFAULT_AUTH_TIMEOUT_MS = 10000;
 
 export const PSK_HINT = 'PSK mismatch?';
 
-/** The peer's ID and AUTH, checked; null when they prove the peer. */
-async function checkPeer(sa: IkeSa, id: IdPayload, auth: AuthPayload, ps: readonly PayloadRepr[]): Promise<string | null> {
+/** Asks the host whether a named peer may be at `addr` (IkeHost.checkPeerAddress). */
+export type AddressCheck = (vlink: string, addr: string) => Promise<string | null>;
+
+/**
+ * The peer's ID and AUTH, checked, then (for an SA from an address the vlink did not expect) the
+ * DNS proof that its name is there: after the cryptographic proof, so an unauthenticated
+ * initiator cannot make us query DNS. Null when everything holds.
+ */
+async function checkPeer(sa: IkeSa, id: IdPayload, auth: AuthPayload, ps: readonly PayloadRepr[], checkAddress?: AddressCheck): Promise<string | null> {
+  const proof = await checkProof(sa, id, auth, ps);
+  if (proof !== null || !sa.addrUnproven) return proof;
+  const name = sa.cfg.peerName ?? sa.cfg.remoteId.text;
+  if (checkAddress === undefined) return `IKE_SA from ${sa.remote.addr}, which is not where ${name} is expected, and nothing can check its name`;
+  const bad = await checkAddress(sa.cfg.vlink, sa.remote.addr);
+  return bad === null ? null : `peer ${name} at ${sa.remote.addr}: ${bad}`;
+}
+
+async function checkProof(sa: IkeSa, id: IdPayload, auth: AuthPayload, ps: readonly PayloadRepr[]): Promise<string | null> {
   if (!sameIdentity(id, sa.cfg.remoteId)) {
     return `peer identifies as "${idToString(id)}", but remote_id is "${sa.cfg.remoteId.text}"`;
   }
@@ -54,8 +70,10 @@ function withTimeout<T>(clock: Clock, ms: number, work: Promise<T>): Promise<T |
  * Null when the peer is authenticated and authorised; otherwise a sentence for the operator.
  * Any failure, the timeout included, is AUTHENTICATION_FAILED.
  */
-export async function authorisePeer(sa: IkeSa, id: IdPayload, auth: AuthPayload, ps: readonly PayloadRepr[], timeoutMs: number): Promise<string | null> {
-  const verdict = await withTimeout(sa.clock, timeoutMs, checkPeer(sa, id, auth, ps));
+export async function authorisePeer(
+  sa: IkeSa, id: IdPayload, auth: AuthPayload, ps: readonly PayloadRepr[], timeoutMs: number, checkAddress?: AddressCheck,
+): Promise<string | null> {
+  const verdict = await withTimeout(sa.clock, timeoutMs, checkPeer(sa, id, auth, ps, checkAddress));
   if (verdict !== TIMED_OUT) return verdict;
   return `peer authorisation did not finish within ${(timeoutMs / 1000).toFixed(1)} s (a key or DNS lookup that never answered?)`;
 }

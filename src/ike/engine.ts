@@ -21,7 +21,7 @@ import { onAuthResponse } from './exchange-auth.js';
 import { sendDeleteIke } from './exchange-info.js';
 import { initError, onInitRequest, onInitResponse } from './exchange-init.js';
 import { IkeSa, type IkeSaIo, type Remote } from './ike-sa.js';
-import { authenticatedFrom, DEFAULT_NAT_KEEPALIVE_MS, natCandidates } from './nat.js';
+import { authenticatedFrom, DEFAULT_NAT_KEEPALIVE_MS, namedCandidates, natCandidates } from './nat.js';
 import { hasNotify, notifies } from './payloads.js';
 import { PeerTable } from './peers.js';
 import type { PeerUpdate } from './peer-update.js';
@@ -162,6 +162,16 @@ export class IkeEngine {
   }
 
   /** A reload changed the vlink's IKE settings: keep, rekey or re-establish (peer-update.ts). */
+  /** A named peer resolved to a new address (peers.ts relocate); null when moved, else why not. */
+  relocatePeer(vlink: string, addr: string, role: 'initiator' | 'responder'): string | null {
+    return this.peers.relocate(vlink, addr, role);
+  }
+
+  /** Make-before-break after a relocation: a new IKE SA with the new address (initiator role). */
+  reconnectPeer(vlink: string): void {
+    if (!this.stopped) this.peers.reconnect(vlink);
+  }
+
   updatePeer(cfg: IkePeerConfig, credentialsChanged: boolean): PeerUpdate {
     return this.peers.update(cfg, credentialsChanged, sendDeleteIke);
   }
@@ -256,7 +266,8 @@ export class IkeEngine {
     // Behind a NAT the initiator's address is the NAT's, which no config may name: nat.ts lets
     // IDi pick the vlink then, but only for an initiator that says it is behind a NAT.
     const byNat = this.peers.isPeerAddr(remote.addr) ? [] : natCandidates(m.payloads, h.spiI, remote, this.peers.configs());
-    const cfg = this.peers.byAddress(remote.addr) ?? byNat[0];
+    const named = this.peers.isPeerAddr(remote.addr) || byNat.length > 0 ? [] : namedCandidates(m.payloads, this.peers.namedConfigs());
+    const cfg = this.peers.byAddress(remote.addr) ?? byNat[0] ?? named[0];
     if (cfg === undefined) {
       this.drops.drop('unknown-peer', remote.addr, `IKE_SA_INIT from ${remote.addr}, which is not the peer of any ikev2 vlink`);
       return;
@@ -280,6 +291,7 @@ export class IkeEngine {
     this.sas.index(sa);
     this.sas.addHalfOpen(sa);
     if (byNat.length > 0 && sa.nat !== null) sa.nat.unbound = true;
+    if (named.length > 0) sa.addrUnproven = true;
     sa.after(this.opts.halfOpenTimeoutMs ?? 30000, () => {
       if (sa.state === 'CONNECTING') this.peers.failed(sa, `IKE_SA_INIT from ${remote.addr} was never followed by IKE_AUTH`, false);
     });

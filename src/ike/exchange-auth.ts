@@ -26,7 +26,7 @@ import type { ChildSaInstall } from './types.js';
 import { natInstall, natTsCfg } from './nat.js';
 import { pubkeyCredentials } from './auth-pubkey.js';
 import { checkChildAnswer, checkChildRequest, childTsPayloads } from './tunnel-any.js';
-import { authorisePeer, PSK_HINT } from './authorise.js';
+import { authorisePeer, PSK_HINT, type AddressCheck } from './authorise.js';
 import { noProposalDetail } from './proposal-text.js';
 import { hex32 } from '../wire/hex.js';
 
@@ -56,6 +56,11 @@ function install(ctx: ExchangeContext, sa: IkeSa, c: ChildSaInstall): boolean {
     `CHILD_SA installed for ${sa.cfg.vlink}: in 0x${hex32(c.spiIn)}, out 0x${hex32(c.spiOut)}, ${c.suite}`,
   );
   return true;
+}
+
+function hostAddressCheck(ctx: ExchangeContext): AddressCheck | undefined {
+  const h = ctx.host;
+  return h.checkPeerAddress === undefined ? undefined : (vlink, addr) => h.checkPeerAddress!(vlink, addr);
 }
 
 /** Initiator: message 3. */
@@ -95,7 +100,7 @@ export async function onAuthResponse(ctx: ExchangeContext, sa: IkeSa, ps: readon
     ctx.failed(sa, `IKE_AUTH with ${peer}: ${why}`, true);
     return;
   }
-  const bad = await authorisePeer(sa, idr, auth, ps, ctx.authTimeoutMs);
+  const bad = await authorisePeer(sa, idr, auth, ps, ctx.authTimeoutMs, hostAddressCheck(ctx));
   // Deleted while we waited (vlink removed, engine stopped): nothing left to answer for.
   if (sa.state !== 'CONNECTING') return;
   if (bad !== null) {
@@ -157,7 +162,7 @@ export async function onAuthRequest(ctx: ExchangeContext, sa: IkeSa, ps: readonl
   const idr = find(ps, PayloadType.IDr);
   let bad = idr !== undefined && !sameIdentity(idr, sa.cfg.localId)
     ? `peer expects us to be "${idToString(idr)}", but local_id is "${sa.cfg.localId.text}"`
-    : await authorisePeer(sa, idi, auth, ps, ctx.authTimeoutMs);
+    : await authorisePeer(sa, idi, auth, ps, ctx.authTimeoutMs, hostAddressCheck(ctx));
   if (sa.state !== 'CONNECTING') return null;
   if (bad !== null) {
     return { reply: [notify(NotifyType.AUTHENTICATION_FAILED)], error: `IKE_AUTH from ${peer}: ${bad}; answered AUTHENTICATION_FAILED` };

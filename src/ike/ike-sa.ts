@@ -95,6 +95,11 @@ export class IkeSa {
   sendInitialContact = true;
   /** NAT detection outcome (nat.ts); null until IKE_SA_INIT, or when the peer sent no NAT_DETECTION. */
   nat: NatState | null = null;
+  /**
+   * Responder: the IKE_SA_INIT came from an address no vlink expects, for a vlink with a named
+   * peer. IKE_AUTH's IDi picks the vlink, and the host must vouch for the address by DNS.
+   */
+  addrUnproven = false;
   /** RFC 7427 hashes the peer announced in IKE_SA_INIT; null if it sent none (auth-pubkey.ts). */
   peerSigHashes: number[] | null = null;
   /** Raw public key the peer authenticated with (auth-pubkey.ts): what IPSECA checks will compare. */

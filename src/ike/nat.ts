@@ -183,6 +183,18 @@ export function natCandidates(ps: readonly PayloadRepr[], spiI: bigint, from: Re
 }
 
 /**
+ * Responder, IKE_SA_INIT from an address no vlink expects and no NAT explains: the vlinks with a
+ * named peer whose proposals accept it (a named peer may have moved). IDi picks the vlink at
+ * IKE_AUTH, and DNS must then vouch for the address (authorise.ts).
+ */
+export function namedCandidates(ps: readonly PayloadRepr[], cfgs: readonly IkePeerConfig[]): IkePeerConfig[] {
+  const saP = find(ps, PayloadType.SA);
+  const ke = find(ps, PayloadType.KE);
+  if (saP === undefined || ke === undefined) return [];
+  return cfgs.filter((c) => selectIke(saP, c.ike, ke.group).kind !== 'no-proposal');
+}
+
+/**
  * IKE_AUTH on an unbound SA: the vlink whose remote_id equals IDi, provided its proposals
  * would have accepted the IKE suite already negotiated. Null when none does; the caller then
  * answers AUTHENTICATION_FAILED with the provisional config (whose PSK check fails anyway

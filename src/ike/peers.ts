@@ -29,6 +29,8 @@ interface Peer {
   reinit: ClockTimer | null;
   /** When `reinit` fires, for `show ike`. */
   reinitAt: number | null;
+  /** A named peer's address is being looked up before an initiation. */
+  resolving: boolean;
 }
 
 export interface PeerTableDeps {
@@ -81,10 +83,10 @@ export class PeerTable {
   add(cfg: IkePeerConfig): void {
     // config.ts rules both out; reaching here is a bug in the caller.
     if (this.peers.has(cfg.vlink)) throw new IiptranError('IIPTRAN_ERR_CONFIG', `IKE peer for ${cfg.vlink} already exists`);
-    if (this.byAddr.has(cfg.peer)) throw new IiptranError('IIPTRAN_ERR_CONFIG', `two IKE vlinks with peer ${cfg.peer}`);
-    const p: Peer = { cfg, sas: new Set(), current: null, lastError: null, failures: 0, reinit: null, reinitAt: null };
+    if (cfg.peer !== '' && this.byAddr.has(cfg.peer)) throw new IiptranError('IIPTRAN_ERR_CONFIG', `two IKE vlinks with peer ${cfg.peer}`);
+    const p: Peer = { cfg, sas: new Set(), current: null, lastError: null, failures: 0, reinit: null, reinitAt: null, resolving: false };
     this.peers.set(cfg.vlink, p);
-    this.byAddr.set(cfg.peer, p);
+    if (cfg.peer !== '') this.byAddr.set(cfg.peer, p);
     if (cfg.role === 'initiator' && !this.d.stopped()) this.initiate(p);
   }
 
@@ -98,7 +100,41 @@ export class PeerTable {
       this.forget(sa, 'vlink removed');
     }
     this.peers.delete(vlink);
-    this.byAddr.delete(p.cfg.peer);
+    if (this.byAddr.get(p.cfg.peer) === p) this.byAddr.delete(p.cfg.peer);
+  }
+
+  /**
+   * A named peer moved (the host resolved a new address): later initiations go there, and an
+   * IKE_SA_INIT from there finds the vlink. SAs already up keep their own address until a new
+   * SA replaces them (`reconnect`): make-before-break. Null when it moved; otherwise why not.
+   */
+  relocate(vlink: string, addr: string, role: 'initiator' | 'responder'): string | null {
+    const p = this.peers.get(vlink);
+    if (p === undefined) return `no IKE vlink ${vlink}`;
+    const other = this.byAddr.get(addr);
+    if (other !== undefined && other !== p) return `${addr} is already the peer of ${other.cfg.vlink}`;
+    if (p.cfg.peer === addr && p.cfg.role === role) return null;
+    if (this.byAddr.get(p.cfg.peer) === p) this.byAddr.delete(p.cfg.peer);
+    const cfg = { ...p.cfg, peer: addr, role };
+    p.cfg = cfg;
+    this.byAddr.set(addr, p);
+    for (const sa of p.sas) if (sa.remote.addr === addr) sa.cfg = cfg;
+    return null;
+  }
+
+  /**
+   * After `relocate`: an initiator negotiates a new IKE SA with the new address while the old
+   * one keeps carrying traffic; `established` retires the old one. A responder waits for the
+   * peer, which initiates from its new address.
+   */
+  reconnect(vlink: string): void {
+    const p = this.peers.get(vlink);
+    if (p === undefined || p.cfg.role !== 'initiator' || p.resolving) return;
+    const live = [...p.sas].filter((s) => s.state !== 'DELETED');
+    if (live.some((s) => s.remote.addr === p.cfg.peer)) return;
+    if (live.length === 0 && p.reinit !== null) return;
+    this.d.clock.clearTimeout(p.reinit);
+    this.initiate(p);
   }
 
   /** A reload changed the vlink's IKE settings; peer-update.ts decides what happens to its SAs. */
@@ -151,6 +187,35 @@ export class PeerTable {
     p.reinit = null;
     p.reinitAt = null;
     if (this.d.stopped() || !this.peers.has(p.cfg.vlink)) return;
+    const resolve = this.d.host.resolvePeer;
+    if (p.cfg.peerName === undefined || resolve === undefined) {
+      this.startSa(p);
+      return;
+    }
+    // Cisco's "set peer HOST dynamic": the name is resolved before every attempt, so a peer that
+    // moved is found. A failed lookup is a failed attempt, retried with the same backoff.
+    p.resolving = true;
+    void resolve.call(this.d.host, p.cfg.vlink, p.failures).then((r) => {
+      p.resolving = false;
+      if (this.d.stopped() || this.peers.get(p.cfg.vlink) !== p) return;
+      if ('error' in r) {
+        p.lastError = `cannot resolve ${p.cfg.peerName}: ${r.error}`;
+        p.failures++;
+        this.log.warn({ vlink: p.cfg.vlink, peer: p.cfg.peerName }, p.lastError);
+        this.scheduleReinit(p);
+        return;
+      }
+      // resolvePeer relocated the vlink; with `role: auto` the new address may make us the responder.
+      if (p.cfg.role !== 'initiator') {
+        this.log.info({ vlink: p.cfg.vlink, peer: p.cfg.peer }, `${p.cfg.peerName} is ${p.cfg.peer}; waiting for it to initiate (role responder)`);
+        return;
+      }
+      if ([...p.sas].some((s) => s.state === 'CONNECTING' && s.role === 'initiator' && s.remote.addr === p.cfg.peer)) return;
+      this.startSa(p);
+    });
+  }
+
+  private startSa(p: Peer): void {
     const cfg = p.cfg;
     const sa = new IkeSa(cfg, 'initiator', newIkeSpi(), { addr: cfg.peer, port: cfg.peerPort, localPort: 500 }, this.d.saIo);
     sa.sendInitialContact = ![...p.sas].some((s) => s.state === 'ESTABLISHED');
@@ -161,7 +226,7 @@ export class PeerTable {
   }
 
   private scheduleReinit(p: Peer): void {
-    if (this.d.stopped() || p.cfg.role !== 'initiator' || p.reinit !== null || !this.peers.has(p.cfg.vlink)) return;
+    if (this.d.stopped() || p.cfg.role !== 'initiator' || p.reinit !== null || p.resolving || !this.peers.has(p.cfg.vlink)) return;
     if ([...p.sas].some((s) => s.state !== 'DELETED')) return;
     const wait = reinitDelay(p.failures, this.d.reinit, this.d.reinit.random);
     this.log.info({ vlink: p.cfg.vlink, peer: p.cfg.peer, waitMs: wait, attempt: p.failures + 1 },
@@ -197,6 +262,12 @@ export class PeerTable {
     const p = this.peers.get(sa.cfg.vlink);
     if (p === undefined) return;
     this.d.sas.endHalfOpen(sa);
+    // A named peer proven at another address (checkPeerAddress) now lives there.
+    if (p.cfg.peerName !== undefined && sa.remote.addr !== p.cfg.peer && (sa.nat === null || !natDetected(sa))) {
+      const why = this.relocate(p.cfg.vlink, sa.remote.addr, p.cfg.role);
+      if (why === null) this.d.host.peerRelocated?.(p.cfg.vlink, sa.remote.addr);
+      else this.log.warn({ vlink: p.cfg.vlink, peer: sa.remote.addr }, `cannot move ${p.cfg.vlink} to ${sa.remote.addr}: ${why}`);
+    }
     const old = p.current;
     p.current = sa;
     p.failures = 0;
@@ -266,13 +337,37 @@ export class PeerTable {
 
   /** An SA that came in from behind a NAT joins the vlink its (authenticated, next) IDi names. */
   rebind(sa: IkeSa, ps: Parameters<typeof rebindByIdentity>[1]): void {
-    sa.nat!.unbound = false;
+    if (sa.nat !== null) sa.nat.unbound = false;
+    if (sa.addrUnproven) {
+      this.rebindNamed(sa, ps);
+      return;
+    }
     const cfg = rebindByIdentity(sa, ps, this.configs());
     if (cfg === null || cfg.vlink === sa.cfg.vlink) return;
     this.peers.get(sa.cfg.vlink)?.sas.delete(sa);
     this.peers.get(cfg.vlink)?.sas.add(sa);
     this.log.info({ from: sa.cfg.vlink, vlink: cfg.vlink, peer: sa.remote.addr }, `IKE SA from ${sa.remote.addr} (behind a NAT) is for ${cfg.vlink}, by its identity ${cfg.remoteId.text}`);
     sa.cfg = cfg;
+  }
+
+  /**
+   * An SA from an unexpected address for a named peer: IDi picks among the named vlinks, and the
+   * SA's selectors name the address it came from. authorise.ts then asks DNS to vouch for it.
+   */
+  private rebindNamed(sa: IkeSa, ps: Parameters<typeof rebindByIdentity>[1]): void {
+    const named = this.configs().filter((c) => c.peerName !== undefined);
+    const cfg = rebindByIdentity(sa, ps, named) ?? sa.cfg;
+    if (cfg.vlink !== sa.cfg.vlink) {
+      this.peers.get(sa.cfg.vlink)?.sas.delete(sa);
+      this.peers.get(cfg.vlink)?.sas.add(sa);
+      this.log.info({ from: sa.cfg.vlink, vlink: cfg.vlink, peer: sa.remote.addr }, `IKE SA from ${sa.remote.addr} claims ${cfg.remoteId.text}: ${cfg.vlink}`);
+    }
+    sa.cfg = { ...cfg, peer: sa.remote.addr };
+  }
+
+  /** Named vlinks that may answer an IKE_SA_INIT from an address no vlink expects. */
+  namedConfigs(): IkePeerConfig[] {
+    return this.d.host.checkPeerAddress === undefined ? [] : this.configs().filter((c) => c.peerName !== undefined);
   }
 
   /** Logs what NAT detection found and starts keepalives when we are the end behind the NAT. */
@@ -290,8 +385,9 @@ export class PeerTable {
     return [...this.peers.values()].map((p) => ({
       vlink: p.cfg.vlink,
       peer: p.cfg.peer,
+      peerName: p.cfg.peerName ?? null,
       role: p.cfg.role,
-      state: p.current !== null ? 'ESTABLISHED' : [...p.sas].some((s) => s.state === 'CONNECTING') ? 'CONNECTING' : p.reinit !== null ? 'WAITING' : 'IDLE',
+      state: p.current !== null ? 'ESTABLISHED' : [...p.sas].some((s) => s.state === 'CONNECTING') ? 'CONNECTING' : p.resolving ? 'RESOLVING' : p.reinit !== null ? 'WAITING' : 'IDLE',
       attempt: p.failures + 1,
       retryInSeconds: p.reinit !== null && p.reinitAt !== null ? Math.max(0, Math.ceil((p.reinitAt - now) / 1000)) : null,
       lastError: p.lastError,

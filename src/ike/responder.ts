@@ -65,7 +65,7 @@ export class Responder {
       reply([notify(NotifyType.INVALID_SYNTAX)]);
       return;
     }
-    if (sa.nat?.unbound === true) this.d.peers.rebind(sa, ps);
+    if (sa.nat?.unbound === true || sa.addrUnproven) this.d.peers.rebind(sa, ps);
     sa.beginRequest(raw);
     onAuthRequest(this.d.ctx, sa, ps).then((out) => {
       if (out === null) {

@@ -11,9 +11,15 @@ import type { ChildMode } from './tunnel-any.js';
 /** One vlink's IKE settings, resolved (proposals parsed, PSK read, IDs defaulted). */
 export interface IkePeerConfig {
   vlink: string;
-  /** Our underlay address (the only one IKE runs from) and the peer's. */
+  /** Our underlay address (the only one IKE runs from) and the peer's ('' while a named peer is unresolved). */
   local: string;
   peer: string;
+  /**
+   * The peer's host name when the config names it (`peer: b.overlay.test`): the host resolves it
+   * before every initiation (resolvePeer) and vouches for any other address it initiates from
+   * (checkPeerAddress).
+   */
+  peerName?: string;
   /** UDP port the peer's IKE listens on; 500. */
   peerPort: number;
   /** 'responder' never initiates; 'initiator' does (and still answers a peer that initiates). */
@@ -77,6 +83,20 @@ export interface IkeHost {
   allocSpi(): number;
   /** A NAT keepalive (RFC 3948 §2.3: one 0xff byte) from our 4500 socket; optional for hosts without one. */
   sendKeepalive?(addr: string, port: number): void;
+  /**
+   * Named peers: the address to initiate to, resolved now (`attempt` counts failures, so a host
+   * with several addresses can try them in order), or why there is none. Before it answers, the
+   * host moves the vlink with `relocatePeer` when the address changed. Must not reject.
+   */
+  resolvePeer?(vlink: string, attempt: number): Promise<{ addr: string } | { error: string }>;
+  /**
+   * Named peers: null when a fresh, validated resolution of the vlink's peer name yields `addr`;
+   * otherwise why not. Asked before an SA from an address the vlink does not expect is
+   * authenticated. Must not reject.
+   */
+  checkPeerAddress?(vlink: string, addr: string): Promise<string | null>;
+  /** A named peer's SA was established from `addr`, which differs from what the vlink had. */
+  peerRelocated?(vlink: string, addr: string): void;
 }
 
 export interface ChildUsage {

@@ -48,8 +48,10 @@ export interface IkeSaView {
 export interface IkePeerView {
   vlink: string;
   peer: string;
+  /** The configured host name of a named peer; null for an address. */
+  peerName: string | null;
   role: 'initiator' | 'responder';
-  /** ESTABLISHED, CONNECTING, WAITING (to retry) or IDLE. */
+  /** ESTABLISHED, CONNECTING, RESOLVING (a named peer's address), WAITING (to retry) or IDLE. */
   state: string;
   /** Consecutive failures + 1: the attempt in progress, or the next one while WAITING. */
   attempt: number;

@@ -15,11 +15,39 @@ function outerStr(o: Obj | null): string {
   return `${o.src} > ${o.dst} ipip/${o.encap === 'udp' ? `udp:${o.dport}` : 'esp'}`;
 }
 
+/** A named peer in one cell: "b.overlay.test = 192.0.2.2 (secure, 25s)" or why it has no address. */
+function dnsCell(l: Obj): string {
+  const d: Obj | null = l.dns ?? null;
+  if (d === null) return '-';
+  const state = d.lastError !== null ? `${d.address === null ? '' : `${d.address}; `}${d.lastError}` : `${d.address ?? '?'} (${d.verdict}${d.ttl === null ? '' : `, ${d.ttl}s`})`;
+  return `${d.name} = ${state}`;
+}
+
 export function renderLinks(v: Obj): string {
+  const named = (v.links as Obj[]).some((l) => l.dns != null);
+  const head = ['VLINK', 'STATE', 'ADDRESS', 'MTU', 'OUTER HEADER', 'SPI OUT', 'SPI IN', 'TX PKTS', 'RX PKTS', 'DROPS'];
   return table(
-    ['VLINK', 'STATE', 'ADDRESS', 'MTU', 'OUTER HEADER', 'SPI OUT', 'SPI IN', 'TX PKTS', 'RX PKTS', 'DROPS'],
-    v.links.map((l: Obj) => [l.name, l.state, l.address, l.mtu, outerStr(l.outer), l.spiOut, l.spiIn.join(','), l.txPackets, l.rxPackets, drops(l.drops)]),
+    named ? [...head, 'PEER NAME'] : head,
+    v.links.map((l: Obj) => {
+      const row = [l.name, l.state, l.address, l.mtu, outerStr(l.outer), l.spiOut, l.spiIn.join(','), l.txPackets, l.rxPackets, drops(l.drops)];
+      return named ? [...row, dnsCell(l)] : row;
+    }),
   );
+}
+
+export function renderDns(v: Obj): string {
+  if (!v.configured) return 'no dns section: every vlink names its peer by address';
+  const peers = (v.peers as Obj[]).map((p) => [p.vlink, p.name, p.resolve, p.address ?? '-', (p.addresses as string[]).join(',') || '-', p.verdict ?? '-', p.ttl ?? '-',
+    p.nextRefreshInSeconds ?? '-', p.lastError ?? p.reason ?? '']);
+  const cache = (v.cache as Obj[]).map((c) => [c.name, c.type, c.verdict, c.status, c.ttl, (c.answers as string[]).join(' | ') || '-', c.reason ?? '']);
+  const counters = Object.entries(v.counters as Record<string, number>).map(([k, n]) => `${k}=${n}`).join(' ');
+  return [
+    `servers ${(v.servers as string[]).join(', ')}; dnssec ${v.dnssec}; trust anchors ${(v.trustAnchors?.zones ?? []).join(', ') || 'none'} (${v.trustAnchors?.from ?? '-'})`,
+    table(['VLINK', 'NAME', 'RESOLVE', 'IN USE', 'ADDRESSES', 'VERDICT', 'TTL', 'REFRESH IN', 'PROBLEM / REASON'], peers),
+    'cache:',
+    table(['NAME', 'TYPE', 'VERDICT', 'STATUS', 'TTL', 'ANSWERS', 'REASON'], cache),
+    `stub: ${counters || 'no drops'}`,
+  ].join('\n');
 }
 
 export function renderPolicies(v: Obj): string {
@@ -115,7 +143,8 @@ export function renderIke(v: Obj): string {
   if (v.peers.length === 0) return 'no vlink uses ikev2 keying';
   const rows: (string | number)[][] = [];
   for (const p of v.peers as Obj[]) {
-    if (p.sas.length === 0) rows.push([p.vlink, p.peer, p.role, peerStateText(p as never), '-', '-', '-', '-', '-', p.lastError ?? '']);
+    const peer = p.peerName == null ? p.peer : `${p.peerName} (${p.peer || 'unresolved'}${p.dns?.verdict == null ? '' : `, ${p.dns.verdict}`})`;
+    if (p.sas.length === 0) rows.push([p.vlink, peer, p.role, peerStateText(p as never), '-', '-', '-', '-', '-', p.lastError ?? '']);
     for (const s of p.sas as Obj[]) {
       const kids = (s.children as Obj[]).map((c) => `in ${c.spiIn} out ${c.spiOut} ${c.suite}${c.esn ? '+esn' : ''}${c.mode === 'tunnel-any' ? ' tunnel-any' : ''}${childRekeyText(c)}`).join('; ');
       const st = s.state === 'CONNECTING' && s.role === 'initiator' && p.attempt > 1 ? `CONNECTING (attempt ${p.attempt})` : s.state;
@@ -146,6 +175,7 @@ export function renderGuard(v: Obj): string {
 }
 
 export const RENDERERS: Record<string, (v: Obj) => string> = {
+  dns: renderDns,
   guard: renderGuard,
   ike: renderIke,
   links: renderLinks,

@@ -82,7 +82,7 @@ test('the documented example parses to the exact expected object', () => {
     underlay: { address: '192.0.2.1', mtu: 1500, port: 4500 },
     vlinks: [
       {
-        name: 'vl-b', peer: '192.0.2.2', peerPort: 4500, encap: 'udp',
+        name: 'vl-b', peer: '192.0.2.2', peerResolve: 'dynamic', peerPort: 4500, encap: 'udp',
         address: '10.255.0.0/31', prefixLen: 31, peerAddress: undefined, mtu: 'auto', replayWindow: 1024,
         liveness: { intervalMs: 1000, deadMs: 4000 },
         keying: {
@@ -91,7 +91,7 @@ test('the documented example parses to the exact expected object', () => {
         },
       },
       {
-        name: 'vl-c', peer: '192.0.2.3', peerPort: 4500, encap: 'esp',
+        name: 'vl-c', peer: '192.0.2.3', peerResolve: 'dynamic', peerPort: 4500, encap: 'esp',
         address: '10.255.1.1/32', prefixLen: 32, peerAddress: '10.255.1.2', mtu: 1400, replayWindow: 4096,
         liveness: null,
         keying: {
@@ -110,7 +110,7 @@ test('defaults are filled in', () => {
     logLevel: 'info',
     underlay: { address: '192.0.2.1', mtu: 1500, port: 4500 },
     vlinks: [{
-      name: 'vl0', peer: '192.0.2.10', peerPort: 4500, encap: 'udp',
+      name: 'vl0', peer: '192.0.2.10', peerResolve: 'dynamic', peerPort: 4500, encap: 'udp',
       address: '10.0.0.0/31', prefixLen: 31, peerAddress: undefined, mtu: 'auto', replayWindow: 1024,
       liveness: { intervalMs: 1000, deadMs: 4000 },
       keying: {
