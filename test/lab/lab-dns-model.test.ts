@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { TopologyError, loadTopology, parseTopology } from '../../src/lab/topology.js';
 import { buildModel } from '../../src/lab/topology-model.js';
@@ -118,11 +119,22 @@ test('node configs: the resolver, the trust anchor file, named peers and FQDN id
   assert.match(nodeConfigYaml(m3, m3.nodes[0]!, '/s', true), /dnssec: require/);
 });
 
-test('node configs with named peers are accepted by this build\'s node config parser (when it has named peers)', { skip: daemonSupportsNamedPeers() ? false : 'node config has no named peers yet (DNS-CONTRACT, branch h-dnsnode)' }, () => {
+test('node configs with named peers are accepted by the node config parser, anchor file included', () => {
   const m = buildModel(loadTopology(dnsYaml()));
-  for (const n of m.nodes) {
-    const cfg = parseNodeConfig(nodeConfigYaml(m, n, '/run/x.sock', true), { baseDir: '/tmp/k' }) as unknown as Record<string, unknown>;
-    assert.ok(cfg['dns'] !== undefined, 'dns section parsed');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iil-dnscfg-'));
+  try {
+    fs.mkdirSync(path.join(dir, 'keys'));
+    fs.writeFileSync(path.join(dir, 'keys', 'trust-anchor.ds'), `test.\t3600\tIN\tDS\t17472 13 2 ${'05'.repeat(32)}\n`);
+    for (const n of m.nodes) {
+      const cfg = parseNodeConfig(nodeConfigYaml(m, n, '/run/x.sock', true), { baseDir: dir });
+      assert.deepEqual(cfg.dns?.servers, [{ address: '10.200.1.4', port: 53 }]);
+      assert.equal(cfg.dns?.dnssec, 'require');
+      assert.equal(cfg.dns?.trustAnchors.length, 1);
+      assert.deepEqual(cfg.vlinks.map((v) => v.peerName), m.nodes.filter((x) => x !== n).map((x) => `${x.name}.overlay.test`));
+      assert.deepEqual(cfg.vlinks.map((v) => v.peerResolve), ['dynamic', 'dynamic']);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -143,6 +155,10 @@ test('plan: the DNS namespace and veth, zones in the keys step, NSD serving befo
   // No dns: section, no DNS actions.
   const plain = flatActions(planLab(buildModel(parseTopology(TRI)), { labDir: '/l', cli: '/c', nodeBin: '/n', nodePaths: (n) => nodePaths('t', buildModel(parseTopology(TRI)), n), liveness: true }));
   assert.equal(plain.some((a) => a.kind === 'dns'), false);
+});
+
+test('this build has named peers, so lab up accepts a named-peer lab', () => {
+  assert.equal(daemonSupportsNamedPeers(), true);
 });
 
 test('readdress: the lowest free address (not the node\'s own, not the server\'s); the model follows', () => {

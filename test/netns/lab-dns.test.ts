@@ -1,11 +1,11 @@
 // topologies/dns.yaml through the real CLI (root): the lab DNS service (NSD, ldns-signed
 // overlay.test. under a signed test.) is checked from a node's namespace by delv and
 // unbound-host with that node's own trust anchor file, through every `lab dns` state; `lab
-// readdress` moves a node and its A record. Then end to end (needs named peers in the node,
-// branch h-dnsnode): vlinks come up by name with a secure verdict, peers follow a readdressed
-// node within TTL + a bound and OSPF reconverges with no cleartext on the underlay, an expired
-// signature stops new IKE SAs, and an unsigned zone is unusable under require but used (with
-// a warning) under prefer. b and c run dnssec: prefer, a the topology's require.
+// readdress` moves a node and its A record. End to end with the nodes' named peers: vlinks
+// come up by name with a secure verdict, peers follow a readdressed node within TTL + a bound
+// and OSPF reconverges with no cleartext on the underlay, an expired signature stops new IKE
+// SAs, and an unsigned zone is unusable under require but used (with a warning) under prefer.
+// b and c run dnssec: prefer, a the topology's require.
 
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,15 +15,12 @@ import { capture, netnsSkip } from './helpers.js';
 import { readPcap } from './pcap.js';
 import { PATTERN, assertGone, cli, node, topologyCopy, vnPing, waitFor } from './lab-harness.js';
 import { validate } from './lab-dns-helpers.js';
-import { daemonSupportsNamedPeers } from '../../src/lab/apply.js';
 import { nsExec } from '../../src/lab/netns.js';
 import { readState, type LabState } from '../../src/lab/state.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const skip = netnsSkip(['ip', 'ping', 'tcpdump', 'nft', 'bird', 'birdc', 'fping', 'nsd', 'nsd-control', 'dig', 'ldns-keygen', 'ldns-signzone', 'ldns-key2ds', 'delv', 'unbound-host']);
-const named = daemonSupportsNamedPeers();
-const e2e = named ? false : 'the node config has no named peers yet (DNS-CONTRACT: branch h-dnsnode not merged)';
 /** How much later than the TTL a peer may still use a readdressed node's old address (asserted). */
 const FOLLOW_BOUND_MS = 10000;
 
@@ -41,17 +38,14 @@ describe('lab: dns.yaml, the lab DNS service and named peers', { skip }, () => {
 
   before(async () => {
     const t = topologyCopy('dns.yaml', 'dns');
-    let text = fs.readFileSync(t.file, 'utf8').replace('  b: {}', '  b: { dnssec: prefer }').replace('  c: {}', '  c: { dnssec: prefer }');
-    // Before the node half has landed the service is still tested, with address peers.
-    if (!named) text = text.replace('  segment: lan', '  segment: lan\n  named_peers: false');
-    fs.writeFileSync(t.file, text);
+    fs.writeFileSync(t.file, fs.readFileSync(t.file, 'utf8').replace('  b: {}', '  b: { dnssec: prefer }').replace('  c: {}', '  c: { dnssec: prefer }'));
     const t0 = Date.now();
     const out = await cli(['lab', 'up', t.file, '--timeout', '60']);
     const upMs = Date.now() - t0;
     name = t.name;
     assert.equal(out.code, 0, `lab up failed:\n${out.stdout}\n${out.stderr}`);
     s = readState(name)!;
-    console.log(`MEASURED lab up dns.yaml: ${upMs} ms (named peers: ${named})\n${out.stdout.split('\n').filter((l) => /^\[|done in|converged/.test(l)).map((l) => `    ${l}`).join('\n')}`);
+    console.log(`MEASURED lab up dns.yaml: ${upMs} ms\n${out.stdout.split('\n').filter((l) => /^\[|done in|converged/.test(l)).map((l) => `    ${l}`).join('\n')}`);
     assert.match(out.stdout, /start NSD \(10\.200\.1\.4, serving overlay\.test\.\), then 3 iiptran node daemons/);
   });
   after(async () => {
@@ -82,7 +76,7 @@ describe('lab: dns.yaml, the lab DNS service and named peers', { skip }, () => {
     assert.deepEqual({ ...st.dns, breaks: undefined }, { zone: 'overlay.test', server: '10.200.1.4', running: true, serial: v.serial, signed: true, breaks: undefined });
   });
 
-  test('vlinks come up by name with a secure verdict', { skip: e2e, timeout: 30000 }, async () => {
+  test('vlinks come up by name with a secure verdict', { timeout: 30000 }, async () => {
     for (const [me, peers] of [['a', ['b', 'c']], ['b', ['a', 'c']], ['c', ['a', 'b']]] as const) {
       for (const p of peers) {
         const l = await link(me, `vl-${p}`);
@@ -143,10 +137,6 @@ describe('lab: dns.yaml, the lab DNS service and named peers', { skip }, () => {
     const v = await validate(s, 'a', 'b.overlay.test');
     assert.deepEqual([v.delv, v.unbound, v.address], ['secure', 'secure', r.new]);
     console.log(`MEASURED readdress command: ${cmdMs} ms (${JSON.stringify(r.ms)}); zone served at ${r.servedAt}, TTL ${r.ttl} s`);
-    if (e2e) {
-      await cap.stop();
-      return;
-    }
     const served = Date.parse(r.servedAt);
     const follow: Record<string, number> = {};
     await waitFor(async () => {
@@ -171,7 +161,7 @@ describe('lab: dns.yaml, the lab DNS service and named peers', { skip }, () => {
     assert.ok(!fs.readFileSync(file).toString('hex').includes(PATTERN), 'VN cleartext on the underlay');
   });
 
-  test('break b expired: no new IKE SA to b, and its vlink says why; restore brings it back', { skip: e2e, timeout: 120000 }, async () => {
+  test('break b expired: no new IKE SA to b, and its vlink says why; restore brings it back', { timeout: 120000 }, async () => {
     await json(['lab', 'dns', name, 'break', 'b', 'expired', '--json']);
     await json(['lab', 'restart', 'a', '--lab', name, '--json']);
     await waitFor(async () => {
@@ -194,7 +184,7 @@ describe('lab: dns.yaml, the lab DNS service and named peers', { skip }, () => {
     console.log(`MEASURED restore -> a/vl-b up: ${back} ms`);
   });
 
-  test('unsign: "insecure: unusable" under require (a); used, with a warning, under prefer (b, c)', { skip: e2e, timeout: 180000 }, async () => {
+  test('unsign: "insecure: unusable" under require (a); used, with a warning, under prefer (b, c)', { timeout: 180000 }, async () => {
     await json(['lab', 'dns', name, 'unsign', '--json']);
     for (const n of ['a', 'b', 'c']) await json(['lab', 'restart', n, '--lab', name, '--json']);
     await waitFor(async () => (await link('b', 'vl-c')).state === 'up' && (await link('c', 'vl-b')).state === 'up', 'b-c up on insecure answers (prefer)', 45000);
