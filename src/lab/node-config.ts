@@ -3,6 +3,7 @@
 
 import type { LabModel, ModelNode } from './topology-model.js';
 import { hex32x } from '../wire/hex.js';
+import { NODE_ANCHOR_FILE, namesPeer, nodeFqdn } from './dns-model.js';
 
 /**
  * IKE timers for labs, where a cut is a command and its repair is expected to show within
@@ -29,12 +30,20 @@ export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, wi
     'underlay:',
     `  address: ${n.underlayAddr}`,
     `  mtu: ${model.underlayMtu}`,
-    'vlinks:',
   ];
+  const dns = model.dns;
+  const named = (peer: string) => namesPeer(dns, n, model.nodes.find((x) => x.name === peer)!);
+  // The resolver section only where a vlink names its peer (README, "Lab DNS service").
+  if (dns !== undefined && n.vlinks.some((v) => named(v.peer))) {
+    out.push('dns:', `  servers: [${dns.address}]`, `  trust_anchors: ${NODE_ANCHOR_FILE}`, `  dnssec: ${n.dnssec ?? dns.dnssec}`);
+  }
+  out.push('vlinks:');
   for (const v of n.vlinks) {
+    const byName = named(v.peer);
     out.push(
       `  - name: ${v.ifname}`,
-      `    peer: ${v.peerUnderlay}`,
+      `    peer: ${byName ? nodeFqdn(dns!, v.peer) : v.peerUnderlay}`,
+      ...(byName ? [`    peer_resolve: ${dns!.peerResolve}`] : []),
       `    encap: ${v.encap}`,
       `    address: ${v.address}`,
     );
@@ -51,8 +60,9 @@ export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, wi
           ? ['      auth: pubkey', `      private_key: keys/${v.privateKey}`, `      peer_public_key: keys/${v.peerPublicKey}`]
           : [`      psk_file: keys/${v.psk}`]),
         `      role: ${v.ikeRole}`,
-        `      local_id: ${n.underlayAddr}`,
-        `      remote_id: ${v.peerId}`,
+        // A named peer proves its name (ID_FQDN), whatever address it has today.
+        `      local_id: ${byName ? nodeFqdn(dns!, n.name) : n.underlayAddr}`,
+        `      remote_id: ${byName ? nodeFqdn(dns!, v.peer) : v.peerId}`,
         `      esp_proposals: [${ESP_TOKEN[v.suite]}]`,
         `      dpd_interval_s: ${LAB_DPD_INTERVAL_S}`,
       );

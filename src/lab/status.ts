@@ -12,6 +12,7 @@ import { nodeRoutes, rssKiB } from './node-proc.js';
 import { mapLimit, probeConcurrency } from './waves.js';
 import type { LabState } from './state.js';
 import { faultKey } from './fault.js';
+import { alive } from './detached.js';
 
 export interface NodeStatus {
   node: string;
@@ -50,6 +51,8 @@ export interface LabStatus {
   nodes: NodeStatus[];
   vlinks: VlinkStatus[];
   faults: [string, string][];
+  /** The lab DNS service, when there is one (`lab dns NAME show` has the details). */
+  dns?: { zone: string; server: string; running: boolean; serial: number; signed: boolean; breaks: Record<string, string> };
 }
 
 const isFull = (s: string | null) => s !== null && s.startsWith('Full');
@@ -97,7 +100,11 @@ export async function labStatus(s: LabState, concurrency = probeConcurrency(os.a
     const [ea, eb] = [end(v.a, v.b), end(v.b, v.a)];
     return { a: v.a, b: v.b, encap: v.encap, stateA: ea.state, stateB: eb.state, ospfA: ea.ospf, ospfB: eb.ospf, fault: faults.has(faultKey(v.a, v.b)) };
   });
-  return { name: s.name, status: s.status, nodes, vlinks, faults: s.faults };
+  const nsd = s.processes.find((p) => p.role === 'nsd');
+  const dns = s.model.dns && s.dns
+    ? { dns: { zone: s.model.dns.zone, server: s.model.dns.address, running: nsd !== undefined && alive(nsd.pid), serial: s.dns.serial, signed: s.dns.signed, breaks: s.dns.breaks } }
+    : {};
+  return { name: s.name, status: s.status, nodes, vlinks, faults: s.faults, ...dns };
 }
 
 /** Nodes joined to `name` by vlinks: the set its VN traffic can reach at all. */
@@ -127,6 +134,7 @@ export function problems(s: LabState, st: LabStatus): string[] {
     if (!n.daemon) out.push(`node ${n.node}: iiptran daemon does not answer on ${s.nodes[n.node]!.socket}; see ${logOf(n.node)}`);
     if (n.bird === false) out.push(`node ${n.node}: BIRD does not answer on ${s.nodes[n.node]!.birdSocket}; see ${birdLogOf(n.node)}`);
   }
+  if (st.dns !== undefined && !st.dns.running) out.push(`DNS server ${st.dns.server} (NSD) is not running; see ${s.dns!.dir}/nsd.log`);
   for (const v of st.vlinks) {
     if (v.fault) continue;
     for (const [me, peer, state, ospf] of [[v.a, v.b, v.stateA, v.ospfA], [v.b, v.a, v.stateB, v.ospfB]] as const) {
@@ -164,5 +172,7 @@ export function renderStatus(st: LabStatus, reach?: Map<string, string[]>): stri
     ['VLINK (A <-> B)', 'ENCAP', 'STATE (A | B)', 'OSPF NEIGHBOUR (A | B)', 'FAULT'],
     st.vlinks.map((v) => [`${v.a} <-> ${v.b}`, v.encap, `${v.stateA} | ${v.stateB}`, v.ospfA === null ? 'static' : `${v.ospfA} | ${v.ospfB}`, v.fault ? 'underlay cut (lab link ... down)' : '-']),
   );
-  return `lab ${st.name} (${st.status})\n\n${nodes}\n\n${vlinks}\n`;
+  const d = st.dns;
+  const dns = d === undefined ? '' : `\nDNS: zone ${d.zone}. served by NSD on ${d.server} (${d.running ? 'running' : 'NOT running'}), serial ${d.serial}, ${d.signed ? 'signed' : 'UNSIGNED'}${Object.keys(d.breaks).length > 0 ? `, broken: ${Object.entries(d.breaks).map(([h, m]) => `${h} ${m}`).join(', ')}` : ''}\n`;
+  return `lab ${st.name} (${st.status})\n\n${nodes}\n\n${vlinks}\n${dns}`;
 }

@@ -7,6 +7,8 @@ import { parseCidr, prefixMask, u32ToIpv4 } from '../wire/addr.js';
 import { coveredBy } from '../control/vn-prefixes.js';
 import type { Encap, IkeAuth, Liveness, Routing, Topology } from './topology.js';
 import { ConfigErrors, type ConfigProblem } from '../control/yaml-doc.js';
+import { buildDnsModel, type ModelDns } from './dns-model.js';
+import type { DnssecMode } from './topology-dns.js';
 
 export const NS_PREFIX = 'iil-';
 export const NODE_UNDERLAY_IF = 'eth0';
@@ -71,6 +73,8 @@ export interface ModelNode {
   logLevel: LogLevel;
   /** keying ikev2; absent in state files written before ike_auth: psk. */
   ikeAuth?: IkeAuth;
+  /** With a lab DNS service: this node's `dns.dnssec`. */
+  dnssec?: DnssecMode;
   underlayAddr: string;
   underlayPrefixLen: number;
   network: string;
@@ -121,6 +125,8 @@ export interface LabModel {
   segments: ModelSegment[];
   networks: Network[];
   vlinks: ModelVlink[];
+  /** The lab DNS service (dns-model.ts), when the topology declares one. */
+  dns?: ModelDns;
   /** Underlay veths: each end is (namespace, ifname). */
   veths: { a: { ns: string; ifname: string; address: string | null }; b: { ns: string; ifname: string; address: string | null } }[];
 }
@@ -228,6 +234,7 @@ export function buildModel(t: Topology): LabModel {
       routing: n.routing,
       logLevel: n.logLevel,
       ikeAuth: n.ikeAuth,
+      ...(n.dnssec !== null ? { dnssec: n.dnssec } : {}),
       underlayAddr: me.address,
       underlayPrefixLen: net.prefixLen,
       network: net.name,
@@ -237,6 +244,15 @@ export function buildModel(t: Topology): LabModel {
       staticRoutes: [],
     };
   });
+  let dns: ModelDns | undefined;
+  if (t.dns !== null) {
+    const net = networks.find((n) => n.name === t.dns!.segment)!;
+    const gw = net.members.find((m) => routerNames.has(m.element) && (!insideNets.has(m.element) || insideNets.get(m.element)!.has(net.name)));
+    const insideOf = (name: string) => [...insideNets].find(([, inside]) => inside.has(name))?.[0] ?? null;
+    const r = buildDnsModel(t.dns, prefix, net, gw?.address ?? null, nodes, insideOf, veths);
+    dns = r.dns;
+    problems.push(...r.problems);
+  }
   const node = (name: string) => nodes.find((n) => n.name === name)!;
   const seenFrom = (target: ModelNode, from: ModelNode) =>
     target.behindNat !== null && target.behindNat !== from.behindNat ? routers.find((r) => r.name === target.behindNat)!.nat!.outsideAddr : target.underlayAddr;
@@ -300,7 +316,7 @@ export function buildModel(t: Topology): LabModel {
   }
 
   const segments: ModelSegment[] = t.segments.map((s) => ({ name: s, ns: prefix + s, ports: networks.find((n) => n.name === s)!.members.map((m) => `p-${m.element}`) }));
-  return { name: t.name, nsPrefix: prefix, keying: t.keying, suite: t.suite, bfd: t.bfd, ospf: t.ospf, liveness: t.liveness, underlayMtu: t.underlayMtu, vnPrefixes: labVnPrefixes(t), nodes, routers, segments, networks, vlinks, veths };
+  return { name: t.name, nsPrefix: prefix, keying: t.keying, suite: t.suite, bfd: t.bfd, ospf: t.ospf, liveness: t.liveness, underlayMtu: t.underlayMtu, vnPrefixes: labVnPrefixes(t), nodes, routers, segments, networks, vlinks, veths, ...(dns ? { dns } : {}) };
 }
 
 /**

@@ -9,6 +9,7 @@ import { inPrefix, parseCidr, u32ToIpv4 } from '../wire/addr.js';
 import { IiptranError } from '../errors.js';
 import { ConfigErrors, parseYaml, type ConfigProblem, type Path, type YamlSource } from '../control/yaml-doc.js';
 import { SchemaValidator, describe, type Obj } from '../control/yaml-validator.js';
+import { DNS_RESERVED_NAME, DNSSEC_MODES, parseDnsSection, type DnssecMode, type TopoDns } from './topology-dns.js';
 
 /** Topology problems are the schema module's one error class, under IIPTRAN_ERR_TOPOLOGY. */
 export { ConfigErrors as TopologyError, type ConfigProblem as TopologyProblem };
@@ -30,6 +31,8 @@ export interface TopoNode {
   routing: Routing;
   logLevel: LogLevel;
   ikeAuth: IkeAuth;
+  /** With a `dns:` section: this node's `dns.dnssec` (default the section's); null without one. */
+  dnssec: DnssecMode | null;
 }
 
 export interface TopoRouter {
@@ -67,12 +70,14 @@ export interface Topology {
   /** Explicit vlinks, or all pairs in node order for `full-mesh`. */
   vlinks: TopoVlinkSpec[];
   fullMesh: boolean;
+  /** The lab DNS service, or null (topology-dns.ts). */
+  dns: TopoDns | null;
 }
 
 export const LAB_NAME_RE = /^[a-z][a-z0-9]{0,11}$/;
 export const ELEMENT_NAME_RE = /^[a-z][a-z0-9-]{0,11}$/;
 const IKE_AUTHS: readonly IkeAuth[] = ['psk', 'pubkey'];
-const TOP_FIELDS = ['name', 'keying', 'ike_auth', 'suite', 'encap', 'routing', 'bfd', 'ospf', 'liveness', 'underlay_mtu', 'log_level', 'addressing', 'nodes', 'routers', 'segments', 'underlay', 'vlinks'];
+const TOP_FIELDS = ['name', 'keying', 'ike_auth', 'suite', 'encap', 'routing', 'bfd', 'ospf', 'liveness', 'underlay_mtu', 'log_level', 'addressing', 'nodes', 'routers', 'segments', 'underlay', 'vlinks', 'dns'];
 
 export const DEFAULTS = {
   suite: 'aes-gcm-256' as Suite,
@@ -198,7 +203,7 @@ class TopologyValidator extends SchemaValidator {
     const explicitVn = new Map<string, Path>();
     if (!this.present(top, 'nodes')) this.err(['nodes'], 'is required (a mapping of node name to settings)');
     for (const [n, val] of this.names(top['nodes'], ['nodes'], 'node')) {
-      const o = this.mapping(val, ['nodes', n], ['vn', 'routing', 'log_level', 'ike_auth'], true);
+      const o = this.mapping(val, ['nodes', n], ['vn', 'routing', 'log_level', 'ike_auth', 'dnssec'], true);
       if (o === undefined) continue;
       let vn = '';
       if (this.present(o, 'vn')) {
@@ -209,6 +214,7 @@ class TopologyValidator extends SchemaValidator {
       nodes.push({
         name: n, vn, routing: this.oneOf(o, 'routing', ['nodes', n], ['static', 'bird'] as const, routing), logLevel: this.oneOf(o, 'log_level', ['nodes', n], LOG_LEVELS, logLevel),
         ikeAuth: this.oneOf(o, 'ike_auth', ['nodes', n], IKE_AUTHS, ikeAuth),
+        dnssec: this.present(o, 'dnssec') ? this.oneOf(o, 'dnssec', ['nodes', n], DNSSEC_MODES, 'require') : null,
       });
     }
     if (this.present(top, 'nodes') && nodes.length === 0) this.err(['nodes'], 'must name at least one node');
@@ -321,7 +327,15 @@ class TopologyValidator extends SchemaValidator {
       }
     });
 
-    const topo: Topology = { name, keying, ikeAuth, suite, encap, bfd, ospf, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh };
+    const dns = this.present(top, 'dns') ? parseDnsSection(this, top['dns'], segments) : null;
+    for (const n of nodes) {
+      if (dns === null && n.dnssec !== null) this.err(['nodes', n.name, 'dnssec'], 'is only used with a dns: section');
+      else if (dns !== null) n.dnssec ??= dns.dnssec;
+    }
+    if (dns !== null && kind.has(DNS_RESERVED_NAME)) {
+      this.err([kind.get(DNS_RESERVED_NAME) === 'node' ? 'nodes' : kind.get(DNS_RESERVED_NAME) === 'router' ? 'routers' : 'segments', DNS_RESERVED_NAME], 'the name "dns" is the lab DNS server\'s (namespace iil-<lab>-dns); rename this element');
+    }
+    const topo: Topology = { name, keying, ikeAuth, suite, encap, bfd, ospf, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh, dns };
     if (this.problems.length === 0) checkModel(topo, explicitVn, this);
     return topo;
   }
