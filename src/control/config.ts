@@ -9,6 +9,7 @@ import { LOG_LEVELS, type NodeConfig, type UnderlayConfig } from './config-types
 import { checkVnPrefixes } from './vn-prefixes.js';
 import { ConfigErrors, parseYaml, type YamlSource } from './yaml-doc.js';
 import { SchemaValidator, describe } from './yaml-validator.js';
+import { checkDhcp } from './config-dhcp.js';
 import { DEFAULT_UDP_PORT, crossCheckVlinks, readVlink, vlinkMtuProblem, type PartialVlink } from './config-vlink.js';
 
 export { ConfigErrors, formatPath, yamlToJsProblem, type ConfigProblem } from './yaml-doc.js';
@@ -19,7 +20,7 @@ export { DEFAULT_REPLAY_WINDOW } from '../dataplane/replay-window.js';
 
 export const DEFAULT_UNDERLAY_MTU = 1500;
 
-const TOP_FIELDS = ['node', 'control_socket', 'control_socket_group', 'log_level', 'underlay', 'vlinks', 'ike_cookie_threshold', 'ike_nat_keepalive_s', 'ike_retry_max_s', 'vn_prefixes'];
+const TOP_FIELDS = ['node', 'control_socket', 'control_socket_group', 'log_level', 'underlay', 'vlinks', 'ike_cookie_threshold', 'ike_nat_keepalive_s', 'ike_retry_max_s', 'vn_prefixes', 'dhcp_relay'];
 const UNDERLAY_FIELDS = ['address', 'mtu', 'port'];
 
 const NODE_NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
@@ -144,12 +145,16 @@ class NodeConfigValidator extends SchemaValidator {
       vnPrefixes = r.prefixes;
     }
 
+    // RFC 3456 over the overlay: the relay and the vlinks' dhcp roles (config-dhcp.ts).
+    const dhcpRelay = checkDhcp(this, top, node, vlinks, vnPrefixes);
+
     if (this.problems.length > 0) return undefined;
     return {
       node, controlSocket, ...(controlSocketGroup === undefined ? {} : { controlSocketGroup }), logLevel, underlay,
       vlinks: vlinks.map(({ vl }) => ({ ...vl, encap: vl.encap!, keying: vl.keying! })),
       ...ikeTop,
       ...(vnPrefixes === undefined ? {} : { vnPrefixes }),
+      ...(dhcpRelay === undefined ? {} : { dhcpRelay }),
     };
   }
 }

@@ -8,6 +8,7 @@ import { OverlayNode, type NodeIo } from './node.js';
 import { ControlServer } from './control-server.js';
 import { countersView, guardView, ikeView, linksView, policiesView, routesView, sasView } from './inspect.js';
 import { ConfigError, IiptranError } from '../errors.js';
+import { noDhcpView } from './node-dhcp.js';
 
 export interface DaemonHandle {
   node: OverlayNode;
@@ -30,6 +31,7 @@ export async function runDaemon(configPath: string, io: NodeIo, log: Logger, soc
     ['ike', () => ikeView(node)],
     ['routes', async (p) => routesView(node, await io.netsys.routes(), p['all'] === true)],
     ['guard', async () => guardView(node, io.guard === undefined ? null : await io.guard.state())],
+    ['dhcp', () => node.dhcp?.view() ?? noDhcpView(node.cfg.node)],
   ]);
   const applyReload = async () => {
     const { cfg: next } = checkNodeConfig(configPath);

@@ -28,6 +28,8 @@ import { applyGuard, removeGuard } from './vn-guard.js';
 import { hex32x } from '../wire/hex.js';
 import { ChildSas } from './node-child-sa.js';
 import { prepareVlink, type PreparedVlink } from './node-vlinks.js';
+import { NodeDhcp, peerIdentity, type DhcpIo } from './node-dhcp.js';
+import { dhcpReloadProblem } from './config-dhcp.js';
 
 export interface NodeIo {
   openTun(name: string): TunDevice;
@@ -44,6 +46,8 @@ export interface NodeIo {
   netsys: NetSys;
   /** The fail-closed guard for vn_prefixes (io/guard.ts); required when the config sets them. */
   guard?: Guard;
+  /** DHCP over the overlay (node-dhcp.ts); needed only when the config uses it. */
+  dhcp?: DhcpIo;
 }
 
 /** What installChildSa takes: one negotiated CHILD_SA, both directions. */
@@ -69,6 +73,8 @@ export class OverlayNode {
   private ikeSocket: IkeUdpSocket | null = null;
   /** What the guard was last set to; null: no vn_prefixes, no guard (vn-guard.ts). */
   guardSpec: GuardSpec | null = null;
+  /** RFC 3456 client and relay (node-dhcp.ts); null when the config uses no DHCP. */
+  dhcp: NodeDhcp | null = null;
 
   constructor(
     public cfg: NodeConfig,
@@ -164,6 +170,7 @@ export class OverlayNode {
     this.guardSpec = await applyGuard(this.io.guard, this.cfg, null, 'start', this.log);
     try {
       for (const p of prepared.values()) await this.addVlink(p);
+      await this.startDhcp();
     } catch (e) {
       // Half a node is worse than none: undo what was created, then report. The guard stays,
       // as after a crash: no daemon runs, so VN traffic must still not leave in clear.
@@ -171,6 +178,18 @@ export class OverlayNode {
       throw e;
     }
     this.log.info({ node: this.cfg.node, vlinks: [...this.vlinks.keys()] }, 'node started');
+  }
+
+  private async startDhcp(): Promise<void> {
+    this.dhcp = NodeDhcp.create(this.cfg, this.io.dhcp, this.io.netsys, this.log, {
+      vlink: (n) => this.vlinks.get(n),
+      send: (v, pkt) => this.guarded('DHCP packet', pkt, () => this.sender.process(v, [pkt])),
+      peerIdentity: (n) => peerIdentity(this.prepared.get(n), this.ike),
+    });
+    const dhcp = this.dhcp;
+    if (dhcp === null) return;
+    this.receiver.onLocal = (v, inner) => dhcp.intercept(v, inner);
+    await dhcp.start();
   }
 
   private socketFor(encap: 'udp' | 'esp'): UnderlaySocket {
@@ -197,7 +216,8 @@ export class OverlayNode {
       await this.io.netsys.configureLink({
         name: c.name,
         mtu: p.mtu,
-        address: c.address.split('/')[0]!,
+        // address dhcp: none until a lease (node-dhcp-client.ts).
+        address: c.dhcp?.role === 'client' ? '' : c.address.split('/')[0]!,
         prefixLen: c.prefixLen,
         peer: c.peerAddress,
       });
@@ -210,7 +230,7 @@ export class OverlayNode {
 
   private async addVlink(p: PreparedVlink, opened?: TunDevice): Promise<void> {
     const c = p.cfg;
-    const vnAddr = c.address.split('/')[0]!;
+    const vnAddr = c.dhcp?.role === 'client' ? '0.0.0.0' : c.address.split('/')[0]!;
     const underlay = this.socketFor(c.encap);
     const tun = opened ?? (await this.openLink(p));
     // Config keeps addresses as text; the data plane gets them parsed, once, here.
@@ -315,6 +335,8 @@ export class OverlayNode {
     for (const f of ['node', 'controlSocket'] as const) {
       if (next[f] !== this.cfg[f]) throw new ConfigError(snake(f), 'cannot change on reload; restart the daemon');
     }
+    const dhcpChange = dhcpReloadProblem(this.cfg, next);
+    if (dhcpChange !== undefined) throw dhcpChange;
     const u = this.cfg.underlay;
     if (next.underlay.address !== u.address || next.underlay.port !== u.port || next.underlay.mtu !== u.mtu) {
       throw new ConfigError('underlay', 'cannot change on reload; restart the daemon');
@@ -356,6 +378,8 @@ export class OverlayNode {
   async stop(opts: { keepGuard?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // Before the vlinks go: a RELEASE still needs its vlink.
+    await this.dhcp?.stop();
     this.ike?.stop();
     for (const name of [...this.vlinks.keys()]) this.removeVlink(name);
     this.ikeSocket?.close();
