@@ -28,10 +28,11 @@ export function frameDhcp(payload: Buffer, src: number, dst: number, sport: numb
 
 /**
  * The UDP ports of an IPv4 packet without any other check: the receive path's cheap test of
- * whether a packet is DHCP at all. Null when it is not an unfragmented UDP packet long enough.
+ * whether a packet is DHCP at all. Null when it is not UDP, or a later fragment (no header).
+ * A first fragment has its ports, and unframeDhcp drops it: DHCP is never fragmented here.
  */
 export function udpPorts(ip: Buffer): { sport: number; dport: number } | null {
-  if (ip.length < 28 || ip[9] !== IPPROTO_UDP || (ip.readUInt16BE(6) & 0x3fff) !== 0) return null;
+  if (ip.length < 28 || ip[9] !== IPPROTO_UDP || (ip.readUInt16BE(6) & 0x1fff) !== 0) return null;
   const ihl = (ip[0]! & 15) * 4;
   if (ihl < 20 || ip.length < ihl + 8) return null;
   return { sport: ip.readUInt16BE(ihl), dport: ip.readUInt16BE(ihl + 2) };

@@ -21,6 +21,7 @@ import { labDir, nodePaths, readState, saveState, type LabState } from './state.
 import { teardown } from './teardown.js';
 import { renderMilestones, requireFping, waitConverged, type ConvergeResult } from './converge.js';
 import { birdReady } from './bird-ctl.js';
+import { startLabKea } from './kea.js';
 import { labScale, mapLimit, probeConcurrency, StartWindow, waveCount, type LabScale } from './waves.js';
 
 /** Test hook: `IIPTRAN_LAB_FAIL_AT=<step>` makes `lab up` fail as that step begins. */
@@ -168,6 +169,9 @@ async function perform(a: Action, s: LabState, pending: Promise<void>[], ctx: St
     case 'group':
       if (a.parallel) await mapLimit(a.actions, ctx.concurrency, (x) => perform(x, s, pending, ctx));
       else for (const x of a.actions) await perform(x, s, pending, ctx);
+      return;
+    case 'kea':
+      await startLabKea(s.model.dhcp!, s.dir, s);
       return;
     case 'converge':
       return;

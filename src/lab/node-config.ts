@@ -3,6 +3,7 @@
 
 import type { LabModel, ModelNode } from './topology-model.js';
 import { hex32x } from '../wire/hex.js';
+import { dhcpTopLines, dhcpVlinkLines } from './dhcp-node-config.js';
 
 /**
  * IKE timers for labs, where a cut is a command and its repair is expected to show within
@@ -26,6 +27,7 @@ export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, wi
     ...(model.keying === 'ikev2' ? [`ike_retry_max_s: ${LAB_IKE_RETRY_MAX_S}`] : []),
     // The fail-closed guard: VN traffic leaves by a vlink or not at all, even with the daemon down.
     ...(model.vnPrefixes === undefined ? [] : [`vn_prefixes: [${model.vnPrefixes.join(', ')}]`]),
+    ...dhcpTopLines(model, n),
     'underlay:',
     `  address: ${n.underlayAddr}`,
     `  mtu: ${model.underlayMtu}`,
@@ -37,6 +39,7 @@ export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, wi
       `    peer: ${v.peerUnderlay}`,
       `    encap: ${v.encap}`,
       `    address: ${v.address}`,
+      ...dhcpVlinkLines(v),
     );
     if (withLiveness) {
       out.push(model.liveness === null ? '    liveness: off' : `    liveness: { interval_ms: ${model.liveness.intervalMs}, dead_ms: ${model.liveness.deadMs} }`);
@@ -73,5 +76,6 @@ export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, wi
 
 /** /etc/netns/<ns>/hosts: node names resolve to VN addresses inside every lab namespace. */
 export function hostsFile(model: LabModel): string {
-  return ['127.0.0.1 localhost', ...model.nodes.map((n) => `${n.vnAddr} ${n.name}`)].join('\n') + '\n';
+  // A node whose VN address is leased has none to write here.
+  return ['127.0.0.1 localhost', ...model.nodes.filter((n) => n.vnAddr !== '').map((n) => `${n.vnAddr} ${n.name}`)].join('\n') + '\n';
 }

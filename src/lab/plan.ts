@@ -21,6 +21,8 @@ export type Action =
   /** ike_auth pubkey: one fresh Ed25519 pair per node; the private key 0600, the public key to the node and to each IKE peer. */
   | { kind: 'authkey'; node: string; privatePath: string; publicPaths: string[] }
   | { kind: 'spawn'; role: 'iiptran' | 'bird'; node: string; ns: string; argv: string[]; log: string; ready: { control: string } | { birdc: string } }
+  /** The lab's Kea DHCPv4 server (kea.ts), up before the node daemons ask it for leases. */
+  | { kind: 'kea'; ns: string }
   | { kind: 'converge' }
   /**
    * Actions in order, or (parallel) each at the same time as its siblings, a bounded number
@@ -60,7 +62,7 @@ export function flatActions(steps: Step[]): PlainAction[] {
 }
 
 export function planLab(m: LabModel, env: PlanEnv): Step[] {
-  const allNs = [...m.nodes.map((n) => n.ns), ...m.routers.map((r) => r.ns), ...m.segments.map((s) => s.ns)];
+  const allNs = [...m.nodes.map((n) => n.ns), ...m.routers.map((r) => r.ns), ...m.segments.map((s) => s.ns), ...(m.dhcp === undefined ? [] : [m.dhcp.ns])];
   const steps: Step[] = [];
 
   const seq = (actions: Action[]): Action => ({ kind: 'group', parallel: false, actions });
@@ -90,7 +92,8 @@ export function planLab(m: LabModel, env: PlanEnv): Step[] {
     }
     return seq(a);
   });
-  const nodeNets = m.nodes.map((n) => seq([ipn(n.ns, 'addr', 'add', n.vn, 'dev', 'lo'), ...(n.gateway !== null ? [ipn(n.ns, 'route', 'add', 'default', 'via', n.gateway, 'dev', NODE_UNDERLAY_IF)] : [])]));
+  // A node with vn: dhcp gets its address from its lease, on its vlink (control/node-dhcp-client.ts).
+  const nodeNets = m.nodes.map((n) => seq([...(n.dhcp === 'client' ? [] : [ipn(n.ns, 'addr', 'add', n.vn, 'dev', 'lo')]), ...(n.gateway !== null ? [ipn(n.ns, 'route', 'add', 'default', 'via', n.gateway, 'dev', NODE_UNDERLAY_IF)] : [])]));
   const routes = m.routers.map((r) => seq(r.routes.map((rt) => ipn(r.ns, 'route', 'add', rt.dst, 'via', rt.via))));
   steps.push({
     name: 'underlay',
@@ -147,11 +150,11 @@ export function planLab(m: LabModel, env: PlanEnv): Step[] {
 
   steps.push({
     name: 'daemons',
-    title: `start ${m.nodes.length} iiptran node daemons`,
-    actions: m.nodes.map((n) => {
+    title: `start ${m.dhcp === undefined ? '' : 'Kea DHCPv4 and '}${m.nodes.length} iiptran node daemons`,
+    actions: [...(m.dhcp === undefined ? [] : [{ kind: 'kea' as const, ns: m.dhcp.ns }]), ...m.nodes.map((n): Action => {
       const p = env.nodePaths(n.name);
       return { kind: 'spawn', role: 'iiptran', node: n.name, ns: n.ns, argv: [env.nodeBin, env.cli, 'node', '--config', p.config], log: p.log, ready: { control: p.socket } };
-    }),
+    })],
   });
 
   steps.push({ name: 'routing', title: routingTitle(m), actions: m.nodes.flatMap((n) => routingActions(n, env.nodePaths(n.name))) });

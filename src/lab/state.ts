@@ -11,7 +11,8 @@ export const LAB_ROOT = process.env['IIPTRAN_LAB_ROOT'] ?? '/run/iiptran/lab';
 
 export interface LabProcess {
   pid: number;
-  role: 'iiptran' | 'bird';
+  /** kea: the lab's DHCP server (kea.ts), recorded under node `kea`. */
+  role: 'iiptran' | 'bird' | 'kea';
   node: string;
   ns: string;
   log: string;
