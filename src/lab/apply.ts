@@ -21,7 +21,7 @@ import { labDir, nodePaths, readState, saveState, type LabState } from './state.
 import { teardown } from './teardown.js';
 import { renderMilestones, requireFping, waitConverged, type ConvergeResult } from './converge.js';
 import { birdReady } from './bird-ctl.js';
-import { startLabKea } from './kea.js';
+import { requireKea, startLabKea } from './kea.js';
 import { labScale, mapLimit, probeConcurrency, StartWindow, waveCount, type LabScale } from './waves.js';
 
 /** Test hook: `IIPTRAN_LAB_FAIL_AT=<step>` makes `lab up` fail as that step begins. */
@@ -241,6 +241,7 @@ export async function labUp(file: string, o: UpOptions): Promise<UpResult> {
     throw new IiptranError('IIPTRAN_ERR_LAB', `lab ${model.name} already exists (${clash.length > 0 ? `namespaces ${clash.join(', ')}` : dir}); run \`iiptran lab down ${model.name}\` first`);
   }
   await requireFping();
+  if (model.dhcp !== undefined) await requireKea();
   const liveness = daemonSupportsLiveness();
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const nodes = Object.fromEntries(model.nodes.map((n) => [n.name, nodePaths(model.name, model, n.name)]));

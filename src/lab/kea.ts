@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { IiptranError } from '../errors.js';
-import { nsExec } from './netns.js';
+import { nsExec, run } from './netns.js';
 import { KEA_ELEMENT, type LabDhcp } from './dhcp-model.js';
 import { saveState, type LabState } from './state.js';
 
@@ -53,6 +53,12 @@ export function keaConfig(d: LabDhcp, p: KeaPaths): object {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Before a lab with DHCP creates anything: is Kea there at all? */
+export async function requireKea(): Promise<void> {
+  const r = await run('kea-dhcp4', ['-v'], { allowFail: true });
+  if (r.code !== 0) throw new IiptranError('IIPTRAN_ERR_LAB', 'kea-dhcp4 is missing (a lab with a dhcp section runs it): install the Debian package kea-dhcp4-server (scripts/setup.sh lists it)');
+}
 
 /**
  * Writes the config, validates it inside the namespace (kea-dhcp4 -t checks the interface),

@@ -169,3 +169,28 @@ test('a reload may not add, change or remove DHCP (restart the daemon)', async (
     await r.stop();
   }
 });
+
+test('a relay that cannot bind UDP 67 on its address stops the start, naming dhcp_relay.address', async () => {
+  const r = await rig();
+  try {
+    const { OverlayNode } = await import('../../src/control/node.js');
+    const { parseNodeConfig } = await import('../../src/control/config.js');
+    const { fakeNodeIo } = await import('../control/fake-node-io.js');
+    const { FakeUnderlay } = await import('../../src/io/fake-underlay.js');
+    const { FakeDhcpNet } = await import('../../src/io/fake-dhcp-net.js');
+    const pino = (await import('pino')).default;
+    const io = fakeNodeIo(new FakeUnderlay('192.0.2.1', 4500), new Map(), {
+      dhcp: { net: new FakeDhcpNet(), openUdp: async () => { throw new Error('bind EADDRNOTAVAIL 10.99.0.1:67'); } },
+    });
+    const n = new OverlayNode(parseNodeConfig(r.hubYaml.replace(/control_socket: .*/, `control_socket: ${r.dir}/x.sock`), { baseDir: r.dir }), io, pino({ level: 'silent' }));
+    await assert.rejects(n.start(), (e: Error & { code?: string; field?: string }) => {
+      assert.equal(e.code, 'IIPTRAN_ERR_CONFIG');
+      assert.equal(e.field, 'dhcp_relay.address');
+      assert.match(e.message, /^dhcp_relay\.address: cannot bind UDP 10\.99\.0\.1:67 .*EADDRNOTAVAIL/);
+      return true;
+    });
+    assert.equal(n.vlinks.size, 0, 'the half-started node was undone');
+  } finally {
+    await r.stop();
+  }
+});
