@@ -165,7 +165,7 @@ export const labCommand: CommandModule = {
       )
       .command(
         'show <node> <what>',
-        "The inspector, aimed at one node: routes joined with vlink, outer header and SA; SAs; links; policies; counters; ike; guard",
+        "The inspector, aimed at one node: routes joined with vlink, outer header and SA; SAs; links; policies; counters; ike; guard; dhcp",
         (y) =>
           y
             .positional('node', { type: 'string', demandOption: true })

@@ -39,7 +39,7 @@ export async function main(argv: string[]): Promise<void> {
           y
             .positional('what', {
               choices: SHOW_VIEWS,
-              describe: 'links: vlinks with MTU, outer header, counters | policies: SPD | sas: SAD | routes: kernel routes joined with vlink, outer header, policy and SA | counters: every drop reason | ike: IKE SAs | guard: the fail-closed guard (vn_prefixes, unreachable routes, nft drops) | dns: named peers, resolver cache with DNSSEC verdicts',
+              describe: 'links: vlinks with MTU, outer header, counters | policies: SPD | sas: SAD | routes: kernel routes joined with vlink, outer header, policy and SA | counters: every drop reason | ike: IKE SAs | guard: the fail-closed guard (vn_prefixes, unreachable routes, nft drops) | dns: named peers, resolver cache with DNSSEC verdicts | dhcp: DHCP clients (state, address, server, T1, T2, expiry) and the relay (leases routed per vlink, counters)',
             })
             .option('json', { type: 'boolean', default: false, describe: 'print the stable JSON view (schema field says its version)' })
             .option('all', { type: 'boolean', default: false, describe: 'routes: include routes that do not leave by a vlink' })

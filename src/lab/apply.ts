@@ -21,6 +21,7 @@ import { labDir, nodePaths, readState, saveState, type LabState } from './state.
 import { teardown } from './teardown.js';
 import { renderMilestones, requireFping, waitConverged, type ConvergeResult } from './converge.js';
 import { birdReady } from './bird-ctl.js';
+import { requireKea, startLabKea } from './kea.js';
 import { labScale, mapLimit, probeConcurrency, StartWindow, waveCount, type LabScale } from './waves.js';
 import { prepareDns, startNsd } from './dns-service.js';
 
@@ -181,6 +182,9 @@ async function perform(a: Action, s: LabState, pending: Promise<void>[], ctx: St
       if (a.parallel) await mapLimit(a.actions, ctx.concurrency, (x) => perform(x, s, pending, ctx));
       else for (const x of a.actions) await perform(x, s, pending, ctx);
       return;
+    case 'kea':
+      await startLabKea(s.model.dhcp!, s.dir, s);
+      return;
     case 'converge':
       return;
     case 'dns':
@@ -256,6 +260,7 @@ export async function labUp(file: string, o: UpOptions): Promise<UpResult> {
   if (model.dns?.namedPeers && !daemonSupportsNamedPeers()) {
     throw new IiptranError('IIPTRAN_ERR_LAB', `lab ${model.name}: its vlinks name their peers (dns.named_peers, default true), but this iiptran build's node config has no named peers (dns:, peer: HOST); set dns.named_peers: false to run the DNS service with address peers`);
   }
+  if (model.dhcp !== undefined) await requireKea();
   const liveness = daemonSupportsLiveness();
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const nodes = Object.fromEntries(model.nodes.map((n) => [n.name, nodePaths(model.name, model, n.name)]));

@@ -4,6 +4,7 @@
 import type { LabModel, ModelNode } from './topology-model.js';
 import { hex32x } from '../wire/hex.js';
 import { NODE_ANCHOR_FILE, namesPeer, nodeFqdn } from './dns-model.js';
+import { dhcpTopLines, dhcpVlinkLines } from './dhcp-node-config.js';
 
 /**
  * IKE timers for labs, where a cut is a command and its repair is expected to show within
@@ -27,6 +28,7 @@ export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, wi
     ...(model.keying === 'ikev2' ? [`ike_retry_max_s: ${LAB_IKE_RETRY_MAX_S}`] : []),
     // The fail-closed guard: VN traffic leaves by a vlink or not at all, even with the daemon down.
     ...(model.vnPrefixes === undefined ? [] : [`vn_prefixes: [${model.vnPrefixes.join(', ')}]`]),
+    ...dhcpTopLines(model, n),
     'underlay:',
     `  address: ${n.underlayAddr}`,
     `  mtu: ${model.underlayMtu}`,
@@ -46,6 +48,7 @@ export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, wi
       ...(byName ? [`    peer_resolve: ${dns!.peerResolve}`] : []),
       `    encap: ${v.encap}`,
       `    address: ${v.address}`,
+      ...dhcpVlinkLines(v),
     );
     if (withLiveness) {
       out.push(model.liveness === null ? '    liveness: off' : `    liveness: { interval_ms: ${model.liveness.intervalMs}, dead_ms: ${model.liveness.deadMs} }`);
@@ -83,5 +86,6 @@ export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, wi
 
 /** /etc/netns/<ns>/hosts: node names resolve to VN addresses inside every lab namespace. */
 export function hostsFile(model: LabModel): string {
-  return ['127.0.0.1 localhost', ...model.nodes.map((n) => `${n.vnAddr} ${n.name}`)].join('\n') + '\n';
+  // A node whose VN address is leased has none to write here.
+  return ['127.0.0.1 localhost', ...model.nodes.filter((n) => n.vnAddr !== '').map((n) => `${n.vnAddr} ${n.name}`)].join('\n') + '\n';
 }

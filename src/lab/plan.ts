@@ -21,6 +21,8 @@ export type Action =
   /** ike_auth pubkey: one fresh Ed25519 pair per node; the private key 0600, the public key to the node and to each IKE peer. */
   | { kind: 'authkey'; node: string; privatePath: string; publicPaths: string[] }
   | { kind: 'spawn'; role: 'iiptran' | 'bird'; node: string; ns: string; argv: string[]; log: string; ready: { control: string } | { birdc: string } }
+  /** The lab's Kea DHCPv4 server (kea.ts), up before the node daemons ask it for leases. */
+  | { kind: 'kea'; ns: string }
   | { kind: 'converge' }
   /** The lab DNS service (dns-service.ts): keys, signed zones and trust anchors; then NSD, serving before any node starts. */
   | { kind: 'dns'; phase: 'zones' | 'server'; zone: string }
@@ -62,7 +64,7 @@ export function flatActions(steps: Step[]): PlainAction[] {
 }
 
 export function planLab(m: LabModel, env: PlanEnv): Step[] {
-  const allNs = [...m.nodes.map((n) => n.ns), ...m.routers.map((r) => r.ns), ...m.segments.map((s) => s.ns), ...(m.dns ? [m.dns.ns] : [])];
+  const allNs = [...m.nodes.map((n) => n.ns), ...m.routers.map((r) => r.ns), ...m.segments.map((s) => s.ns), ...(m.dns ? [m.dns.ns] : []), ...(m.dhcp === undefined ? [] : [m.dhcp.ns])];
   const steps: Step[] = [];
 
   const seq = (actions: Action[]): Action => ({ kind: 'group', parallel: false, actions });
@@ -92,7 +94,8 @@ export function planLab(m: LabModel, env: PlanEnv): Step[] {
     }
     return seq(a);
   });
-  const nodeNets = m.nodes.map((n) => seq([ipn(n.ns, 'addr', 'add', n.vn, 'dev', 'lo'), ...(n.gateway !== null ? [ipn(n.ns, 'route', 'add', 'default', 'via', n.gateway, 'dev', NODE_UNDERLAY_IF)] : [])]));
+  // A node with vn: dhcp gets its address from its lease, on its vlink (control/node-dhcp-client.ts).
+  const nodeNets = m.nodes.map((n) => seq([...(n.dhcp === 'client' ? [] : [ipn(n.ns, 'addr', 'add', n.vn, 'dev', 'lo')]), ...(n.gateway !== null ? [ipn(n.ns, 'route', 'add', 'default', 'via', n.gateway, 'dev', NODE_UNDERLAY_IF)] : [])]));
   const routes = m.routers.map((r) => seq(r.routes.map((rt) => ipn(r.ns, 'route', 'add', rt.dst, 'via', rt.via))));
   if (m.dns?.gateway) routes.push(ipn(m.dns.ns, 'route', 'add', 'default', 'via', m.dns.gateway));
   steps.push({
@@ -155,8 +158,12 @@ export function planLab(m: LabModel, env: PlanEnv): Step[] {
   });
   steps.push({
     name: 'daemons',
-    title: `${m.dns ? `start NSD (${m.dns.address}, serving ${m.dns.zone}.), then ` : 'start '}${m.nodes.length} iiptran node daemons`,
-    actions: m.dns ? [{ kind: 'dns', phase: 'server', zone: m.dns.zone }, ...daemons] : daemons,
+    title: `${m.dns ? `start NSD (${m.dns.address}, serving ${m.dns.zone}.), then ` : 'start '}${m.dhcp === undefined ? '' : 'Kea DHCPv4 and '}${m.nodes.length} iiptran node daemons`,
+    actions: [
+      ...(m.dns ? [{ kind: 'dns' as const, phase: 'server' as const, zone: m.dns.zone }] : []),
+      ...(m.dhcp === undefined ? [] : [{ kind: 'kea' as const, ns: m.dhcp.ns }]),
+      ...daemons,
+    ],
   });
 
   steps.push({ name: 'routing', title: routingTitle(m), actions: m.nodes.flatMap((n) => routingActions(n, env.nodePaths(n.name))) });

@@ -12,7 +12,8 @@ export const LAB_ROOT = process.env['IIPTRAN_LAB_ROOT'] ?? '/run/iiptran/lab';
 
 export interface LabProcess {
   pid: number;
-  role: 'iiptran' | 'bird' | 'nsd';
+  /** nsd: the lab's DNS server (dns-service.ts); kea: its DHCP server (kea.ts), recorded under node `kea`. */
+  role: 'iiptran' | 'bird' | 'nsd' | 'kea';
   node: string;
   ns: string;
   log: string;

@@ -13,6 +13,7 @@ import { mapLimit, probeConcurrency } from './waves.js';
 import type { LabState } from './state.js';
 import { faultKey } from './fault.js';
 import { alive } from './detached.js';
+import { withLeases } from './dhcp-status.js';
 
 export interface NodeStatus {
   node: string;
@@ -86,7 +87,9 @@ async function nodeStatus(s: LabState, name: string): Promise<NodeStatus> {
 }
 
 /** Probes every node, a bounded number at a time: 100 nodes probed at once starve the daemons that must answer. */
-export async function labStatus(s: LabState, concurrency = probeConcurrency(os.availableParallelism())): Promise<LabStatus> {
+export async function labStatus(lab: LabState, concurrency = probeConcurrency(os.availableParallelism())): Promise<LabStatus> {
+  // Leased VN addresses are read from the daemons (dhcp-status.ts).
+  const s = await withLeases(lab);
   const nodes = await mapLimit(s.model.nodes, concurrency, (n) => nodeStatus(s, n.name));
   const by = new Map(nodes.map((n) => [n.node, n]));
   const faults = new Set(s.faults.map(([a, b]) => faultKey(a, b)));

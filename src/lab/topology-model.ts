@@ -9,6 +9,7 @@ import type { Encap, IkeAuth, Liveness, Routing, Topology } from './topology.js'
 import { ConfigErrors, type ConfigProblem } from '../control/yaml-doc.js';
 import { buildDnsModel, type ModelDns } from './dns-model.js';
 import type { DnssecMode } from './topology-dns.js';
+import { addDhcp, type LabDhcp } from './dhcp-model.js';
 
 export const NS_PREFIX = 'iil-';
 export const NODE_UNDERLAY_IF = 'eth0';
@@ -62,6 +63,8 @@ export interface VlinkEnd {
   /** ike_auth pubkey: this node's private key (<node>.key, 0600) and the peer's public key (<peer>.pub). */
   privateKey: string;
   peerPublicKey: string;
+  /** DHCP runs over this vlink (dhcp-model.ts): `client` has address dhcp, `peer` is the relay's end. */
+  dhcp?: 'client' | 'peer';
 }
 
 export interface ModelNode {
@@ -84,6 +87,8 @@ export interface ModelNode {
   vlinks: VlinkEnd[];
   /** Static routes (routing static only): every other reachable node's VN prefix. */
   staticRoutes: { dst: string; via: string; dev: string }[];
+  /** `client`: vn is `dhcp` (vnAddr '' until leased; dhcp-status.ts); `relay`: relays to the lab's Kea. */
+  dhcp?: 'client' | 'relay';
 }
 
 export interface ModelRouter {
@@ -127,6 +132,8 @@ export interface LabModel {
   vlinks: ModelVlink[];
   /** The lab DNS service (dns-model.ts), when the topology declares one. */
   dns?: ModelDns;
+  /** Kea DHCPv4 behind a relay node (dhcp-model.ts); absent: no DHCP. */
+  dhcp?: LabDhcp;
   /** Underlay veths: each end is (namespace, ifname). */
   veths: { a: { ns: string; ifname: string; address: string | null }; b: { ns: string; ifname: string; address: string | null } }[];
 }
@@ -316,7 +323,9 @@ export function buildModel(t: Topology): LabModel {
   }
 
   const segments: ModelSegment[] = t.segments.map((s) => ({ name: s, ns: prefix + s, ports: networks.find((n) => n.name === s)!.members.map((m) => `p-${m.element}`) }));
-  return { name: t.name, nsPrefix: prefix, keying: t.keying, suite: t.suite, bfd: t.bfd, ospf: t.ospf, liveness: t.liveness, underlayMtu: t.underlayMtu, vnPrefixes: labVnPrefixes(t), nodes, routers, segments, networks, vlinks, veths, ...(dns ? { dns } : {}) };
+  const model: LabModel = { name: t.name, nsPrefix: prefix, keying: t.keying, suite: t.suite, bfd: t.bfd, ospf: t.ospf, liveness: t.liveness, underlayMtu: t.underlayMtu, vnPrefixes: labVnPrefixes(t), nodes, routers, segments, networks, vlinks, veths, ...(dns ? { dns } : {}) };
+  if (t.dhcp !== undefined) addDhcp(t, model);
+  return model;
 }
 
 /**
@@ -329,7 +338,7 @@ export function labVnPrefixes(t: Topology): string[] {
     const c = parseCidr(s)!;
     return `${u32ToIpv4((c.addr & prefixMask(c.prefixLen)) >>> 0)}/${c.prefixLen}`;
   };
-  const all = [t.pools.vn, t.pools.vlinks, ...t.nodes.map((n) => n.vn)].map(net);
+  const all = [t.pools.vn, t.pools.vlinks, ...t.nodes.filter((n) => n.vn !== 'dhcp').map((n) => n.vn)].map(net);
   const byWidth = [...new Set(all)].sort((a, b) => parseCidr(a)!.prefixLen - parseCidr(b)!.prefixLen);
   const out: string[] = [];
   for (const p of byWidth) if (!coveredBy(p, out)) out.push(p);

@@ -10,6 +10,7 @@ import { IiptranError } from '../errors.js';
 import { ConfigErrors, parseYaml, type ConfigProblem, type Path, type YamlSource } from '../control/yaml-doc.js';
 import { SchemaValidator, describe, type Obj } from '../control/yaml-validator.js';
 import { DNS_RESERVED_NAME, DNSSEC_MODES, parseDnsSection, type DnssecMode, type TopoDns } from './topology-dns.js';
+import { DHCP_VN, parseTopoDhcp, type TopoDhcp } from './topology-dhcp.js';
 
 /** Topology problems are the schema module's one error class, under IIPTRAN_ERR_TOPOLOGY. */
 export { ConfigErrors as TopologyError, type ConfigProblem as TopologyProblem };
@@ -26,7 +27,7 @@ export interface Liveness {
 
 export interface TopoNode {
   name: string;
-  /** VN prefix as written or allocated, e.g. 10.10.0.1/32; its first address goes on lo. */
+  /** VN prefix as written or allocated, e.g. 10.10.0.1/32; its first address goes on lo. `dhcp`: leased (topology-dhcp.ts). */
   vn: string;
   routing: Routing;
   logLevel: LogLevel;
@@ -72,12 +73,14 @@ export interface Topology {
   fullMesh: boolean;
   /** The lab DNS service, or null (topology-dns.ts). */
   dns: TopoDns | null;
+  /** Nodes with `vn: dhcp` lease their VN address from the lab's Kea (topology-dhcp.ts). */
+  dhcp?: TopoDhcp;
 }
 
 export const LAB_NAME_RE = /^[a-z][a-z0-9]{0,11}$/;
 export const ELEMENT_NAME_RE = /^[a-z][a-z0-9-]{0,11}$/;
 const IKE_AUTHS: readonly IkeAuth[] = ['psk', 'pubkey'];
-const TOP_FIELDS = ['name', 'keying', 'ike_auth', 'suite', 'encap', 'routing', 'bfd', 'ospf', 'liveness', 'underlay_mtu', 'log_level', 'addressing', 'nodes', 'routers', 'segments', 'underlay', 'vlinks', 'dns'];
+const TOP_FIELDS = ['name', 'keying', 'ike_auth', 'suite', 'encap', 'routing', 'bfd', 'ospf', 'liveness', 'underlay_mtu', 'log_level', 'addressing', 'nodes', 'routers', 'segments', 'underlay', 'vlinks', 'dns', 'dhcp'];
 
 export const DEFAULTS = {
   suite: 'aes-gcm-256' as Suite,
@@ -206,7 +209,8 @@ class TopologyValidator extends SchemaValidator {
       const o = this.mapping(val, ['nodes', n], ['vn', 'routing', 'log_level', 'ike_auth', 'dnssec'], true);
       if (o === undefined) continue;
       let vn = '';
-      if (this.present(o, 'vn')) {
+      if (o['vn'] === DHCP_VN) vn = DHCP_VN;
+      else if (this.present(o, 'vn')) {
         vn = this.ipv4Prefix(o['vn'], ['nodes', n, 'vn'], true) ?? '';
         if (vn !== '') explicitVn.set(n, ['nodes', n, 'vn']);
       }
@@ -335,7 +339,8 @@ class TopologyValidator extends SchemaValidator {
     if (dns !== null && kind.has(DNS_RESERVED_NAME)) {
       this.err([kind.get(DNS_RESERVED_NAME) === 'node' ? 'nodes' : kind.get(DNS_RESERVED_NAME) === 'router' ? 'routers' : 'segments', DNS_RESERVED_NAME], 'the name "dns" is the lab DNS server\'s (namespace iil-<lab>-dns); rename this element');
     }
-    const topo: Topology = { name, keying, ikeAuth, suite, encap, bfd, ospf, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh, dns };
+    const dhcp = parseTopoDhcp(this, top, nodes, vlinks, pools.vn);
+    const topo: Topology = { name, keying, ikeAuth, suite, encap, bfd, ospf, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh, dns, ...(dhcp === undefined ? {} : { dhcp }) };
     if (this.problems.length === 0) checkModel(topo, explicitVn, this);
     return topo;
   }
@@ -363,7 +368,7 @@ function checkModel(t: Topology, explicitVn: Map<string, Path>, v: SchemaValidat
   }
   const ranges: { what: string; path: Path; c: { addr: number; prefixLen: number } }[] = [
     ...(['vn', 'vlinks', 'underlay'] as const).slice(1).map((p) => ({ what: `addressing.${p}`, path: ['addressing', p] as Path, c: pool(p) })),
-    ...t.nodes.map((n) => ({ what: `nodes.${n.name}.vn`, path: explicitVn.get(n.name) ?? ['nodes', n.name], c: parseCidr(n.vn)! })),
+    ...t.nodes.filter((n) => n.vn !== DHCP_VN).map((n) => ({ what: `nodes.${n.name}.vn`, path: explicitVn.get(n.name) ?? ['nodes', n.name], c: parseCidr(n.vn)! })),
   ];
   for (let i = 0; i < ranges.length; i++) {
     for (let j = 0; j < i; j++) {

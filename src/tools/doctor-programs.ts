@@ -35,7 +35,7 @@ export const PROGRAMS: Readonly<Record<string, ProgramInfo>> = {
   birdc: { pkg: 'bird2', level: 'required', usedBy: 'labs: BIRD readiness and status' },
   charon: { pkg: 'strongswan-charon', path: '/usr/lib/ipsec/charon', level: 'required', usedBy: 'tests: IKEv2 interop peer' },
   swanctl: { pkg: 'strongswan-swanctl', level: 'required', usedBy: 'tests: drives charon over vici' },
-  'kea-dhcp4': { pkg: 'kea-dhcp4-server', version: ['-v'], level: 'required', usedBy: 'tests: the DHCPv4 server behind the relay (RFC 3456), DHCP vector captures' },
+  'kea-dhcp4': { pkg: 'kea-dhcp4-server', version: ['-v'], level: 'required', usedBy: 'labs with a dhcp section and tests: the DHCPv4 server behind the relay (RFC 3456), DHCP vector captures' },
   openssl: { pkg: 'openssl', version: ['version'], level: 'required', usedBy: 'tests (raw public keys against the openssl CLI), benchmark' },
   nsd: { pkg: 'nsd', version: ['-v'], level: 'required', usedBy: 'labs with dns: the lab DNS server; tests: authoritative DNS for the DNSSEC cross-check and vectors' },
   'ldns-keygen': { pkg: 'ldnsutils', level: 'required', usedBy: 'labs with dns and tests: DNSSEC keys for the zones' },

@@ -2,6 +2,7 @@
 
 import { table } from '../lab/table.js';
 import { peerStateText } from '../ike/view.js';
+import { renderDhcp } from './dhcp-inspector.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -176,6 +177,7 @@ export function renderGuard(v: Obj): string {
 
 export const RENDERERS: Record<string, (v: Obj) => string> = {
   dns: renderDns,
+  dhcp: renderDhcp,
   guard: renderGuard,
   ike: renderIke,
   links: renderLinks,
