@@ -4,14 +4,14 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { LabModel } from './topology-model.js';
+import { routingDaemon, type LabModel } from './topology-model.js';
 import { IiptranError } from '../errors.js';
 
 export const LAB_ROOT = process.env['IIPTRAN_LAB_ROOT'] ?? '/run/iiptran/lab';
 
 export interface LabProcess {
   pid: number;
-  role: 'iiptran' | 'bird';
+  role: 'iiptran' | 'bird' | 'frr';
   node: string;
   ns: string;
   log: string;
@@ -25,6 +25,9 @@ export interface NodePaths {
   birdConfig: string | null;
   birdSocket: string | null;
   birdLog: string | null;
+  /** FRR nodes: the private run directory (configs, vty sockets, zserv.api, pid files; owned by frr) and the log all its daemons write. Absent in state files written before FRR labs. */
+  frrDir?: string | null;
+  frrLog?: string | null;
 }
 
 export interface LabState {
@@ -51,7 +54,10 @@ export function labDir(name: string): string {
 
 export function nodePaths(name: string, model: LabModel, node: string): NodePaths {
   const dir = path.join(labDir(name), node);
-  const bird = model.nodes.find((n) => n.name === node)?.routing === 'bird';
+  const m = model.nodes.find((n) => n.name === node);
+  const daemon = m === undefined ? null : routingDaemon(m);
+  const bird = daemon === 'bird';
+  const frr = daemon === 'frr';
   return {
     dir,
     config: path.join(dir, 'node.yaml'),
@@ -60,6 +66,8 @@ export function nodePaths(name: string, model: LabModel, node: string): NodePath
     birdConfig: bird ? path.join(dir, 'bird.conf') : null,
     birdSocket: bird ? path.join(dir, 'bird.ctl') : null,
     birdLog: bird ? path.join(dir, 'bird.log') : null,
+    frrDir: frr ? path.join(dir, 'frr') : null,
+    frrLog: frr ? path.join(dir, 'frr.log') : null,
   };
 }
 
