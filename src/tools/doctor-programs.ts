@@ -37,7 +37,7 @@ export const PROGRAMS: Readonly<Record<string, ProgramInfo>> = {
   ospfd: { pkg: 'frr', path: '/usr/lib/frr/ospfd', version: ['--version'], level: 'required', usedBy: 'labs with routing: frr (OSPF over vlinks)' },
   bfdd: { pkg: 'frr', path: '/usr/lib/frr/bfdd', version: ['--version'], level: 'required', usedBy: 'labs with routing: frr or bgp (BFD on vlinks)' },
   bgpd: { pkg: 'frr', path: '/usr/lib/frr/bgpd', version: ['--version'], level: 'required', usedBy: 'labs with routing: bgp by FRR' },
-  vtysh: { pkg: 'frr', version: ['-v'], level: 'required', usedBy: 'tests: FRR\'s own view of a lab node, next to the lab\'s status' },
+  vtysh: { pkg: 'frr', level: 'required', usedBy: 'tests: FRR\'s own view of a lab node, next to the lab\'s status' },
   charon: { pkg: 'strongswan-charon', path: '/usr/lib/ipsec/charon', level: 'required', usedBy: 'tests: IKEv2 interop peer' },
   swanctl: { pkg: 'strongswan-swanctl', level: 'required', usedBy: 'tests: drives charon over vici' },
   'kea-dhcp4': { pkg: 'kea-dhcp4-server', version: ['-v'], level: 'required', usedBy: 'tests: the DHCPv4 server behind the relay (RFC 3456), DHCP vector captures' },
