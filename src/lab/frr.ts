@@ -75,17 +75,19 @@ function ospfdConfig(model: LabModel, n: ModelNode): string {
  ip ospf network point-to-point
  ip ospf hello-interval ${hello}
  ip ospf dead-interval ${dead}
+ ip ospf retransmit-interval 1
 ${model.bfd ? ` ip ospf bfd\n ip ospf bfd profile ${BFD_PROFILE}\n` : ''}exit
 !
 `)
     .join('');
+  // lo carries the VN prefix: advertised, but no hellos are sent there.
+  const lo = 'interface lo\n ip ospf passive\nexit\n!\n';
   // network statements, not `ip ospf area` on lo: lo also holds 127.0.0.1/8, which must not be
   // advertised, and the underlay never enters OSPF because no statement covers it.
   const networks = [n.vn, ...n.vlinks.map((v) => v.address)].map((p) => ` network ${network(p)} area 0\n`).join('');
-  return `${header(model, n, 'ospfd')}${ifaces}router ospf
+  return `${header(model, n, 'ospfd')}${ifaces}${lo}router ospf
  ospf router-id ${n.vnAddr}
  log-adjacency-changes
- passive-interface lo
  timers throttle spf 0 50 1000
  timers throttle lsa all 0
  timers lsa min-arrival 0
