@@ -18,25 +18,8 @@ import { teardown } from '../lab/teardown.js';
 import { BIRD_STARTS_PER_CORE, IIPTRAN_STARTS_PER_CORE } from '../lab/waves.js';
 import { SHOW_VIEWS } from './show-cmd.js';
 
-const print = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');
-
-function needRoot(what: string): void {
-  if (process.getuid?.() !== 0) throw new IiptranError('IIPTRAN_ERR_USAGE', `lab ${what} needs root (network namespaces, TUN interfaces, nftables)`);
-}
-
-/** Topology and usage errors exit 2 like config errors; everything else goes to main's handler. */
-function guarded<A>(fn: (a: A) => Promise<void>): (a: A) => Promise<void> {
-  return async (a) => {
-    try {
-      await fn(a);
-    } catch (e) {
-      const err = e as IiptranError;
-      if (err.code !== 'IIPTRAN_ERR_TOPOLOGY' && err.code !== 'IIPTRAN_ERR_USAGE') throw e;
-      process.stderr.write(`iiptran: ${err.message} [${err.code}]\n`);
-      process.exitCode = 2;
-    }
-  };
-}
+import { guarded, labOpt, needRoot, print } from './lab-util.js';
+import { labDnsCommands } from './lab-dns-cmd.js';
 
 function labName(arg: string): string {
   if (fs.existsSync(arg) && fs.statSync(arg).isFile()) return loadTopology(arg).name;
@@ -124,8 +107,6 @@ async function logs(a: { node: string; routing: boolean; lines: number; lab?: st
   print(`==> ${file} <==\n${(a.lines > 0 ? lines.slice(-a.lines) : lines).join('\n')}`);
 }
 
-const labOpt = { type: 'string', describe: 'lab name; default: the only running lab' } as const;
-
 export const labCommand: CommandModule = {
   command: 'lab <command>',
   describe: 'Launch and operate overlay topologies (nodes, underlay, NAT, OSPF) in network namespaces (needs root, Linux, bird2 for routing: bird, frr for routing: frr)',
@@ -184,7 +165,7 @@ export const labCommand: CommandModule = {
       )
       .command(
         'show <node> <what>',
-        "The inspector, aimed at one node: routes joined with vlink, outer header and SA; SAs; links; policies; counters; ike; guard",
+        "The inspector, aimed at one node: routes joined with vlink, outer header and SA; SAs; links; policies; counters; ike; guard; dhcp",
         (y) =>
           y
             .positional('node', { type: 'string', demandOption: true })
@@ -207,6 +188,7 @@ export const labCommand: CommandModule = {
             .option('lab', labOpt),
         guarded(logs as (a: unknown) => Promise<void>),
       )
+      .command(labDnsCommands)
       .demandCommand(1, 'name a lab command; see iiptran lab --help'),
   handler: () => {},
 };

@@ -8,15 +8,21 @@ import { loadNodeConfig } from '../control/config.js';
 import { openIkeUdp } from '../io/ike-udp.js';
 import { ikeKeyLogFile } from '../io/ike-keylog.js';
 import { OsGuard } from '../io/guard.js';
+import { RtDhcpNet } from '../io/dhcp-net.js';
 
 export async function nodeCommand(o: { config: string; socket?: string | undefined; logLevel?: string | undefined }): Promise<void> {
   // Read the level early so start-up errors are logged at the level the operator asked for.
-  const level = o.logLevel ?? loadNodeConfig(o.config).logLevel;
+  const first = loadNodeConfig(o.config);
+  const level = o.logLevel ?? first.logLevel;
+  // DHCP's netlink socket only where DHCP is configured (a reload cannot add it).
+  const dhcp = first.dhcpRelay !== undefined || first.vlinks.some((v) => v.dhcp !== undefined);
   const log = pino({ level, base: { pid: process.pid } }, pino.destination(2));
   const handle = await runDaemon(
     o.config,
     {
       openTun, openUdp: openUdpUnderlay, openRawEsp, openIkeUdp, netsys: new RtNetSys(), guard: new OsGuard(),
+      // The relay's socket to its servers is a plain UDP socket like IKE's.
+      ...(dhcp ? { dhcp: { net: new RtDhcpNet(), openUdp: openIkeUdp } } : {}),
       // Like SSLKEYLOGFILE: only for tests and for decrypting captures, never set in production.
       ...(process.env['IIPTRAN_IKE_KEYLOG'] ? { ikeKeyLog: ikeKeyLogFile(process.env['IIPTRAN_IKE_KEYLOG']) } : {}),
     },

@@ -2,7 +2,7 @@ import { controlCall } from '../control/control-client.js';
 import { RENDERERS } from '../tools/inspector.js';
 import { resolveSocket } from './socket-path.js';
 
-export const SHOW_VIEWS = ['links', 'policies', 'sas', 'routes', 'counters', 'ike', 'guard', 'dns'];
+export const SHOW_VIEWS = ['links', 'policies', 'sas', 'routes', 'counters', 'ike', 'guard', 'dns', 'dhcp'];
 
 export async function showCommand(o: { what: string; json: boolean; all: boolean; socket?: string | undefined; node?: string | undefined }): Promise<void> {
   const sock = resolveSocket(o);

@@ -30,6 +30,8 @@ export interface NodeConfig {
   vnPrefixes?: string[];
   /** dns: resolver and DNSSEC policy for named peers; absent when no vlink names its peer. */
   dns?: DnsConfig;
+  /** dhcp_relay: the hub's RFC 3456 relay (config-dhcp.ts, node-dhcp.ts); absent: none. */
+  dhcpRelay?: DhcpRelayConfig;
 }
 
 export interface UnderlayConfig {
@@ -114,6 +116,26 @@ export interface VlinkConfig {
   /** liveness: probes and dead-peer detection; null when `liveness: off`. */
   liveness: Liveness | null;
   keying: Keying;
+  /** `address: dhcp` (with `address` 'dhcp', prefixLen 32) or `peer_address: dhcp` (config-dhcp.ts); absent: neither. */
+  dhcp?: VlinkDhcp;
+}
+
+/** This end is a DHCP client over the vlink, or (`peer`) the hub end whose peer address comes from the relay. */
+export type VlinkDhcp =
+  | { role: 'client'; clientId: string; hostname: string; leaseFile: string; release: boolean }
+  | { role: 'peer' };
+
+export interface DhcpRelayConfig {
+  /** address: giaddr, and where UDP 67 is bound for the servers' replies. */
+  address: string;
+  servers: string[];
+  /** vlinks: the vlinks it serves; default every vlink whose own address is not dhcp. */
+  vlinks: string[];
+  rate: { burst: number; perSecond: number };
+  /** server_id: 'server' (the server names the hub in option 54) or 'rfc5107' (sub-option 11, the relay rewrites 54). */
+  serverId: 'server' | 'rfc5107';
+  /** route_metric: of the /32 routes via a vlink (protocol dhcp). */
+  routeMetric: number;
 }
 
 export interface Liveness {

@@ -9,13 +9,14 @@ import type { Path } from './yaml-doc.js';
 import { describe, type Obj, type SchemaValidator } from './yaml-validator.js';
 import { ikeKeying, manualKeying } from './config-keying.js';
 import { readPeer } from './config-dns.js';
+import { DHCP, readVlinkDhcp } from './config-dhcp.js';
 
 export const DEFAULT_UDP_PORT = 4500;
 export const DEFAULT_LIVENESS = { intervalMs: 1000, deadMs: 4000 } as const;
 
 const ENCAPS = ['udp', 'esp'] as const;
 const PEER_RESOLVE = ['dynamic', 'once'] as const;
-const VLINK_FIELDS = ['name', 'peer', 'peer_resolve', 'peer_port', 'encap', 'address', 'peer_address', 'mtu', 'replay_window', 'liveness', 'keying'];
+const VLINK_FIELDS = ['name', 'peer', 'peer_resolve', 'peer_port', 'encap', 'address', 'peer_address', 'mtu', 'replay_window', 'liveness', 'keying', 'dhcp'];
 const LIVENESS_FIELDS = ['interval_ms', 'dead_ms'];
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
 
@@ -67,13 +68,14 @@ export function readVlink(v: SchemaValidator, item: unknown, i: number, underlay
 
   let address = '';
   let prefixLen = 0;
-  if (v.required(o, 'address', p, 'local VN address with prefix, e.g. 10.255.0.0/31')) {
-    const a = v.ipv4WithPrefix(o.address, [...p, 'address'], '10.255.0.0/31');
+  if (v.required(o, 'address', p, 'local VN address with prefix, e.g. 10.255.0.0/31, or dhcp')) {
+    // dhcp: the address comes from a lease over this vlink (config-dhcp.ts).
+    const a = o.address === DHCP ? { address: DHCP, prefixLen: 32 } : v.ipv4WithPrefix(o.address, [...p, 'address'], '10.255.0.0/31');
     if (a !== undefined) ({ address, prefixLen } = a);
   }
 
   let peerAddress: string | undefined;
-  if (v.present(o, 'peer_address')) {
+  if (v.present(o, 'peer_address') && o.peer_address !== DHCP) {
     peerAddress = v.ipv4(o.peer_address, [...p, 'peer_address'], 'must be an IPv4 address without prefix, e.g. 10.255.0.1');
     if (peerAddress !== undefined) {
       if (address !== '' && prefixLen !== 32) {
@@ -104,9 +106,10 @@ export function readVlink(v: SchemaValidator, item: unknown, i: number, underlay
     keying = ike ? ikeKeying(v, k as Obj, [...p, 'keying'], baseDir) : manualKeying(v, k, [...p, 'keying'], baseDir);
   }
 
+  const dhcp = readVlinkDhcp(v, o, p, address, prefixLen, baseDir);
   return {
     index: i,
-    vl: { name, peer, ...(peerName === undefined ? {} : { peerName }), peerResolve, peerPort, encap, address, prefixLen, peerAddress, mtu, replayWindow, liveness, keying },
+    vl: { name, peer, ...(peerName === undefined ? {} : { peerName }), peerResolve, peerPort, encap, address, prefixLen, peerAddress, mtu, replayWindow, liveness, keying, ...(dhcp === undefined ? {} : { dhcp }) },
   };
 }
 

@@ -8,6 +8,7 @@ import { OverlayNode, type NodeIo } from './node.js';
 import { ControlServer } from './control-server.js';
 import { countersView, dnsView, guardView, ikeView, linksView, policiesView, routesView, sasView } from './inspect.js';
 import { ConfigError, IiptranError } from '../errors.js';
+import { noDhcpView } from './node-dhcp.js';
 
 export interface DaemonHandle {
   node: OverlayNode;
@@ -31,6 +32,7 @@ export async function runDaemon(configPath: string, io: NodeIo, log: Logger, soc
     ['routes', async (p) => routesView(node, await io.netsys.routes(), p['all'] === true)],
     ['dns', () => dnsView(node)],
     ['guard', async () => guardView(node, io.guard === undefined ? null : await io.guard.state())],
+    ['dhcp', () => node.dhcp?.view() ?? noDhcpView(node.cfg.node)],
   ]);
   const applyReload = async () => {
     const { cfg: next } = checkNodeConfig(configPath);

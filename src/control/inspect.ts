@@ -129,7 +129,8 @@ export function ikeView(node: OverlayNode) {
   return {
     schema: SCHEMA,
     node: node.cfg.node,
-    peers: e === null ? [] : e.view(),
+    // A named peer's resolution beside its IKE state: the same object as in `links`.
+    peers: e === null ? [] : e.view().map((p) => ({ ...p, dns: node.dns?.linkView(p.vlink) ?? null })),
     stats: e === null ? { rx: 0, tx: 0, dropped: {} } : { ...e.stats, dropped: { ...e.stats.dropped } },
     /** Every reason `stats.dropped` may name (ike/drop-reasons.ts). */
     reasons: [...IKE_DROP_REASONS],

@@ -31,6 +31,8 @@ import { prepareVlink, preparedPeer, usableOut, type PreparedVlink } from './nod
 import { NodeDns } from './node-dns.js';
 import type { DnsTransport } from '../dns/transport.js';
 import { realClock } from '../clock.js';
+import { NodeDhcp, peerIdentity, type DhcpIo } from './node-dhcp.js';
+import { dhcpReloadProblem } from './config-dhcp.js';
 
 export interface NodeIo {
   openTun(name: string): TunDevice;
@@ -49,6 +51,8 @@ export interface NodeIo {
   guard?: Guard;
   /** How DNS queries travel (named peers); tests pass dns/transport-fake.ts. Default: UDP/TCP sockets. */
   dnsTransport?: DnsTransport;
+  /** DHCP over the overlay (node-dhcp.ts); needed only when the config uses it. */
+  dhcp?: DhcpIo;
 }
 
 /** What installChildSa takes: one negotiated CHILD_SA, both directions. */
@@ -76,6 +80,8 @@ export class OverlayNode {
   guardSpec: GuardSpec | null = null;
   /** Resolver and named peers (node-dns.ts); null without a `dns` section. */
   dns: NodeDns | null = null;
+  /** RFC 3456 client and relay (node-dhcp.ts); null when the config uses no DHCP. */
+  dhcp: NodeDhcp | null = null;
 
   constructor(
     public cfg: NodeConfig,
@@ -188,6 +194,7 @@ export class OverlayNode {
     this.guardSpec = await applyGuard(this.io.guard, this.cfg, null, 'start', this.log);
     try {
       for (const p of prepared.values()) await this.addVlink(p);
+      await this.startDhcp();
     } catch (e) {
       // Half a node is worse than none: undo what was created, then report. The guard stays,
       // as after a crash: no daemon runs, so VN traffic must still not leave in clear.
@@ -195,6 +202,18 @@ export class OverlayNode {
       throw e;
     }
     this.log.info({ node: this.cfg.node, vlinks: [...this.vlinks.keys()] }, 'node started');
+  }
+
+  private async startDhcp(): Promise<void> {
+    this.dhcp = NodeDhcp.create(this.cfg, this.io.dhcp, this.io.netsys, this.log, {
+      vlink: (n) => this.vlinks.get(n),
+      send: (v, pkt) => this.guarded('DHCP packet', pkt, () => this.sender.process(v, [pkt])),
+      peerIdentity: (n) => peerIdentity(this.prepared.get(n), this.ike),
+    });
+    const dhcp = this.dhcp;
+    if (dhcp === null) return;
+    this.receiver.onLocal = (v, inner) => dhcp.intercept(v, inner);
+    await dhcp.start();
   }
 
   private socketFor(encap: 'udp' | 'esp'): UnderlaySocket {
@@ -221,7 +240,8 @@ export class OverlayNode {
       await this.io.netsys.configureLink({
         name: c.name,
         mtu: p.mtu,
-        address: c.address.split('/')[0]!,
+        // address dhcp: none until a lease (node-dhcp-client.ts).
+        address: c.dhcp?.role === 'client' ? '' : c.address.split('/')[0]!,
         prefixLen: c.prefixLen,
         peer: c.peerAddress,
       });
@@ -234,7 +254,7 @@ export class OverlayNode {
 
   private async addVlink(p: PreparedVlink, opened?: TunDevice): Promise<void> {
     const c = p.cfg;
-    const vnAddr = c.address.split('/')[0]!;
+    const vnAddr = c.dhcp?.role === 'client' ? '0.0.0.0' : c.address.split('/')[0]!;
     const underlay = this.socketFor(c.encap);
     const tun = opened ?? (await this.openLink(p));
     // Config keeps addresses as text; the data plane gets them parsed, once, here.
@@ -343,6 +363,8 @@ export class OverlayNode {
     for (const f of ['node', 'controlSocket'] as const) {
       if (next[f] !== this.cfg[f]) throw new ConfigError(snake(f), 'cannot change on reload; restart the daemon');
     }
+    const dhcpChange = dhcpReloadProblem(this.cfg, next);
+    if (dhcpChange !== undefined) throw dhcpChange;
     const u = this.cfg.underlay;
     if (next.underlay.address !== u.address || next.underlay.port !== u.port || next.underlay.mtu !== u.mtu) {
       throw new ConfigError('underlay', 'cannot change on reload; restart the daemon');
@@ -396,6 +418,8 @@ export class OverlayNode {
   async stop(opts: { keepGuard?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // Before the vlinks go: a RELEASE still needs its vlink.
+    await this.dhcp?.stop();
     this.ike?.stop();
     this.dns?.stop();
     for (const name of [...this.vlinks.keys()]) this.removeVlink(name);

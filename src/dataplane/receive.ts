@@ -15,7 +15,8 @@
  *   6. decap    the IPIP payload must be a sane IPv4 packet; then RFC 6040 §4.2: the outer
  *               ECN (when the socket told us the outer TOS) is combined with the inner one,
  *               a CE mark survives decapsulation, CE over a Not-ECT inner packet is dropped
- *   7. write    per-vlink batches into the TUNs
+ *   7. write    per-vlink batches into the TUNs, but for what the node itself takes
+ *               (onLocal: DHCP for the node's client or relay)
  *
  * Every failure is a named counter, on the vlink once the SA is known, on the node before.
  */
@@ -44,6 +45,12 @@ export class Receiver {
     readonly nodeDrops: DropCounters,
     public onNonEsp: NonEspHandler | null = null,
   ) {}
+
+  /**
+   * Inner packets the node answers itself instead of the kernel (DHCP over the vlink,
+   * control/node-dhcp.ts); true means taken, and the packet does not reach the TUN.
+   */
+  onLocal: ((v: Vlink, inner: Buffer) => boolean) | null = null;
 
   process(kind: 'udp' | 'esp', dgrams: Datagram[]): void {
     const nd = this.nodeDrops;
@@ -123,6 +130,7 @@ export class Receiver {
         if (ecn !== innerEcn) this.view.reset(inner).setEcn(ecn);
       }
       const innerLen = inner.readUInt16BE(2);
+      if (this.onLocal !== null && this.onLocal(v, innerLen === inner.length ? inner : inner.subarray(0, innerLen))) continue;
       let batch = this.pending.get(v);
       if (batch === undefined) {
         batch = [];

@@ -14,6 +14,7 @@ export type { SavedRoute } from './route-snapshot.js';
 export interface LinkSetup {
   name: string;
   mtu: number;
+  /** '' for none (a vlink whose address comes from DHCP). */
   address: string;
   prefixLen: number;
   /** Point-to-point peer VN address ("ip addr add A peer B"). */
@@ -164,8 +165,11 @@ export class RtNetSys implements NetSys {
       /* IPv6 disabled system-wide: nothing to do */
     }
     await this.sock.setLink({ index }, { mtu: s.mtu, txqlen: VLINK_TXQUEUELEN });
-    const a = addressMessage(s, index);
-    await this.sock.newAddress(a.data, a.attrs, { flags: { create: true, replace: true } } as never);
+    // '' (a vlink whose address comes from DHCP): up without one until the lease.
+    if (s.address !== '') {
+      const a = addressMessage(s, index);
+      await this.sock.newAddress(a.data, a.attrs, { flags: { create: true, replace: true } } as never);
+    }
     await this.sock.setLink({ index, flags: { up: true }, change: { up: true } });
   }
 

@@ -22,7 +22,9 @@ import { teardown } from './teardown.js';
 import { renderMilestones, requireFping, waitConverged, type ConvergeResult } from './converge.js';
 import { birdReady } from './bird-ctl.js';
 import { frrReady } from './frr-ctl.js';
+import { requireKea, startLabKea } from './kea.js';
 import { labScale, mapLimit, probeConcurrency, StartWindow, waveCount, type LabScale } from './waves.js';
+import { prepareDns, startNsd } from './dns-service.js';
 
 /** Test hook: `IIPTRAN_LAB_FAIL_AT=<step>` makes `lab up` fail as that step begins. */
 export const FAIL_AT_ENV = 'IIPTRAN_LAB_FAIL_AT';
@@ -44,6 +46,17 @@ export function daemonSupportsLiveness(): boolean {
     return true;
   } catch (e) {
     return !/liveness/.test((e as Error).message);
+  }
+}
+
+/** Whether this build's node config accepts named peers (`dns:`, a host name as `peer`; DNS-CONTRACT). */
+export function daemonSupportsNamedPeers(): boolean {
+  const sample = `node: x\nunderlay: { address: 10.0.0.1 }\ndns: { servers: [10.0.0.53], trust_anchors: ["test. 3600 IN DS 1 13 2 ${'ab'.repeat(32)}"], dnssec: require }\nvlinks:\n  - name: vl-y\n    peer: y.overlay.test\n    address: 10.1.0.0/31\n    keying: { mode: manual, suite: aes-gcm-256, spi_in: 0x1000, spi_out: 0x1001, key_in: a, key_out: b }\n`;
+  try {
+    parseNodeConfig(sample, { baseDir: '/' });
+    return true;
+  } catch (e) {
+    return !/\bdns\b|peer/.test((e as Error).message);
   }
 }
 
@@ -185,7 +198,14 @@ async function perform(a: Action, s: LabState, pending: Promise<void>[], ctx: St
       if (a.parallel) await mapLimit(a.actions, ctx.concurrency, (x) => perform(x, s, pending, ctx));
       else for (const x of a.actions) await perform(x, s, pending, ctx);
       return;
+    case 'kea':
+      await startLabKea(s.model.dhcp!, s.dir, s);
+      return;
     case 'converge':
+      return;
+    case 'dns':
+      if (a.phase === 'zones') await prepareDns(s);
+      else await startNsd(s);
       return;
   }
 }
@@ -254,6 +274,10 @@ export async function labUp(file: string, o: UpOptions): Promise<UpResult> {
     throw new IiptranError('IIPTRAN_ERR_LAB', `lab ${model.name} already exists (${clash.length > 0 ? `namespaces ${clash.join(', ')}` : dir}); run \`iiptran lab down ${model.name}\` first`);
   }
   await requireFping();
+  if (model.dns?.namedPeers && !daemonSupportsNamedPeers()) {
+    throw new IiptranError('IIPTRAN_ERR_LAB', `lab ${model.name}: its vlinks name their peers (dns.named_peers, default true), but this iiptran build's node config has no named peers (dns:, peer: HOST); set dns.named_peers: false to run the DNS service with address peers`);
+  }
+  if (model.dhcp !== undefined) await requireKea();
   const liveness = daemonSupportsLiveness();
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const nodes = Object.fromEntries(model.nodes.map((n) => [n.name, nodePaths(model.name, model, n.name)]));

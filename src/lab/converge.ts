@@ -10,6 +10,7 @@ import { nsExec, run } from './netns.js';
 import { component, labStatus, problems, type LabStatus } from './status.js';
 import type { LabState } from './state.js';
 import { mapLimit, probeConcurrency } from './waves.js';
+import { withLeases } from './dhcp-status.js';
 
 /** Milliseconds from the start of the wait until each condition first held (null: never). */
 export interface ConvergeMilestones {
@@ -101,13 +102,15 @@ export function renderMilestones(m: ConvergeMilestones): string {
   return (Object.entries(m) as [keyof ConvergeMilestones, number | null][]).map(([k, v]) => `${k} ${v === null ? 'never' : `${(v / 1000).toFixed(1)} s`}`).join(', ');
 }
 
-export async function waitConverged(s: LabState, timeoutMs: number, onWait?: (p: string[]) => void): Promise<ConvergeResult> {
+export async function waitConverged(lab: LabState, timeoutMs: number, onWait?: (p: string[]) => void): Promise<ConvergeResult> {
   const t0 = Date.now();
   let reach = new Map<string, string[]>();
   let lastReport = t0;
   let lastDigests = '';
   const milestones: ConvergeMilestones = { daemons: null, vlinks: null, ospf: null, routes: null, stable: null, pings: null };
   for (;;) {
+    // With leased VN addresses (dhcp-status.ts) as they are now.
+    const s = await withLeases(lab);
     const st = await labStatus(s);
     const probs = problems(s, st);
     const now = Date.now() - t0;

@@ -25,7 +25,11 @@ export type Action =
   | { kind: 'authkey'; node: string; privatePath: string; publicPaths: string[] }
   /** `after`: an FRR vty socket that must answer first (bfdd, ospfd and bgpd wait for their zebra). */
   | { kind: 'spawn'; role: 'iiptran' | 'bird' | 'frr'; node: string; ns: string; argv: string[]; log: string; ready: { control: string } | { birdc: string } | { vty: string }; after?: string }
+  /** The lab's Kea DHCPv4 server (kea.ts), up before the node daemons ask it for leases. */
+  | { kind: 'kea'; ns: string }
   | { kind: 'converge' }
+  /** The lab DNS service (dns-service.ts): keys, signed zones and trust anchors; then NSD, serving before any node starts. */
+  | { kind: 'dns'; phase: 'zones' | 'server'; zone: string }
   /**
    * Actions in order, or (parallel) each at the same time as its siblings, a bounded number
    * at once: a 100-node lab's thousand `ip` commands in sequence take longer than its daemons
@@ -64,7 +68,7 @@ export function flatActions(steps: Step[]): PlainAction[] {
 }
 
 export function planLab(m: LabModel, env: PlanEnv): Step[] {
-  const allNs = [...m.nodes.map((n) => n.ns), ...m.routers.map((r) => r.ns), ...m.segments.map((s) => s.ns)];
+  const allNs = [...m.nodes.map((n) => n.ns), ...m.routers.map((r) => r.ns), ...m.segments.map((s) => s.ns), ...(m.dns ? [m.dns.ns] : []), ...(m.dhcp === undefined ? [] : [m.dhcp.ns])];
   const steps: Step[] = [];
 
   const seq = (actions: Action[]): Action => ({ kind: 'group', parallel: false, actions });
@@ -94,8 +98,10 @@ export function planLab(m: LabModel, env: PlanEnv): Step[] {
     }
     return seq(a);
   });
-  const nodeNets = m.nodes.map((n) => seq([ipn(n.ns, 'addr', 'add', n.vn, 'dev', 'lo'), ...(n.gateway !== null ? [ipn(n.ns, 'route', 'add', 'default', 'via', n.gateway, 'dev', NODE_UNDERLAY_IF)] : [])]));
+  // A node with vn: dhcp gets its address from its lease, on its vlink (control/node-dhcp-client.ts).
+  const nodeNets = m.nodes.map((n) => seq([...(n.dhcp === 'client' ? [] : [ipn(n.ns, 'addr', 'add', n.vn, 'dev', 'lo')]), ...(n.gateway !== null ? [ipn(n.ns, 'route', 'add', 'default', 'via', n.gateway, 'dev', NODE_UNDERLAY_IF)] : [])]));
   const routes = m.routers.map((r) => seq(r.routes.map((rt) => ipn(r.ns, 'route', 'add', rt.dst, 'via', rt.via))));
+  if (m.dns?.gateway) routes.push(ipn(m.dns.ns, 'route', 'add', 'default', 'via', m.dns.gateway));
   steps.push({
     name: 'underlay',
     title: `build the underlay: ${m.segments.length} segments, ${m.veths.length} veths, ${m.routers.length} routers`,
@@ -135,11 +141,12 @@ export function planLab(m: LabModel, env: PlanEnv): Step[] {
       keys.push({ kind: 'key', suite: v.suite, paths: [path.join(env.nodePaths(from!).dir, 'keys', file), path.join(env.nodePaths(to!).dir, 'keys', file)] });
     }
   }
-  steps.push({
-    name: 'keys',
-    title: ike ? ikeKeysTitle(psks, pairs.length) : `generate ${m.vlinks.length * 2} random keys (one per direction per vlink, mode 0600)`,
-    actions: keys,
-  });
+  let keysTitle = ike ? ikeKeysTitle(psks, pairs.length) : `generate ${m.vlinks.length * 2} random keys (one per direction per vlink, mode 0600)`;
+  if (m.dns) {
+    keys.push({ kind: 'dns', phase: 'zones', zone: m.dns.zone });
+    keysTitle += `; DNSSEC keys, zones ${m.dns.zone}. and ${m.dns.parent}. signed, trust anchors`;
+  }
+  steps.push({ name: 'keys', title: keysTitle, actions: keys });
 
   const cfg: Action[] = [];
   for (const n of m.nodes) {
@@ -158,13 +165,18 @@ export function planLab(m: LabModel, env: PlanEnv): Step[] {
   if (m.nodes.some((n) => routingDaemon(n) === 'frr')) cfg.push({ kind: 'cmd', ns: null, argv: ['chmod', 'o+x', ...ancestors(env.labDir)] });
   steps.push({ name: 'configs', title: 'write node and routing daemon configs', actions: cfg });
 
+  const daemons: Action[] = m.nodes.map((n) => {
+    const p = env.nodePaths(n.name);
+    return { kind: 'spawn', role: 'iiptran', node: n.name, ns: n.ns, argv: [env.nodeBin, env.cli, 'node', '--config', p.config], log: p.log, ready: { control: p.socket } };
+  });
   steps.push({
     name: 'daemons',
-    title: `start ${m.nodes.length} iiptran node daemons`,
-    actions: m.nodes.map((n) => {
-      const p = env.nodePaths(n.name);
-      return { kind: 'spawn', role: 'iiptran', node: n.name, ns: n.ns, argv: [env.nodeBin, env.cli, 'node', '--config', p.config], log: p.log, ready: { control: p.socket } };
-    }),
+    title: `${m.dns ? `start NSD (${m.dns.address}, serving ${m.dns.zone}.), then ` : 'start '}${m.dhcp === undefined ? '' : 'Kea DHCPv4 and '}${m.nodes.length} iiptran node daemons`,
+    actions: [
+      ...(m.dns ? [{ kind: 'dns' as const, phase: 'server' as const, zone: m.dns.zone }] : []),
+      ...(m.dhcp === undefined ? [] : [{ kind: 'kea' as const, ns: m.dhcp.ns }]),
+      ...daemons,
+    ],
   });
 
   // One sequence per node (FRR's daemons wait for their zebra), the nodes side by side.

@@ -5,13 +5,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { routingDaemon, type LabModel } from './topology-model.js';
+import type { LabDnsState } from './dns-service.js';
 import { IiptranError } from '../errors.js';
 
 export const LAB_ROOT = process.env['IIPTRAN_LAB_ROOT'] ?? '/run/iiptran/lab';
 
 export interface LabProcess {
   pid: number;
-  role: 'iiptran' | 'bird' | 'frr';
+  /** nsd: the lab's DNS server (dns-service.ts); kea: its DHCP server (kea.ts), recorded under node `kea`. */
+  role: 'iiptran' | 'bird' | 'frr' | 'nsd' | 'kea';
   node: string;
   ns: string;
   log: string;
@@ -46,6 +48,8 @@ export interface LabState {
   faults: [string, string][];
   nodes: Record<string, NodePaths>;
   model: LabModel;
+  /** The lab DNS service's state (serial, breaks, anchor), when the topology declares one. */
+  dns?: LabDnsState;
 }
 
 export function labDir(name: string): string {

@@ -17,6 +17,8 @@ import { routingProtocol } from './topology.js';
 import { routingDaemon } from './topology-model.js';
 import { frrDown, frrOspfNeighbors } from './frr-status.js';
 import { bgpSessions, type BgpSession } from './bgp-status.js';
+import { alive } from './detached.js';
+import { withLeases } from './dhcp-status.js';
 
 export interface NodeStatus {
   node: string;
@@ -62,6 +64,8 @@ export interface LabStatus {
   nodes: NodeStatus[];
   vlinks: VlinkStatus[];
   faults: [string, string][];
+  /** The lab DNS service, when there is one (`lab dns NAME show` has the details). */
+  dns?: { zone: string; server: string; running: boolean; serial: number; signed: boolean; breaks: Record<string, string> };
 }
 
 const isFull = (s: string | null) => s !== null && s.startsWith('Full');
@@ -106,7 +110,9 @@ async function nodeStatus(s: LabState, name: string): Promise<NodeStatus> {
 }
 
 /** Probes every node, a bounded number at a time: 100 nodes probed at once starve the daemons that must answer. */
-export async function labStatus(s: LabState, concurrency = probeConcurrency(os.availableParallelism())): Promise<LabStatus> {
+export async function labStatus(lab: LabState, concurrency = probeConcurrency(os.availableParallelism())): Promise<LabStatus> {
+  // Leased VN addresses are read from the daemons (dhcp-status.ts).
+  const s = await withLeases(lab);
   const nodes = await mapLimit(s.model.nodes, concurrency, (n) => nodeStatus(s, n.name));
   const by = new Map(nodes.map((n) => [n.node, n]));
   const faults = new Set(s.faults.map(([a, b]) => faultKey(a, b)));
@@ -121,7 +127,11 @@ export async function labStatus(s: LabState, concurrency = probeConcurrency(os.a
     const [ea, eb] = [end(v.a, v.b), end(v.b, v.a)];
     return { a: v.a, b: v.b, encap: v.encap, stateA: ea.state, stateB: eb.state, ospfA: ea.ospf, ospfB: eb.ospf, bgpA: ea.bgp, bgpB: eb.bgp, fault: faults.has(faultKey(v.a, v.b)) };
   });
-  return { name: s.name, status: s.status, nodes, vlinks, faults: s.faults };
+  const nsd = s.processes.find((p) => p.role === 'nsd');
+  const dns = s.model.dns && s.dns
+    ? { dns: { zone: s.model.dns.zone, server: s.model.dns.address, running: nsd !== undefined && alive(nsd.pid), serial: s.dns.serial, signed: s.dns.signed, breaks: s.dns.breaks } }
+    : {};
+  return { name: s.name, status: s.status, nodes, vlinks, faults: s.faults, ...dns };
 }
 
 /** Nodes joined to `name` by vlinks: the set its VN traffic can reach at all. */
@@ -152,6 +162,7 @@ export function problems(s: LabState, st: LabStatus): string[] {
     if (n.bird === false) out.push(`node ${n.node}: BIRD does not answer on ${s.nodes[n.node]!.birdSocket}; see ${birdLogOf(n.node)}`);
     if (n.frr === false) out.push(`node ${n.node}: an FRR daemon does not answer on its vty socket in ${s.nodes[n.node]!.frrDir}; see ${birdLogOf(n.node)}`);
   }
+  if (st.dns !== undefined && !st.dns.running) out.push(`DNS server ${st.dns.server} (NSD) is not running; see ${s.dns!.dir}/nsd.log`);
   for (const v of st.vlinks) {
     if (v.fault) continue;
     for (const [me, peer, state, ospf, bgp] of [[v.a, v.b, v.stateA, v.ospfA, v.bgpA], [v.b, v.a, v.stateB, v.ospfB, v.bgpB]] as const) {
@@ -190,5 +201,7 @@ export function renderStatus(st: LabStatus, reach?: Map<string, string[]>): stri
     ['VLINK (A <-> B)', 'ENCAP', 'STATE (A | B)', 'OSPF NEIGHBOUR / BGP SESSION (A | B)', 'FAULT'],
     st.vlinks.map((v) => [`${v.a} <-> ${v.b}`, v.encap, `${v.stateA} | ${v.stateB}`, v.ospfA !== null ? `${v.ospfA} | ${v.ospfB}` : v.bgpA !== null && v.bgpA !== undefined ? `bgp ${v.bgpA} | ${v.bgpB}` : 'static', v.fault ? 'underlay cut (lab link ... down)' : '-']),
   );
-  return `lab ${st.name} (${st.status})\n\n${nodes}\n\n${vlinks}\n`;
+  const d = st.dns;
+  const dns = d === undefined ? '' : `\nDNS: zone ${d.zone}. served by NSD on ${d.server} (${d.running ? 'running' : 'NOT running'}), serial ${d.serial}, ${d.signed ? 'signed' : 'UNSIGNED'}${Object.keys(d.breaks).length > 0 ? `, broken: ${Object.entries(d.breaks).map(([h, m]) => `${h} ${m}`).join(', ')}` : ''}\n`;
+  return `lab ${st.name} (${st.status})\n\n${nodes}\n\n${vlinks}\n${dns}`;
 }

@@ -7,6 +7,9 @@ import { parseCidr, prefixMask, u32ToIpv4 } from '../wire/addr.js';
 import { coveredBy } from '../control/vn-prefixes.js';
 import type { Encap, IkeAuth, Liveness, Routing, RoutingDaemon, Topology } from './topology.js';
 import { ConfigErrors, type ConfigProblem } from '../control/yaml-doc.js';
+import { buildDnsModel, type ModelDns } from './dns-model.js';
+import type { DnssecMode } from './topology-dns.js';
+import { addDhcp, type LabDhcp } from './dhcp-model.js';
 
 export const NS_PREFIX = 'iil-';
 export const NODE_UNDERLAY_IF = 'eth0';
@@ -60,6 +63,8 @@ export interface VlinkEnd {
   /** ike_auth pubkey: this node's private key (<node>.key, 0600) and the peer's public key (<peer>.pub). */
   privateKey: string;
   peerPublicKey: string;
+  /** DHCP runs over this vlink (dhcp-model.ts): `client` has address dhcp, `peer` is the relay's end. */
+  dhcp?: 'client' | 'peer';
 }
 
 export interface ModelNode {
@@ -73,6 +78,8 @@ export interface ModelNode {
   logLevel: LogLevel;
   /** keying ikev2; absent in state files written before ike_auth: psk. */
   ikeAuth?: IkeAuth;
+  /** With a lab DNS service: this node's `dns.dnssec`. */
+  dnssec?: DnssecMode;
   underlayAddr: string;
   underlayPrefixLen: number;
   network: string;
@@ -82,6 +89,8 @@ export interface ModelNode {
   vlinks: VlinkEnd[];
   /** Static routes (routing static only): every other reachable node's VN prefix. */
   staticRoutes: { dst: string; via: string; dev: string }[];
+  /** `client`: vn is `dhcp` (vnAddr '' until leased; dhcp-status.ts); `relay`: relays to the lab's Kea. */
+  dhcp?: 'client' | 'relay';
 }
 
 export interface ModelRouter {
@@ -125,6 +134,10 @@ export interface LabModel {
   segments: ModelSegment[];
   networks: Network[];
   vlinks: ModelVlink[];
+  /** The lab DNS service (dns-model.ts), when the topology declares one. */
+  dns?: ModelDns;
+  /** Kea DHCPv4 behind a relay node (dhcp-model.ts); absent: no DHCP. */
+  dhcp?: LabDhcp;
   /** Underlay veths: each end is (namespace, ifname). */
   veths: { a: { ns: string; ifname: string; address: string | null }; b: { ns: string; ifname: string; address: string | null } }[];
 }
@@ -239,6 +252,7 @@ export function buildModel(t: Topology): LabModel {
       ...(n.routing === 'bgp' ? { bgp: { daemon: n.bgpDaemon, asn: t.bgp.asnBase + t.nodes.indexOf(n) + 1 } } : {}),
       logLevel: n.logLevel,
       ikeAuth: n.ikeAuth,
+      ...(n.dnssec !== null ? { dnssec: n.dnssec } : {}),
       underlayAddr: me.address,
       underlayPrefixLen: net.prefixLen,
       network: net.name,
@@ -248,6 +262,15 @@ export function buildModel(t: Topology): LabModel {
       staticRoutes: [],
     };
   });
+  let dns: ModelDns | undefined;
+  if (t.dns !== null) {
+    const net = networks.find((n) => n.name === t.dns!.segment)!;
+    const gw = net.members.find((m) => routerNames.has(m.element) && (!insideNets.has(m.element) || insideNets.get(m.element)!.has(net.name)));
+    const insideOf = (name: string) => [...insideNets].find(([, inside]) => inside.has(name))?.[0] ?? null;
+    const r = buildDnsModel(t.dns, prefix, net, gw?.address ?? null, nodes, insideOf, veths);
+    dns = r.dns;
+    problems.push(...r.problems);
+  }
   const node = (name: string) => nodes.find((n) => n.name === name)!;
   const seenFrom = (target: ModelNode, from: ModelNode) =>
     target.behindNat !== null && target.behindNat !== from.behindNat ? routers.find((r) => r.name === target.behindNat)!.nat!.outsideAddr : target.underlayAddr;
@@ -311,7 +334,9 @@ export function buildModel(t: Topology): LabModel {
   }
 
   const segments: ModelSegment[] = t.segments.map((s) => ({ name: s, ns: prefix + s, ports: networks.find((n) => n.name === s)!.members.map((m) => `p-${m.element}`) }));
-  return { name: t.name, nsPrefix: prefix, keying: t.keying, suite: t.suite, bfd: t.bfd, ospf: t.ospf, ...(t.nodes.some((n) => n.routing === 'bgp') ? { bgpHold: t.bgp.hold } : {}), liveness: t.liveness, underlayMtu: t.underlayMtu, vnPrefixes: labVnPrefixes(t), nodes, routers, segments, networks, vlinks, veths };
+  const model: LabModel = { name: t.name, nsPrefix: prefix, keying: t.keying, suite: t.suite, bfd: t.bfd, ospf: t.ospf, ...(t.nodes.some((n) => n.routing === 'bgp') ? { bgpHold: t.bgp.hold } : {}), liveness: t.liveness, underlayMtu: t.underlayMtu, vnPrefixes: labVnPrefixes(t), nodes, routers, segments, networks, vlinks, veths, ...(dns ? { dns } : {}) };
+  if (t.dhcp !== undefined) addDhcp(t, model);
+  return model;
 }
 
 /**
@@ -324,7 +349,7 @@ export function labVnPrefixes(t: Topology): string[] {
     const c = parseCidr(s)!;
     return `${u32ToIpv4((c.addr & prefixMask(c.prefixLen)) >>> 0)}/${c.prefixLen}`;
   };
-  const all = [t.pools.vn, t.pools.vlinks, ...t.nodes.map((n) => n.vn)].map(net);
+  const all = [t.pools.vn, t.pools.vlinks, ...t.nodes.filter((n) => n.vn !== 'dhcp').map((n) => n.vn)].map(net);
   const byWidth = [...new Set(all)].sort((a, b) => parseCidr(a)!.prefixLen - parseCidr(b)!.prefixLen);
   const out: string[] = [];
   for (const p of byWidth) if (!coveredBy(p, out)) out.push(p);

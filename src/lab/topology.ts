@@ -9,6 +9,8 @@ import { inPrefix, parseCidr, u32ToIpv4 } from '../wire/addr.js';
 import { IiptranError } from '../errors.js';
 import { ConfigErrors, parseYaml, type ConfigProblem, type Path, type YamlSource } from '../control/yaml-doc.js';
 import { SchemaValidator, describe, type Obj } from '../control/yaml-validator.js';
+import { DNS_RESERVED_NAME, DNSSEC_MODES, parseDnsSection, type DnssecMode, type TopoDns } from './topology-dns.js';
+import { DHCP_VN, parseTopoDhcp, type TopoDhcp } from './topology-dhcp.js';
 
 /** Topology problems are the schema module's one error class, under IIPTRAN_ERR_TOPOLOGY. */
 export { ConfigErrors as TopologyError, type ConfigProblem as TopologyProblem };
@@ -34,13 +36,15 @@ export interface Liveness {
 
 export interface TopoNode {
   name: string;
-  /** VN prefix as written or allocated, e.g. 10.10.0.1/32; its first address goes on lo. */
+  /** VN prefix as written or allocated, e.g. 10.10.0.1/32; its first address goes on lo. `dhcp`: leased (topology-dhcp.ts). */
   vn: string;
   routing: Routing;
   logLevel: LogLevel;
   ikeAuth: IkeAuth;
   /** routing bgp: the daemon that speaks it (nodes.<n>.bgp_daemon, else bgp.daemon). */
   bgpDaemon: RoutingDaemon;
+  /** With a `dns:` section: this node's `dns.dnssec` (default the section's); null without one. */
+  dnssec: DnssecMode | null;
 }
 
 export interface TopoRouter {
@@ -80,12 +84,16 @@ export interface Topology {
   /** Explicit vlinks, or all pairs in node order for `full-mesh`. */
   vlinks: TopoVlinkSpec[];
   fullMesh: boolean;
+  /** The lab DNS service, or null (topology-dns.ts). */
+  dns: TopoDns | null;
+  /** Nodes with `vn: dhcp` lease their VN address from the lab's Kea (topology-dhcp.ts). */
+  dhcp?: TopoDhcp;
 }
 
 export const LAB_NAME_RE = /^[a-z][a-z0-9]{0,11}$/;
 export const ELEMENT_NAME_RE = /^[a-z][a-z0-9-]{0,11}$/;
 const IKE_AUTHS: readonly IkeAuth[] = ['psk', 'pubkey'];
-const TOP_FIELDS = ['name', 'keying', 'ike_auth', 'suite', 'encap', 'routing', 'bfd', 'ospf', 'bgp', 'liveness', 'underlay_mtu', 'log_level', 'addressing', 'nodes', 'routers', 'segments', 'underlay', 'vlinks'];
+const TOP_FIELDS = ['name', 'keying', 'ike_auth', 'suite', 'encap', 'routing', 'bfd', 'ospf', 'bgp', 'liveness', 'underlay_mtu', 'log_level', 'addressing', 'nodes', 'routers', 'segments', 'underlay', 'vlinks', 'dns', 'dhcp'];
 
 export const DEFAULTS = {
   suite: 'aes-gcm-256' as Suite,
@@ -223,10 +231,11 @@ class TopologyValidator extends SchemaValidator {
     const explicitVn = new Map<string, Path>();
     if (!this.present(top, 'nodes')) this.err(['nodes'], 'is required (a mapping of node name to settings)');
     for (const [n, val] of this.names(top['nodes'], ['nodes'], 'node')) {
-      const o = this.mapping(val, ['nodes', n], ['vn', 'routing', 'log_level', 'ike_auth', 'bgp_daemon'], true);
+      const o = this.mapping(val, ['nodes', n], ['vn', 'routing', 'log_level', 'ike_auth', 'dnssec', 'bgp_daemon'], true);
       if (o === undefined) continue;
       let vn = '';
-      if (this.present(o, 'vn')) {
+      if (o['vn'] === DHCP_VN) vn = DHCP_VN;
+      else if (this.present(o, 'vn')) {
         vn = this.ipv4Prefix(o['vn'], ['nodes', n, 'vn'], true) ?? '';
         if (vn !== '') explicitVn.set(n, ['nodes', n, 'vn']);
       }
@@ -236,6 +245,7 @@ class TopologyValidator extends SchemaValidator {
       nodes.push({
         name: n, vn, routing: nodeRouting, logLevel: this.oneOf(o, 'log_level', ['nodes', n], LOG_LEVELS, logLevel),
         ikeAuth: this.oneOf(o, 'ike_auth', ['nodes', n], IKE_AUTHS, ikeAuth),
+        dnssec: this.present(o, 'dnssec') ? this.oneOf(o, 'dnssec', ['nodes', n], DNSSEC_MODES, 'require') : null,
         bgpDaemon: this.oneOf(o, 'bgp_daemon', ['nodes', n], DAEMONS, bgp.daemon),
       });
     }
@@ -350,8 +360,17 @@ class TopologyValidator extends SchemaValidator {
       }
     });
 
+    const dns = this.present(top, 'dns') ? parseDnsSection(this, top['dns'], segments) : null;
+    for (const n of nodes) {
+      if (dns === null && n.dnssec !== null) this.err(['nodes', n.name, 'dnssec'], 'is only used with a dns: section');
+      else if (dns !== null) n.dnssec ??= dns.dnssec;
+    }
+    if (dns !== null && kind.has(DNS_RESERVED_NAME)) {
+      this.err([kind.get(DNS_RESERVED_NAME) === 'node' ? 'nodes' : kind.get(DNS_RESERVED_NAME) === 'router' ? 'routers' : 'segments', DNS_RESERVED_NAME], 'the name "dns" is the lab DNS server\'s (namespace iil-<lab>-dns); rename this element');
+    }
+    const dhcp = parseTopoDhcp(this, top, nodes, vlinks, pools.vn);
     if (this.present(top, 'bgp') && !nodes.some((n) => n.routing === 'bgp')) this.err(['bgp'], 'is only used when some node has routing: bgp');
-    const topo: Topology = { name, keying, ikeAuth, suite, encap, bfd, ospf, bgp, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh };
+    const topo: Topology = { name, keying, ikeAuth, suite, encap, bfd, ospf, bgp, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh, dns, ...(dhcp === undefined ? {} : { dhcp }) };
     if (this.problems.length === 0) checkModel(topo, explicitVn, this);
     return topo;
   }
@@ -379,7 +398,7 @@ function checkModel(t: Topology, explicitVn: Map<string, Path>, v: SchemaValidat
   }
   const ranges: { what: string; path: Path; c: { addr: number; prefixLen: number } }[] = [
     ...(['vn', 'vlinks', 'underlay'] as const).slice(1).map((p) => ({ what: `addressing.${p}`, path: ['addressing', p] as Path, c: pool(p) })),
-    ...t.nodes.map((n) => ({ what: `nodes.${n.name}.vn`, path: explicitVn.get(n.name) ?? ['nodes', n.name], c: parseCidr(n.vn)! })),
+    ...t.nodes.filter((n) => n.vn !== DHCP_VN).map((n) => ({ what: `nodes.${n.name}.vn`, path: explicitVn.get(n.name) ?? ['nodes', n.name], c: parseCidr(n.vn)! })),
   ];
   for (let i = 0; i < ranges.length; i++) {
     for (let j = 0; j < i; j++) {

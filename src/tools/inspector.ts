@@ -2,6 +2,7 @@
 
 import { table } from '../lab/table.js';
 import { peerStateText } from '../ike/view.js';
+import { renderDhcp } from './dhcp-inspector.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -143,7 +144,7 @@ export function renderIke(v: Obj): string {
   if (v.peers.length === 0) return 'no vlink uses ikev2 keying';
   const rows: (string | number)[][] = [];
   for (const p of v.peers as Obj[]) {
-    const peer = p.peerName == null ? p.peer : `${p.peerName} (${p.peer || 'unresolved'})`;
+    const peer = p.peerName == null ? p.peer : `${p.peerName} (${p.peer || 'unresolved'}${p.dns?.verdict == null ? '' : `, ${p.dns.verdict}`})`;
     if (p.sas.length === 0) rows.push([p.vlink, peer, p.role, peerStateText(p as never), '-', '-', '-', '-', '-', p.lastError ?? '']);
     for (const s of p.sas as Obj[]) {
       const kids = (s.children as Obj[]).map((c) => `in ${c.spiIn} out ${c.spiOut} ${c.suite}${c.esn ? '+esn' : ''}${c.mode === 'tunnel-any' ? ' tunnel-any' : ''}${childRekeyText(c)}`).join('; ');
@@ -176,6 +177,7 @@ export function renderGuard(v: Obj): string {
 
 export const RENDERERS: Record<string, (v: Obj) => string> = {
   dns: renderDns,
+  dhcp: renderDhcp,
   guard: renderGuard,
   ike: renderIke,
   links: renderLinks,
