@@ -82,7 +82,9 @@ describe('lab: eBGP ring with BIRD and FRR', { skip }, () => {
     const t0 = Date.now();
     assert.equal((await cli(['lab', 'link', 'a', 'b', 'down', '--lab', name])).code, 0);
     const downMs = await waitFor(async () => (await vtysh('a', 'show bgp summary json')).ipv4Unicast.peers[b].state !== 'Established', "a's session with b down", 10000);
-    await waitFor(async () => (await routeDev(s, 'a', 'b')) === 'vl-d', 'A->B via vl-d', 20000);
+    // Between the withdrawal over vl-b and d's answer there may be no route at all for a moment
+    // (path hunting: d first offers a path through a itself): only the unreachable guard route.
+    await waitFor(async () => (await routeDev(s, 'a', 'b').catch(() => null)) === 'vl-d', 'A->B via vl-d', 20000);
     const rerouteMs = Date.now() - t0;
     await new Promise((r) => setTimeout(r, 1500));
     const res = await stream.stop();
@@ -96,7 +98,7 @@ describe('lab: eBGP ring with BIRD and FRR', { skip }, () => {
 
     const t1 = Date.now();
     assert.equal((await cli(['lab', 'link', 'a', 'b', 'up', '--lab', name])).code, 0);
-    await waitFor(async () => (await routeDev(s, 'a', 'b')) === 'vl-b', 'A->B back on vl-b', 30000);
+    await waitFor(async () => (await routeDev(s, 'a', 'b').catch(() => null)) === 'vl-b', 'A->B back on vl-b', 30000);
     console.log(`MEASURED bgp direct path restored after: ${Date.now() - t1} ms`);
     assert.equal(await vnPing(s, 'a', 'b'), 3);
   });
