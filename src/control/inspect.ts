@@ -77,7 +77,7 @@ export function linksView(node: OverlayNode) {
       peerAddress: v.vnPeer ?? null,
       mtu: v.mtu,
       underlayMtu: node.cfg.underlay.mtu,
-      overhead: { outerHeaders: outerHeadersLen(v.encap), espMax: node.cfg.underlay.mtu - outerHeadersLen(v.encap) - v.mtu },
+      overhead: { outerHeaders: outerHeadersLen(v.encap, v.local.family), espMax: node.cfg.underlay.mtu - outerHeadersLen(v.encap, v.local.family) - v.mtu },
       outer: outer(v),
       spiOut: hex32x(v.policy.sa?.spi ?? 0),
       spiIn: v.inbound.map((s) => hex32x(s.spi)),
