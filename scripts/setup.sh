@@ -18,6 +18,7 @@ DEB_PACKAGES=(
   tcpdump                   # underlay captures in netns tests and the demo
   tshark wireshark-common   # tshark, text2pcap: the independent ESP/IKE decoder in tests
   bird2                     # bird, birdc: OSPF over vlinks in labs (routing: bird)
+  frr                       # zebra, ospfd, bfdd, bgpd, vtysh: FRR in labs (routing: frr, routing: bgp)
   strongswan-charon strongswan-swanctl  # charon, swanctl: the IKEv2 interop peer in netns tests
   libstrongswan strongswan-libcharon  # charon's base plugins (aes, sha2, kdf, x509, kernel-netlink, socket-default, ...)
   libstrongswan-standard-plugins  # charon's openssl and gcm plugins (AES-GCM); only a Recommends of strongswan-charon

@@ -100,7 +100,7 @@ async function show(a: { node: string; what: string; json: boolean; all: boolean
 async function logs(a: { node: string; routing: boolean; lines: number; lab?: string }): Promise<void> {
   const s = resolveLab(a.lab);
   const { paths } = nodeOf(s, a.node);
-  const file = a.routing ? paths.birdLog : paths.log;
+  const file = a.routing ? (paths.birdLog ?? paths.frrLog ?? null) : paths.log;
   if (file === null) throw new IiptranError('IIPTRAN_ERR_USAGE', `node ${a.node} uses static routing: it has no routing daemon log`);
   const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
   const lines = text.trimEnd().split('\n');
@@ -109,7 +109,7 @@ async function logs(a: { node: string; routing: boolean; lines: number; lab?: st
 
 export const labCommand: CommandModule = {
   command: 'lab <command>',
-  describe: 'Launch and operate overlay topologies (nodes, underlay, NAT, OSPF) in network namespaces (needs root, Linux, bird2 for routing: bird)',
+  describe: 'Launch and operate overlay topologies (nodes, underlay, NAT, OSPF) in network namespaces (needs root, Linux, bird2 for routing: bird, frr for routing: frr)',
   builder: (y: Argv) =>
     y
       .command(
@@ -183,7 +183,7 @@ export const labCommand: CommandModule = {
         (y) =>
           y
             .positional('node', { type: 'string', demandOption: true })
-            .option('routing', { type: 'boolean', default: false, describe: 'the routing daemon (BIRD) log instead' })
+            .option('routing', { type: 'boolean', default: false, describe: 'the routing daemon log instead (BIRD, or all of the node\'s FRR daemons)' })
             .option('lines', { alias: 'n', type: 'number', default: 0, describe: 'only the last N lines' })
             .option('lab', labOpt),
         guarded(logs as (a: unknown) => Promise<void>),

@@ -91,3 +91,23 @@ export function readDns(v: SchemaValidator, top: Obj, baseDir: string): DnsConfi
   const timeoutMs = v.integer(o, 'timeout_ms', ['dns'], 500, 60000, DEFAULT_DNS_TIMEOUT_MS);
   return { servers, trustAnchors: anchors.anchors, trustAnchorsFrom: anchors.from, dnssec, timeoutMs };
 }
+
+/**
+ * KX delegation and IPSECA keys count only *secure* answers (RFC 2230 §2, the IPSECA draft), so
+ * `peer_domain` and `auth: dns` need a dns section that validates.
+ */
+export function checkSecureDns(v: SchemaValidator, vlinks: readonly { index: number; vl: { peerDomain?: string; keying: { mode: string; auth?: string } | undefined } }[], dns: DnsConfig | undefined, dnsPresent: boolean): void {
+  for (const { index, vl } of vlinks) {
+    const uses: [string, string][] = [];
+    if (vl.peerDomain !== undefined) uses.push(['peer_domain', `peer_domain (${vl.peerDomain})`]);
+    if (vl.keying?.mode === 'ikev2' && vl.keying.auth === 'dns') uses.push(['keying.auth', 'auth: dns']);
+    if (vl.peerDomain !== undefined && vl.keying !== undefined && vl.keying.mode !== 'ikev2') {
+      v.err(['vlinks', index, 'peer_domain'], 'needs keying mode ikev2: KX names gateways to negotiate with (RFC 2230), which manual keys cannot do');
+    }
+    for (const [field, what] of uses) {
+      const path: Path = ['vlinks', index, ...field.split('.')];
+      if (dns === undefined && !dnsPresent) v.err(path, `${what} needs a dns section (servers and trust_anchors)`);
+      else if (dns?.dnssec === 'off') v.err(path, `${what} counts only DNSSEC-secure answers, so it cannot work with dns.dnssec: off`);
+    }
+  }
+}

@@ -60,11 +60,11 @@ export interface ManualKeying {
 
 export interface IkeKeying {
   mode: 'ikev2';
-  /** auth: 'psk' (default) or 'pubkey' (raw public keys, RFC 7670). */
-  auth: 'psk' | 'pubkey';
+  /** auth: 'psk' (default), 'pubkey' (raw public keys, RFC 7670) or 'dns' (raw public keys vouched for by IPSECA). */
+  auth: 'psk' | 'pubkey' | 'dns';
   /** Absolute path of the PSK file (resolved relative to the config file); '' with auth pubkey. */
   pskFile: string;
-  /** private_key / peer_public_key: absolute paths (PEM or DER); '' with auth psk. */
+  /** private_key / peer_public_key: absolute paths (PEM or DER); '' with auth psk, and peer_public_key '' when auth dns has no fallback. */
   privateKey: string;
   peerPublicKey: string;
   /** child_mode: 'transport' (IIPtran, default) or 'tunnel-any' (tunnel mode, 0.0.0.0/0 selectors). */
@@ -97,6 +97,8 @@ export interface VlinkConfig {
   peer: string;
   /** peer as a host name (lower case, no trailing dot), resolved through `dns`; undefined for an address. */
   peerName?: string;
+  /** peer_domain: a domain whose KX records name the gateways to key with (RFC 2230); lower case, no trailing dot. */
+  peerDomain?: string;
   /** peer_resolve: 'dynamic' (default: before every IKE initiation, and on TTL expiry) or 'once' (start and reload). */
   peerResolve: 'dynamic' | 'once';
   /** peer_port: peer's UDP encapsulation port, default 4500. Ignored for encap esp. */

@@ -8,7 +8,7 @@ import { hexShort } from '../wire/hex.js';
 import type { Path } from './yaml-doc.js';
 import { describe, type Obj, type SchemaValidator } from './yaml-validator.js';
 import { ikeKeying, manualKeying } from './config-keying.js';
-import { readPeer } from './config-dns.js';
+import { hostName, readPeer } from './config-dns.js';
 import { DHCP, readVlinkDhcp } from './config-dhcp.js';
 
 export const DEFAULT_UDP_PORT = 4500;
@@ -16,7 +16,7 @@ export const DEFAULT_LIVENESS = { intervalMs: 1000, deadMs: 4000 } as const;
 
 const ENCAPS = ['udp', 'esp'] as const;
 const PEER_RESOLVE = ['dynamic', 'once'] as const;
-const VLINK_FIELDS = ['name', 'peer', 'peer_resolve', 'peer_port', 'encap', 'address', 'peer_address', 'mtu', 'replay_window', 'liveness', 'keying', 'dhcp'];
+const VLINK_FIELDS = ['name', 'peer', 'peer_domain', 'peer_resolve', 'peer_port', 'encap', 'address', 'peer_address', 'mtu', 'replay_window', 'liveness', 'keying', 'dhcp'];
 const LIVENESS_FIELDS = ['interval_ms', 'dead_ms'];
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
 
@@ -50,14 +50,20 @@ export function readVlink(v: SchemaValidator, item: unknown, i: number, underlay
 
   let peer = '';
   let peerName: string | undefined;
-  if (v.required(o, 'peer', p, "the peer's underlay IPv4 address or host name")) {
+  let peerDomain: string | undefined;
+  if (v.present(o, 'peer_domain')) {
+    // RFC 2230: the domain's KX records name the gateways; `peer` would contradict them.
+    if (v.present(o, 'peer')) v.err([...p, 'peer_domain'], 'and peer exclude each other: peer_domain finds the peer through the domain\'s KX records');
+    peerDomain = typeof o.peer_domain === 'string' ? hostName(o.peer_domain) : undefined;
+    if (peerDomain === undefined) v.err([...p, 'peer_domain'], `must be a domain name of two labels or more, e.g. site-b.example (got ${describe(o.peer_domain)})`);
+  } else if (v.required(o, 'peer', p, "the peer's underlay IPv4 address or host name (or peer_domain: a domain with KX records)")) {
     ({ peer, peerName } = readPeer(v, o.peer, [...p, 'peer']));
     if (peer !== '' && peer === underlayAddress) {
       v.err([...p, 'peer'], `must differ from underlay.address (${underlayAddress}); a vlink to this node itself would loop`);
     }
   }
   const peerResolve = v.oneOf(o, 'peer_resolve', p, PEER_RESOLVE, 'dynamic');
-  if (v.present(o, 'peer_resolve') && peerName === undefined && peer !== '') {
+  if (v.present(o, 'peer_resolve') && peerName === undefined && peerDomain === undefined && peer !== '') {
     v.err([...p, 'peer_resolve'], `applies only when peer is a host name (peer is the address ${peer})`);
   }
 
@@ -109,7 +115,7 @@ export function readVlink(v: SchemaValidator, item: unknown, i: number, underlay
   const dhcp = readVlinkDhcp(v, o, p, address, prefixLen, baseDir);
   return {
     index: i,
-    vl: { name, peer, ...(peerName === undefined ? {} : { peerName }), peerResolve, peerPort, encap, address, prefixLen, peerAddress, mtu, replayWindow, liveness, keying, ...(dhcp === undefined ? {} : { dhcp }) },
+    vl: { name, peer, ...(peerName === undefined ? {} : { peerName }), ...(peerDomain === undefined ? {} : { peerDomain }), peerResolve, peerPort, encap, address, prefixLen, peerAddress, mtu, replayWindow, liveness, keying, ...(dhcp === undefined ? {} : { dhcp }) },
   };
 }
 
@@ -155,11 +161,13 @@ export function crossCheckVlinks(v: SchemaValidator, vlinks: PartialVlink[]): vo
     }
 
     // Two vlinks to one name would resolve to one address: the same ambiguity as two to one address.
-    if (vl.peerName !== undefined) {
-      const seen = peerNames.get(vl.peerName);
+    const named = vl.peerName ?? vl.peerDomain;
+    if (named !== undefined) {
+      const field = vl.peerName !== undefined ? 'peer' : 'peer_domain';
+      const seen = peerNames.get(named);
       if (seen !== undefined) {
-        v.err(['vlinks', i, 'peer'], `vlinks[${seen}] already has peer ${vl.peerName}; one vlink per peer name (both would resolve to one address)`);
-      } else peerNames.set(vl.peerName, i);
+        v.err(['vlinks', i, field], `vlinks[${seen}] already names ${named}; one vlink per peer name or domain (both would resolve to one address)`);
+      } else peerNames.set(named, i);
     }
 
     const spiIn = manual?.spiIn ?? 0;

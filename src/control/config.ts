@@ -9,7 +9,7 @@ import { LOG_LEVELS, type NodeConfig, type UnderlayConfig } from './config-types
 import { checkVnPrefixes } from './vn-prefixes.js';
 import { ConfigErrors, parseYaml, type YamlSource } from './yaml-doc.js';
 import { SchemaValidator, describe } from './yaml-validator.js';
-import { readDns } from './config-dns.js';
+import { checkSecureDns, readDns } from './config-dns.js';
 import { checkDhcp } from './config-dhcp.js';
 import { DEFAULT_UDP_PORT, crossCheckVlinks, readVlink, vlinkMtuProblem, type PartialVlink } from './config-vlink.js';
 
@@ -151,6 +151,7 @@ class NodeConfigValidator extends SchemaValidator {
     if (named !== undefined && dns === undefined && !this.present(top, 'dns')) {
       this.err(['vlinks', named.index, 'peer'], `is a host name (${named.vl.peerName}), so the node needs a dns section (servers and trust_anchors) to resolve it`);
     }
+    checkSecureDns(this, vlinks, dns, this.present(top, 'dns'));
     // RFC 3456 over the overlay: the relay and the vlinks' dhcp roles (config-dhcp.ts).
     const dhcpRelay = checkDhcp(this, top, node, vlinks, vnPrefixes);
 

@@ -72,6 +72,8 @@ export function linksView(node: OverlayNode) {
       peer: v.peerDst.family === 4 && v.peerDst.v4 === 0 ? '' : formatAddr(v.peerDst),
       peerName: node.cfg.vlinks.find((c) => c.name === v.name)?.peerName ?? null,
       dns: node.dns?.linkView(v.name) ?? null,
+      // peer_domain (RFC 2230): the domain, its exchangers, the one in use and why.
+      kx: node.dns?.kxView(v.name) ?? null,
       peerAddress: v.vnPeer ?? null,
       mtu: v.mtu,
       underlayMtu: node.cfg.underlay.mtu,
@@ -130,7 +132,7 @@ export function ikeView(node: OverlayNode) {
     schema: SCHEMA,
     node: node.cfg.node,
     // A named peer's resolution beside its IKE state: the same object as in `links`.
-    peers: e === null ? [] : e.view().map((p) => ({ ...p, dns: node.dns?.linkView(p.vlink) ?? null })),
+    peers: e === null ? [] : e.view().map((p) => ({ ...p, dns: node.dns?.linkView(p.vlink) ?? null, kx: node.dns?.kxView(p.vlink) ?? null })),
     stats: e === null ? { rx: 0, tx: 0, dropped: {} } : { ...e.stats, dropped: { ...e.stats.dropped } },
     /** Every reason `stats.dropped` may name (ike/drop-reasons.ts). */
     reasons: [...IKE_DROP_REASONS],

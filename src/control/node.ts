@@ -119,9 +119,10 @@ export class OverlayNode {
         allocSpi: () => this.childSas.allocSpi(),
         sendKeepalive: (addr, port) => this.udp?.send([{ data: NAT_KEEPALIVE, addr: addrFromString(addr), port, tos: 0 }]),
         // Named peers (node-dns.ts); without a dns section no vlink names its peer.
-        resolvePeer: (v, attempt) => this.dns?.names.resolve(v, attempt) ?? Promise.resolve({ error: 'the node has no dns section' }),
-        checkPeerAddress: (v, addr) => this.dns?.names.check(v, addr) ?? Promise.resolve('the node has no dns section'),
+        resolvePeer: (v, attempt) => this.dns?.resolvePeer(v, attempt) ?? Promise.resolve({ error: 'the node has no dns section' }),
+        checkPeerAddress: (v, addr) => this.dns?.checkPeer(v, addr) ?? Promise.resolve('the node has no dns section'),
         peerRelocated: (v, addr) => this.dns?.relocated(v, addr),
+        peerAttempt: (v, addr, ok, why) => this.dns?.attempt(v, addr, ok, why),
       },
       ...(this.io.ikeKeyLog === undefined ? {} : { keyLog: this.io.ikeKeyLog }),
       ...(this.io.ikeRetransmit === undefined ? {} : { retransmit: this.io.ikeRetransmit }),
@@ -177,8 +178,15 @@ export class OverlayNode {
     const problems: string[] = [];
     cfg.vlinks.forEach((v, i) => {
       try {
-        const known = v.peerName === undefined ? undefined : this.dns?.addressOf(v.name, v.peerName) ?? undefined;
-        out.set(v.name, prepareVlink(cfg, v, i, known));
+        const name = v.peerName ?? v.peerDomain;
+        const known = name === undefined ? undefined : this.dns?.addressOf(v.name, name) ?? undefined;
+        const p = prepareVlink(cfg, v, i, known);
+        // auth: dns: IPSECA decides which key may speak for the peer (ipseca-verifier.ts).
+        const pk = p.ike?.pubkey;
+        if (pk !== undefined && v.keying.mode === 'ikev2' && v.keying.auth === 'dns') {
+          pk.verifyPeerKey = (spki, _id, ctx) => this.dns?.verifyKey(v.name, spki, ctx.addr) ?? { accept: false, why: 'auth: dns needs a dns section' };
+        }
+        out.set(v.name, p);
       } catch (e) {
         problems.push(e instanceof Error ? e.message : String(e));
       }

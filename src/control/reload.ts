@@ -65,6 +65,7 @@ export function vlinkChanges(a: PreparedVlink, b: PreparedVlink): string[] {
   const y = b.cfg;
   const diff: [string, boolean][] = [
     ['peer', x.peer !== y.peer || x.peerName !== y.peerName],
+    ['peer_domain', x.peerDomain !== y.peerDomain],
     ['peer_resolve', x.peerResolve !== y.peerResolve],
     ['peer_port', x.peerPort !== y.peerPort],
     ['encap', x.encap !== y.encap],
@@ -95,7 +96,7 @@ export async function applyReload(h: ReloadHost, next: Map<string, PreparedVlink
   // through the new one, so the kernel always has a route; then the old vlink goes.
   const renames = new Map<string, { from: string; tun: TunDevice }>();
   for (const to of fresh) {
-    const peerOf = (c: PreparedVlink['cfg']) => c.peerName ?? c.peer;
+    const peerOf = (c: PreparedVlink['cfg']) => c.peerName ?? c.peerDomain ?? c.peer;
     const from = gone.find((g) => peerOf(h.prepared.get(g)!.cfg) === peerOf(next.get(to)!.cfg) && ![...renames.values()].some((x) => x.from === g));
     if (from === undefined) continue;
     const routes = await snapshot(h, from);
@@ -170,7 +171,7 @@ async function restore(h: ReloadHost, name: string, routes: SavedRoute[], replac
 }
 
 function replacesKeying(fields: string[]): boolean {
-  return fields.includes('peer') || fields.includes('keying.mode');
+  return fields.includes('peer') || fields.includes('peer_domain') || fields.includes('keying.mode');
 }
 
 /**

@@ -252,6 +252,7 @@ export class PeerTable {
     const p = this.peers.get(sa.cfg.vlink);
     this.log.error({ vlink: sa.cfg.vlink, peer: sa.remote.addr, ike: sa.name }, why);
     this.forget(sa, why);
+    if (sa.role === 'initiator' || sa.establishedAt !== null) this.d.host.peerAttempt?.(sa.cfg.vlink, sa.remote.addr, false, why);
     if (p === undefined) return;
     p.lastError = why;
     p.failures++;
@@ -262,6 +263,7 @@ export class PeerTable {
     const p = this.peers.get(sa.cfg.vlink);
     if (p === undefined) return;
     this.d.sas.endHalfOpen(sa);
+    this.d.host.peerAttempt?.(sa.cfg.vlink, sa.remote.addr, true);
     // A named peer proven at another address (checkPeerAddress) now lives there.
     if (p.cfg.peerName !== undefined && sa.remote.addr !== p.cfg.peer && (sa.nat === null || !natDetected(sa))) {
       const why = this.relocate(p.cfg.vlink, sa.remote.addr, p.cfg.role);

@@ -4,6 +4,7 @@
 
 import { createRtNetlink } from 'netlink';
 import { writeFileSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { IiptranError, NativeError } from '../errors.js';
 import { parseMultipath } from './rta-multipath.js';
 import { restoreRequest, routeText, saveRoute, type SavedRoute } from './route-snapshot.js';
@@ -54,6 +55,46 @@ export interface KernelRoute {
   table: number;
   /** Set for a route with RTA_MULTIPATH (e.g. `ip route add P nexthop dev a nexthop dev b`). */
   multipath?: KernelNextHop[];
+  /** The kernel nexthop object the route uses (RTA_NH_ID, as FRR's zebra installs); its hops are resolved into the fields above. */
+  nhid?: number;
+}
+
+/** A kernel nexthop object (RTM_NEWNEXTHOP): one hop, or a group of other objects with weights. */
+export interface NextHopObject {
+  id: number;
+  gateway: string | null;
+  ifindex: number | null;
+  blackhole: boolean;
+  /** RTNH_F_* names that are set, as in KernelNextHop. */
+  flags: string[];
+  /** For a group: member ids and weights (1-based, as `ip nexthop` prints them). */
+  group: { id: number; weight: number }[] | null;
+}
+
+/** NHA_GROUP: struct nexthop_grp { u32 id; u8 weight (stored minus one); u8 resvd1; u16 resvd2 }, host order. */
+export function parseNextHopGroup(b: Buffer): { id: number; weight: number }[] | string {
+  if (b.length % 8 !== 0) return `NHA_GROUP of ${b.length} bytes is not a whole number of 8-byte entries`;
+  const out = [];
+  for (let o = 0; o < b.length; o += 8) out.push({ id: LE ? b.readUInt32LE(o) : b.readUInt32BE(o), weight: b[o + 4]! + 1 });
+  return out;
+}
+
+/**
+ * A route's hops from its nexthop object, for a route that carries only RTA_NH_ID (what the
+ * kernel sends when net.ipv4.nexthop_compat_mode is 0): one hop, or one per group member.
+ * A string says why it cannot be resolved (unknown id, a group inside a group).
+ */
+export function resolveNextHop(id: number, objects: Map<number, NextHopObject>): { single: NextHopObject } | { group: (NextHopObject & { weight: number })[] } | string {
+  const nh = objects.get(id);
+  if (nh === undefined) return `nexthop object ${id} is not in the kernel's nexthop table`;
+  if (nh.group === null) return { single: nh };
+  const members = [];
+  for (const m of nh.group) {
+    const x = objects.get(m.id);
+    if (x === undefined || x.group !== null) return `nexthop group ${id}: member ${m.id} is ${x === undefined ? 'missing' : 'itself a group'}`;
+    members.push({ ...x, weight: m.weight });
+  }
+  return { group: members };
 }
 
 export interface NetSys {
@@ -86,6 +127,7 @@ function ipv4Bytes(a: string): Buffer {
 }
 
 const AF_INET = 2;
+const LE = endianness() === 'LE';
 // rtnetlink NLM_F_CREATE | NLM_F_EXCL: add, and say so if it is already there; with
 // NLM_F_REPLACE instead of EXCL: add or overwrite.
 const NEW_EXCL = 0x400 | 0x200;
@@ -189,6 +231,7 @@ export class RtNetSys implements NetSys {
     const links = await this.sock.getLinks();
     const names = new Map<number, string>();
     for (const l of links) if (l.data.index !== undefined && l.attrs.ifname) names.set(l.data.index, l.attrs.ifname);
+    const objects = routes.some((r) => r.attrs.nhId !== undefined) ? await this.nextHopObjects() : new Map<number, NextHopObject>();
     const out: KernelRoute[] = [];
     for (const r of routes) {
       const table = r.attrs.table ?? r.data.table ?? 0;
@@ -217,7 +260,27 @@ export class RtNetSys implements NetSys {
           gateway: h.gateway, dev: names.get(h.ifindex) ?? null, ifindex: h.ifindex, weight: h.weight, flags: h.flags,
         }));
       }
+      if (r.attrs.nhId !== undefined) {
+        const b = Buffer.from(r.attrs.nhId as Uint8Array);
+        if (b.length !== 4) throw new IiptranError('IIPTRAN_ERR_NATIVE', `route ${route.dst}: RTA_NH_ID of ${b.length} bytes from the kernel`);
+        route.nhid = LE ? b.readUInt32LE(0) : b.readUInt32BE(0);
+        // With nexthop_compat_mode on (the default) the kernel repeats the hops in the route; without it, only the id.
+        if (route.dev === null && route.gateway === null && route.multipath === undefined) fillFromNextHop(route, objects, names);
+      }
       out.push(route);
+    }
+    return out;
+  }
+
+  private async nextHopObjects(): Promise<Map<number, NextHopObject>> {
+    const out = new Map<number, NextHopObject>();
+    for (const m of await this.sock.getNextHops({})) {
+      const a = m.attrs;
+      if (a.id === undefined) continue;
+      const group = a.group === undefined ? null : parseNextHopGroup(Buffer.from(a.group as Uint8Array));
+      if (typeof group === 'string') throw new IiptranError('IIPTRAN_ERR_NATIVE', `nexthop object ${a.id}: ${group}`);
+      const gw = a.gateway === undefined ? null : Buffer.from(a.gateway as Uint8Array);
+      out.set(a.id, { id: a.id, gateway: gw !== null && gw.length === 4 ? hexToIpv4(gw.toString('hex')) : null, ifindex: a.oif ?? null, blackhole: a.blackhole === true, flags: setFlags(m.data.flags), group });
     }
     return out;
   }
@@ -225,4 +288,22 @@ export class RtNetSys implements NetSys {
   close(): void {
     this.sock.socket.close();
   }
+}
+
+function fillFromNextHop(route: KernelRoute, objects: Map<number, NextHopObject>, names: Map<number, string>): void {
+  const r = resolveNextHop(route.nhid!, objects);
+  // Replaced between the two dumps (a routing daemon moving the route): shown without its hop this once.
+  if (typeof r === 'string') return;
+  if ('single' in r) {
+    route.gateway = r.single.gateway;
+    route.ifindex = r.single.ifindex;
+    route.dev = r.single.ifindex === null ? null : (names.get(r.single.ifindex) ?? null);
+    return;
+  }
+  route.multipath = r.group.map((h) => ({ gateway: h.gateway, dev: h.ifindex === null ? null : (names.get(h.ifindex) ?? null), ifindex: h.ifindex ?? 0, weight: h.weight, flags: h.flags }));
+}
+
+/** The names of the flags that are set, lower case like rta-multipath's (the package parses RTNH_F_* into booleans). */
+function setFlags(f: object | undefined): string[] {
+  return Object.entries(f ?? {}).filter(([, v]) => v === true).map(([k]) => k.toLowerCase());
 }

@@ -21,6 +21,7 @@ import { labDir, nodePaths, readState, saveState, type LabState } from './state.
 import { teardown } from './teardown.js';
 import { renderMilestones, requireFping, waitConverged, type ConvergeResult } from './converge.js';
 import { birdReady } from './bird-ctl.js';
+import { frrReady } from './frr-ctl.js';
 import { requireKea, startLabKea } from './kea.js';
 import { labScale, mapLimit, probeConcurrency, StartWindow, waveCount, type LabScale } from './waves.js';
 import { prepareDns, startNsd } from './dns-service.js';
@@ -82,7 +83,7 @@ function tail(file: string | null, lines = 15): string {
 /** What the actions of one step share: how many run at once, the daemons' start windows and deadline, the abort on first failure, and timings. */
 interface StepContext {
   concurrency: number;
-  windows: Record<'iiptran' | 'bird', StartWindow>;
+  windows: Record<'iiptran' | 'bird' | 'frr', StartWindow>;
   readyMs: number;
   abort: AbortController;
   /** Spawn-to-ready time of each daemon started in this step. */
@@ -100,7 +101,7 @@ async function waitReady(a: Extract<Action, { kind: 'spawn' }>, pid: number, exi
     if (code !== null) throw new IiptranError('IIPTRAN_ERR_LAB', `${a.role} on node ${a.node} (pid ${pid}) exited with ${code} during start-up; ${a.log}:\n${tail(a.log)}`);
     const ok = 'control' in a.ready
       ? await controlCall(a.ready.control, 'ping', {}, 1000).then(() => true, () => false)
-      : await birdReady(a.ready.birdc);
+      : 'vty' in a.ready ? await frrReady(a.ready.vty) : await birdReady(a.ready.birdc);
     if (ok) {
       ctx.readyTimes.push(Date.now() - t0);
       return;
@@ -111,6 +112,16 @@ async function waitReady(a: Extract<Action, { kind: 'spawn' }>, pid: number, exi
         `${a.role} on node ${a.node} (pid ${pid}) did not become ready in ${Math.round(ctx.readyMs / 1000)} s (the deadline grows with the lab's size per core and with --timeout); ${a.log}:\n${tail(a.log)}`,
       );
     }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Waits until the daemon a spawn depends on (an FRR node's zebra) answers, within the step's deadline. */
+async function waitAfter(a: Extract<Action, { kind: 'spawn' }>, ctx: StepContext): Promise<void> {
+  const deadline = Date.now() + ctx.readyMs;
+  while (!(await frrReady(a.after!))) {
+    if (ctx.abort.signal.aborted) throw ctx.abort.signal.reason;
+    if (Date.now() > deadline) throw new IiptranError('IIPTRAN_ERR_LAB', `${a.argv[0]} on node ${a.node} needs ${a.after} to answer first, and it did not within ${Math.round(ctx.readyMs / 1000)} s; ${a.log}:\n${tail(a.log)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -157,6 +168,8 @@ async function perform(a: Action, s: LabState, pending: Promise<void>[], ctx: St
       return;
     }
     case 'spawn': {
+      if (a.after !== undefined) await waitAfter(a, ctx);
+      if (ctx.abort.signal.aborted) throw ctx.abort.signal.reason;
       const win = ctx.windows[a.role];
       await win.enter();
       fs.mkdirSync(path.dirname(a.log), { recursive: true });
@@ -175,7 +188,7 @@ async function perform(a: Action, s: LabState, pending: Promise<void>[], ctx: St
       ctx.spawned++;
       saveState(s);
       const ready = waitReady(a, child.pid, () => child.exitCode ?? (child.signalCode !== null ? 128 : null), ctx);
-      pending.push(
+      const settled =
         ready.then(
           () => win.leave(),
           (e) => {
@@ -185,8 +198,11 @@ async function perform(a: Action, s: LabState, pending: Promise<void>[], ctx: St
             win.leave();
             throw e;
           },
-        ),
-      );
+        );
+      // Handled by runStep once the step's actions are performed; until then (an FRR daemon
+      // waiting for its zebra can take a while) a failure must not count as unhandled.
+      settled.catch(() => {});
+      pending.push(settled);
       return;
     }
     case 'group':
@@ -214,7 +230,8 @@ export interface UpResult {
 function stepContext(scale: LabScale): StepContext {
   return {
     concurrency: probeConcurrency(scale.parallelism),
-    windows: { iiptran: new StartWindow(scale.window.iiptran), bird: new StartWindow(scale.window.bird) },
+    // An FRR node starts three or four daemons, each lighter than one BIRD: BIRD's window fits.
+    windows: { iiptran: new StartWindow(scale.window.iiptran), bird: new StartWindow(scale.window.bird), frr: new StartWindow(scale.window.bird) },
     readyMs: scale.readyMs,
     abort: new AbortController(),
     readyTimes: [],

@@ -94,7 +94,7 @@ type StatusMilestone = Exclude<keyof ConvergeMilestones, 'stable' | 'pings'>;
 /** Which milestones a status satisfies, judged from its list of problems. */
 function reached(probs: string[]): Record<StatusMilestone, boolean> {
   const none = (re: RegExp) => !probs.some((p) => re.test(p));
-  return { daemons: none(/does not answer/), vlinks: none(/^vlink /), ospf: none(/^OSPF adjacency /), routes: none(/no route to/) };
+  return { daemons: none(/does not answer/), vlinks: none(/^vlink /), ospf: none(/^(OSPF adjacency|BGP session) /), routes: none(/no route to/) };
 }
 
 /** "daemons 0.4 s, vlinks 3.1 s, ..." for progress output. */

@@ -5,7 +5,10 @@
 import path from 'node:path';
 import type { LabModel, ModelNode } from './topology-model.js';
 import { NODE_UNDERLAY_IF, SEGMENT_BRIDGE } from './topology-model.js';
-import { birdConfig } from './bird.js';
+import { birdConfig, KERNEL_SCAN_S } from './bird.js';
+import { birdBgpConfig } from './bgp.js';
+import { frrArgv, frrConfigs, frrDaemons, frrVty } from './frr.js';
+import { routingDaemon } from './topology-model.js';
 import { hostsFile, nodeConfigYaml } from './node-config.js';
 import { natRuleset } from './nat.js';
 import type { NodePaths } from './state.js';
@@ -20,7 +23,8 @@ export type Action =
   | { kind: 'psk'; paths: [string, string] }
   /** ike_auth pubkey: one fresh Ed25519 pair per node; the private key 0600, the public key to the node and to each IKE peer. */
   | { kind: 'authkey'; node: string; privatePath: string; publicPaths: string[] }
-  | { kind: 'spawn'; role: 'iiptran' | 'bird'; node: string; ns: string; argv: string[]; log: string; ready: { control: string } | { birdc: string } }
+  /** `after`: an FRR vty socket that must answer first (bfdd, ospfd and bgpd wait for their zebra). */
+  | { kind: 'spawn'; role: 'iiptran' | 'bird' | 'frr'; node: string; ns: string; argv: string[]; log: string; ready: { control: string } | { birdc: string } | { vty: string }; after?: string }
   /** The lab's Kea DHCPv4 server (kea.ts), up before the node daemons ask it for leases. */
   | { kind: 'kea'; ns: string }
   | { kind: 'converge' }
@@ -149,9 +153,18 @@ export function planLab(m: LabModel, env: PlanEnv): Step[] {
   for (const n of m.nodes) {
     const p = env.nodePaths(n.name);
     cfg.push({ kind: 'file', path: p.config, content: nodeConfigYaml(m, n, p.socket, env.liveness), mode: 0o600 });
-    if (p.birdConfig !== null) cfg.push({ kind: 'file', path: p.birdConfig, content: birdConfig(m, n), mode: 0o644 });
+    if (p.birdConfig !== null) cfg.push({ kind: 'file', path: p.birdConfig, content: n.routing === 'bgp' ? birdBgpConfig(m, n, KERNEL_SCAN_S) : birdConfig(m, n), mode: 0o644 });
+    const frrDir = p.frrDir ?? null;
+    if (frrDir !== null) {
+      // FRR drops to the frr user before it reads its config: its directory is its own.
+      for (const [d, text] of Object.entries(frrConfigs(m, n))) cfg.push({ kind: 'file', path: path.join(frrDir, `${d}.conf`), content: text, mode: 0o640 });
+      cfg.push({ kind: 'cmd', ns: null, argv: ['chown', '-R', 'frr:frr', frrDir] }, { kind: 'cmd', ns: null, argv: ['chmod', '0750', frrDir] });
+    }
   }
-  steps.push({ name: 'configs', title: 'write node and BIRD configs', actions: cfg });
+  // The frr user must pass through the lab directory and its parents (0700) to reach its own:
+  // o+x lets it traverse without listing, and every secret below stays 0600 or in a 0700 keys/.
+  if (m.nodes.some((n) => routingDaemon(n) === 'frr')) cfg.push({ kind: 'cmd', ns: null, argv: ['chmod', 'o+x', ...ancestors(env.labDir)] });
+  steps.push({ name: 'configs', title: 'write node and routing daemon configs', actions: cfg });
 
   const daemons: Action[] = m.nodes.map((n) => {
     const p = env.nodePaths(n.name);
@@ -167,7 +180,8 @@ export function planLab(m: LabModel, env: PlanEnv): Step[] {
     ],
   });
 
-  steps.push({ name: 'routing', title: routingTitle(m), actions: m.nodes.flatMap((n) => routingActions(n, env.nodePaths(n.name))) });
+  // One sequence per node (FRR's daemons wait for their zebra), the nodes side by side.
+  steps.push({ name: 'routing', title: routingTitle(m), actions: [par(m.nodes.map((n) => seq(routingActions(m, n, env.nodePaths(n.name)))))] });
   steps.push({ name: 'converge', title: 'wait for routing to converge', actions: [{ kind: 'converge' }] });
   return steps;
 }
@@ -179,15 +193,34 @@ function ikeKeysTitle(psks: number, pairs: number): string {
   return `generate ${parts.join(' and ') || 'no IKEv2 keys'}`;
 }
 
+/** The directory and each of its parents below /. */
+function ancestors(dir: string): string[] {
+  const out: string[] = [];
+  for (let d = path.resolve(dir); d !== path.dirname(d); d = path.dirname(d)) out.push(d);
+  return out;
+}
+
 function routingTitle(m: LabModel): string {
-  const bird = m.nodes.filter((n) => n.routing === 'bird').length;
-  const parts = [];
-  if (bird > 0) parts.push(`start BIRD (OSPFv2${m.bfd ? ' + BFD' : ''}) on ${bird} nodes`);
-  if (bird < m.nodes.length) parts.push(`static routes on ${m.nodes.length - bird} nodes`);
+  const count = (f: (n: ModelNode) => boolean) => m.nodes.filter(f).length;
+  const bfd = m.bfd ? ' + BFD' : '';
+  const parts: string[] = [];
+  const add = (k: number, what: string) => k > 0 && parts.push(`${what} on ${k} node${k === 1 ? '' : 's'}`);
+  add(count((n) => n.routing === 'bird'), `start BIRD (OSPFv2${bfd})`);
+  add(count((n) => n.routing === 'frr'), `start FRR (OSPFv2${bfd})`);
+  add(count((n) => n.routing === 'bgp' && routingDaemon(n) === 'bird'), `start BIRD (eBGP${bfd})`);
+  add(count((n) => n.routing === 'bgp' && routingDaemon(n) === 'frr'), `start FRR (eBGP${bfd})`);
+  add(count((n) => n.routing === 'static'), 'static routes');
   return parts.join(', ');
 }
 
-function routingActions(n: ModelNode, p: NodePaths): Action[] {
+function routingActions(m: LabModel, n: ModelNode, p: NodePaths): Action[] {
   if (n.routing === 'static') return n.staticRoutes.map((r) => ipn(n.ns, 'route', 'add', r.dst, 'via', r.via, 'dev', r.dev, 'src', n.vnAddr, 'proto', 'static'));
+  const dir = p.frrDir ?? null;
+  if (routingDaemon(n) === 'frr' && dir !== null) {
+    return frrDaemons(m, n).map((d) => ({
+      kind: 'spawn', role: 'frr', node: n.name, ns: n.ns, argv: frrArgv(d, dir, n.ns), log: p.frrLog!, ready: { vty: frrVty(dir, d) },
+      ...(d === 'zebra' ? {} : { after: frrVty(dir, 'zebra') }),
+    }));
+  }
   return [{ kind: 'spawn', role: 'bird', node: n.name, ns: n.ns, argv: ['bird', '-f', '-c', p.birdConfig!, '-s', p.birdSocket!, '-P', path.join(p.dir, 'bird.pid')], log: p.birdLog!, ready: { birdc: p.birdSocket! } }];
 }

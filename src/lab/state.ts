@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { LabModel } from './topology-model.js';
+import { routingDaemon, type LabModel } from './topology-model.js';
 import type { LabDnsState } from './dns-service.js';
 import { IiptranError } from '../errors.js';
 
@@ -13,7 +13,7 @@ export const LAB_ROOT = process.env['IIPTRAN_LAB_ROOT'] ?? '/run/iiptran/lab';
 export interface LabProcess {
   pid: number;
   /** nsd: the lab's DNS server (dns-service.ts); kea: its DHCP server (kea.ts), recorded under node `kea`. */
-  role: 'iiptran' | 'bird' | 'nsd' | 'kea';
+  role: 'iiptran' | 'bird' | 'frr' | 'nsd' | 'kea';
   node: string;
   ns: string;
   log: string;
@@ -27,6 +27,9 @@ export interface NodePaths {
   birdConfig: string | null;
   birdSocket: string | null;
   birdLog: string | null;
+  /** FRR nodes: the private run directory (configs, vty sockets, zserv.api, pid files; owned by frr) and the log all its daemons write. Absent in state files written before FRR labs. */
+  frrDir?: string | null;
+  frrLog?: string | null;
 }
 
 export interface LabState {
@@ -55,7 +58,10 @@ export function labDir(name: string): string {
 
 export function nodePaths(name: string, model: LabModel, node: string): NodePaths {
   const dir = path.join(labDir(name), node);
-  const bird = model.nodes.find((n) => n.name === node)?.routing === 'bird';
+  const m = model.nodes.find((n) => n.name === node);
+  const daemon = m === undefined ? null : routingDaemon(m);
+  const bird = daemon === 'bird';
+  const frr = daemon === 'frr';
   return {
     dir,
     config: path.join(dir, 'node.yaml'),
@@ -64,6 +70,8 @@ export function nodePaths(name: string, model: LabModel, node: string): NodePath
     birdConfig: bird ? path.join(dir, 'bird.conf') : null,
     birdSocket: bird ? path.join(dir, 'bird.ctl') : null,
     birdLog: bird ? path.join(dir, 'bird.log') : null,
+    frrDir: frr ? path.join(dir, 'frr') : null,
+    frrLog: frr ? path.join(dir, 'frr.log') : null,
   };
 }
 

@@ -12,6 +12,11 @@ import { nodeRoutes, rssKiB } from './node-proc.js';
 import { mapLimit, probeConcurrency } from './waves.js';
 import type { LabState } from './state.js';
 import { faultKey } from './fault.js';
+import type { Routing } from './topology.js';
+import { routingProtocol } from './topology.js';
+import { routingDaemon } from './topology-model.js';
+import { frrDown, frrOspfNeighbors } from './frr-status.js';
+import { bgpSessions, type BgpSession } from './bgp-status.js';
 import { alive } from './detached.js';
 import { withLeases } from './dhcp-status.js';
 import { expectedUp, vlinkIfnames } from './kx-sites.js';
@@ -21,10 +26,14 @@ export interface NodeStatus {
   ns: string;
   vn: string;
   underlay: string;
-  routing: 'static' | 'bird';
+  routing: Routing;
   daemon: boolean;
-  /** null for static routing; false when BIRD does not answer on its control socket. */
+  /** null unless the node runs BIRD; false when BIRD does not answer on its control socket. */
   bird: boolean | null;
+  /** null unless the node runs FRR; false when one of its daemons does not answer on its vty socket. */
+  frr?: boolean | null;
+  /** routing bgp: one session per vlink. */
+  sessions?: BgpSession[];
   links: { name: string; state: string; peer: string }[];
   neighbors: OspfNeighbor[];
   /** Other nodes whose VN prefix has a kernel route here. */
@@ -32,7 +41,7 @@ export interface NodeStatus {
   /** Digest of those routes with their next hops: convergence waits until it stops changing. */
   routeDigest: string;
   /** Resident memory of the node's daemons in KiB (null: not running; bird null too for static routing). */
-  rssKiB: { iiptran: number | null; bird: number | null };
+  rssKiB: { iiptran: number | null; bird: number | null; frr?: number | null };
 }
 
 export interface VlinkStatus {
@@ -44,6 +53,9 @@ export interface VlinkStatus {
   /** OSPF state seen from each end, null for static links. */
   ospfA: string | null;
   ospfB: string | null;
+  /** BGP session state seen from each end, null unless the vlink runs BGP. */
+  bgpA?: string | null;
+  bgpB?: string | null;
   fault: boolean;
   /** A site lab (kx-sites.ts): a less preferred gateway's end (down while the preferred one answers), or an impostor's vlink (refused); neither is expected up. */
   kx?: 'standby' | 'impostor';
@@ -64,12 +76,23 @@ const isFull = (s: string | null) => s !== null && s.startsWith('Full');
 async function nodeStatus(s: LabState, name: string): Promise<NodeStatus> {
   const m = s.model.nodes.find((n) => n.name === name)!;
   const p = s.nodes[name]!;
-  const st: NodeStatus = { node: name, ns: m.ns, vn: m.vn, underlay: m.underlayAddr, routing: m.routing, daemon: false, bird: m.routing === 'bird' ? false : null, links: [], neighbors: [], routesTo: [], routeDigest: '', rssKiB: { iiptran: rssKiB(s, name, 'iiptran'), bird: rssKiB(s, name, 'bird') } };
-  const [links, birdc, routes] = await Promise.all([
+  const daemon = routingDaemon(m);
+  const st: NodeStatus = { node: name, ns: m.ns, vn: m.vn, underlay: m.underlayAddr, routing: m.routing, daemon: false, bird: daemon === 'bird' ? false : null, frr: daemon === 'frr' ? false : null, links: [], neighbors: [], routesTo: [], routeDigest: '', rssKiB: { iiptran: rssKiB(s, name, 'iiptran'), bird: rssKiB(s, name, 'bird'), frr: rssKiB(s, name, 'frr') } };
+  const frrDir = p.frrDir ?? null;
+  const [links, birdc, routes, frrMissing, frrNbs, sessions] = await Promise.all([
     controlCall(p.socket, 'show', { what: 'links' }, 5000).catch(() => null),
-    p.birdSocket === null ? null : birdCommand(p.birdSocket, 'show ospf neighbors', 5000).catch(() => null),
+    p.birdSocket === null || m.routing !== 'bird' ? null : birdCommand(p.birdSocket, 'show ospf neighbors', 5000).catch(() => null),
     nodeRoutes(s, name),
+    frrDir === null ? null : frrDown(s.model, m, frrDir),
+    frrDir === null || m.routing !== 'frr' ? null : frrOspfNeighbors(frrDir),
+    m.routing === 'bgp' ? bgpSessions(s.model, m, p) : null,
   ]);
+  if (frrMissing !== null) st.frr = frrMissing.length === 0;
+  if (frrNbs !== null) st.neighbors = frrNbs;
+  if (m.routing === 'bgp') {
+    st.sessions = sessions ?? [];
+    if (daemon === 'bird') st.bird = sessions !== null;
+  }
   if (links !== null) {
     st.daemon = true;
     st.links = (links as { links: { name: string; state: string }[] }).links.map((l) => ({ name: l.name, state: l.state, peer: l.name.replace(/^vl-/, '') }));
@@ -100,15 +123,16 @@ export async function labStatus(lab: LabState, concurrency = probeConcurrency(os
     const end = (me: string, ifname: string | null) => {
       const n = by.get(me)!;
       // An impostor's target answers it on its vlink to the claimed site: it has no end of its own.
-      if (ifname === null) return { state: 'none (impostor)', ospf: null };
+      if (ifname === null) return { state: 'none (impostor)', ospf: null, bgp: null };
       const link = n.links.find((l) => l.name === ifname);
       const nb = n.neighbors.find((x) => x.iface === ifname);
-      return { state: n.daemon ? (link?.state ?? 'missing') : 'no daemon', ospf: n.routing === 'bird' ? (nb?.state ?? 'none') : null };
+      const bgp = n.routing === 'bgp' ? (n.sessions?.find((x) => x.iface === ifname)?.state ?? 'none') : null;
+      return { state: n.daemon ? (link?.state ?? 'missing') : 'no daemon', ospf: routingProtocol(n.routing) === 'ospf' ? (nb?.state ?? 'none') : null, bgp };
     };
     const [ifA, ifB] = vlinkIfnames(v);
     const [ea, eb] = [end(v.a, ifA), end(v.b, ifB)];
     const kx = v.kx?.impostor ? { kx: 'impostor' as const } : v.kx?.standby ? { kx: 'standby' as const } : {};
-    return { a: v.a, b: v.b, encap: v.encap, stateA: ea.state, stateB: eb.state, ospfA: ea.ospf, ospfB: eb.ospf, fault: faults.has(faultKey(v.a, v.b)), ...kx };
+    return { a: v.a, b: v.b, encap: v.encap, stateA: ea.state, stateB: eb.state, ospfA: ea.ospf, ospfB: eb.ospf, bgpA: ea.bgp, bgpB: eb.bgp, fault: faults.has(faultKey(v.a, v.b)), ...kx };
   });
   const nsd = s.processes.find((p) => p.role === 'nsd');
   const dns = s.model.dns && s.dns
@@ -140,17 +164,19 @@ export function component(s: LabState, name: string): string[] {
 export function problems(s: LabState, st: LabStatus): string[] {
   const out: string[] = [];
   const logOf = (n: string) => s.nodes[n]!.log;
-  const birdLogOf = (n: string) => s.nodes[n]!.birdLog;
+  const birdLogOf = (n: string) => s.nodes[n]!.birdLog ?? s.nodes[n]!.frrLog;
   for (const n of st.nodes) {
     if (!n.daemon) out.push(`node ${n.node}: iiptran daemon does not answer on ${s.nodes[n.node]!.socket}; see ${logOf(n.node)}`);
     if (n.bird === false) out.push(`node ${n.node}: BIRD does not answer on ${s.nodes[n.node]!.birdSocket}; see ${birdLogOf(n.node)}`);
+    if (n.frr === false) out.push(`node ${n.node}: an FRR daemon does not answer on its vty socket in ${s.nodes[n.node]!.frrDir}; see ${birdLogOf(n.node)}`);
   }
   if (st.dns !== undefined && !st.dns.running) out.push(`DNS server ${st.dns.server} (NSD) is not running; see ${s.dns!.dir}/nsd.log`);
   for (const v of st.vlinks) {
     if (v.fault || v.kx !== undefined) continue;
-    for (const [me, peer, state, ospf] of [[v.a, v.b, v.stateA, v.ospfA], [v.b, v.a, v.stateB, v.ospfB]] as const) {
+    for (const [me, peer, state, ospf, bgp] of [[v.a, v.b, v.stateA, v.ospfA, v.bgpA], [v.b, v.a, v.stateB, v.ospfB, v.bgpB]] as const) {
       if (state !== 'up' && state !== 'no daemon') out.push(`vlink ${me}/vl-${peer} is ${state}: no authentic packet from ${peer}; see ${logOf(me)} and ${logOf(peer)}`);
       if (ospf !== null && !isFull(ospf)) out.push(`OSPF adjacency ${me}/vl-${peer} -> ${peer} is ${ospf}, not Full; see ${birdLogOf(me)}`);
+      if (bgp !== null && bgp !== undefined && bgp !== 'Established') out.push(`BGP session ${me}/vl-${peer} -> ${peer} is ${bgp}, not Established; see ${birdLogOf(me)}`);
     }
   }
   for (const n of st.nodes) {
@@ -164,9 +190,9 @@ export function renderStatus(st: LabStatus, reach?: Map<string, string[]>): stri
   // A site lab's initiating end is one TUN for all of a site's gateways; an impostor's target has none.
   const ends = (node: string) => st.vlinks.filter((v) => (v.a === node && v.kx !== 'standby') || (v.b === node && v.kx !== 'impostor')).length;
   const nodes = table(
-    ['NODE', 'NAMESPACE', 'VN PREFIX', 'UNDERLAY', 'ROUTING', 'DAEMONS', 'VLINKS UP', 'OSPF FULL', reach ? 'VN REACHABLE' : 'VN ROUTES'],
+    ['NODE', 'NAMESPACE', 'VN PREFIX', 'UNDERLAY', 'ROUTING', 'DAEMONS', 'VLINKS UP', 'OSPF FULL / BGP UP', reach ? 'VN REACHABLE' : 'VN ROUTES'],
     st.nodes.map((n) => {
-      const full = n.neighbors.filter((x) => isFull(x.state)).length;
+      const full = n.routing === 'bgp' ? (n.sessions ?? []).filter((x) => x.state === 'Established').length : n.neighbors.filter((x) => isFull(x.state)).length;
       const others = st.nodes.length - 1;
       return [
         n.node,
@@ -174,16 +200,16 @@ export function renderStatus(st: LabStatus, reach?: Map<string, string[]>): stri
         n.vn,
         n.underlay,
         n.routing,
-        `iiptran:${n.daemon ? 'ok' : 'DOWN'}${n.bird === null ? '' : ` bird:${n.bird ? 'ok' : 'DOWN'}`}`,
+        `iiptran:${n.daemon ? 'ok' : 'DOWN'}${n.bird === null ? '' : ` bird:${n.bird ? 'ok' : 'DOWN'}`}${n.frr === null || n.frr === undefined ? '' : ` frr:${n.frr ? 'ok' : 'DOWN'}`}`,
         `${n.links.filter((l) => l.state === 'up').length}/${ends(n.node)}`,
-        n.routing === 'bird' ? `${full}/${ends(n.node)}` : '-',
+        n.routing !== 'static' ? `${full}/${ends(n.node)}` : '-',
         reach ? `${reach.get(n.node)?.length ?? 0}/${others}` : `${n.routesTo.length}/${others}`,
       ];
     }),
   );
   const vlinks = table(
-    ['VLINK (A <-> B)', 'ENCAP', 'STATE (A | B)', 'OSPF NEIGHBOUR (A | B)', 'FAULT'],
-    st.vlinks.map((v) => [`${v.a} <-> ${v.b}${v.kx === undefined ? '' : ` (${v.kx})`}`, v.encap, `${v.stateA} | ${v.stateB}`, v.ospfA === null ? 'static' : `${v.ospfA} | ${v.ospfB ?? '-'}`, v.fault ? 'underlay cut (lab link ... down)' : '-']),
+    ['VLINK (A <-> B)', 'ENCAP', 'STATE (A | B)', 'OSPF NEIGHBOUR / BGP SESSION (A | B)', 'FAULT'],
+    st.vlinks.map((v) => [`${v.a} <-> ${v.b}${v.kx === undefined ? '' : ` (${v.kx})`}`, v.encap, `${v.stateA} | ${v.stateB}`, v.ospfA !== null ? `${v.ospfA} | ${v.ospfB ?? '-'}` : v.bgpA !== null && v.bgpA !== undefined ? `bgp ${v.bgpA} | ${v.bgpB}` : 'static', v.fault ? 'underlay cut (lab link ... down)' : '-']),
   );
   const d = st.dns;
   const dns = d === undefined ? '' : `\nDNS: zone ${d.zone}. served by NSD on ${d.server} (${d.running ? 'running' : 'NOT running'}), serial ${d.serial}, ${d.signed ? 'signed' : 'UNSIGNED'}${Object.keys(d.breaks).length > 0 ? `, broken: ${Object.entries(d.breaks).map(([h, m]) => `${h} ${m}`).join(', ')}` : ''}\n`;

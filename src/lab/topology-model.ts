@@ -5,7 +5,7 @@
 import type { LogLevel, Suite } from '../control/config-types.js';
 import { parseCidr, prefixMask, u32ToIpv4 } from '../wire/addr.js';
 import { coveredBy } from '../control/vn-prefixes.js';
-import type { Encap, IkeAuth, Liveness, Routing, Topology } from './topology.js';
+import type { Encap, IkeAuth, Liveness, Routing, RoutingDaemon, Topology } from './topology.js';
 import { ConfigErrors, type ConfigProblem } from '../control/yaml-doc.js';
 import { buildDnsModel, type ModelDns } from './dns-model.js';
 import type { DnssecMode } from './topology-dns.js';
@@ -76,6 +76,8 @@ export interface ModelNode {
   vn: string;
   vnAddr: string;
   routing: Routing;
+  /** routing bgp: the daemon and this node's AS number (eBGP: one AS per node). */
+  bgp?: { daemon: RoutingDaemon; asn: number };
   logLevel: LogLevel;
   /** keying ikev2; absent in state files written before ike_auth: psk. */
   ikeAuth?: IkeAuth;
@@ -126,6 +128,8 @@ export interface LabModel {
   suite: Suite;
   bfd: boolean;
   ospf: { hello: number; dead: number };
+  /** routing bgp: hold time in seconds; absent in state files written before BGP labs. */
+  bgpHold?: number;
   liveness: Liveness | null;
   underlayMtu: number;
   /** Every node's `vn_prefixes` (its fail-closed guard); absent in state files written before the guard. */
@@ -146,6 +150,12 @@ export interface LabModel {
 }
 
 const ip = (n: number) => u32ToIpv4(n >>> 0);
+
+/** The routing daemon a node runs: BIRD or FRR (for OSPF, or BGP by its choice), none for static routes. */
+export function routingDaemon(n: Pick<ModelNode, 'routing' | 'bgp'>): RoutingDaemon | null {
+  if (n.routing === 'bird' || n.routing === 'frr') return n.routing;
+  return n.routing === 'bgp' ? (n.bgp?.daemon ?? 'frr') : null;
+}
 
 /** SPI of the SA carrying vlink k from its first end to its second (dir 1) or back (dir 2). */
 export function vlinkSpi(k: number, dir: 1 | 2): number {
@@ -246,6 +256,7 @@ export function buildModel(t: Topology): LabModel {
       vn: n.vn,
       vnAddr: n.vn.split('/')[0]!,
       routing: n.routing,
+      ...(n.routing === 'bgp' ? { bgp: { daemon: n.bgpDaemon, asn: t.bgp.asnBase + t.nodes.indexOf(n) + 1 } } : {}),
       logLevel: n.logLevel,
       ikeAuth: n.ikeAuth,
       ...(n.dnssec !== null ? { dnssec: n.dnssec } : {}),
@@ -337,7 +348,7 @@ export function buildModel(t: Topology): LabModel {
   }
 
   const segments: ModelSegment[] = t.segments.map((s) => ({ name: s, ns: prefix + s, ports: networks.find((n) => n.name === s)!.members.map((m) => `p-${m.element}`) }));
-  const model: LabModel = { name: t.name, nsPrefix: prefix, keying: t.keying, suite: t.suite, bfd: t.bfd, ospf: t.ospf, liveness: t.liveness, underlayMtu: t.underlayMtu, vnPrefixes: labVnPrefixes(t), nodes, routers, segments, networks, vlinks, veths, ...(dns ? { dns } : {}), ...(sites ? { sites } : {}) };
+  const model: LabModel = { name: t.name, nsPrefix: prefix, keying: t.keying, suite: t.suite, bfd: t.bfd, ospf: t.ospf, ...(t.nodes.some((n) => n.routing === 'bgp') ? { bgpHold: t.bgp.hold } : {}), liveness: t.liveness, underlayMtu: t.underlayMtu, vnPrefixes: labVnPrefixes(t), nodes, routers, segments, networks, vlinks, veths, ...(dns ? { dns } : {}), ...(sites ? { sites } : {}) };
   if (t.dhcp !== undefined) addDhcp(t, model);
   return model;
 }

@@ -109,8 +109,9 @@ export function checkSites(
   const roles = siteRoles(t.sites);
   for (const n of t.nodes) {
     if (!roles.has(n.name)) v.err(['nodes', n.name], 'is in no site: with sites, every node is a gateway (sites.<s>.gateways) or an impostor (sites.<s>.impostors)');
-    // The vlink to a site with several gateways moves between them; only a routing protocol follows.
-    if (n.routing !== 'bird') v.err(['nodes', n.name], 'needs routing: bird with sites (a vlink to a site moves between its gateways; static routes would not follow)');
+    // The vlink to a site with several gateways moves between them; OSPF follows (BGP would need
+    // the same AS at every gateway of a site, static routes would not follow at all).
+    if (n.routing !== 'bird' && n.routing !== 'frr') v.err(['nodes', n.name], `needs OSPF routing (bird or frr) with sites, not ${n.routing} (a vlink to a site moves between its gateways; OSPF follows it)`);
   }
   if (t.fullMesh) {
     v.err(['vlinks'], 'must be a list with sites (full-mesh would join gateways of one site, and each gateway of a site separately); name a site with several gateways, e.g. - [a, site-b]');

@@ -16,7 +16,16 @@ import { checkSites, endNodes, parseSitesSection, type TopoSite } from './topolo
 /** Topology problems are the schema module's one error class, under IIPTRAN_ERR_TOPOLOGY. */
 export { ConfigErrors as TopologyError, type ConfigProblem as TopologyProblem };
 
-export type Routing = 'static' | 'bird';
+/** static routes; OSPFv2 by BIRD (`bird`) or by FRR (`frr`); eBGP per vlink (`bgp`, daemon by bgp_daemon). */
+export type Routing = 'static' | 'bird' | 'frr' | 'bgp';
+export const ROUTINGS: readonly Routing[] = ['static', 'bird', 'frr', 'bgp'];
+/** The routing daemons a lab can run; `bgp` nodes choose one. */
+export type RoutingDaemon = 'bird' | 'frr';
+const DAEMONS: readonly RoutingDaemon[] = ['bird', 'frr'];
+/** The protocol a node's vlinks speak: both ends of a vlink must agree on it (not on the daemon). */
+export function routingProtocol(r: Routing): 'static' | 'ospf' | 'bgp' {
+  return r === 'bird' || r === 'frr' ? 'ospf' : r;
+}
 export type Encap = 'udp' | 'esp';
 /**
  * keying ikev2: IKE_AUTH with the vlink's PSK, or with each node's generated Ed25519 key (RFC 7670
@@ -36,6 +45,8 @@ export interface TopoNode {
   routing: Routing;
   logLevel: LogLevel;
   ikeAuth: IkeAuth;
+  /** routing bgp: the daemon that speaks it (nodes.<n>.bgp_daemon, else bgp.daemon). */
+  bgpDaemon: RoutingDaemon;
   /** With a `dns:` section: this node's `dns.dnssec` (default the section's); null without one. */
   dnssec: DnssecMode | null;
 }
@@ -64,6 +75,8 @@ export interface Topology {
   /** routing bird: BFD (100 ms x 3) on every vlink; default true. */
   bfd: boolean;
   ospf: { hello: number; dead: number };
+  /** routing bgp: node k (1-based, file order) is AS asnBase + k; hold time in seconds (keepalive a third). */
+  bgp: { daemon: RoutingDaemon; asnBase: number; hold: number };
   liveness: Liveness | null;
   underlayMtu: number;
   pools: { vn: string; vlinks: string; underlay: string };
@@ -86,13 +99,14 @@ export interface Topology {
 export const LAB_NAME_RE = /^[a-z][a-z0-9]{0,11}$/;
 export const ELEMENT_NAME_RE = /^[a-z][a-z0-9-]{0,11}$/;
 const IKE_AUTHS: readonly IkeAuth[] = ['psk', 'pubkey', 'dns'];
-const TOP_FIELDS = ['name', 'keying', 'ike_auth', 'suite', 'encap', 'routing', 'bfd', 'ospf', 'liveness', 'underlay_mtu', 'log_level', 'addressing', 'nodes', 'routers', 'segments', 'underlay', 'vlinks', 'dns', 'dhcp', 'sites'];
+const TOP_FIELDS = ['name', 'keying', 'ike_auth', 'suite', 'encap', 'routing', 'bfd', 'ospf', 'bgp', 'liveness', 'underlay_mtu', 'log_level', 'addressing', 'nodes', 'routers', 'segments', 'underlay', 'vlinks', 'dns', 'dhcp', 'sites'];
 
 export const DEFAULTS = {
   suite: 'aes-gcm-256' as Suite,
   encap: 'udp' as Encap,
   routing: 'static' as Routing,
   ospf: { hello: 1, dead: 4 },
+  bgp: { daemon: 'frr' as RoutingDaemon, asnBase: 65000, hold: 3 },
   liveness: { intervalMs: 200, deadMs: 1000 },
   underlayMtu: 1500,
   pools: { vn: '10.10.0.0/16', vlinks: '10.255.0.0/16', underlay: '10.200.0.0/16' },
@@ -173,7 +187,7 @@ class TopologyValidator extends SchemaValidator {
     if (keying !== 'ikev2' && this.present(top, 'ike_auth')) this.err(['ike_auth'], 'is only used with keying: ikev2');
     const suite = this.oneOf(top, 'suite', [], SUITES, DEFAULTS.suite);
     const encap = this.oneOf(top, 'encap', [], ['udp', 'esp'] as const, DEFAULTS.encap);
-    const routing = this.oneOf(top, 'routing', [], ['static', 'bird'] as const, DEFAULTS.routing);
+    const routing = this.oneOf(top, 'routing', [], ROUTINGS, DEFAULTS.routing);
     const logLevel = this.oneOf(top, 'log_level', [], LOG_LEVELS, 'info');
     // BFD by default: it sees a silent vlink in 300 ms on its own, where liveness's carrier-off
     // can wait up to a further second in the kernel's link-watch before BIRD hears of it.
@@ -185,6 +199,17 @@ class TopologyValidator extends SchemaValidator {
         ospf.hello = this.integer(o, 'hello', ['ospf'], 1, 65535, ospf.hello);
         ospf.dead = this.integer(o, 'dead', ['ospf'], 2, 65535, ospf.dead);
         if (ospf.dead <= ospf.hello) this.err(['ospf', 'dead'], `must be greater than ospf.hello (${ospf.hello})`);
+      }
+    }
+    const bgp = { ...DEFAULTS.bgp };
+    if (this.present(top, 'bgp')) {
+      const o = this.mapping(top['bgp'], ['bgp'], ['daemon', 'asn_base', 'hold']);
+      if (o !== undefined) {
+        bgp.daemon = this.oneOf(o, 'daemon', ['bgp'], DAEMONS, bgp.daemon);
+        // Private 32-bit ASNs would do too, but 16-bit ones keep `show` output short.
+        bgp.asnBase = this.integer(o, 'asn_base', ['bgp'], 1, 4200000000, bgp.asnBase);
+        // 3 s is the least both BIRD and FRR accept (RFC 4271: 0 or at least 3).
+        bgp.hold = this.integer(o, 'hold', ['bgp'], 3, 65535, bgp.hold);
       }
     }
     let liveness: Liveness | null = { ...DEFAULTS.liveness };
@@ -214,7 +239,7 @@ class TopologyValidator extends SchemaValidator {
     const explicitVn = new Map<string, Path>();
     if (!this.present(top, 'nodes')) this.err(['nodes'], 'is required (a mapping of node name to settings)');
     for (const [n, val] of this.names(top['nodes'], ['nodes'], 'node')) {
-      const o = this.mapping(val, ['nodes', n], ['vn', 'routing', 'log_level', 'ike_auth', 'dnssec'], true);
+      const o = this.mapping(val, ['nodes', n], ['vn', 'routing', 'log_level', 'ike_auth', 'dnssec', 'bgp_daemon'], true);
       if (o === undefined) continue;
       let vn = '';
       if (o['vn'] === DHCP_VN) vn = DHCP_VN;
@@ -223,10 +248,13 @@ class TopologyValidator extends SchemaValidator {
         if (vn !== '') explicitVn.set(n, ['nodes', n, 'vn']);
       }
       if (keying !== 'ikev2' && this.present(o, 'ike_auth')) this.err(['nodes', n, 'ike_auth'], 'is only used with keying: ikev2');
+      const nodeRouting = this.oneOf(o, 'routing', ['nodes', n], ROUTINGS, routing);
+      if (nodeRouting !== 'bgp' && this.present(o, 'bgp_daemon')) this.err(['nodes', n, 'bgp_daemon'], `is only used with routing: bgp (this node's routing is ${nodeRouting})`);
       nodes.push({
-        name: n, vn, routing: this.oneOf(o, 'routing', ['nodes', n], ['static', 'bird'] as const, routing), logLevel: this.oneOf(o, 'log_level', ['nodes', n], LOG_LEVELS, logLevel),
+        name: n, vn, routing: nodeRouting, logLevel: this.oneOf(o, 'log_level', ['nodes', n], LOG_LEVELS, logLevel),
         ikeAuth: this.oneOf(o, 'ike_auth', ['nodes', n], IKE_AUTHS, ikeAuth),
         dnssec: this.present(o, 'dnssec') ? this.oneOf(o, 'dnssec', ['nodes', n], DNSSEC_MODES, 'require') : null,
+        bgpDaemon: this.oneOf(o, 'bgp_daemon', ['nodes', n], DAEMONS, bgp.daemon),
       });
     }
     if (this.present(top, 'nodes') && nodes.length === 0) this.err(['nodes'], 'must name at least one node');
@@ -342,8 +370,9 @@ class TopologyValidator extends SchemaValidator {
       // A site end stands for each of its gateways.
       for (const a of endNodes(sites, v.ends[0]).map((e) => nodes.find((n) => n.name === e)!)) {
         for (const b of endNodes(sites, v.ends[1]).map((e) => nodes.find((n) => n.name === e)!)) {
-          if (a.routing !== b.routing) {
-            this.err(fullMesh ? ['vlinks'] : ['vlinks', i], `joins ${a.name} (routing ${a.routing}) and ${b.name} (routing ${b.routing}); both ends of a vlink must use the same routing`);
+          // BIRD and FRR speak the same OSPF: a vlink needs one protocol at both ends, not one daemon.
+          if (routingProtocol(a.routing) !== routingProtocol(b.routing)) {
+            this.err(fullMesh ? ['vlinks'] : ['vlinks', i], `joins ${a.name} (routing ${a.routing}) and ${b.name} (routing ${b.routing}); both ends of a vlink must speak the same protocol (static, OSPF by bird or frr, or bgp)`);
           }
           // One IKE_AUTH method per IKE SA: a PSK end and a raw-key end could never authenticate.
           if (keying === 'ikev2' && a.ikeAuth !== b.ikeAuth) {
@@ -363,7 +392,8 @@ class TopologyValidator extends SchemaValidator {
       this.err([kind.get(DNS_RESERVED_NAME) === 'node' ? 'nodes' : kind.get(DNS_RESERVED_NAME) === 'router' ? 'routers' : 'segments', DNS_RESERVED_NAME], 'the name "dns" is the lab DNS server\'s (namespace iil-<lab>-dns); rename this element');
     }
     const dhcp = parseTopoDhcp(this, top, nodes, vlinks, pools.vn);
-    const topo: Topology = { name, keying, ikeAuth, suite, encap, bfd, ospf, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh, dns, ...(dhcp === undefined ? {} : { dhcp }), ...(withSites ? { sites } : {}) };
+    if (this.present(top, 'bgp') && !nodes.some((n) => n.routing === 'bgp')) this.err(['bgp'], 'is only used when some node has routing: bgp');
+    const topo: Topology = { name, keying, ikeAuth, suite, encap, bfd, ospf, bgp, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh, dns, ...(dhcp === undefined ? {} : { dhcp }), ...(withSites ? { sites } : {}) };
     if (this.problems.length === 0) checkModel(topo, explicitVn, this);
     return topo;
   }

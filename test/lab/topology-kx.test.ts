@@ -107,7 +107,7 @@ test('errors: every rule of sites names its field', () => {
     /^sites\.s-c\.gateways: is required/,
     /^sites\.a: name "a" is already used by a node/,
     /^nodes\.b: is in no site/,
-    /^nodes\.c: needs routing: bird with sites/,
+    /^nodes\.c: needs OSPF routing \(bird or frr\) with sites, not static/,
   ]) assert.ok(bad.some((p) => re.test(p)), `${re} in:\n${bad.join('\n')}`);
   assert.match(errors('name: t\nkeying: ikev2\nike_auth: dns\nnodes: { a: {}, b: {} }\nsegments: { lan: {} }\nunderlay: [[a, lan], [b, lan]]\nvlinks: full-mesh\n').join('\n'), /ike_auth: dns \(keys published only as IPSECA\) needs a sites: section/);
   assert.match(errors('name: t\nrouting: bird\nnodes: { a: {} }\nsegments: { lan: {} }\nunderlay: [[a, lan]]\nsites: { s: { gateways: { a: 1 } } }\nvlinks: []\n').join('\n'), /sites: needs a dns: section[\s\S]*sites: needs keying: ikev2/);
