@@ -22,6 +22,7 @@ import { ipsecaRdata, modelKx, sitesSpec, type KxDnsState } from '../../src/lab/
 import { breakSiteRrsigs, siteSubzones } from '../../src/lab/kx-zone.js';
 import { expectedUp } from '../../src/lab/kx-sites.js';
 import { REPO_ROOT } from '../../src/lab/pair-lab.js';
+import { checkNodeConfig } from '../../src/control/config-check.js';
 import { requirePrograms } from '../netns/helpers.js';
 
 const KX_YAML = path.join(REPO_ROOT, 'topologies', 'kx.yaml');
@@ -66,6 +67,25 @@ test('node configs: peer_domain, auth dns with only the own private key, local_i
   }
   const a = nodeConfigYaml(m, m.nodes[0]!, '/run/x.sock', true);
   assert.match(a, / {2}- name: vl-site-b\n {4}peer_domain: site-b\.overlay\.test\n {4}encap: udp\n {4}address: 10\.255\.0\.0\/31\n[\s\S]*? {6}mode: ikev2\n {6}auth: dns\n {6}private_key: keys\/a\.key\n {6}role: initiator\n {6}local_id: site-a\.overlay\.test\n {6}remote_id: site-b\.overlay\.test\n/);
+});
+
+test('node configs pass the daemon\'s own check (check-config) with only the node\'s key and the anchor on disk', () => {
+  const m = buildModel(loadTopology(KX_YAML));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iil-kxcfg-'));
+  try {
+    for (const n of m.nodes) {
+      fs.mkdirSync(path.join(dir, n.name, 'keys'), { recursive: true });
+      const { privateKey } = generateKeyPairSync('ed25519');
+      fs.writeFileSync(path.join(dir, n.name, 'keys', `${n.name}.key`), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+      fs.writeFileSync(path.join(dir, n.name, 'keys', 'trust-anchor.ds'), `test. 3600 IN DS 17472 13 2 ${'ab'.repeat(32)}\n`);
+      const file = path.join(dir, n.name, 'node.yaml');
+      fs.writeFileSync(file, nodeConfigYaml(m, n, path.join(dir, n.name, 'x.sock'), true));
+      const c = checkNodeConfig(file);
+      assert.deepEqual(c.cfg.vlinks.map((v) => [v.name, v.peerDomain, v.keying.mode === 'ikev2' ? v.keying.auth : '']), n.vlinks.map((e) => [e.ifname, e.kx!.peerDomain, 'dns']));
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('plan: one Ed25519 pair per node whose public half stays in its own keys/ (the zone publishes it as IPSECA)', () => {
