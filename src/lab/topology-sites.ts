@@ -80,6 +80,21 @@ export function parseSitesSection(v: SchemaValidator, raw: unknown, nodes: strin
   return sites;
 }
 
+/** ike_auth dns publishes keys only as IPSECA, which the sites' records are: each needs the other. */
+export function checkSiteAuth(v: SchemaValidator, withSites: boolean, top: string, nodes: { name: string; ikeAuth: string }[]): void {
+  const rule = (a: string) => (withSites && a !== 'dns' ? `must be dns with sites (their gateways' keys are published only as IPSECA); got ${a}` : !withSites && a === 'dns' ? 'dns (keys published only as IPSECA) needs a sites: section' : null);
+  if (rule(top) !== null) v.err(['ike_auth'], rule(top)!);
+  for (const n of nodes) if (n.ikeAuth !== top && rule(n.ikeAuth) !== null) v.err(['nodes', n.name, 'ike_auth'], rule(n.ikeAuth)!);
+}
+
+/** A site's name is a TUN name (vl-<site>) at its peers and a label beside the nodes' own in the zone. */
+export function checkSiteNames(v: SchemaValidator, sites: TopoSite[], kind: Map<string, string>, reserved: string): void {
+  for (const s of sites) {
+    if (kind.has(s.name)) v.err(['sites', s.name], `name "${s.name}" is already used by a ${kind.get(s.name)}; sites, nodes, routers and segments share one namespace`);
+    if (s.name === reserved) v.err(['sites', s.name], `the name "${reserved}" is the lab DNS server's; rename this site`);
+  }
+}
+
 export function siteRoles(sites: TopoSite[]): Map<string, SiteRole> {
   const roles = new Map<string, SiteRole>();
   for (const s of sites) {

@@ -11,7 +11,7 @@ import { ConfigErrors, parseYaml, type ConfigProblem, type Path, type YamlSource
 import { SchemaValidator, describe, type Obj } from '../control/yaml-validator.js';
 import { DNS_RESERVED_NAME, DNSSEC_MODES, parseDnsSection, type DnssecMode, type TopoDns } from './topology-dns.js';
 import { DHCP_VN, parseTopoDhcp, type TopoDhcp } from './topology-dhcp.js';
-import { checkSites, endNodes, parseSitesSection, type TopoSite } from './topology-sites.js';
+import { checkSiteAuth, checkSiteNames, checkSites, endNodes, parseSitesSection, type TopoSite } from './topology-sites.js';
 
 /** Topology problems are the schema module's one error class, under IIPTRAN_ERR_TOPOLOGY. */
 export { ConfigErrors as TopologyError, type ConfigProblem as TopologyProblem };
@@ -278,9 +278,7 @@ class TopologyValidator extends SchemaValidator {
       routers.push({ name: r, natOutside });
     }
     const sites = withSites ? parseSitesSection(this, top['sites'], nodes.map((n) => n.name), ELEMENT_NAME_RE) : [];
-    const authRule = (a: IkeAuth) => (withSites && a !== 'dns' ? `must be dns with sites (their gateways' keys are published only as IPSECA); got ${a}` : !withSites && a === 'dns' ? 'dns (keys published only as IPSECA) needs a sites: section' : null);
-    if (keying === 'ikev2' && authRule(ikeAuth) !== null) this.err(['ike_auth'], authRule(ikeAuth)!);
-    for (const n of nodes) if (keying === 'ikev2' && n.ikeAuth !== ikeAuth && authRule(n.ikeAuth) !== null) this.err(['nodes', n.name, 'ike_auth'], authRule(n.ikeAuth)!);
+    if (keying === 'ikev2') checkSiteAuth(this, withSites, ikeAuth, nodes);
     const segments = this.names(top['segments'], ['segments'], 'segment').map(([s, val]) => {
       this.mapping(val, ['segments', s], [], true);
       return s;
@@ -295,11 +293,7 @@ class TopologyValidator extends SchemaValidator {
     nodes.forEach((n) => kind.set(n.name, 'node'));
     routers.forEach((r) => declare(r.name, 'router', ['routers', r.name]));
     segments.forEach((s) => declare(s, 'segment', ['segments', s]));
-    // A site's name is a TUN name (vl-<site>) at its peers and a label beside the nodes' own in the zone.
-    for (const s of sites) {
-      if (kind.has(s.name)) this.err(['sites', s.name], `name "${s.name}" is already used by a ${kind.get(s.name)}; sites, nodes, routers and segments share one namespace`);
-      if (s.name === DNS_RESERVED_NAME) this.err(['sites', s.name], 'the name "dns" is the lab DNS server\'s; rename this site');
-    }
+    checkSiteNames(this, sites, kind, DNS_RESERVED_NAME);
     const siteNames = new Set(sites.map((s) => s.name));
 
     const underlay: [string, string][] = [];

@@ -79,6 +79,17 @@ describe('lab: kx.yaml, sites found by KX with keys only from IPSECA', { skip },
     const kx = await lab.expectVerdict('a', 'site-b.overlay.test', 'KX', 'secure');
     assert.deepEqual(kx.raw.match(/has KX record \d+ \S+ \(secure\)/g)!.sort(), ['has KX record 10 b1.site-b.overlay.test. (secure)', 'has KX record 20 b2.site-b.overlay.test. (secure)']);
     for (const b of ['b1', 'b2']) assert.deepEqual((await lab.expectVerdict('a', `${b}.site-b.overlay.test`, 'A', 'secure')).rrs.length, 1);
+    const show = await lab.dns('show');
+    assert.deepEqual(show.sites.map((x: Obj) => `${x.domain} ${x.kx.state} ${x.gateways.map((g: Obj) => `${g.node}:${g.role}:${g.preference}:${g.ipseca.state}`).join(',')}`), [
+      'site-a.overlay.test secure a:gateway:10:secure, matches its key,x:impostor:null:secure, matches its key',
+      'site-b.overlay.test secure b1:gateway:10:secure, matches its key,b2:gateway:20:secure, matches its key',
+      'site-c.overlay.test secure c:gateway:10:secure, matches its key',
+    ]);
+    for (const [args, err] of [[['kx', 'site-x', 'remove'], /"site-x" is not a site of lab/], [['ipseca', 'zz', 'wrong'], /"zz" is not a gateway of a site/], [['ipseca', 'b1', 'stale'], /ipseca mode must be one of wrong, bogus, absent, unsign, restore/], [['kx', 'site-b', 'set', 'b1'], /kx site-b set needs GATEWAY and PREFERENCE/]] as const) {
+      const r = await cli(['lab', 'dns', lab.name, ...args]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, err);
+    }
     const st = await lab.json(['lab', 'status', lab.name, '--json']);
     const expect = st.vlinks.filter((v: Obj) => v.kx === undefined);
     assert.equal(expect.length, 3);
