@@ -115,6 +115,12 @@ describe('lab: kx.yaml, sites found by KX with keys only from IPSECA', { skip },
     assert.match(px.lastError ?? '', /AUTHENTICATION_FAILED/);
     const after = await lab.peer('a', 'vl-site-b');
     assert.equal(established(after)?.spiI, before.spiI, "a's SA with b1 is untouched");
+    // `ipseca absent`, shown on the impostor's record (nothing else depends on it): a secure NXDOMAIN.
+    await lab.dns('ipseca', 'x', 'absent');
+    const gone = await lab.validate('a', '_500.x.site-a.overlay.test', 'IPSECA');
+    assert.deepEqual([gone.delv.verdict, gone.delv.status, gone.unbound.verdict, gone.unbound.status], ['secure', 'nxdomain', 'secure', 'nxdomain']);
+    await lab.dns('ipseca', 'x', 'restore');
+    await lab.expectVerdict('a', '_500.x.site-a.overlay.test', 'IPSECA', 'secure');
     measured.push(`impostor: b1 says ${said.slice(0, 300)}`);
     measured.push(`impostor: x/vl-site-b lastError ${px.lastError}`);
   });
