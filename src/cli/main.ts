@@ -12,6 +12,7 @@ import { checkConfigCommand } from './check-config-cmd.js';
 import { demoCommand } from './demo-cmd.js';
 import { labCommand } from './lab-cmd.js';
 import { doctorCommand } from './doctor-cmd.js';
+import { installSystemdCommand } from './install-systemd-cmd.js';
 import { SUITES, type Suite } from '../dataplane/suite.js';
 import { LOG_LEVELS } from '../control/config-types.js';
 
@@ -88,6 +89,7 @@ export async function main(argv: string[]): Promise<void> {
       )
       .command(labCommand)
       .command(doctorCommand)
+      .command(installSystemdCommand)
       .demandCommand(1, 'name a command; see --help')
       .strict()
       .help()

@@ -43,6 +43,7 @@ export const PROGRAMS: Readonly<Record<string, ProgramInfo>> = {
   'ldns-key2ds': { pkg: 'ldnsutils', level: 'required', usedBy: 'tests: DS records and trust anchors for the test zones' },
   'unbound-host': { pkg: 'unbound-host', level: 'required', usedBy: 'tests: independent DNSSEC validator (cross-check)' },
   delv: { pkg: 'bind9-dnsutils', version: ['-v'], level: 'required', usedBy: 'tests: independent DNSSEC validator (cross-check)' },
+  'systemd-analyze': { pkg: 'systemd', version: ['--version'], level: 'required', usedBy: 'tests: systemd-analyze verify on the iiptran@.service unit' },
   openvpn: { pkg: 'openvpn', version: ['--version'], level: 'optional', usedBy: 'benchmark peer' },
   'wireguard-go': { pkg: 'wireguard-go', version: ['--version'], level: 'optional', usedBy: 'benchmark peer' },
   wg: { pkg: 'wireguard-tools', version: ['--version'], level: 'optional', usedBy: 'benchmark: configures wireguard-go' },
