@@ -30,6 +30,8 @@ export interface NodeConfig {
   vnPrefixes?: string[];
   /** dns: resolver and DNSSEC policy for named peers; absent when no vlink names its peer. */
   dns?: DnsConfig;
+  /** metrics_listen: where the Prometheus endpoint listens (metrics-server.ts); absent: none. */
+  metricsListen?: { host: string; port: number };
 }
 
 export interface UnderlayConfig {

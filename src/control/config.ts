@@ -10,6 +10,7 @@ import { checkVnPrefixes } from './vn-prefixes.js';
 import { ConfigErrors, parseYaml, type YamlSource } from './yaml-doc.js';
 import { SchemaValidator, describe } from './yaml-validator.js';
 import { readDns } from './config-dns.js';
+import { readMetricsListen } from './metrics-config.js';
 import { DEFAULT_UDP_PORT, crossCheckVlinks, readVlink, vlinkMtuProblem, type PartialVlink } from './config-vlink.js';
 
 export { ConfigErrors, formatPath, yamlToJsProblem, type ConfigProblem } from './yaml-doc.js';
@@ -20,7 +21,7 @@ export { DEFAULT_REPLAY_WINDOW } from '../dataplane/replay-window.js';
 
 export const DEFAULT_UNDERLAY_MTU = 1500;
 
-const TOP_FIELDS = ['node', 'control_socket', 'control_socket_group', 'log_level', 'underlay', 'vlinks', 'ike_cookie_threshold', 'ike_nat_keepalive_s', 'ike_retry_max_s', 'vn_prefixes', 'dns'];
+const TOP_FIELDS = ['node', 'control_socket', 'control_socket_group', 'log_level', 'underlay', 'vlinks', 'ike_cookie_threshold', 'ike_nat_keepalive_s', 'ike_retry_max_s', 'vn_prefixes', 'dns', 'metrics_listen'];
 const UNDERLAY_FIELDS = ['address', 'mtu', 'port'];
 
 const NODE_NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
@@ -151,6 +152,8 @@ class NodeConfigValidator extends SchemaValidator {
       this.err(['vlinks', named.index, 'peer'], `is a host name (${named.vl.peerName}), so the node needs a dns section (servers and trust_anchors) to resolve it`);
     }
 
+    const metricsListen = readMetricsListen(this, top);
+
     if (this.problems.length > 0) return undefined;
     return {
       node, controlSocket, ...(controlSocketGroup === undefined ? {} : { controlSocketGroup }), logLevel, underlay,
@@ -158,6 +161,7 @@ class NodeConfigValidator extends SchemaValidator {
       ...ikeTop,
       ...(vnPrefixes === undefined ? {} : { vnPrefixes }),
       ...(dns === undefined ? {} : { dns }),
+      ...(metricsListen === undefined ? {} : { metricsListen }),
     };
   }
 }
