@@ -108,11 +108,12 @@ describe('the container image', { skip }, () => {
     // No network but lo: the underlay address goes there, as an interface the node can bind.
     ok(['run', '-d', '--name', name, '--network', 'none', '--cap-add', 'NET_ADMIN,NET_RAW', '--device', '/dev/net/tun', '-v', `${conf}:/etc/iiptran:ro`, IMAGE,
       'sh', '-c', 'ip addr add 192.0.2.1/24 dev lo && exec iiptran node --config /etc/iiptran/node.yaml']);
-    let links: { links: { name: string; mtu: number; spiOut: string }[] } | null = null;
+    type Links = { links: { name: string; mtu: number; spiOut: string }[] };
+    let links = null as Links | null;
     const t0 = Date.now();
     while (links === null) {
       const r = podman(['exec', name, 'iiptran', 'show', 'links', '--json']);
-      if (r.status === 0) links = JSON.parse(r.out) as typeof links;
+      if (r.status === 0) links = JSON.parse(r.out) as Links;
       else if (Date.now() - t0 > 30_000) assert.fail(`no answer in 30 s: ${r.err}\n${podman(['logs', name]).err}`);
       else await new Promise((res) => setTimeout(res, 300));
     }
