@@ -109,15 +109,17 @@ describe('the container image', { skip }, () => {
     ok(['run', '-d', '--name', name, '--network', 'none', '--cap-add', 'NET_ADMIN,NET_RAW', '--device', '/dev/net/tun', '-v', `${conf}:/etc/iiptran:ro`, IMAGE,
       'sh', '-c', 'ip addr add 192.0.2.1/24 dev lo && exec iiptran node --config /etc/iiptran/node.yaml']);
     type Links = { links: { name: string; mtu: number; spiOut: string }[] };
-    let links = null as Links | null;
-    const t0 = Date.now();
-    while (links === null) {
-      const r = podman(['exec', name, 'iiptran', 'show', 'links', '--json']);
-      if (r.status === 0) links = JSON.parse(r.out) as Links;
-      else if (Date.now() - t0 > 30_000) assert.fail(`no answer in 30 s: ${r.err}\n${podman(['logs', name]).err}`);
-      else await new Promise((res) => setTimeout(res, 300));
-    }
-    assert.deepEqual(links!.links.map((l) => [l.name, l.mtu, l.spiOut]), [['vl-b', 1438, '0x00002001']]);
+    const poll = async (): Promise<Links> => {
+      const t0 = Date.now();
+      for (;;) {
+        const r = podman(['exec', name, 'iiptran', 'show', 'links', '--json']);
+        if (r.status === 0) return JSON.parse(r.out) as Links;
+        if (Date.now() - t0 > 30_000) assert.fail(`no answer in 30 s: ${r.err}\n${podman(['logs', name]).err}`);
+        await new Promise((res) => setTimeout(res, 300));
+      }
+    };
+    const links = await poll();
+    assert.deepEqual(links.links.map((l) => [l.name, l.mtu, l.spiOut]), [['vl-b', 1438, '0x00002001']]);
     assert.match(ok(['exec', name, 'ip', 'link', 'show', 'vl-b']), /vl-b/);
     assert.match(ok(['exec', name, 'nft', 'list', 'table', 'inet', 'iiptran_guard']), /vn_prefixes/);
     ok(['stop', '-t', '15', name], 60_000);
