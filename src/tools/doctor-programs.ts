@@ -25,6 +25,7 @@ export const PROGRAMS: Readonly<Record<string, ProgramInfo>> = {
   fping: { pkg: 'fping', version: ['--version'], level: 'required', usedBy: 'labs: the convergence check pings every VN address with it' },
   sysctl: { pkg: 'procps', version: ['--version'], level: 'required', usedBy: 'labs: forwarding in router namespaces' },
   unshare: { pkg: 'util-linux', version: ['--version'], level: 'required', usedBy: 'tests: a private /run per charon' },
+  setpriv: { pkg: 'util-linux', version: ['--version'], level: 'required', usedBy: 'tests: runs a daemon with exactly the systemd unit\'s capabilities' },
   mount: { pkg: 'mount', version: ['--version'], level: 'required', usedBy: 'tests: a private /run per charon' },
   nft: { pkg: 'nftables', version: ['--version'], level: 'required', usedBy: 'daemon: the fail-closed guard (vn_prefixes); labs (NAT, link faults), tests (fault injection)' },
   tcpdump: { pkg: 'tcpdump', version: ['--version'], level: 'required', usedBy: 'tests and demo: underlay captures' },
