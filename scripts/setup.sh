@@ -28,6 +28,9 @@ DEB_PACKAGES=(
   openssl                   # openssl CLI: raw public key interop unit test; benchmark OpenVPN keys
   ldnsutils nsd             # ldns-keygen, ldns-signzone, ldns-key2ds, nsd: signed test zones served for the DNSSEC tests
   unbound-host bind9-dnsutils  # unbound-host, delv: independent DNSSEC validators in the cross-check test
+  python3-prometheus-client # the Prometheus text parser the metrics test reads our /metrics with
+  podman runc mmdebstrap    # the container image test: podman with runc builds the Dockerfile on a Debian base made by mmdebstrap
+  systemd                   # systemd-analyze: the tests verify contrib/systemd/iiptran@.service
   openvpn wireguard-go wireguard-tools  # benchmark peers
   g++ make python3          # native addon build (node-gyp, run by npm ci)
 )

@@ -17,6 +17,7 @@ import { listLabs, nodeOf, readState, resolveLab } from '../lab/state.js';
 import { teardown } from '../lab/teardown.js';
 import { BIRD_STARTS_PER_CORE, IIPTRAN_STARTS_PER_CORE } from '../lab/waves.js';
 import { SHOW_VIEWS } from './show-cmd.js';
+import { labExport, labExportBuilder } from './lab-export-cmd.js';
 
 import { guarded, labOpt, needRoot, print } from './lab-util.js';
 import { labDnsCommands } from './lab-dns-cmd.js';
@@ -189,6 +190,12 @@ export const labCommand: CommandModule = {
         guarded(logs as (a: unknown) => Promise<void>),
       )
       .command(labDnsCommands)
+      .command(
+        'export <file>',
+        'Write the lab as a containerlab topology (same nodes and links, the iiptran image, each node\'s config, keys and BIRD config); no root needed',
+        labExportBuilder,
+        guarded(labExport as (a: unknown) => Promise<void>),
+      )
       .demandCommand(1, 'name a lab command; see iiptran lab --help'),
   handler: () => {},
 };

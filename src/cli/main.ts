@@ -12,6 +12,7 @@ import { checkConfigCommand } from './check-config-cmd.js';
 import { demoCommand } from './demo-cmd.js';
 import { labCommand } from './lab-cmd.js';
 import { doctorCommand } from './doctor-cmd.js';
+import { installSystemdCommand } from './install-systemd-cmd.js';
 import { SUITES, type Suite } from '../dataplane/suite.js';
 import { LOG_LEVELS } from '../control/config-types.js';
 
@@ -45,10 +46,15 @@ export async function main(argv: string[]): Promise<void> {
             .option('all', { type: 'boolean', default: false, describe: 'routes: include routes that do not leave by a vlink' })
             .option('socket', { type: 'string', describe: 'control socket path' })
             .option('node', { type: 'string', describe: 'node name: uses /run/iiptran/NAME.sock' })
+            .option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'redraw the view every --interval seconds, like watch(1); Ctrl-C stops (with --json: one JSON document per line)' })
+            .option('interval', { type: 'number', default: 1, describe: 'seconds between --watch frames (0.1..3600)' })
+            .option('wireshark', { type: 'string', describe: 'sas / ike only: write the SA keys as DIR/esp_sa / DIR/ikev2_decryption_table for Wireshark (SECRETS: 0600 files, a warning on stderr; refused when control_socket_group is set)' })
             .example('$0 show routes', 'which vlink, outer header, policy and SA carries each VN route')
+            .example('$0 show routes --watch', 'the same, redrawn every second until Ctrl-C')
+            .example('$0 show sas --wireshark /root/ws && WIRESHARK_CONFIG_DIR=/root/ws tshark -r cap.pcap -o esp.enable_encryption_decode:TRUE', 'decrypt a capture of this node\'s ESP')
             .example('$0 show counters --json | jq .vlinks', 'drop counters for scripts')
             .example('$0 show dns', 'named peers: address in use, verdict, TTL, last problem'),
-        async (a) => showCommand({ what: a.what as string, json: a.json, all: a.all, socket: a.socket, node: a.node }),
+        async (a) => showCommand({ what: a.what as string, json: a.json, all: a.all, socket: a.socket, node: a.node, wireshark: a.wireshark, watch: a.watch, interval: a.interval }),
       )
       .command(
         'genkey',
@@ -96,6 +102,7 @@ export async function main(argv: string[]): Promise<void> {
       )
       .command(labCommand)
       .command(doctorCommand)
+      .command(installSystemdCommand)
       .demandCommand(1, 'name a command; see --help')
       .strict()
       .help()

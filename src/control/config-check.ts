@@ -79,9 +79,10 @@ function checkVlinkFiles(cfg: NodeConfig, v: VlinkConfig, at: string, problems: 
     attempt('key_out', () => wipe(loadKeyFile(k.keyOut, k.suite)));
     suite = k.suite;
   } else {
-    if (k.auth === 'pubkey') {
+    if (k.auth === 'pubkey' || k.auth === 'dns') {
       attempt('private_key', () => loadAuthPrivateKey(k.privateKey));
-      attempt('peer_public_key', () => loadPeerPublicKey(k.peerPublicKey));
+      // auth: dns takes the peer's key from IPSECA; a configured one is an optional fallback.
+      if (k.auth === 'pubkey' || k.peerPublicKey !== '') attempt('peer_public_key', () => loadPeerPublicKey(k.peerPublicKey));
     } else attempt('psk_file', () => loadPskFile(k.pskFile).fill(0));
     suite = `ikev2: ${k.espProposals.join(',')}`;
   }

@@ -32,6 +32,8 @@ export interface NodeConfig {
   dns?: DnsConfig;
   /** dhcp_relay: the hub's RFC 3456 relay (config-dhcp.ts, node-dhcp.ts); absent: none. */
   dhcpRelay?: DhcpRelayConfig;
+  /** metrics_listen: where the Prometheus endpoint listens (metrics-server.ts); absent: none. */
+  metricsListen?: { host: string; port: number };
 }
 
 export interface UnderlayConfig {

@@ -11,6 +11,7 @@ import { ConfigErrors, parseYaml, type YamlSource } from './yaml-doc.js';
 import { SchemaValidator, describe } from './yaml-validator.js';
 import { checkSecureDns, readDns } from './config-dns.js';
 import { checkDhcp } from './config-dhcp.js';
+import { readMetricsListen } from './metrics-config.js';
 import { DEFAULT_UDP_PORT, checkVlinkMtus, crossCheckVlinks, readVlink, type PartialVlink } from './config-vlink.js';
 
 export { ConfigErrors, formatPath, yamlToJsProblem, type ConfigProblem } from './yaml-doc.js';
@@ -21,7 +22,7 @@ export { DEFAULT_REPLAY_WINDOW } from '../dataplane/replay-window.js';
 
 export const DEFAULT_UNDERLAY_MTU = 1500;
 
-const TOP_FIELDS = ['node', 'control_socket', 'control_socket_group', 'log_level', 'underlay', 'vlinks', 'ike_cookie_threshold', 'ike_nat_keepalive_s', 'ike_retry_max_s', 'vn_prefixes', 'dns', 'dhcp_relay'];
+const TOP_FIELDS = ['node', 'control_socket', 'control_socket_group', 'log_level', 'underlay', 'vlinks', 'ike_cookie_threshold', 'ike_nat_keepalive_s', 'ike_retry_max_s', 'vn_prefixes', 'dns', 'dhcp_relay', 'metrics_listen'];
 const UNDERLAY_FIELDS = ['address', 'mtu', 'port'];
 
 const NODE_NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
@@ -150,6 +151,8 @@ class NodeConfigValidator extends SchemaValidator {
     // RFC 3456 over the overlay: the relay and the vlinks' dhcp roles (config-dhcp.ts).
     const dhcpRelay = checkDhcp(this, top, node, vlinks, vnPrefixes);
 
+    const metricsListen = readMetricsListen(this, top);
+
     if (this.problems.length > 0) return undefined;
     return {
       node, controlSocket, ...(controlSocketGroup === undefined ? {} : { controlSocketGroup }), logLevel, underlay,
@@ -158,6 +161,7 @@ class NodeConfigValidator extends SchemaValidator {
       ...(vnPrefixes === undefined ? {} : { vnPrefixes }),
       ...(dns === undefined ? {} : { dns }),
       ...(dhcpRelay === undefined ? {} : { dhcpRelay }),
+      ...(metricsListen === undefined ? {} : { metricsListen }),
     };
   }
 }

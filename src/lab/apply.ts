@@ -60,6 +60,17 @@ export function daemonSupportsNamedPeers(): boolean {
   }
 }
 
+/** Whether this build's node config accepts KX vlinks (`peer_domain`, `auth: dns`; KX-CONTRACT). */
+export function daemonSupportsKx(): boolean {
+  const sample = `node: x\nunderlay: { address: 10.0.0.1 }\ndns: { servers: [10.0.0.53], trust_anchors: ["test. 3600 IN DS 1 13 2 ${'ab'.repeat(32)}"], dnssec: require }\nvlinks:\n  - name: vl-y\n    peer_domain: site-b.test\n    address: 10.1.0.0/31\n    keying: { mode: ikev2, auth: dns, private_key: k.key, role: initiator, local_id: site-a.test }\n`;
+  try {
+    parseNodeConfig(sample, { baseDir: '/' });
+    return true;
+  } catch (e) {
+    return !/peer_domain|auth/.test((e as Error).message);
+  }
+}
+
 function tail(file: string | null, lines = 15): string {
   if (file === null) return '';
   try {
@@ -276,6 +287,9 @@ export async function labUp(file: string, o: UpOptions): Promise<UpResult> {
   await requireFping();
   if (model.dns?.namedPeers && !daemonSupportsNamedPeers()) {
     throw new IiptranError('IIPTRAN_ERR_LAB', `lab ${model.name}: its vlinks name their peers (dns.named_peers, default true), but this iiptran build's node config has no named peers (dns:, peer: HOST); set dns.named_peers: false to run the DNS service with address peers`);
+  }
+  if (model.sites !== undefined && !daemonSupportsKx()) {
+    throw new IiptranError('IIPTRAN_ERR_LAB', `lab ${model.name}: its sites need KX vlinks (peer_domain, keying auth: dns), which this iiptran build's node config does not have`);
   }
   if (model.dhcp !== undefined) await requireKea();
   const liveness = daemonSupportsLiveness();

@@ -8,6 +8,8 @@ import { dnsFiles, publish, requireDns, servedSerials, zoneSpec, type PublishRes
 import { BREAK_MODES, type BreakMode } from './dns-zone.js';
 import { alive } from './detached.js';
 import type { LabState } from './state.js';
+import { resetSites } from './kx-dns-ops.js';
+import { renderSites, sitesView, type SiteView } from './kx-dns-view.js';
 
 /**
  * What a validator concludes for each state, checked with delv and unbound-host by
@@ -53,6 +55,7 @@ export async function unsignZone(s: LabState): Promise<DnsChange> {
   const r = await publish(s, (x) => {
     x.signed = false;
     x.breaks = {};
+    if (x.kx !== undefined) resetSites(s, x.kx, true);
   });
   return { ...r, action: 'unsign', host: null, mode: null, effect: `zone ${dns.zone}. is served without signatures and ${dns.parent}. proves (signed NSEC) that it has no DS: insecure` };
 }
@@ -62,8 +65,10 @@ export async function restoreZone(s: LabState): Promise<DnsChange> {
   const r = await publish(s, (x) => {
     x.signed = true;
     x.breaks = {};
+    if (x.kx !== undefined) resetSites(s, x.kx, false);
   });
-  return { ...r, action: 'restore', host: null, mode: null, effect: `zone ${dns.zone}. signed, its DS in ${dns.parent}., no host broken: secure` };
+  const sites = s.model.sites === undefined ? '' : ', every site\'s KX and IPSECA records as in the topology';
+  return { ...r, action: 'restore', host: null, mode: null, effect: `zone ${dns.zone}. signed, its DS in ${dns.parent}., no host broken${sites}: secure` };
 }
 
 export interface DnsView {
@@ -83,6 +88,8 @@ export interface DnsView {
   files: ReturnType<typeof dnsFiles>;
   /** How to ask the independent validators, from a node's namespace. */
   check: { delv: string; unboundHost: string };
+  /** A site lab: each site's KX records and gateways with their A and IPSECA records and states. */
+  sites?: SiteView[];
 }
 
 export async function dnsView(s: LabState): Promise<DnsView> {
@@ -113,6 +120,7 @@ export async function dnsView(s: LabState): Promise<DnsView> {
       delv: `iiptran lab exec ${first} -- delv -a ${f.delv} +root=${dns.parent}. @${dns.address} ${q} A`,
       unboundHost: `iiptran lab exec ${first} -- unbound-host -v -f ${f.anchor} -C ${f.unbound} -t A ${q}`,
     },
+    ...(st.kx === undefined ? {} : { sites: sitesView(s, st, first) }),
   };
 }
 
@@ -124,6 +132,7 @@ export function renderDnsView(v: DnsView): string {
     '',
     ...v.records.map((r) => `  ${r.name}.\tA ${r.address}\t${r.state}`),
     '',
+    ...(v.sites === undefined ? [] : renderSites(v.sites)),
     `trust anchor: ${v.anchor}`,
     `check: ${v.check.delv}`,
     `       ${v.check.unboundHost}`,

@@ -14,6 +14,7 @@ import { delvAnchor, nsdConf, unboundConf, type BreakMode, type ZoneSpec } from 
 import { logTail, spawnDetached } from './detached.js';
 import { saveState, type LabState } from './state.js';
 import { DNS_RESERVED_NAME } from './topology-dns.js';
+import { initialKxState, sitesSpec, type KxDnsState } from './kx-dns-state.js';
 
 export interface LabDnsState {
   dir: string;
@@ -28,6 +29,8 @@ export interface LabDnsState {
   servedAt: string | null;
   /** lab up: NSD's spawn until it served every zone, ms. */
   startMs?: number;
+  /** A site lab: KX and IPSECA records and their changes (kx-dns-state.ts). */
+  kx?: KxDnsState;
 }
 
 /** How long NSD may take to serve a new serial (a reload takes tens of ms; starting, about 100 ms). */
@@ -52,7 +55,7 @@ export function requireDns(s: LabState): { dns: ModelDns; st: LabDnsState } {
 
 export function zoneSpec(s: LabState, st: LabDnsState): ZoneSpec {
   const records = Object.fromEntries(s.model.nodes.map((n) => [n.name, publishedAddress(s.model, n)]));
-  return { serial: st.serial, signed: st.signed, records, breaks: st.breaks };
+  return { serial: st.serial, signed: st.signed, records, breaks: st.breaks, ...(st.kx === undefined ? {} : { sites: sitesSpec(s.model, st.kx) }) };
 }
 
 /** lab up: keys, signed zones, NSD's config, and the trust anchor in every node's keys/ (plus delv's and unbound's forms). */
@@ -61,6 +64,8 @@ export async function prepareDns(s: LabState): Promise<void> {
   const dir = path.join(s.dir, DNS_RESERVED_NAME);
   fs.mkdirSync(path.join(dir, 'run'), { recursive: true, mode: 0o700 });
   const st: LabDnsState = { dir, serial: 1, signed: true, breaks: {}, anchor: '', zones: [], servedAt: null };
+  // The keys step has made every node's key pair: sites publish the public halves as IPSECA.
+  if (s.model.sites !== undefined) st.kx = initialKxState(s.model, (n) => s.nodes[n]!.dir);
   st.zones = await buildZoneFiles(dir, dns, zoneSpec(s, st), Math.floor(Date.now() / 1000));
   st.anchor = await parentAnchor(dir, dns);
   const f = dnsFiles(dir);

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { IiptranError } from '../errors.js';
 import type { ModelDns } from './dns-model.js';
 import { corruptRrsig, dropNsec, hostZoneSource, labZoneSource, parentZoneSource, servedZones, spliceRrsig, type ZoneSpec } from './dns-zone.js';
+import { breakSiteRrsigs, siteSubzones } from './kx-zone.js';
 
 const pexec = promisify(execFile);
 export const DNSSEC_ALGORITHM = 'ECDSAP256SHA256';
@@ -104,8 +105,15 @@ export async function buildZoneFiles(dir: string, dns: ModelDns, spec: ZoneSpec,
       const hk = await zoneKeys(dir, host);
       put(host, await sign(dir, srcFile(host, hostZoneSource(dns, n, spec.records[n]!, spec.serial)), path.join(src, `${host}.signed`), hk, SIGN_WINDOW, nowSec));
     }
+    if (spec.sites !== undefined) {
+      const b = breakSiteRrsigs(text, spec.sites);
+      if (b.missing.length > 0) throw new IiptranError('IIPTRAN_ERR_INTERNAL', `lab DNS: no RRSIG to corrupt over ${b.missing.join(', ')} in the signed zone`);
+      text = b.text;
+    }
     put(dns.zone, text);
   }
+  // Unsigned subzones of a site lab (a site, or a gateway's _500 name): served as written.
+  for (const z of spec.sites === undefined ? [] : siteSubzones(dns, spec.sites, spec.serial)) put(z.zone, fs.readFileSync(srcFile(z.zone, z.text), 'utf8'));
   const pk = await zoneKeys(dir, dns.parent);
   const parentSrc = srcFile(dns.parent, parentZoneSource(dns, spec.serial, ds));
   put(dns.parent, await sign(dir, parentSrc, path.join(src, `${dns.parent}.signed`), pk, SIGN_WINDOW, nowSec));

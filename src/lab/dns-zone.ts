@@ -4,6 +4,7 @@
 // validators read. dns-sign.ts runs ldns over these; dns-service.ts serves them.
 
 import type { ModelDns } from './dns-model.js';
+import { siteSubzones, siteZoneLines, type SitesSpec } from './kx-zone.js';
 
 export type BreakMode = 'expired' | 'badsig' | 'nods';
 export const BREAK_MODES: readonly BreakMode[] = ['expired', 'badsig', 'nods'];
@@ -17,11 +18,13 @@ export interface ZoneSpec {
   records: Record<string, string>;
   /** Node name -> how its answers are made bogus. */
   breaks: Record<string, BreakMode>;
+  /** A site lab's KX, A and IPSECA records and their changes (kx-zone.ts). */
+  sites?: SitesSpec;
 }
 
 const fqdn = (name: string) => `${name}.`;
 
-function header(origin: string, dns: ModelDns, serial: number): string {
+export function zoneHeader(origin: string, dns: ModelDns, serial: number): string {
   // Every TTL, the negative one (SOA minimum) included, is the lab's TTL: a validator caches
   // DS and DNSKEY no longer than that, so unsign/restore take effect within one TTL.
   return `$ORIGIN ${fqdn(origin)}\n$TTL ${dns.ttl}\n@ SOA ${fqdn(dns.nsName)} hostmaster.${fqdn(dns.parent)} ${serial} 3600 600 86400 ${dns.ttl}\n@ NS ${fqdn(dns.nsName)}\n`;
@@ -29,22 +32,22 @@ function header(origin: string, dns: ModelDns, serial: number): string {
 
 /** The lab zone: an A record per node, or a delegation for each host broken with `nods`. */
 export function labZoneSource(dns: ModelDns, spec: ZoneSpec): string {
-  let out = header(dns.zone, dns, spec.serial);
+  let out = zoneHeader(dns.zone, dns, spec.serial);
   for (const [node, addr] of Object.entries(spec.records).sort(([a], [b]) => a.localeCompare(b))) {
     out += spec.signed && spec.breaks[node] === 'nods' ? `${node} NS ${fqdn(dns.nsName)}\n` : `${node} A ${addr}\n`;
   }
-  return out;
+  return spec.sites === undefined ? out : out + siteZoneLines(dns, spec.sites);
 }
 
 /** A `nods` host's own zone: the host's A record at its apex, signed with keys no DS vouches for. */
 export function hostZoneSource(dns: ModelDns, node: string, addr: string, serial: number): string {
-  return header(`${node}.${dns.zone}`, dns, serial) + `@ A ${addr}\n`;
+  return zoneHeader(`${node}.${dns.zone}`, dns, serial) + `@ A ${addr}\n`;
 }
 
 /** The parent: the server's glue, the delegation, and (signed) the lab zone's DS. */
 export function parentZoneSource(dns: ModelDns, serial: number, ds: string | null): string {
   const label = dns.zone.slice(0, dns.zone.length - dns.parent.length - 1);
-  let out = header(dns.parent, dns, serial) + `ns A ${dns.address}\n${label} NS ${fqdn(dns.nsName)}\n`;
+  let out = zoneHeader(dns.parent, dns, serial) + `ns A ${dns.address}\n${label} NS ${fqdn(dns.nsName)}\n`;
   if (ds !== null) out += withTtl(ds, dns.ttl) + '\n';
   return out;
 }
@@ -59,7 +62,8 @@ export function withTtl(line: string, ttl: number): string {
 /** The zones served, parent first, then the lab zone, then one per `nods` host. */
 export function servedZones(dns: ModelDns, spec: ZoneSpec): string[] {
   const hosts = spec.signed ? Object.keys(spec.breaks).filter((n) => spec.breaks[n] === 'nods').sort() : [];
-  return [dns.parent, dns.zone, ...hosts.map((h) => `${h}.${dns.zone}`)];
+  const sub = spec.sites === undefined ? [] : siteSubzones(dns, spec.sites, spec.serial).map((z) => z.zone);
+  return [dns.parent, dns.zone, ...hosts.map((h) => `${h}.${dns.zone}`), ...sub];
 }
 
 /** A signed zone file's records split into fields (ldns-signzone writes one RR per line, tab separated). */

@@ -35,16 +35,17 @@ export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, wi
   ];
   const dns = model.dns;
   const named = (peer: string) => namesPeer(dns, n, model.nodes.find((x) => x.name === peer)!);
-  // The resolver section only where a vlink names its peer (README, "Lab DNS service").
-  if (dns !== undefined && n.vlinks.some((v) => named(v.peer))) {
+  // The resolver section only where a vlink names its peer or its peer's site (README, "Lab DNS service").
+  if (dns !== undefined && n.vlinks.some((v) => v.kx !== undefined || named(v.peer))) {
     out.push('dns:', `  servers: [${dns.address}]`, `  trust_anchors: ${NODE_ANCHOR_FILE}`, `  dnssec: ${n.dnssec ?? dns.dnssec}`);
   }
   out.push('vlinks:');
   for (const v of n.vlinks) {
-    const byName = named(v.peer);
+    // A site vlink (kx-sites.ts) knows only its peer's domain: KX names the gateways.
+    const byName = v.kx === undefined && named(v.peer);
     out.push(
       `  - name: ${v.ifname}`,
-      `    peer: ${byName ? nodeFqdn(dns!, v.peer) : v.peerUnderlay}`,
+      v.kx !== undefined ? `    peer_domain: ${v.kx.peerDomain}` : `    peer: ${byName ? nodeFqdn(dns!, v.peer) : v.peerUnderlay}`,
       ...(byName ? [`    peer_resolve: ${dns!.peerResolve}`] : []),
       `    encap: ${v.encap}`,
       `    address: ${v.address}`,
@@ -63,11 +64,14 @@ export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, wi
         '      mode: ikev2',
         ...(v.ikeAuth === 'pubkey'
           ? ['      auth: pubkey', `      private_key: keys/${v.privateKey}`, `      peer_public_key: keys/${v.peerPublicKey}`]
-          : [`      psk_file: keys/${v.psk}`]),
+          : v.ikeAuth === 'dns'
+            ? ['      auth: dns', `      private_key: keys/${v.privateKey}`]
+            : [`      psk_file: keys/${v.psk}`]),
         `      role: ${v.ikeRole}`,
-        // A named peer proves its name (ID_FQDN), whatever address it has today.
-        `      local_id: ${byName ? nodeFqdn(dns!, n.name) : n.underlayAddr}`,
-        `      remote_id: ${byName ? nodeFqdn(dns!, v.peer) : v.peerId}`,
+        // A named peer proves its name (ID_FQDN), whatever address it has today; a site gateway
+        // its site's domain, which the responder proves by the site's KX records (RFC 2230 §2.1).
+        `      local_id: ${v.kx !== undefined ? v.kx.localDomain : byName ? nodeFqdn(dns!, n.name) : n.underlayAddr}`,
+        `      remote_id: ${v.kx !== undefined ? v.kx.peerDomain : byName ? nodeFqdn(dns!, v.peer) : v.peerId}`,
         `      esp_proposals: [${ESP_TOKEN[v.suite]}]`,
         `      dpd_interval_s: ${LAB_DPD_INTERVAL_S}`,
       );

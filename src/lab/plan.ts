@@ -123,16 +123,17 @@ export function planLab(m: LabModel, env: PlanEnv): Step[] {
   const ike = m.keying === 'ikev2';
   const keyDir = (n: string) => path.join(env.nodePaths(n).dir, 'keys');
   const authOf = (n: string) => m.nodes.find((x) => x.name === n)!.ikeAuth ?? 'psk';
-  const pairs = ike ? m.nodes.filter((n) => n.ikeAuth === 'pubkey') : [];
+  const pairs = ike ? m.nodes.filter((n) => n.ikeAuth === 'pubkey' || n.ikeAuth === 'dns') : [];
   for (const n of pairs) {
     // <peer>.pub in every peer's keys/ is that node's peer_public_key; its own copy is for the operator.
-    const peers = n.vlinks.map((e) => path.join(keyDir(e.peer), `${n.name}.pub`));
+    // With ike_auth dns no peer gets it: the lab zone publishes it as IPSECA (kx-dns.ts).
+    const peers = n.ikeAuth === 'dns' ? [] : n.vlinks.map((e) => path.join(keyDir(e.peer), `${n.name}.pub`));
     keys.push({ kind: 'authkey', node: n.name, privatePath: path.join(keyDir(n.name), `${n.name}.key`), publicPaths: [path.join(keyDir(n.name), `${n.name}.pub`), ...peers] });
   }
   let psks = 0;
   for (const v of m.vlinks) {
     if (ike) {
-      if (authOf(v.a) === 'pubkey') continue;
+      if (authOf(v.a) !== 'psk') continue;
       psks++;
       const file = `${v.a}-${v.b}.psk`;
       keys.push({ kind: 'psk', paths: [path.join(env.nodePaths(v.a).dir, 'keys', file), path.join(env.nodePaths(v.b).dir, 'keys', file)] });
@@ -146,7 +147,7 @@ export function planLab(m: LabModel, env: PlanEnv): Step[] {
   let keysTitle = ike ? ikeKeysTitle(psks, pairs.length) : `generate ${m.vlinks.length * 2} random keys (one per direction per vlink, mode 0600)`;
   if (m.dns) {
     keys.push({ kind: 'dns', phase: 'zones', zone: m.dns.zone });
-    keysTitle += `; DNSSEC keys, zones ${m.dns.zone}. and ${m.dns.parent}. signed, trust anchors`;
+    keysTitle += `; DNSSEC keys, zones ${m.dns.zone}. and ${m.dns.parent}. signed${m.sites ? ` with KX and IPSECA records for ${m.sites.length} sites` : ''}, trust anchors`;
   }
   steps.push({ name: 'keys', title: keysTitle, actions: keys });
 

@@ -20,6 +20,7 @@ import { bgpSessions, type BgpSession } from './bgp-status.js';
 import { alive } from './detached.js';
 import { withLeases } from './dhcp-status.js';
 import { BIRD_OSPF2_NEIGHBORS, nodeRoutes6, ospf3Neighbors } from './status6.js';
+import { expectedUp, vlinkIfnames } from './kx-sites.js';
 
 export interface NodeStatus {
   node: string;
@@ -64,6 +65,8 @@ export interface VlinkStatus {
   bgpA?: string | null;
   bgpB?: string | null;
   fault: boolean;
+  /** A site lab (kx-sites.ts): a less preferred gateway's end (down while the preferred one answers), or an impostor's vlink (refused); neither is expected up. */
+  kx?: 'standby' | 'impostor';
 }
 
 export interface LabStatus {
@@ -135,18 +138,22 @@ export async function labStatus(lab: LabState, concurrency = probeConcurrency(os
   const by = new Map(nodes.map((n) => [n.node, n]));
   const faults = new Set(s.faults.map(([a, b]) => faultKey(a, b)));
   const vlinks = s.model.vlinks.map((v) => {
-    const end = (me: string, peer: string) => {
+    const end = (me: string, ifname: string | null) => {
       const n = by.get(me)!;
-      const link = n.links.find((l) => l.name === `vl-${peer}`);
-      const nb = n.neighbors.find((x) => x.iface === `vl-${peer}`);
-      const bgp = n.routing === 'bgp' ? (n.sessions?.find((x) => x.iface === `vl-${peer}`)?.state ?? 'none') : null;
-      const nb6 = n.neighbors6?.find((x) => x.iface === `vl-${peer}`);
+      // An impostor's target answers it on its vlink to the claimed site: it has no end of its own.
+      if (ifname === null) return { state: 'none (impostor)', ospf: null, bgp: null, ospf6: null };
+      const link = n.links.find((l) => l.name === ifname);
+      const nb = n.neighbors.find((x) => x.iface === ifname);
+      const bgp = n.routing === 'bgp' ? (n.sessions?.find((x) => x.iface === ifname)?.state ?? 'none') : null;
+      const nb6 = n.neighbors6?.find((x) => x.iface === ifname);
       const ospf6 = n.neighbors6 === undefined || routingProtocol(n.routing) !== 'ospf' ? null : (nb6?.state ?? 'none');
       return { state: n.daemon ? (link?.state ?? 'missing') : 'no daemon', ospf: routingProtocol(n.routing) === 'ospf' ? (nb?.state ?? 'none') : null, bgp, ospf6 };
     };
-    const [ea, eb] = [end(v.a, v.b), end(v.b, v.a)];
+    const [ifA, ifB] = vlinkIfnames(v);
+    const [ea, eb] = [end(v.a, ifA), end(v.b, ifB)];
+    const kx = v.kx?.impostor ? { kx: 'impostor' as const } : v.kx?.standby ? { kx: 'standby' as const } : {};
     const six = ea.ospf6 !== null || eb.ospf6 !== null ? { ospf6A: ea.ospf6, ospf6B: eb.ospf6 } : {};
-    return { a: v.a, b: v.b, encap: v.encap, stateA: ea.state, stateB: eb.state, ospfA: ea.ospf, ospfB: eb.ospf, ...six, bgpA: ea.bgp, bgpB: eb.bgp, fault: faults.has(faultKey(v.a, v.b)) };
+    return { a: v.a, b: v.b, encap: v.encap, stateA: ea.state, stateB: eb.state, ospfA: ea.ospf, ospfB: eb.ospf, ...six, bgpA: ea.bgp, bgpB: eb.bgp, fault: faults.has(faultKey(v.a, v.b)), ...kx };
   });
   const nsd = s.processes.find((p) => p.role === 'nsd');
   const dns = s.model.dns && s.dns
@@ -162,6 +169,7 @@ export function component(s: LabState, name: string): string[] {
   while (queue.length > 0) {
     const u = queue.shift()!;
     for (const v of s.model.vlinks) {
+      if (!expectedUp(v)) continue;
       const o = v.a === u ? v.b : v.b === u ? v.a : null;
       if (o !== null && !seen.has(o)) {
         seen.add(o);
@@ -185,7 +193,7 @@ export function problems(s: LabState, st: LabStatus): string[] {
   }
   if (st.dns !== undefined && !st.dns.running) out.push(`DNS server ${st.dns.server} (NSD) is not running; see ${s.dns!.dir}/nsd.log`);
   for (const v of st.vlinks) {
-    if (v.fault) continue;
+    if (v.fault || v.kx !== undefined) continue;
     for (const [me, peer, state, ospf, bgp] of [[v.a, v.b, v.stateA, v.ospfA, v.bgpA], [v.b, v.a, v.stateB, v.ospfB, v.bgpB]] as const) {
       if (state !== 'up' && state !== 'no daemon') out.push(`vlink ${me}/vl-${peer} is ${state}: no authentic packet from ${peer}; see ${logOf(me)} and ${logOf(peer)}`);
       if (ospf !== null && !isFull(ospf)) out.push(`OSPF adjacency ${me}/vl-${peer} -> ${peer} is ${ospf}, not Full; see ${birdLogOf(me)}`);
@@ -204,6 +212,8 @@ export function problems(s: LabState, st: LabStatus): string[] {
 }
 
 export function renderStatus(st: LabStatus, reach?: Map<string, string[]>): string {
+  // A site lab's initiating end is one TUN for all of a site's gateways; an impostor's target has none.
+  const ends = (node: string) => st.vlinks.filter((v) => (v.a === node && v.kx !== 'standby') || (v.b === node && v.kx !== 'impostor')).length;
   const nodes = table(
     ['NODE', 'NAMESPACE', 'VN PREFIX', 'UNDERLAY', 'ROUTING', 'DAEMONS', 'VLINKS UP', 'OSPF FULL / BGP UP', reach ? 'VN REACHABLE' : 'VN ROUTES'],
     st.nodes.map((n) => {
@@ -216,15 +226,15 @@ export function renderStatus(st: LabStatus, reach?: Map<string, string[]>): stri
         n.underlay,
         n.routing,
         `iiptran:${n.daemon ? 'ok' : 'DOWN'}${n.bird === null ? '' : ` bird:${n.bird ? 'ok' : 'DOWN'}`}${n.frr === null || n.frr === undefined ? '' : ` frr:${n.frr ? 'ok' : 'DOWN'}`}`,
-        `${n.links.filter((l) => l.state === 'up').length}/${st.vlinks.filter((v) => v.a === n.node || v.b === n.node).length}`,
-        n.routing !== 'static' ? `${full}/${st.vlinks.filter((v) => v.a === n.node || v.b === n.node).length}` : '-',
+        `${n.links.filter((l) => l.state === 'up').length}/${ends(n.node)}`,
+        n.routing !== 'static' ? `${full}/${ends(n.node)}` : '-',
         reach ? `${reach.get(n.node)?.length ?? 0}/${others}` : `${n.routesTo.length}/${others}`,
       ];
     }),
   );
   const vlinks = table(
     ['VLINK (A <-> B)', 'ENCAP', 'STATE (A | B)', 'OSPF NEIGHBOUR / BGP SESSION (A | B)', 'FAULT'],
-    st.vlinks.map((v) => [`${v.a} <-> ${v.b}`, v.encap, `${v.stateA} | ${v.stateB}`, v.ospfA !== null ? `${v.ospfA} | ${v.ospfB}${v.ospf6A != null ? ` (v3 ${v.ospf6A} | ${v.ospf6B})` : ''}` : v.bgpA !== null && v.bgpA !== undefined ? `bgp ${v.bgpA} | ${v.bgpB}` : 'static', v.fault ? 'underlay cut (lab link ... down)' : '-']),
+    st.vlinks.map((v) => [`${v.a} <-> ${v.b}${v.kx === undefined ? '' : ` (${v.kx})`}`, v.encap, `${v.stateA} | ${v.stateB}`, v.ospfA !== null ? `${v.ospfA} | ${v.ospfB ?? '-'}${v.ospf6A != null ? ` (v3 ${v.ospf6A} | ${v.ospf6B ?? '-'})` : ''}` : v.bgpA !== null && v.bgpA !== undefined ? `bgp ${v.bgpA} | ${v.bgpB}` : 'static', v.fault ? 'underlay cut (lab link ... down)' : '-']),
   );
   const d = st.dns;
   const dns = d === undefined ? '' : `\nDNS: zone ${d.zone}. served by NSD on ${d.server} (${d.running ? 'running' : 'NOT running'}), serial ${d.serial}, ${d.signed ? 'signed' : 'UNSIGNED'}${Object.keys(d.breaks).length > 0 ? `, broken: ${Object.entries(d.breaks).map(([h, m]) => `${h} ${m}`).join(', ')}` : ''}\n`;

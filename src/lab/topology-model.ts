@@ -11,6 +11,7 @@ import { buildDnsModel, type ModelDns } from './dns-model.js';
 import type { DnssecMode } from './topology-dns.js';
 import { addDhcp, type LabDhcp } from './dhcp-model.js';
 import { addIpv6, type ModelNode6, type VlinkEnd6 } from './ipv6-model.js';
+import { buildSites, makeKxEnd, siteVlinks, type KxEnd, type KxVlink, type ModelSite } from './kx-sites.js';
 
 export const NS_PREFIX = 'iil-';
 export const NODE_UNDERLAY_IF = 'eth0';
@@ -66,6 +67,8 @@ export interface VlinkEnd {
   peerPublicKey: string;
   /** DHCP runs over this vlink (dhcp-model.ts): `client` has address dhcp, `peer` is the relay's end. */
   dhcp?: 'client' | 'peer';
+  /** A site lab's vlink (kx-sites.ts): the peer is found by KX (`peer_domain`), its key by IPSECA; `peer` is then the preferred gateway. */
+  kx?: KxEnd;
 }
 
 /** A dual-stack lab's vlink end also has these (ipv6-model.ts). */
@@ -120,6 +123,8 @@ export interface ModelVlink {
   b: string;
   encap: Encap;
   suite: Suite;
+  /** A site lab's vlink (kx-sites.ts); several model vlinks may share one index (one per gateway of a site). */
+  kx?: KxVlink;
 }
 
 export interface LabModel {
@@ -147,6 +152,8 @@ export interface LabModel {
   dhcp?: LabDhcp;
   /** Dual stack (`ipv6: true`, ipv6-model.ts): nodes and vlink ends carry their IPv6 parts. */
   ipv6?: boolean;
+  /** Sites as domains of the lab zone (kx-sites.ts); absent: none. */
+  sites?: ModelSite[];
   /** Underlay veths: each end is (namespace, ifname). */
   veths: { a: { ns: string; ifname: string; address: string | null }; b: { ns: string; ifname: string; address: string | null } }[];
 }
@@ -285,7 +292,8 @@ export function buildModel(t: Topology): LabModel {
     target.behindNat !== null && target.behindNat !== from.behindNat ? routers.find((r) => r.name === target.behindNat)!.nat!.outsideAddr : target.underlayAddr;
 
   const vpool = parseCidr(t.pools.vlinks)!;
-  const vlinks: ModelVlink[] = t.vlinks.map((v, k) => ({ index: k, a: v.ends[0], b: v.ends[1], encap: v.encap, suite: v.suite }));
+  const vlinks: ModelVlink[] = t.sites !== undefined ? siteVlinks(t) : t.vlinks.map((v, k) => ({ index: k, a: v.ends[0], b: v.ends[1], encap: v.encap, suite: v.suite }));
+  const sites = t.sites !== undefined && dns !== undefined ? buildSites(t.sites, dns.zone) : undefined;
   const crossing = new Map<string, Set<string>>();
   for (const v of vlinks) {
     const [a, b] = [node(v.a), node(v.b)];
@@ -309,8 +317,14 @@ export function buildModel(t: Topology): LabModel {
       privateKey: `${me.name}.key`,
       peerPublicKey: `${peer.name}.pub`,
     });
-    a.vlinks.push(end(a, b, la, lb, vlinkSpi(v.index, 2), vlinkSpi(v.index, 1)));
-    b.vlinks.push(end(b, a, lb, la, vlinkSpi(v.index, 1), vlinkSpi(v.index, 2)));
+    const [ea, eb] = [end(a, b, la, lb, vlinkSpi(v.index, 2), vlinkSpi(v.index, 1)), end(b, a, lb, la, vlinkSpi(v.index, 1), vlinkSpi(v.index, 2))];
+    if (v.kx !== undefined && sites !== undefined) {
+      makeKxEnd(ea, v, 'a', sites);
+      makeKxEnd(eb, v, 'b', sites);
+    }
+    // A site with several gateways: the initiating end has one TUN, whichever gateway answers it.
+    if (v.kx?.standby !== true) a.vlinks.push(ea);
+    if (v.kx?.impostor !== true) b.vlinks.push(eb);
     for (const [x, y] of [[a, b], [b, a]] as const) {
       if (x.behindNat !== null && x.behindNat !== y.behindNat) {
         if (v.encap !== 'udp') problems.push({ field: `vlinks[${v.index}].encap`, problem: `${x.name} is behind NAT router ${x.behindNat}; a vlink crossing NAT must use encap udp` });
@@ -343,7 +357,7 @@ export function buildModel(t: Topology): LabModel {
   }
 
   const segments: ModelSegment[] = t.segments.map((s) => ({ name: s, ns: prefix + s, ports: networks.find((n) => n.name === s)!.members.map((m) => `p-${m.element}`) }));
-  const model: LabModel = { name: t.name, nsPrefix: prefix, keying: t.keying, suite: t.suite, bfd: t.bfd, ospf: t.ospf, ...(t.nodes.some((n) => n.routing === 'bgp') ? { bgpHold: t.bgp.hold } : {}), liveness: t.liveness, underlayMtu: t.underlayMtu, vnPrefixes: labVnPrefixes(t), nodes, routers, segments, networks, vlinks, veths, ...(dns ? { dns } : {}) };
+  const model: LabModel = { name: t.name, nsPrefix: prefix, keying: t.keying, suite: t.suite, bfd: t.bfd, ospf: t.ospf, ...(t.nodes.some((n) => n.routing === 'bgp') ? { bgpHold: t.bgp.hold } : {}), liveness: t.liveness, underlayMtu: t.underlayMtu, vnPrefixes: labVnPrefixes(t), nodes, routers, segments, networks, vlinks, veths, ...(dns ? { dns } : {}), ...(sites ? { sites } : {}) };
   if (t.dhcp !== undefined) addDhcp(t, model);
   addIpv6(t, model);
   return model;

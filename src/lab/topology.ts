@@ -12,6 +12,7 @@ import { SchemaValidator, describe, type Obj } from '../control/yaml-validator.j
 import { DNS_RESERVED_NAME, DNSSEC_MODES, parseDnsSection, type DnssecMode, type TopoDns } from './topology-dns.js';
 import { DHCP_VN, parseTopoDhcp, type TopoDhcp } from './topology-dhcp.js';
 import { parseTopoIpv6, type TopoIpv6 } from './topology-ipv6.js';
+import { checkSiteAuth, checkSiteNames, checkSites, endNodes, parseSitesSection, type TopoSite } from './topology-sites.js';
 
 /** Topology problems are the schema module's one error class, under IIPTRAN_ERR_TOPOLOGY. */
 export { ConfigErrors as TopologyError, type ConfigProblem as TopologyProblem };
@@ -27,8 +28,11 @@ export function routingProtocol(r: Routing): 'static' | 'ospf' | 'bgp' {
   return r === 'bird' || r === 'frr' ? 'ospf' : r;
 }
 export type Encap = 'udp' | 'esp';
-/** keying ikev2: IKE_AUTH with the vlink's PSK, or with each node's generated Ed25519 key (RFC 7670 raw keys). */
-export type IkeAuth = 'psk' | 'pubkey';
+/**
+ * keying ikev2: IKE_AUTH with the vlink's PSK, or with each node's generated Ed25519 key (RFC 7670
+ * raw keys), copied to its peers (pubkey) or published only as IPSECA in the lab zone (dns, sites).
+ */
+export type IkeAuth = 'psk' | 'pubkey' | 'dns';
 
 export interface Liveness {
   intervalMs: number;
@@ -91,12 +95,14 @@ export interface Topology {
   dhcp?: TopoDhcp;
   /** `ipv6: true`: a dual-stack overlay (topology-ipv6.ts); absent: IPv4 only. */
   ipv6?: TopoIpv6;
+  /** Sites as domains of the lab zone, with KX and IPSECA records (topology-sites.ts); absent: none. */
+  sites?: TopoSite[];
 }
 
 export const LAB_NAME_RE = /^[a-z][a-z0-9]{0,11}$/;
 export const ELEMENT_NAME_RE = /^[a-z][a-z0-9-]{0,11}$/;
-const IKE_AUTHS: readonly IkeAuth[] = ['psk', 'pubkey'];
-const TOP_FIELDS = ['name', 'keying', 'ike_auth', 'suite', 'encap', 'routing', 'bfd', 'ospf', 'bgp', 'liveness', 'underlay_mtu', 'log_level', 'ipv6', 'addressing', 'nodes', 'routers', 'segments', 'underlay', 'vlinks', 'dns', 'dhcp'];
+const IKE_AUTHS: readonly IkeAuth[] = ['psk', 'pubkey', 'dns'];
+const TOP_FIELDS = ['name', 'keying', 'ike_auth', 'suite', 'encap', 'routing', 'bfd', 'ospf', 'bgp', 'liveness', 'underlay_mtu', 'log_level', 'ipv6', 'addressing', 'nodes', 'routers', 'segments', 'underlay', 'vlinks', 'dns', 'dhcp', 'sites'];
 
 export const DEFAULTS = {
   suite: 'aes-gcm-256' as Suite,
@@ -177,7 +183,9 @@ class TopologyValidator extends SchemaValidator {
     } else name = top['name'];
 
     const keying = this.oneOf(top, 'keying', [], ['manual', 'ikev2'] as const, 'manual');
-    const ikeAuth = this.oneOf(top, 'ike_auth', [], IKE_AUTHS, 'psk');
+    // Sites publish their gateways' keys as IPSECA only: dns is their one IKE_AUTH (and needs them).
+    const withSites = this.present(top, 'sites');
+    const ikeAuth = this.oneOf(top, 'ike_auth', [], IKE_AUTHS, withSites ? 'dns' : 'psk');
     // Silently ignored under manual keying, it would let a reader believe IKE runs.
     if (keying !== 'ikev2' && this.present(top, 'ike_auth')) this.err(['ike_auth'], 'is only used with keying: ikev2');
     const suite = this.oneOf(top, 'suite', [], SUITES, DEFAULTS.suite);
@@ -276,6 +284,8 @@ class TopologyValidator extends SchemaValidator {
       }
       routers.push({ name: r, natOutside });
     }
+    const sites = withSites ? parseSitesSection(this, top['sites'], nodes.map((n) => n.name), ELEMENT_NAME_RE) : [];
+    if (keying === 'ikev2') checkSiteAuth(this, withSites, ikeAuth, nodes);
     const segments = this.names(top['segments'], ['segments'], 'segment').map(([s, val]) => {
       this.mapping(val, ['segments', s], [], true);
       return s;
@@ -290,6 +300,8 @@ class TopologyValidator extends SchemaValidator {
     nodes.forEach((n) => kind.set(n.name, 'node'));
     routers.forEach((r) => declare(r.name, 'router', ['routers', r.name]));
     segments.forEach((s) => declare(s, 'segment', ['segments', s]));
+    checkSiteNames(this, sites, kind, DNS_RESERVED_NAME);
+    const siteNames = new Set(sites.map((s) => s.name));
 
     const underlay: [string, string][] = [];
     if (!this.present(top, 'underlay')) this.err(['underlay'], 'is required (a list of links, e.g. - [a, lan])');
@@ -346,8 +358,8 @@ class TopologyValidator extends SchemaValidator {
         const p = this.pair(l, ['vlinks', i], ['encap', 'suite']);
         if (p === undefined) return;
         const [a, b] = p.ends;
-        const bad = p.ends.findIndex((e) => kind.get(e) !== 'node');
-        if (bad >= 0) return this.err([...p.endsPath, bad], `"${p.ends[bad]}" is not a declared node (vlinks join nodes)`);
+        const bad = p.ends.findIndex((e) => kind.get(e) !== 'node' && !siteNames.has(e));
+        if (bad >= 0) return this.err([...p.endsPath, bad], `"${p.ends[bad]}" is not a declared node${withSites ? ' or site' : ''} (vlinks join nodes${withSites ? ' and sites' : ''})`);
         if (a === b) return this.err(p.endsPath, `joins ${a} to itself`);
         const key = [a, b].sort().join(' ');
         if (seen.has(key)) return this.err(p.endsPath, `duplicate vlink between ${a} and ${b}: each pair gets one TUN named vl-<peer>`);
@@ -356,16 +368,21 @@ class TopologyValidator extends SchemaValidator {
       });
     }
     vlinks.forEach((v, i) => {
-      const [a, b] = v.ends.map((e) => nodes.find((n) => n.name === e)!);
-      // BIRD and FRR speak the same OSPF: a vlink needs one protocol at both ends, not one daemon.
-      if (routingProtocol(a!.routing) !== routingProtocol(b!.routing)) {
-        this.err(fullMesh ? ['vlinks'] : ['vlinks', i], `joins ${a!.name} (routing ${a!.routing}) and ${b!.name} (routing ${b!.routing}); both ends of a vlink must speak the same protocol (static, OSPF by bird or frr, or bgp)`);
-      }
-      // One IKE_AUTH method per IKE SA: a PSK end and a raw-key end could never authenticate.
-      if (keying === 'ikev2' && a!.ikeAuth !== b!.ikeAuth) {
-        this.err(fullMesh ? ['vlinks'] : ['vlinks', i], `joins ${a!.name} (ike_auth ${a!.ikeAuth}) and ${b!.name} (ike_auth ${b!.ikeAuth}); both ends of a vlink must use the same ike_auth`);
+      // A site end stands for each of its gateways.
+      for (const a of endNodes(sites, v.ends[0]).map((e) => nodes.find((n) => n.name === e)!)) {
+        for (const b of endNodes(sites, v.ends[1]).map((e) => nodes.find((n) => n.name === e)!)) {
+          // BIRD and FRR speak the same OSPF: a vlink needs one protocol at both ends, not one daemon.
+          if (routingProtocol(a.routing) !== routingProtocol(b.routing)) {
+            this.err(fullMesh ? ['vlinks'] : ['vlinks', i], `joins ${a.name} (routing ${a.routing}) and ${b.name} (routing ${b.routing}); both ends of a vlink must speak the same protocol (static, OSPF by bird or frr, or bgp)`);
+          }
+          // One IKE_AUTH method per IKE SA: a PSK end and a raw-key end could never authenticate.
+          if (keying === 'ikev2' && a.ikeAuth !== b.ikeAuth) {
+            this.err(fullMesh ? ['vlinks'] : ['vlinks', i], `joins ${a.name} (ike_auth ${a.ikeAuth}) and ${b.name} (ike_auth ${b.ikeAuth}); both ends of a vlink must use the same ike_auth`);
+          }
+        }
       }
     });
+    if (withSites) checkSites(this, { sites, nodes, keying, hasDns: this.present(top, 'dns'), fullMesh, vlinks });
 
     const dns = this.present(top, 'dns') ? parseDnsSection(this, top['dns'], segments) : null;
     for (const n of nodes) {
@@ -378,7 +395,7 @@ class TopologyValidator extends SchemaValidator {
     const dhcp = parseTopoDhcp(this, top, nodes, vlinks, pools.vn);
     const ipv6 = parseTopoIpv6(this, top, addressing, nodeObjs, (n) => nodes.find((x) => x.name === n)?.routing ?? routing);
     if (this.present(top, 'bgp') && !nodes.some((n) => n.routing === 'bgp')) this.err(['bgp'], 'is only used when some node has routing: bgp');
-    const topo: Topology = { name, keying, ikeAuth, suite, encap, bfd, ospf, bgp, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh, dns, ...(dhcp === undefined ? {} : { dhcp }), ...(ipv6 === null ? {} : { ipv6 }) };
+    const topo: Topology = { name, keying, ikeAuth, suite, encap, bfd, ospf, bgp, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh, dns, ...(dhcp === undefined ? {} : { dhcp }), ...(withSites ? { sites } : {}), ...(ipv6 === null ? {} : { ipv6 }) };
     if (this.problems.length === 0) checkModel(topo, explicitVn, this);
     return topo;
   }
