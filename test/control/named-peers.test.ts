@@ -264,6 +264,8 @@ test('a refresh that finds a new address moves the initiator make-before-break: 
     assert.equal(ikeView(a).peers[0]!.sas[0]!.peer, '192.0.2.3');
     assert.equal(formatAddr(a.vlinks.get('vl')!.policy.sa!.dst), '192.0.2.3');
     assert.equal(formatAddr(first.dst), '192.0.2.2');
+    // The old gateway is told (Delete), not left to find out by DPD (off here).
+    await until('b told its SA is gone', () => ikeView(b).peers[0]!.sas.length === 0);
   } finally {
     await a.stop();
     await b.stop();
