@@ -10,6 +10,7 @@ import type { NodeConfig, VlinkConfig } from './config-types.js';
 import { loadKeyFile } from './keyfile.js';
 import { loadAuthPrivateKey, loadPeerPublicKey, loadPskFile } from './credentials.js';
 import { vlinkMtu } from '../dataplane/mtu.js';
+import { familyOf } from './config-ipv6.js';
 import { IiptranError } from '../errors.js';
 import { resolveGroup } from './unix-group.js';
 
@@ -85,7 +86,7 @@ function checkVlinkFiles(cfg: NodeConfig, v: VlinkConfig, at: string, problems: 
     } else attempt('psk_file', () => loadPskFile(k.pskFile).fill(0));
     suite = `ikev2: ${k.espProposals.join(',')}`;
   }
-  const maxMtu = vlinkMtu(cfg.underlay.mtu, v.encap);
+  const maxMtu = vlinkMtu(cfg.underlay.mtu, v.encap, familyOf(cfg.underlay.address));
   return { name: v.name, peer: v.peer, encap: v.encap, suite, mtu: v.mtu === 'auto' ? maxMtu : v.mtu, maxMtu };
 }
 

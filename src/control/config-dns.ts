@@ -35,11 +35,11 @@ export function readPeer(v: SchemaValidator, raw: unknown, path: Path): { peer: 
     const name = hostName(raw);
     if (name !== undefined) return { peer: '', peerName: name };
     if (!/^[0-9.]+$/.test(raw)) {
-      v.err(path, `must be an IPv4 address (e.g. 192.0.2.1) or a host name of two labels or more (e.g. b.overlay.test) (got ${describe(raw)})`);
+      v.err(path, `must be an IPv4 or IPv6 address (e.g. 192.0.2.1, 2001:db8::1) or a host name of two labels or more (e.g. b.overlay.test) (got ${describe(raw)})`);
       return { peer: '' };
     }
   }
-  return { peer: v.ipv4Unicast(raw, path) ?? '' };
+  return { peer: v.ipUnicast(raw, path) ?? '' };
 }
 
 function readServer(v: SchemaValidator, raw: unknown, path: Path): { address: string; port: number } | undefined {

@@ -26,7 +26,7 @@ export interface NodeConfig {
   ikeNatKeepaliveS?: number;
   /** ike_retry_max_s: cap on the initiator's wait between IKE attempts after a failure (reinit.ts), 1..3600; absent: 60. */
   ikeRetryMaxS?: number;
-  /** vn_prefixes: canonical IPv4 prefixes of the VN address space, guarded fail-closed (io/guard.ts); absent: no guard. */
+  /** vn_prefixes: canonical IPv4 and IPv6 prefixes of the VN address space, guarded fail-closed (io/guard.ts); absent: no guard. */
   vnPrefixes?: string[];
   /** dns: resolver and DNSSEC policy for named peers; absent when no vlink names its peer. */
   dns?: DnsConfig;
@@ -37,7 +37,7 @@ export interface NodeConfig {
 }
 
 export interface UnderlayConfig {
-  /** underlay.address: this node's underlay IPv4 address (outer source). */
+  /** underlay.address: this node's underlay IPv4 or IPv6 address (outer source); IPv6 in RFC 5952 form. */
   address: string;
   /** underlay.mtu: underlay path MTU, default 1500, range 576..65535. */
   mtu: number;
@@ -95,7 +95,7 @@ export type Keying = ManualKeying | IkeKeying;
 export interface VlinkConfig {
   /** name: the TUN interface name, 1..15 chars of [A-Za-z0-9_.-]. */
   name: string;
-  /** peer: peer's underlay IPv4 address (outer destination); '' when `peer` is a host name (peerName). */
+  /** peer: peer's underlay address (outer destination), the family of underlay.address, IPv6 in RFC 5952 form; '' when `peer` is a host name (peerName). */
   peer: string;
   /** peer as a host name (lower case, no trailing dot), resolved through `dns`; undefined for an address. */
   peerName?: string;
@@ -111,6 +111,10 @@ export interface VlinkConfig {
   address: string;
   /** Parsed from address. */
   prefixLen: number;
+  /** address6 / link_local (config-ipv6.ts): the vlink's IPv6 VN addresses; linkLocal present iff it carries IPv6. */
+  address6?: string;
+  prefixLen6?: number;
+  linkLocal?: string;
   /** peer_address: optional VN peer address for a /32 point-to-point setup ("ip addr add A peer B"). */
   peerAddress: string | undefined;
   /** mtu: 'auto' (default: underlay.mtu minus exact overhead) or a number no larger than that. */

@@ -12,7 +12,7 @@ import { SchemaValidator, describe } from './yaml-validator.js';
 import { checkSecureDns, readDns } from './config-dns.js';
 import { checkDhcp } from './config-dhcp.js';
 import { readMetricsListen } from './metrics-config.js';
-import { DEFAULT_UDP_PORT, crossCheckVlinks, readVlink, vlinkMtuProblem, type PartialVlink } from './config-vlink.js';
+import { DEFAULT_UDP_PORT, checkVlinkMtus, crossCheckVlinks, readVlink, type PartialVlink } from './config-vlink.js';
 
 export { ConfigErrors, formatPath, yamlToJsProblem, type ConfigProblem } from './yaml-doc.js';
 export { editDistance, suggestField } from './yaml-validator.js';
@@ -100,8 +100,8 @@ class NodeConfigValidator extends SchemaValidator {
       const u = this.mapping(top.underlay, ['underlay'], UNDERLAY_FIELDS);
       if (u !== undefined) {
         let address = '';
-        if (this.required(u, 'address', ['underlay'], "this node's underlay IPv4 address")) {
-          address = this.ipv4Unicast(u.address, ['underlay', 'address']) ?? '';
+        if (this.required(u, 'address', ['underlay'], "this node's underlay IPv4 or IPv6 address")) {
+          address = this.ipUnicast(u.address, ['underlay', 'address']) ?? '';
         }
         underlay = {
           address,
@@ -126,12 +126,7 @@ class NodeConfigValidator extends SchemaValidator {
     // Cross-checks also run on vlinks with their own errors, so one pass reports everything.
     crossCheckVlinks(this, vlinks);
     // An invalid underlay.mtu was reported already; measuring vlinks against its default would mislead.
-    if (!this.problems.some((e) => e.field === 'underlay' || e.field === 'underlay.mtu')) {
-      for (const { index, vl } of vlinks) {
-        const bad = vl.encap === undefined || vl.mtu === 'auto' ? undefined : vlinkMtuProblem(underlay.mtu, vl.encap, vl.mtu);
-        if (bad !== undefined) this.err(['vlinks', index, 'mtu'], bad);
-      }
-    }
+    if (!this.problems.some((e) => e.field === 'underlay' || e.field === 'underlay.mtu')) checkVlinkMtus(this, underlay.mtu, underlay.address, vlinks);
 
     // Engine-wide IKE knobs; absent means the engine's defaults (cookie.ts, nat.ts).
     const ikeTop: Pick<NodeConfig, 'ikeCookieThreshold' | 'ikeNatKeepaliveS' | 'ikeRetryMaxS'> = {};

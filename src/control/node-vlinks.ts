@@ -14,6 +14,7 @@ import { loadKeyFile } from './keyfile.js';
 import { vlinkMtuProblem } from './config.js';
 import { loadDnsAuth, loadPskFile, loadPubkeyAuth } from './credentials.js';
 import { ikePeerConfig } from './ike-peer-config.js';
+import { familyOf } from './config-ipv6.js';
 
 /** Where an unresolved named peer's SAs point: nowhere (no packet can come from 0.0.0.0). */
 export const UNRESOLVED = '0.0.0.0';
@@ -42,11 +43,12 @@ export function usableOut(p: PreparedVlink): OutboundSa | null {
 
 /** `known`: where a named peer is now (a reload keeps it); undefined before the first resolution. */
 export function prepareVlink(cfg: NodeConfig, v: VlinkConfig, i: number, known?: string): PreparedVlink {
-  const max = vlinkMtu(cfg.underlay.mtu, v.encap);
+  const family = familyOf(cfg.underlay.address);
+  const max = vlinkMtu(cfg.underlay.mtu, v.encap, family);
   let mtu = max;
   if (v.mtu !== 'auto') {
     // Config validation already refused this; kept for NodeConfigs built in code.
-    const bad = vlinkMtuProblem(cfg.underlay.mtu, v.encap, v.mtu);
+    const bad = vlinkMtuProblem(cfg.underlay.mtu, v.encap, v.mtu, family);
     if (bad !== undefined) throw new ConfigError(`vlinks[${i}].mtu`, bad);
     mtu = v.mtu;
   }

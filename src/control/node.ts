@@ -33,6 +33,7 @@ import type { DnsTransport } from '../dns/transport.js';
 import { realClock } from '../clock.js';
 import { NodeDhcp, peerIdentity, type DhcpIo } from './node-dhcp.js';
 import { dhcpReloadProblem } from './config-dhcp.js';
+import { ipv6ErrorSource, ipv6LinkSetup } from './config-ipv6.js';
 
 export interface NodeIo {
   openTun(name: string): TunDevice;
@@ -252,6 +253,7 @@ export class OverlayNode {
         address: c.dhcp?.role === 'client' ? '' : c.address.split('/')[0]!,
         prefixLen: c.prefixLen,
         peer: c.peerAddress,
+        ...(ipv6LinkSetup(c) === undefined ? {} : { ipv6: ipv6LinkSetup(c)! }),
       });
     } catch (e) {
       tun.close();
@@ -291,6 +293,7 @@ export class OverlayNode {
       vnPrefixLen: c.prefixLen,
       vnPeer: c.peerAddress,
       icmpSrcU32: linkPeerU32(ipv4ToU32(vnAddr), c.prefixLen, c.peerAddress === undefined ? undefined : ipv4ToU32(c.peerAddress)),
+      icmp6Src: ipv6ErrorSource(c),
       mtu: p.mtu,
       tun,
       underlay,

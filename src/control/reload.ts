@@ -17,6 +17,7 @@ import type { Liveness } from './config-types.js';
 import type { IkeEngine } from '../ike/engine.js';
 import { planPeerUpdate } from '../ike/peer-update.js';
 import { preparedPeer, usableOut, type PreparedVlink } from './node-vlinks.js';
+import { ipv6ErrorSource, ipv6LinkSetup } from './config-ipv6.js';
 
 /** What reload needs of the node; node.ts reloadHost() hands it over. */
 export interface ReloadHost {
@@ -71,6 +72,8 @@ export function vlinkChanges(a: PreparedVlink, b: PreparedVlink): string[] {
     ['encap', x.encap !== y.encap],
     ['address', x.address !== y.address],
     ['peer_address', x.peerAddress !== y.peerAddress],
+    ['address6', x.address6 !== y.address6],
+    ['link_local', x.linkLocal !== y.linkLocal],
     ['mtu', a.mtu !== b.mtu],
     ['replay_window', x.replayWindow !== y.replayWindow],
     ['liveness', JSON.stringify(x.liveness) !== JSON.stringify(y.liveness)],
@@ -202,6 +205,10 @@ async function updateInPlace(h: ReloadHost, v: Vlink, from: PreparedVlink, to: P
     v.vnPeer = a.peer;
     v.icmpSrcU32 = linkPeerU32(v.vnAddrU32, a.prefixLen, a.peer === undefined ? undefined : ipv4ToU32(a.peer));
     restored += await restore(h, v.name, routes);
+  }
+  if (has('address6') || has('link_local')) {
+    await h.netsys.setIpv6(v.name, ipv6LinkSetup(from.cfg), ipv6LinkSetup(c));
+    v.icmp6Src = ipv6ErrorSource(c);
   }
   if (has('encap')) {
     v.underlay = h.socketFor(c.encap);

@@ -11,8 +11,9 @@
  *               the replay window (RFC 4301 §5.2 orders it so): a captured packet re-sent
  *               from elsewhere is dropped as policy-mismatch and the genuine copy still gets
  *               in. Then next header 59 is a liveness dummy (RFC 4303 §2.6), consumed;
- *               anything else but 4 (IPIP) is dropped.
- *   6. decap    the IPIP payload must be a sane IPv4 packet; then RFC 6040 §4.2: the outer
+ *               anything else but 4 (IPIP) and 41 (IPv6, inner-v6.ts) is dropped.
+ *   6. decap    the IPIP payload must be a sane IPv4 packet (41: a sane IPv6 packet, its
+ *               extension-header chain well formed); then RFC 6040 §4.2: the outer
  *               ECN (when the socket told us the outer TOS) is combined with the inner one,
  *               a CE mark survives decapsulation, CE over a Not-ECT inner packet is dropped
  *   7. write    per-vlink batches into the TUNs, but for what the node itself takes
@@ -28,6 +29,7 @@ import { espCommit, espVerify } from './esp-engine.js';
 import { ipv4Check, Ipv4Packet, IPPROTO_IPIP, IPPROTO_NONE } from '../wire/ipv4.js';
 import { ecnDecapsulate } from '../wire/ipip.js';
 import type { Sad } from './sad.js';
+import { inboundV6, ipipVersionMismatch, IPPROTO_IPV6 } from './inner-v6.js';
 import type { Vlink } from './vlink.js';
 
 export type NonEspHandler = (d: Datagram) => void;
@@ -108,28 +110,36 @@ export class Receiver {
         continue;
       }
       // 4 is also what tunnel-mode ESP of an IPv4 packet carries (child_mode tunnel-any): same bytes.
-      if (r.nextHeader !== IPPROTO_IPIP) {
-        v.drops['bad-next-header']++;
-        continue;
-      }
-      // Stage 6: decap.
       const inner = r.payload;
-      if (ipv4Check(inner) !== null) {
-        v.drops.malformed++;
-        continue;
-      }
-      const outerTos = d.tos;
-      if (outerTos !== undefined) {
-        const innerEcn = inner[1]! & 3;
-        const ecn = ecnDecapsulate(outerTos & 3, innerEcn);
-        if (ecn < 0) {
-          v.drops['ecn-ce-not-ect']++;
+      let innerLen: number;
+      if (r.nextHeader === IPPROTO_IPV6) {
+        // [ipv6] next header 41 (inner-v6.ts): must be IPv6; RFC 6040 on its traffic class.
+        innerLen = inboundV6(v, inner, 0, inner.length, d.tos);
+        if (innerLen < 0) continue;
+      } else {
+        if (r.nextHeader !== IPPROTO_IPIP) {
+          v.drops['bad-next-header']++;
           continue;
         }
-        // espVerify returned a fresh buffer, so patching it in place touches nothing shared.
-        if (ecn !== innerEcn) this.view.reset(inner).setEcn(ecn);
+        // Stage 6: decap.
+        if (ipipVersionMismatch(v, inner, 0, inner.length)) continue;
+        if (ipv4Check(inner) !== null) {
+          v.drops.malformed++;
+          continue;
+        }
+        const outerTos = d.tos;
+        if (outerTos !== undefined) {
+          const innerEcn = inner[1]! & 3;
+          const ecn = ecnDecapsulate(outerTos & 3, innerEcn);
+          if (ecn < 0) {
+            v.drops['ecn-ce-not-ect']++;
+            continue;
+          }
+          // espVerify returned a fresh buffer, so patching it in place touches nothing shared.
+          if (ecn !== innerEcn) this.view.reset(inner).setEcn(ecn);
+        }
+        innerLen = inner.readUInt16BE(2);
       }
-      const innerLen = inner.readUInt16BE(2);
       if (this.onLocal !== null && this.onLocal(v, innerLen === inner.length ? inner : inner.subarray(0, innerLen))) continue;
       let batch = this.pending.get(v);
       if (batch === undefined) {

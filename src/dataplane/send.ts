@@ -1,13 +1,15 @@
 /* Outbound pipeline for one vlink (read top to bottom, like wireguard-go's send.go):
  *
  *   1. read    a batch of inner VN packets arrives from the vlink's TUN
- *   2. check   IPv4 only, header sane; too big for the vlink MTU: with DF set, an ICMP
- *              fragmentation-needed goes back into the TUN to the VN sender (RFC 1191)
+ *   2. check   IPv4 or IPv6, header sane; too big for the vlink MTU: with DF set, an ICMP
+ *              fragmentation-needed goes back into the TUN to the VN sender (RFC 1191); an
+ *              IPv6 packet always gets ICMPv6 Packet Too Big (inner-v6.ts)
  *   3. policy  the IPIP outer header is (local underlay -> peer underlay, protocol 4); the SPD
  *              is consulted with exactly that triple. Every packet of a vlink shares it, so
  *              the lookup is done once per batch. No entry, DISCARD, or no usable SA: drop.
  *              There is no bypass path.
- *   4. seal    ESP transport mode over the IPIP packet's payload, next header 4 (RFC 3884 §3)
+ *   4. seal    ESP transport mode over the IPIP packet's payload, next header 4 (RFC 3884 §3),
+ *              or 41 for an IPv6 inner packet (the same SA and SPD entry)
  *   5. send    one batch on the underlay socket
  *
  * The outer IPv4 header itself is written by the kernel's underlay socket from the same
@@ -23,6 +25,7 @@ import type { Datagram } from '../io/types.js';
 import { ipv4Check, Ipv4Packet, IPPROTO_IPIP, IPPROTO_NONE } from '../wire/ipv4.js';
 import { buildFragNeeded } from '../wire/icmp.js';
 import { espSeal } from './esp-engine.js';
+import { IPPROTO_IPV6, ipv6TrafficClass, outboundV6 } from './inner-v6.js';
 import type { Spd } from './spd.js';
 import type { Vlink } from './vlink.js';
 
@@ -81,31 +84,40 @@ export class Sender {
     let icmp: Buffer[] | undefined;
     for (const pkt of pkts) {
       // Stage 2: check.
-      if (pkt.length < 1 || pkt[0]! >> 4 !== 4) {
-        drops['not-ipv4']++;
-        continue;
-      }
-      if (ipv4Check(pkt) !== null) {
-        drops.malformed++;
-        continue;
-      }
-      const inner = new Ipv4Packet(pkt);
-      const len = inner.totalLength;
-      if (len > v.mtu) {
-        drops.mtu++;
-        if (inner.dontFragment) {
-          const err = buildFragNeeded(pkt, v.mtu, v.icmpSrcU32);
-          if (err !== null) {
-            (icmp ??= []).push(err);
-            v.stats.icmpFragNeeded++;
-          }
+      let len: number;
+      let nh = IPPROTO_IPIP;
+      if (pkt.length > 0 && pkt[0]! >> 4 === 6) {
+        // [ipv6] IPv6 inner (inner-v6.ts): checked, Packet Too Big when oversize, next header 41.
+        len = outboundV6(v, pkt, 0, pkt.length, (icmp ??= []));
+        if (len < 0) continue;
+        nh = IPPROTO_IPV6;
+      } else {
+        if (pkt.length < 1 || pkt[0]! >> 4 !== 4) {
+          drops['not-ip']++;
+          continue;
         }
-        continue;
+        if (ipv4Check(pkt) !== null) {
+          drops.malformed++;
+          continue;
+        }
+        const inner = new Ipv4Packet(pkt);
+        len = inner.totalLength;
+        if (len > v.mtu) {
+          drops.mtu++;
+          if (inner.dontFragment) {
+            const err = buildFragNeeded(pkt, v.mtu, v.icmpSrcU32);
+            if (err !== null) {
+              (icmp ??= []).push(err);
+              v.stats.icmpFragNeeded++;
+            }
+          }
+          continue;
+        }
       }
       // Stage 4: seal. The TUN may hand us trailing bytes past totalLength; never send them.
       const payload = len === pkt.length ? pkt : pkt.subarray(0, len);
       const buf = this.slot(n);
-      const r = espSeal(sa, payload, IPPROTO_IPIP, buf, 0);
+      const r = espSeal(sa, payload, nh, buf, 0);
       if (typeof r !== 'number') {
         drops[r]++;
         continue;
@@ -118,7 +130,7 @@ export class Sender {
       d.data = buf.subarray(0, r);
       d.addr = v.peerDst;
       d.port = v.encap === 'udp' ? v.peerPort : 0;
-      d.tos = pkt[1]!;
+      d.tos = nh === IPPROTO_IPIP ? pkt[1]! : ipv6TrafficClass(pkt, 0);
       n++;
       v.stats.txPackets++;
       v.stats.txBytes += len;
@@ -130,7 +142,7 @@ export class Sender {
       const sent = v.underlay.send(batch);
       if (sent < n) drops['send-error'] += n - sent;
     }
-    if (icmp !== undefined) {
+    if (icmp !== undefined && icmp.length > 0) {
       const w = v.tun.write(icmp);
       if (w < icmp.length) drops['tun-write'] += icmp.length - w;
     }

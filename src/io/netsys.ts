@@ -3,11 +3,13 @@
 // tested with the fake in fake-netsys.ts.
 
 import { createRtNetlink } from 'netlink';
-import { writeFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { IiptranError, NativeError } from '../errors.js';
 import { parseMultipath } from './rta-multipath.js';
 import { restoreRequest, routeText, saveRoute, type SavedRoute } from './route-snapshot.js';
+import { AF_INET6, addrBytesText, ipv6AddressMessages, setIpv6Enabled, type Ipv6LinkSetup } from './netsys-v6.js';
+
+export type { Ipv6LinkSetup } from './netsys-v6.js';
 
 export type { SavedRoute } from './route-snapshot.js';
 
@@ -19,6 +21,8 @@ export interface LinkSetup {
   prefixLen: number;
   /** Point-to-point peer VN address ("ip addr add A peer B"). */
   peer: string | undefined;
+  /** IPv6 on the vlink (netsys-v6.ts); absent: IPv6 off on the TUN. */
+  ipv6?: Ipv6LinkSetup;
 }
 
 /** A link's own address: "ip addr add ADDRESS/PREFIXLEN [peer PEER]". */
@@ -42,8 +46,10 @@ export interface KernelNextHop {
 }
 
 export interface KernelRoute {
-  /** "a.b.c.d/len". */
+  /** "a.b.c.d/len", or an IPv6 prefix in RFC 5952 form. */
   dst: string;
+  /** The route's address family (absent in views of nodes built before IPv6: 4). */
+  family?: 4 | 6;
   /** For a multipath route these three are null and `multipath` has every path. */
   gateway: string | null;
   dev: string | null;
@@ -100,8 +106,10 @@ export function resolveNextHop(id: number, objects: Map<number, NextHopObject>):
 export interface NetSys {
   /** Set MTU, address, disable IPv6 and bring the link up. */
   configureLink(s: LinkSetup): Promise<void>;
-  /** IPv4 unicast routes of the main table. */
+  /** IPv4 and IPv6 unicast routes of the main table. */
   routes(): Promise<KernelRoute[]>;
+  /** A vlink's IPv6 addresses change (address6, link_local), or IPv6 goes on or off: old ones removed, new ones added. */
+  setIpv6(name: string, from: Ipv6LinkSetup | undefined, to: Ipv6LinkSetup | undefined): Promise<void>;
   setMtu(name: string, mtu: number): Promise<void>;
   /** The link's address changes: the old one goes first, then the new one is added. */
   replaceAddress(name: string, from: LinkAddress, to: LinkAddress): Promise<void>;
@@ -114,12 +122,6 @@ export interface NetSys {
    */
   restoreRoutes(name: string, routes: SavedRoute[], opts?: { replace?: boolean }): Promise<RestoreResult>;
   close(): void;
-}
-
-function hexToIpv4(h: unknown): string | null {
-  if (typeof h !== 'string' || h.length !== 8) return null;
-  const n = parseInt(h, 16);
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
 function ipv4Bytes(a: string): Buffer {
@@ -157,14 +159,10 @@ export class RtNetSys implements NetSys {
     const link = links.find((l) => l.attrs.ifname === s.name);
     if (link === undefined) throw new NativeError('configureLink', 19, `no such interface ${s.name}`);
     const index = link.data.index!;
-    // A vlink carries IPv4 only; without this the kernel would send IPv6 router
-    // solicitations into it, which we would only count and drop.
-    try {
-      writeFileSync(`/proc/sys/net/ipv6/conf/${s.name}/disable_ipv6`, '1');
-    } catch {
-      /* IPv6 disabled system-wide: nothing to do */
-    }
+    // Before the MTU: IPv6 needs 1280, and before any address: the kernel must not invent one.
+    setIpv6Enabled(s.name, s.ipv6 !== undefined);
     await this.sock.setLink({ index }, { mtu: s.mtu, txqlen: VLINK_TXQUEUELEN });
+    if (s.ipv6 !== undefined) await this.setIpv6(s.name, undefined, s.ipv6);
     // '' (a vlink whose address comes from DHCP): up without one until the lease.
     if (s.address !== '') {
       const a = addressMessage(s, index);
@@ -193,6 +191,23 @@ export class RtNetSys implements NetSys {
     });
     const a = addressMessage(to, index);
     await this.sock.newAddress(a.data, a.attrs, { flags: NEW_REPLACE });
+  }
+
+  async setIpv6(name: string, from: Ipv6LinkSetup | undefined, to: Ipv6LinkSetup | undefined): Promise<void> {
+    const index = await this.ifindex(name, 'setIpv6');
+    if (to !== undefined) setIpv6Enabled(name, true);
+    if (from !== undefined) {
+      for (const m of ipv6AddressMessages(from, index)) {
+        await this.sock.delAddress(m.data, m.attrs).catch((e: Error) => {
+          if (!/EADDRNOTAVAIL/.test(e.message)) throw e;
+        });
+      }
+    }
+    if (to === undefined) {
+      setIpv6Enabled(name, false);
+      return;
+    }
+    for (const m of ipv6AddressMessages(to, index)) await this.sock.newAddress(m.data, m.attrs, { flags: NEW_REPLACE });
   }
 
   async routesVia(name: string): Promise<SavedRoute[]> {
@@ -227,7 +242,7 @@ export class RtNetSys implements NetSys {
 
   async routes(): Promise<KernelRoute[]> {
     // Sequential on purpose: the netlink package mixes up concurrent multipart dumps.
-    const routes = await this.sock.getRoutes({ family: AF_INET });
+    const routes = [...(await this.sock.getRoutes({ family: AF_INET })), ...(await this.sock.getRoutes({ family: AF_INET6 }))];
     const links = await this.sock.getLinks();
     const names = new Map<number, string>();
     for (const l of links) if (l.data.index !== undefined && l.attrs.ifname) names.set(l.data.index, l.attrs.ifname);
@@ -235,14 +250,18 @@ export class RtNetSys implements NetSys {
     const out: KernelRoute[] = [];
     for (const r of routes) {
       const table = r.attrs.table ?? r.data.table ?? 0;
-      if (table !== RT_TABLE_MAIN || r.data.family !== AF_INET) continue;
+      const family = r.data.family === AF_INET6 ? 6 : 4;
+      if (table !== RT_TABLE_MAIN || (r.data.family !== AF_INET && r.data.family !== AF_INET6)) continue;
       if (r.data.type !== undefined && r.data.type !== 'UNICAST') continue;
-      const dstBuf = r.attrs.dst as unknown;
-      const dst = dstBuf === undefined ? '0.0.0.0' : hexToIpv4(Buffer.from(dstBuf as Uint8Array).toString('hex'));
-      const gw = r.attrs.gateway === undefined ? null : hexToIpv4(Buffer.from(r.attrs.gateway as Uint8Array).toString('hex'));
+      // The kernel's own IPv6 routes (fe80::/64 on every link) say nothing about the overlay.
+      if (family === 6 && String(r.data.protocol ?? '').toUpperCase() === 'KERNEL' && (r.data.dstLen ?? 0) === 64 && addrBytesText(r.attrs.dst as Uint8Array | undefined)?.startsWith('fe80:')) continue;
+      const dstBuf = r.attrs.dst as Uint8Array | undefined;
+      const dst = dstBuf === undefined ? (family === 6 ? '::' : '0.0.0.0') : addrBytesText(Buffer.from(dstBuf));
+      const gw = r.attrs.gateway === undefined ? null : addrBytesText(Buffer.from(r.attrs.gateway as Uint8Array));
       const oif = r.attrs.oif ?? null;
       const route: KernelRoute = {
         dst: `${dst}/${r.data.dstLen ?? 0}`,
+        family,
         gateway: gw,
         dev: oif === null ? null : (names.get(oif) ?? null),
         ifindex: oif,
@@ -280,7 +299,7 @@ export class RtNetSys implements NetSys {
       const group = a.group === undefined ? null : parseNextHopGroup(Buffer.from(a.group as Uint8Array));
       if (typeof group === 'string') throw new IiptranError('IIPTRAN_ERR_NATIVE', `nexthop object ${a.id}: ${group}`);
       const gw = a.gateway === undefined ? null : Buffer.from(a.gateway as Uint8Array);
-      out.set(a.id, { id: a.id, gateway: gw !== null && gw.length === 4 ? hexToIpv4(gw.toString('hex')) : null, ifindex: a.oif ?? null, blackhole: a.blackhole === true, flags: setFlags(m.data.flags), group });
+      out.set(a.id, { id: a.id, gateway: gw === null ? null : addrBytesText(gw), ifindex: a.oif ?? null, blackhole: a.blackhole === true, flags: setFlags(m.data.flags), group });
     }
     return out;
   }

@@ -49,11 +49,41 @@ protocol ospf v2 overlay {
     interface "vl-*" { type ptp; hello ${hello}; dead ${dead};${bfd} };
   };
 }
-${model.bfd ? `
+${n.vn6 === undefined ? '' : ospf3Bird(n.vn6, n.vnAddr6!, hello, dead, bfd)}${model.bfd ? `
 protocol bfd {
   interface "vl-*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; };
 }
 ` : ''}`;
+}
+
+/**
+ * Dual stack (ipv6-model.ts): OSPFv3 beside OSPFv2, on the same interfaces with the same timers
+ * and BFD (its sessions run between the vlinks' link-local addresses), and a kernel protocol for
+ * IPv6 giving routes the node's IPv6 VN address as source. The router id is the same global one.
+ */
+function ospf3Bird(vn6: string, vnAddr6: string, hello: number, dead: number, bfd: string): string {
+  return `
+protocol kernel kernel6 {
+  ipv6 {
+    import none;
+    export filter {
+      if source = RTS_OSPF && net != ${vn6} then { krt_prefsrc = ${vnAddr6}; accept; }
+      reject;
+    };
+  };
+  merge paths yes;
+  scan time ${KERNEL_SCAN_S};
+}
+
+protocol ospf v3 overlay6 {
+  ipv6 { import all; export none; };
+  area 0 {
+    # OSPFv3 needs a link-local address on an interface, which lo has not: the VN /128 goes in as a stub network.
+    stubnet ${vn6};
+    interface "vl-*" { type ptp; hello ${hello}; dead ${dead};${bfd} };
+  };
+}
+`;
 }
 
 export interface OspfNeighbor {

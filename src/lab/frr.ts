@@ -2,15 +2,16 @@
 // settings are the ones measured in ../shared/interop/routing.md: point-to-point vlinks with the
 // topology's hello/dead, BFD 100 ms x 3, SPF and LSA throttles at their minimum, and a zebra
 // route-map giving every route the node's VN address as source (BIRD's krt_prefsrc). Each
-// daemon has its own config file (FRR's per-daemon mode), so adding one (ospf6d for an IPv6 VN)
-// is one more entry in frrDaemons and one more config function.
+// daemon has its own config file (FRR's per-daemon mode): ospf6d for a dual-stack lab's IPv6 VN
+// is one more entry in frrDaemons and its config function in frr6.ts.
 
 import path from 'node:path';
 import { parseCidr, prefixMask, u32ToIpv4 } from '../wire/addr.js';
 import { frrBgpdConfig } from './bgp.js';
+import { ospf6dConfig, zebraIpv6 } from './frr6.js';
 import type { LabModel, ModelNode } from './topology-model.js';
 
-export type FrrDaemon = 'zebra' | 'bfdd' | 'ospfd' | 'bgpd';
+export type FrrDaemon = 'zebra' | 'bfdd' | 'ospfd' | 'ospf6d' | 'bgpd';
 
 /** Debian installs the daemons outside PATH. */
 export const FRR_DAEMON_DIR = '/usr/lib/frr';
@@ -29,6 +30,8 @@ export function frrDaemons(model: LabModel, n: ModelNode): FrrDaemon[] {
   const out: FrrDaemon[] = ['zebra'];
   if (model.bfd) out.push('bfdd');
   out.push(n.routing === 'bgp' ? 'bgpd' : 'ospfd');
+  // Dual stack: OSPFv3 for the IPv6 VN (frr6.ts).
+  if (n.routing === 'frr' && n.vn6 !== undefined) out.push('ospf6d');
   return out;
 }
 
@@ -47,7 +50,7 @@ exit
 !
 ip protocol ${zebraProtocol(n)} route-map ${ROUTE_MAP}
 !
-`;
+${n.vn6 === undefined || n.routing !== 'frr' ? '' : zebraIpv6(n.vnAddr6!)}`;
 }
 
 function bfddConfig(model: LabModel, n: ModelNode): string {
@@ -100,7 +103,8 @@ ${networks}exit
 export function frrConfigs(model: LabModel, n: ModelNode): Record<string, string> {
   const out: Record<string, string> = {};
   for (const d of frrDaemons(model, n)) {
-    out[d] = d === 'zebra' ? zebraConfig(model, n) : d === 'bfdd' ? bfddConfig(model, n) : d === 'ospfd' ? ospfdConfig(model, n) : frrBgpdConfig(model, n, BFD_PROFILE);
+    out[d] = d === 'zebra' ? zebraConfig(model, n) : d === 'bfdd' ? bfddConfig(model, n) : d === 'ospfd' ? ospfdConfig(model, n)
+      : d === 'ospf6d' ? ospf6dConfig(model, n, header(model, n, d), BFD_PROFILE) : frrBgpdConfig(model, n, BFD_PROFILE);
   }
   return out;
 }

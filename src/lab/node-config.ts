@@ -49,6 +49,8 @@ export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, wi
       ...(byName ? [`    peer_resolve: ${dns!.peerResolve}`] : []),
       `    encap: ${v.encap}`,
       `    address: ${v.address}`,
+      // Dual stack (ipv6-model.ts): the /127 and the link-local address the model chose.
+      ...(v.address6 === undefined ? [] : [`    address6: ${v.address6}`, `    link_local: ${v.linkLocal}`]),
       ...dhcpVlinkLines(v),
     );
     if (withLiveness) {
@@ -91,5 +93,7 @@ export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, wi
 /** /etc/netns/<ns>/hosts: node names resolve to VN addresses inside every lab namespace. */
 export function hostsFile(model: LabModel): string {
   // A node whose VN address is leased has none to write here.
-  return ['127.0.0.1 localhost', ...model.nodes.filter((n) => n.vnAddr !== '').map((n) => `${n.vnAddr} ${n.name}`)].join('\n') + '\n';
+  // Dual stack: the name has both addresses; glibc prefers the IPv4 one over a ULA (RFC 6724), `ping -6` takes the other.
+  const v6 = model.nodes.filter((n) => n.vnAddr6 !== undefined).map((n) => `${n.vnAddr6} ${n.name}`);
+  return ['127.0.0.1 localhost', ...model.nodes.filter((n) => n.vnAddr !== '').map((n) => `${n.vnAddr} ${n.name}`), ...v6].join('\n') + '\n';
 }

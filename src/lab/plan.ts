@@ -80,6 +80,8 @@ export function planLab(m: LabModel, env: PlanEnv): Step[] {
       // Nodes forward too: OSPF reroutes transit traffic through them. rp_filter off because
       // a rerouted reply may legitimately arrive on another vlink than the one it left by.
       ...(forwarding.has(n) ? [inNs(n, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0')] : []),
+      // Dual stack: nodes forward IPv6 too (routers only when the underlay is IPv6).
+      ...(forwarding.has(n) && m.ipv6 === true ? [inNs(n, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.forwarding=1')] : []),
       { kind: 'file', path: `/etc/netns/${n}/hosts`, content: hostsFile(m), mode: 0o644, external: true },
     ]),
   );
@@ -99,7 +101,7 @@ export function planLab(m: LabModel, env: PlanEnv): Step[] {
     return seq(a);
   });
   // A node with vn: dhcp gets its address from its lease, on its vlink (control/node-dhcp-client.ts).
-  const nodeNets = m.nodes.map((n) => seq([...(n.dhcp === 'client' ? [] : [ipn(n.ns, 'addr', 'add', n.vn, 'dev', 'lo')]), ...(n.gateway !== null ? [ipn(n.ns, 'route', 'add', 'default', 'via', n.gateway, 'dev', NODE_UNDERLAY_IF)] : [])]));
+  const nodeNets = m.nodes.map((n) => seq([...(n.dhcp === 'client' ? [] : [ipn(n.ns, 'addr', 'add', n.vn, 'dev', 'lo')]), ...(n.vn6 === undefined ? [] : [ipn(n.ns, '-6', 'addr', 'add', n.vn6, 'dev', 'lo')]), ...(n.gateway !== null ? [ipn(n.ns, 'route', 'add', 'default', 'via', n.gateway, 'dev', NODE_UNDERLAY_IF)] : [])]));
   const routes = m.routers.map((r) => seq(r.routes.map((rt) => ipn(r.ns, 'route', 'add', rt.dst, 'via', rt.via))));
   if (m.dns?.gateway) routes.push(ipn(m.dns.ns, 'route', 'add', 'default', 'via', m.dns.gateway));
   steps.push({
@@ -214,7 +216,12 @@ function routingTitle(m: LabModel): string {
 }
 
 function routingActions(m: LabModel, n: ModelNode, p: NodePaths): Action[] {
-  if (n.routing === 'static') return n.staticRoutes.map((r) => ipn(n.ns, 'route', 'add', r.dst, 'via', r.via, 'dev', r.dev, 'src', n.vnAddr, 'proto', 'static'));
+  if (n.routing === 'static') {
+    return [
+      ...n.staticRoutes.map((r) => ipn(n.ns, 'route', 'add', r.dst, 'via', r.via, 'dev', r.dev, 'src', n.vnAddr, 'proto', 'static')),
+      ...(n.staticRoutes6 ?? []).map((r) => ipn(n.ns, '-6', 'route', 'add', r.dst, 'via', r.via, 'dev', r.dev, 'src', n.vnAddr6!, 'proto', 'static')),
+    ];
+  }
   const dir = p.frrDir ?? null;
   if (routingDaemon(n) === 'frr' && dir !== null) {
     return frrDaemons(m, n).map((d) => ({

@@ -19,6 +19,7 @@ import { frrDown, frrOspfNeighbors } from './frr-status.js';
 import { bgpSessions, type BgpSession } from './bgp-status.js';
 import { alive } from './detached.js';
 import { withLeases } from './dhcp-status.js';
+import { BIRD_OSPF2_NEIGHBORS, nodeRoutes6, ospf3Neighbors } from './status6.js';
 import { expectedUp, vlinkIfnames } from './kx-sites.js';
 
 export interface NodeStatus {
@@ -36,8 +37,12 @@ export interface NodeStatus {
   sessions?: BgpSession[];
   links: { name: string; state: string; peer: string }[];
   neighbors: OspfNeighbor[];
+  /** Dual stack: OSPFv3 neighbours (status6.ts). */
+  neighbors6?: OspfNeighbor[];
   /** Other nodes whose VN prefix has a kernel route here. */
   routesTo: string[];
+  /** Dual stack: other nodes whose IPv6 VN prefix has a kernel route here. */
+  routesTo6?: string[];
   /** Digest of those routes with their next hops: convergence waits until it stops changing. */
   routeDigest: string;
   /** Resident memory of the node's daemons in KiB (null: not running; bird null too for static routing). */
@@ -53,6 +58,9 @@ export interface VlinkStatus {
   /** OSPF state seen from each end, null for static links. */
   ospfA: string | null;
   ospfB: string | null;
+  /** Dual stack: the OSPFv3 state seen from each end, null for static links. */
+  ospf6A?: string | null;
+  ospf6B?: string | null;
   /** BGP session state seen from each end, null unless the vlink runs BGP. */
   bgpA?: string | null;
   bgpB?: string | null;
@@ -79,14 +87,18 @@ async function nodeStatus(s: LabState, name: string): Promise<NodeStatus> {
   const daemon = routingDaemon(m);
   const st: NodeStatus = { node: name, ns: m.ns, vn: m.vn, underlay: m.underlayAddr, routing: m.routing, daemon: false, bird: daemon === 'bird' ? false : null, frr: daemon === 'frr' ? false : null, links: [], neighbors: [], routesTo: [], routeDigest: '', rssKiB: { iiptran: rssKiB(s, name, 'iiptran'), bird: rssKiB(s, name, 'bird'), frr: rssKiB(s, name, 'frr') } };
   const frrDir = p.frrDir ?? null;
-  const [links, birdc, routes, frrMissing, frrNbs, sessions] = await Promise.all([
+  const [links, birdc, routes, frrMissing, frrNbs, sessions, nbs6, routes6] = await Promise.all([
     controlCall(p.socket, 'show', { what: 'links' }, 5000).catch(() => null),
-    p.birdSocket === null || m.routing !== 'bird' ? null : birdCommand(p.birdSocket, 'show ospf neighbors', 5000).catch(() => null),
+    // With OSPFv3 beside it (status6.ts) BIRD wants the protocol named.
+    p.birdSocket === null || m.routing !== 'bird' ? null : birdCommand(p.birdSocket, m.vn6 === undefined ? 'show ospf neighbors' : BIRD_OSPF2_NEIGHBORS, 5000).catch(() => null),
     nodeRoutes(s, name),
     frrDir === null ? null : frrDown(s.model, m, frrDir),
     frrDir === null || m.routing !== 'frr' ? null : frrOspfNeighbors(frrDir),
     m.routing === 'bgp' ? bgpSessions(s.model, m, p) : null,
+    ospf3Neighbors(m, p),
+    m.vn6 === undefined ? null : nodeRoutes6(s, name),
   ]);
+  if (m.vn6 !== undefined) st.neighbors6 = nbs6 ?? [];
   if (frrMissing !== null) st.frr = frrMissing.length === 0;
   if (frrNbs !== null) st.neighbors = frrNbs;
   if (m.routing === 'bgp') {
@@ -106,7 +118,13 @@ async function nodeStatus(s: LabState, name: string): Promise<NodeStatus> {
     const dsts = new Set(rts.map((r) => r.dst));
     st.routesTo = s.model.nodes.filter((o) => o.name !== name && dsts.has(o.vn)).map((o) => o.name);
     const vns = new Set(s.model.nodes.map((o) => o.vn));
-    const hops = rts.filter((r) => vns.has(r.dst)).map((r) => `${r.dst} ${[r, ...(r.nexthops ?? [])].map((h) => `${h.dev ?? ''}/${h.gateway ?? ''}`).join(',')}`);
+    const rts6 = routes6 ?? [];
+    if (m.vn6 !== undefined) {
+      const d6 = new Set(rts6.map((r) => r.dst));
+      st.routesTo6 = s.model.nodes.filter((o) => o.name !== name && o.vn6 !== undefined && d6.has(o.vn6)).map((o) => o.name);
+      for (const o of s.model.nodes) if (o.vn6 !== undefined) vns.add(o.vn6);
+    }
+    const hops = [...rts, ...rts6].filter((r) => vns.has(r.dst)).map((r) => `${r.dst} ${[r, ...(r.nexthops ?? [])].map((h) => `${h.dev ?? ''}/${h.gateway ?? ''}`).join(',')}`);
     st.routeDigest = createHash('sha256').update(hops.sort().join('\n')).digest('hex').slice(0, 16);
   }
   return st;
@@ -123,16 +141,19 @@ export async function labStatus(lab: LabState, concurrency = probeConcurrency(os
     const end = (me: string, ifname: string | null) => {
       const n = by.get(me)!;
       // An impostor's target answers it on its vlink to the claimed site: it has no end of its own.
-      if (ifname === null) return { state: 'none (impostor)', ospf: null, bgp: null };
+      if (ifname === null) return { state: 'none (impostor)', ospf: null, bgp: null, ospf6: null };
       const link = n.links.find((l) => l.name === ifname);
       const nb = n.neighbors.find((x) => x.iface === ifname);
       const bgp = n.routing === 'bgp' ? (n.sessions?.find((x) => x.iface === ifname)?.state ?? 'none') : null;
-      return { state: n.daemon ? (link?.state ?? 'missing') : 'no daemon', ospf: routingProtocol(n.routing) === 'ospf' ? (nb?.state ?? 'none') : null, bgp };
+      const nb6 = n.neighbors6?.find((x) => x.iface === ifname);
+      const ospf6 = n.neighbors6 === undefined || routingProtocol(n.routing) !== 'ospf' ? null : (nb6?.state ?? 'none');
+      return { state: n.daemon ? (link?.state ?? 'missing') : 'no daemon', ospf: routingProtocol(n.routing) === 'ospf' ? (nb?.state ?? 'none') : null, bgp, ospf6 };
     };
     const [ifA, ifB] = vlinkIfnames(v);
     const [ea, eb] = [end(v.a, ifA), end(v.b, ifB)];
     const kx = v.kx?.impostor ? { kx: 'impostor' as const } : v.kx?.standby ? { kx: 'standby' as const } : {};
-    return { a: v.a, b: v.b, encap: v.encap, stateA: ea.state, stateB: eb.state, ospfA: ea.ospf, ospfB: eb.ospf, bgpA: ea.bgp, bgpB: eb.bgp, fault: faults.has(faultKey(v.a, v.b)), ...kx };
+    const six = ea.ospf6 !== null || eb.ospf6 !== null ? { ospf6A: ea.ospf6, ospf6B: eb.ospf6 } : {};
+    return { a: v.a, b: v.b, encap: v.encap, stateA: ea.state, stateB: eb.state, ospfA: ea.ospf, ospfB: eb.ospf, ...six, bgpA: ea.bgp, bgpB: eb.bgp, fault: faults.has(faultKey(v.a, v.b)), ...kx };
   });
   const nsd = s.processes.find((p) => p.role === 'nsd');
   const dns = s.model.dns && s.dns
@@ -176,12 +197,16 @@ export function problems(s: LabState, st: LabStatus): string[] {
     for (const [me, peer, state, ospf, bgp] of [[v.a, v.b, v.stateA, v.ospfA, v.bgpA], [v.b, v.a, v.stateB, v.ospfB, v.bgpB]] as const) {
       if (state !== 'up' && state !== 'no daemon') out.push(`vlink ${me}/vl-${peer} is ${state}: no authentic packet from ${peer}; see ${logOf(me)} and ${logOf(peer)}`);
       if (ospf !== null && !isFull(ospf)) out.push(`OSPF adjacency ${me}/vl-${peer} -> ${peer} is ${ospf}, not Full; see ${birdLogOf(me)}`);
+      const ospf6 = me === v.a ? v.ospf6A : v.ospf6B;
+      if (ospf6 !== null && ospf6 !== undefined && !isFull(ospf6)) out.push(`OSPFv3 adjacency ${me}/vl-${peer} -> ${peer} is ${ospf6}, not Full; see ${birdLogOf(me)}`);
       if (bgp !== null && bgp !== undefined && bgp !== 'Established') out.push(`BGP session ${me}/vl-${peer} -> ${peer} is ${bgp}, not Established; see ${birdLogOf(me)}`);
     }
   }
   for (const n of st.nodes) {
     const missing = component(s, n.node).filter((o) => !n.routesTo.includes(o));
     if (missing.length > 0 && n.daemon) out.push(`node ${n.node}: no route to the VN prefix of ${missing.join(', ')}`);
+    const missing6 = n.routesTo6 === undefined ? [] : component(s, n.node).filter((o) => !n.routesTo6!.includes(o));
+    if (missing6.length > 0 && n.daemon) out.push(`node ${n.node}: no IPv6 route to the VN prefix of ${missing6.join(', ')}`);
   }
   return out;
 }
@@ -209,7 +234,7 @@ export function renderStatus(st: LabStatus, reach?: Map<string, string[]>): stri
   );
   const vlinks = table(
     ['VLINK (A <-> B)', 'ENCAP', 'STATE (A | B)', 'OSPF NEIGHBOUR / BGP SESSION (A | B)', 'FAULT'],
-    st.vlinks.map((v) => [`${v.a} <-> ${v.b}${v.kx === undefined ? '' : ` (${v.kx})`}`, v.encap, `${v.stateA} | ${v.stateB}`, v.ospfA !== null ? `${v.ospfA} | ${v.ospfB ?? '-'}` : v.bgpA !== null && v.bgpA !== undefined ? `bgp ${v.bgpA} | ${v.bgpB}` : 'static', v.fault ? 'underlay cut (lab link ... down)' : '-']),
+    st.vlinks.map((v) => [`${v.a} <-> ${v.b}${v.kx === undefined ? '' : ` (${v.kx})`}`, v.encap, `${v.stateA} | ${v.stateB}`, v.ospfA !== null ? `${v.ospfA} | ${v.ospfB ?? '-'}${v.ospf6A != null ? ` (v3 ${v.ospf6A} | ${v.ospf6B ?? '-'})` : ''}` : v.bgpA !== null && v.bgpA !== undefined ? `bgp ${v.bgpA} | ${v.bgpB}` : 'static', v.fault ? 'underlay cut (lab link ... down)' : '-']),
   );
   const d = st.dns;
   const dns = d === undefined ? '' : `\nDNS: zone ${d.zone}. served by NSD on ${d.server} (${d.running ? 'running' : 'NOT running'}), serial ${d.serial}, ${d.signed ? 'signed' : 'UNSIGNED'}${Object.keys(d.breaks).length > 0 ? `, broken: ${Object.entries(d.breaks).map(([h, m]) => `${h} ${m}`).join(', ')}` : ''}\n`;

@@ -10,6 +10,7 @@ import { ConfigErrors, type ConfigProblem } from '../control/yaml-doc.js';
 import { buildDnsModel, type ModelDns } from './dns-model.js';
 import type { DnssecMode } from './topology-dns.js';
 import { addDhcp, type LabDhcp } from './dhcp-model.js';
+import { addIpv6, type ModelNode6, type VlinkEnd6 } from './ipv6-model.js';
 import { buildSites, makeKxEnd, siteVlinks, type KxEnd, type KxVlink, type ModelSite } from './kx-sites.js';
 
 export const NS_PREFIX = 'iil-';
@@ -70,6 +71,9 @@ export interface VlinkEnd {
   kx?: KxEnd;
 }
 
+/** A dual-stack lab's vlink end also has these (ipv6-model.ts). */
+export interface VlinkEnd extends Partial<VlinkEnd6> {}
+
 export interface ModelNode {
   name: string;
   ns: string;
@@ -95,6 +99,9 @@ export interface ModelNode {
   /** `client`: vn is `dhcp` (vnAddr '' until leased; dhcp-status.ts); `relay`: relays to the lab's Kea. */
   dhcp?: 'client' | 'relay';
 }
+
+/** A dual-stack lab's node also has these (ipv6-model.ts). */
+export interface ModelNode extends Partial<ModelNode6> {}
 
 export interface ModelRouter {
   name: string;
@@ -143,6 +150,8 @@ export interface LabModel {
   dns?: ModelDns;
   /** Kea DHCPv4 behind a relay node (dhcp-model.ts); absent: no DHCP. */
   dhcp?: LabDhcp;
+  /** Dual stack (`ipv6: true`, ipv6-model.ts): nodes and vlink ends carry their IPv6 parts. */
+  ipv6?: boolean;
   /** Sites as domains of the lab zone (kx-sites.ts); absent: none. */
   sites?: ModelSite[];
   /** Underlay veths: each end is (namespace, ifname). */
@@ -350,6 +359,7 @@ export function buildModel(t: Topology): LabModel {
   const segments: ModelSegment[] = t.segments.map((s) => ({ name: s, ns: prefix + s, ports: networks.find((n) => n.name === s)!.members.map((m) => `p-${m.element}`) }));
   const model: LabModel = { name: t.name, nsPrefix: prefix, keying: t.keying, suite: t.suite, bfd: t.bfd, ospf: t.ospf, ...(t.nodes.some((n) => n.routing === 'bgp') ? { bgpHold: t.bgp.hold } : {}), liveness: t.liveness, underlayMtu: t.underlayMtu, vnPrefixes: labVnPrefixes(t), nodes, routers, segments, networks, vlinks, veths, ...(dns ? { dns } : {}), ...(sites ? { sites } : {}) };
   if (t.dhcp !== undefined) addDhcp(t, model);
+  addIpv6(t, model);
   return model;
 }
 

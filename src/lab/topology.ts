@@ -11,6 +11,7 @@ import { ConfigErrors, parseYaml, type ConfigProblem, type Path, type YamlSource
 import { SchemaValidator, describe, type Obj } from '../control/yaml-validator.js';
 import { DNS_RESERVED_NAME, DNSSEC_MODES, parseDnsSection, type DnssecMode, type TopoDns } from './topology-dns.js';
 import { DHCP_VN, parseTopoDhcp, type TopoDhcp } from './topology-dhcp.js';
+import { parseTopoIpv6, type TopoIpv6 } from './topology-ipv6.js';
 import { checkSiteAuth, checkSiteNames, checkSites, endNodes, parseSitesSection, type TopoSite } from './topology-sites.js';
 
 /** Topology problems are the schema module's one error class, under IIPTRAN_ERR_TOPOLOGY. */
@@ -92,6 +93,8 @@ export interface Topology {
   dns: TopoDns | null;
   /** Nodes with `vn: dhcp` lease their VN address from the lab's Kea (topology-dhcp.ts). */
   dhcp?: TopoDhcp;
+  /** `ipv6: true`: a dual-stack overlay (topology-ipv6.ts); absent: IPv4 only. */
+  ipv6?: TopoIpv6;
   /** Sites as domains of the lab zone, with KX and IPSECA records (topology-sites.ts); absent: none. */
   sites?: TopoSite[];
 }
@@ -99,7 +102,7 @@ export interface Topology {
 export const LAB_NAME_RE = /^[a-z][a-z0-9]{0,11}$/;
 export const ELEMENT_NAME_RE = /^[a-z][a-z0-9-]{0,11}$/;
 const IKE_AUTHS: readonly IkeAuth[] = ['psk', 'pubkey', 'dns'];
-const TOP_FIELDS = ['name', 'keying', 'ike_auth', 'suite', 'encap', 'routing', 'bfd', 'ospf', 'bgp', 'liveness', 'underlay_mtu', 'log_level', 'addressing', 'nodes', 'routers', 'segments', 'underlay', 'vlinks', 'dns', 'dhcp', 'sites'];
+const TOP_FIELDS = ['name', 'keying', 'ike_auth', 'suite', 'encap', 'routing', 'bfd', 'ospf', 'bgp', 'liveness', 'underlay_mtu', 'log_level', 'ipv6', 'addressing', 'nodes', 'routers', 'segments', 'underlay', 'vlinks', 'dns', 'dhcp', 'sites'];
 
 export const DEFAULTS = {
   suite: 'aes-gcm-256' as Suite,
@@ -226,8 +229,10 @@ class TopologyValidator extends SchemaValidator {
     }
     const underlayMtu = this.integer(top, 'underlay_mtu', [], 576, 9000, DEFAULTS.underlayMtu);
     const pools = { ...DEFAULTS.pools };
+    let addressing: Obj | undefined;
     if (this.present(top, 'addressing')) {
-      const o = this.mapping(top['addressing'], ['addressing'], ['vn', 'vlinks', 'underlay']);
+      const o = this.mapping(top['addressing'], ['addressing'], ['vn', 'vlinks', 'underlay', 'vn6', 'vlinks6']);
+      addressing = o;
       if (o !== undefined) {
         for (const k of ['vn', 'vlinks', 'underlay'] as const) {
           if (this.present(o, k)) pools[k] = this.ipv4Prefix(o[k], ['addressing', k], false) ?? pools[k];
@@ -237,9 +242,11 @@ class TopologyValidator extends SchemaValidator {
 
     const nodes: TopoNode[] = [];
     const explicitVn = new Map<string, Path>();
+    const nodeObjs: [string, Obj | undefined][] = [];
     if (!this.present(top, 'nodes')) this.err(['nodes'], 'is required (a mapping of node name to settings)');
     for (const [n, val] of this.names(top['nodes'], ['nodes'], 'node')) {
-      const o = this.mapping(val, ['nodes', n], ['vn', 'routing', 'log_level', 'ike_auth', 'dnssec', 'bgp_daemon'], true);
+      const o = this.mapping(val, ['nodes', n], ['vn', 'vn6', 'routing', 'log_level', 'ike_auth', 'dnssec', 'bgp_daemon'], true);
+      nodeObjs.push([n, o]);
       if (o === undefined) continue;
       let vn = '';
       if (o['vn'] === DHCP_VN) vn = DHCP_VN;
@@ -386,8 +393,9 @@ class TopologyValidator extends SchemaValidator {
       this.err([kind.get(DNS_RESERVED_NAME) === 'node' ? 'nodes' : kind.get(DNS_RESERVED_NAME) === 'router' ? 'routers' : 'segments', DNS_RESERVED_NAME], 'the name "dns" is the lab DNS server\'s (namespace iil-<lab>-dns); rename this element');
     }
     const dhcp = parseTopoDhcp(this, top, nodes, vlinks, pools.vn);
+    const ipv6 = parseTopoIpv6(this, top, addressing, nodeObjs, (n) => nodes.find((x) => x.name === n)?.routing ?? routing);
     if (this.present(top, 'bgp') && !nodes.some((n) => n.routing === 'bgp')) this.err(['bgp'], 'is only used when some node has routing: bgp');
-    const topo: Topology = { name, keying, ikeAuth, suite, encap, bfd, ospf, bgp, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh, dns, ...(dhcp === undefined ? {} : { dhcp }), ...(withSites ? { sites } : {}) };
+    const topo: Topology = { name, keying, ikeAuth, suite, encap, bfd, ospf, bgp, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh, dns, ...(dhcp === undefined ? {} : { dhcp }), ...(withSites ? { sites } : {}), ...(ipv6 === null ? {} : { ipv6 }) };
     if (this.problems.length === 0) checkModel(topo, explicitVn, this);
     return topo;
   }

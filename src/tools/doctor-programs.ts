@@ -36,6 +36,7 @@ export const PROGRAMS: Readonly<Record<string, ProgramInfo>> = {
   birdc: { pkg: 'bird2', level: 'required', usedBy: 'labs: BIRD readiness and status' },
   zebra: { pkg: 'frr', path: '/usr/lib/frr/zebra', version: ['--version'], level: 'required', usedBy: 'labs with routing: frr or bgp (FRR\'s kernel route installer)' },
   ospfd: { pkg: 'frr', path: '/usr/lib/frr/ospfd', version: ['--version'], level: 'required', usedBy: 'labs with routing: frr (OSPF over vlinks)' },
+  ospf6d: { pkg: 'frr', path: '/usr/lib/frr/ospf6d', version: ['--version'], level: 'required', usedBy: 'dual-stack labs with routing: frr (OSPFv3 over vlinks)' },
   bfdd: { pkg: 'frr', path: '/usr/lib/frr/bfdd', version: ['--version'], level: 'required', usedBy: 'labs with routing: frr or bgp (BFD on vlinks)' },
   bgpd: { pkg: 'frr', path: '/usr/lib/frr/bgpd', version: ['--version'], level: 'required', usedBy: 'labs with routing: bgp by FRR' },
   vtysh: { pkg: 'frr', level: 'required', usedBy: 'tests: FRR\'s own view of a lab node, next to the lab\'s status' },

@@ -13,7 +13,7 @@ function drops(d: Obj): string {
 
 function outerStr(o: Obj | null): string {
   if (o === null) return '-';
-  return `${o.src} > ${o.dst} ipip/${o.encap === 'udp' ? `udp:${o.dport}` : 'esp'}`;
+  return `${o.src} > ${o.dst} ${o.proto === 41 ? 'ipv6' : 'ipip'}/${o.encap === 'udp' ? `udp:${o.dport}` : 'esp'}`;
 }
 
 /** A named peer in one cell: "b.overlay.test = 192.0.2.2 (secure, 25s)" or why it has no address. */
@@ -37,7 +37,9 @@ export function renderLinks(v: Obj): string {
   return table(
     named ? [...head, 'PEER NAME'] : head,
     v.links.map((l: Obj) => {
-      const row = [l.name, l.state, l.address, l.mtu, outerStr(l.outer), l.spiOut, l.spiIn.join(','), l.txPackets, l.rxPackets, drops(l.drops)];
+      // An IPv6 vlink shows its address6 (or link-local address) beside the IPv4 one.
+      const address = l.linkLocal == null ? l.address : `${l.address} ${l.address6 ?? `${l.linkLocal}/64`}`;
+      const row = [l.name, l.state, address, l.mtu, outerStr(l.outer), l.spiOut, l.spiIn.join(','), l.txPackets, l.rxPackets, drops(l.drops)];
       return named ? [...row, dnsCell(l)] : row;
     }),
   );
