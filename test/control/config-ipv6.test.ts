@@ -117,3 +117,14 @@ test('IPv6 vn_prefixes: canonical, no host bits, no overlap, never holding the u
   rejects(cfg({ peer: '2001:db8::a' }, { underlay: { address: '2001:db8::1' }, vn_prefixes: ['2001:db8::/32'] }), 'vn_prefixes[0]', /contains underlay\.address 2001:db8::1/);
   rejects(cfg({}, { vn_prefixes: ['fd00::/129'] }), 'vn_prefixes[0]', /IPv6 prefix with length 0\.\.128/);
 });
+
+test('an IPv6 underlay passes the config check, but the daemon refuses to start on it, naming the field', async () => {
+  const { OverlayNode } = await import('../../src/control/node.js');
+  const { FakeUnderlay } = await import('../../src/io/fake-underlay.js');
+  const { fakeNodeIo } = await import('./fake-node-io.js');
+  const pino = (await import('pino')).default;
+  const { parseNodeConfig } = await import('../../src/control/config.js');
+  const cfg6 = parseNodeConfig('node: a\nunderlay: { address: "2001:db8::1" }\nvlinks:\n  - name: v\n    peer: "2001:db8::2"\n    address: 10.0.0.0/31\n    keying: { mode: ikev2, psk_file: p }\n', { baseDir: '/nonexistent' });
+  const n = new OverlayNode(cfg6, fakeNodeIo(new FakeUnderlay('192.0.2.1', 4500), new Map()), pino({ level: 'silent' }));
+  await assert.rejects(n.start(), (e: Error & { code?: string }) => e.code === 'IIPTRAN_ERR_CONFIG' && /underlay\.address: 2001:db8::1 is IPv6: the ESP data path over an IPv6 underlay is not finished/.test(e.message));
+});
