@@ -138,6 +138,12 @@ function writeNodeFiles(model: LabModel, out: string): void {
 }
 
 export function exportContainerlab(t: Topology, model: LabModel, o: ExportOptions): ExportResult {
+  // The lab's own services (NSD, Kea) run in namespaces of their own, which the export has no
+  // container for yet: refuse clearly rather than write a topology whose nodes cannot start.
+  const services = [model.dns !== undefined ? 'dns (the lab DNS service)' : null, model.dhcp !== undefined ? 'dhcp (Kea)' : null].filter((x) => x !== null);
+  if (services.length > 0) {
+    throw new IiptranError('IIPTRAN_ERR_LAB', `lab export --containerlab: topology ${model.name} has ${services.join(' and ')}, which the export does not support yet; export a topology without them`);
+  }
   const elements = new Map<string, Element>();
   for (const n of model.nodes) elements.set(n.name, { kind: 'node', n });
   for (const r of model.routers) elements.set(r.name, { kind: 'router', r });

@@ -20,7 +20,9 @@ import { kxVectors } from '../dns/kx-replay.js';
 import { replayTransport } from '../dns/replay.js';
 import { pinnedClock } from '../helpers/pinned-clock.js';
 import { fakeNodeIo, ikeWire } from './fake-node-io.js';
+import { until as waitUntil } from '../helpers/until.js';
 
+const until = (what: string, ok: () => boolean, ms = 15000) => waitUntil(what, ok, ms);
 const log = pino({ level: 'silent' });
 const X = '10.200.1.20';
 
@@ -91,14 +93,6 @@ function start(l: Lab, yaml: string, addr: string, withDns: boolean): OverlayNod
   const n = new OverlayNode(parseNodeConfig(yaml, { baseDir: l.dir }), io, log);
   l.nodes.push(n);
   return n;
-}
-
-async function until(what: string, ok: () => boolean, ms = 15000): Promise<void> {
-  const t0 = Date.now();
-  while (!ok()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 async function stopAll(l: Lab): Promise<void> {

@@ -24,6 +24,7 @@ import { Icmp } from '../../src/wire/icmp.js';
 import { ipv4ToU32 } from '../../src/wire/addr.js';
 import { fakeNodeIo, ikeWire, pairYaml } from './fake-node-io.js';
 import { isRoot } from '../netns/helpers.js';
+import { until } from '../helpers/until.js';
 
 const PY = '/usr/bin/python3';
 const PARSER = `
@@ -73,14 +74,6 @@ async function freePort(): Promise<number> {
   const port = (s.address() as net.AddressInfo).port;
   await new Promise((r) => s.close(r));
   return port;
-}
-
-async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
-  const t0 = Date.now();
-  while (!ok()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('the text writer', () => {

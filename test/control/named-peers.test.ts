@@ -18,6 +18,7 @@ import { FakeTransport } from '../../src/dns/transport-fake.js';
 import { Message, nameToString, parseRR } from '../../src/wire/dns/index.js';
 import { formatAddr } from '../../src/wire/addr.js';
 import { fakeNodeIo, ikeWire, manualKeying, writePairKeys } from './fake-node-io.js';
+import { until } from '../helpers/until.js';
 
 const log = pino({ level: 'silent' });
 
@@ -82,14 +83,6 @@ function tmp(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iit-named-'));
   fs.writeFileSync(path.join(dir, 'psk'), 'a shared secret of some length\n', { mode: 0o600 });
   return dir;
-}
-
-async function until(what: string, ok: () => boolean, ms = 10000): Promise<void> {
-  const t0 = Date.now();
-  while (!ok()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** `tries`: IKE transmissions before giving up; few make a dead address fail fast, more ride out a loaded machine. */
@@ -264,6 +257,8 @@ test('a refresh that finds a new address moves the initiator make-before-break: 
     assert.equal(ikeView(a).peers[0]!.sas[0]!.peer, '192.0.2.3');
     assert.equal(formatAddr(a.vlinks.get('vl')!.policy.sa!.dst), '192.0.2.3');
     assert.equal(formatAddr(first.dst), '192.0.2.2');
+    // The old gateway is told (Delete), not left to find out by DPD (off here).
+    await until('b told its SA is gone', () => ikeView(b).peers[0]!.sas.length === 0);
   } finally {
     await a.stop();
     await b.stop();

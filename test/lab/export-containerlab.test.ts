@@ -189,3 +189,13 @@ describe('lab export --containerlab', () => {
     assert.throws(() => exportLab('triangle.yaml', path.join(tmp, 'x3'), { ...hosts, c: 'host2' }), /must be an IPv4 address/);
   });
 });
+
+test('a topology with the lab DNS service or Kea is refused with a clear error, not an internal one', () => {
+  for (const file of ['dns.yaml', 'dhcp.yaml']) {
+    const t = loadTopology(path.join(REPO_ROOT, 'topologies', file));
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'iil-clab-svc-'));
+    assert.throws(() => exportContainerlab(t, buildModel(t), { out, image: DEFAULT_IMAGE, hosts: new Map() }),
+      (e: Error & { code?: string }) => e.code === 'IIPTRAN_ERR_LAB' && /does not support yet/.test(e.message), file);
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+});
