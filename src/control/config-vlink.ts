@@ -100,10 +100,12 @@ export function readVlink(v: SchemaValidator, item: unknown, i: number, underlay
   let prefixLen = 0;
   if (v.required(o, 'address', p, 'local VN address with prefix, e.g. 10.255.0.0/31, or dhcp')) {
     // dhcp: the address comes from a lease over this vlink (config-dhcp.ts).
-    const a = o.address === DHCP ? { address: DHCP, prefixLen: 32 }
-      : looksIpv6(o.address) ? v.err([...p, 'address'], `is the vlink's IPv4 VN address; an IPv6 one goes in address6 (got ${describe(o.address)})`)
-      : v.ipv4WithPrefix(o.address, [...p, 'address'], '10.255.0.0/31');
-    if (a !== undefined) ({ address, prefixLen } = a);
+    if (looksIpv6(o.address)) {
+      v.err([...p, 'address'], `is the vlink's IPv4 VN address; an IPv6 one goes in address6 (got ${describe(o.address)})`);
+    } else {
+      const a = o.address === DHCP ? { address: DHCP, prefixLen: 32 } : v.ipv4WithPrefix(o.address, [...p, 'address'], '10.255.0.0/31');
+      if (a !== undefined) ({ address, prefixLen } = a);
+    }
   }
 
   let peerAddress: string | undefined;

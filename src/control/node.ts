@@ -199,11 +199,6 @@ export class OverlayNode {
   }
 
   async start(): Promise<void> {
-    // The config and IKE take an IPv6 underlay; the ESP sockets do not yet (issue 10): say so
-    // before anything starts, instead of counting every packet as a send error.
-    if (this.cfg.underlay.address.includes(':')) {
-      throw new ConfigError('underlay.address', `${this.cfg.underlay.address} is IPv6: the ESP data path over an IPv6 underlay is not finished in this version (IKE over IPv6 and IPv6 inside vlinks are); use an IPv4 underlay`);
-    }
     const prepared = this.prepare(this.cfg);
     this.guardSpec = await applyGuard(this.io.guard, this.cfg, null, 'start', this.log);
     try {

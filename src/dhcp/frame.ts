@@ -32,7 +32,8 @@ export function frameDhcp(payload: Buffer, src: number, dst: number, sport: numb
  * A first fragment has its ports, and unframeDhcp drops it: DHCP is never fragmented here.
  */
 export function udpPorts(ip: Buffer): { sport: number; dport: number } | null {
-  if (ip.length < 28 || ip[9] !== IPPROTO_UDP || (ip.readUInt16BE(6) & 0x1fff) !== 0) return null;
+  // DHCPv4 is IPv4: an IPv6 packet from a dual-stack vlink is never the node's to take.
+  if (ip.length < 28 || ip[0]! >> 4 !== 4 || ip[9] !== IPPROTO_UDP || (ip.readUInt16BE(6) & 0x1fff) !== 0) return null;
   const ihl = (ip[0]! & 15) * 4;
   if (ihl < 20 || ip.length < ihl + 8) return null;
   return { sport: ip.readUInt16BE(ihl), dport: ip.readUInt16BE(ihl + 2) };

@@ -81,7 +81,7 @@ export function planLab(m: LabModel, env: PlanEnv): Step[] {
       // a rerouted reply may legitimately arrive on another vlink than the one it left by.
       ...(forwarding.has(n) ? [inNs(n, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0')] : []),
       // Dual stack: nodes forward IPv6 too (routers only when the underlay is IPv6).
-      ...(forwarding.has(n) && m.ipv6 === true ? [inNs(n, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.forwarding=1')] : []),
+      ...(forwarding.has(n) && (m.ipv6 === true || m.underlayFamily === 6) ? [inNs(n, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.forwarding=1')] : []),
       { kind: 'file', path: `/etc/netns/${n}/hosts`, content: hostsFile(m), mode: 0o644, external: true },
     ]),
   );
@@ -94,7 +94,9 @@ export function planLab(m: LabModel, env: PlanEnv): Step[] {
     const mtu = String(m.underlayMtu);
     const a: Action[] = [{ kind: 'cmd', ns: null, argv: ['ip', 'link', 'add', v.a.ifname, 'netns', v.a.ns, 'mtu', mtu, 'type', 'veth', 'peer', 'name', v.b.ifname, 'netns', v.b.ns, 'mtu', mtu] }];
     for (const end of [v.a, v.b]) {
-      if (end.address !== null) a.push(ipn(end.ns, 'addr', 'add', end.address, 'dev', end.ifname));
+      // An IPv6 underlay address is usable at once: duplicate address detection would hold it
+      // back a second or two, and the lab allocates every address itself.
+      if (end.address !== null) a.push(ipn(end.ns, 'addr', 'add', end.address, 'dev', end.ifname, ...(end.address.includes(':') ? ['nodad'] : [])));
       else a.push(ipn(end.ns, 'link', 'set', end.ifname, 'master', SEGMENT_BRIDGE));
       a.push(ipn(end.ns, 'link', 'set', end.ifname, 'up'));
     }

@@ -1,8 +1,8 @@
 // IPv6 in a topology (issue #10). `ipv6: true` makes the overlay dual stack: every node gets an
 // IPv6 VN /128 beside its IPv4 one, every vlink an IPv6 /127 and link-local addresses, and the
 // routing runs for both families (OSPFv3 beside OSPFv2, static routes for both). An IPv6
-// `addressing.underlay` makes the underlay IPv6 only. Syntax and checks here; addresses are
-// allocated by ipv6-model.ts.
+// `addressing.underlay` makes the underlay IPv6 only (its networks: underlay-pool.ts). Syntax
+// and checks here; VN addresses are allocated by ipv6-model.ts.
 
 import type { Path } from '../control/yaml-doc.js';
 import { describe, type Obj, type SchemaValidator } from '../control/yaml-validator.js';
@@ -19,6 +19,23 @@ export interface TopoIpv6 {
 export const DEFAULT_POOLS6 = { vn6: 'fd00:10::/64', vlinks6: 'fd00:255::/64' };
 /** The default underlay pool when `addressing.underlay` is IPv6 is whatever is written; networks get /64s. */
 export const UNDERLAY6_NET_LEN = 64;
+
+/** `addressing.underlay` as an IPv6 prefix: room for /64 networks, so at most a /56. */
+export function underlayPool6(v: SchemaValidator, raw: unknown): string | undefined {
+  return pool6(v, raw, ['addressing', 'underlay'], 56);
+}
+
+/**
+ * An IPv6 underlay carries the overlay over IPv6 only: what needs an IPv4 underlay is refused,
+ * each on its own field (NAT is masquerading for IPv4, the lab DNS serves A records, DHCP labs
+ * lease over an IPv4 underlay's relay).
+ */
+export function checkIpv6Underlay(v: SchemaValidator, t: { routers: { name: string; natOutside: string | null }[]; dns: unknown; dhcp?: unknown; sites?: unknown }): void {
+  for (const r of t.routers) if (r.natOutside !== null) v.err(['routers', r.name, 'nat'], 'needs an IPv4 underlay (masquerading); addressing.underlay is IPv6');
+  if (t.dns !== null) v.err(['dns'], 'needs an IPv4 underlay (the lab zone has A records); addressing.underlay is IPv6');
+  if (t.dhcp !== undefined) v.err(['dhcp'], 'needs an IPv4 underlay; addressing.underlay is IPv6');
+  if (t.sites !== undefined) v.err(['sites'], 'needs an IPv4 underlay (KX and DNS); addressing.underlay is IPv6');
+}
 
 /** An IPv6 pool (network address, length 1..120) or undefined after an error. */
 function pool6(v: SchemaValidator, raw: unknown, path: Path, maxLen: number): string | undefined {

@@ -11,6 +11,7 @@ import { buildDnsModel, type ModelDns } from './dns-model.js';
 import type { DnssecMode } from './topology-dns.js';
 import { addDhcp, type LabDhcp } from './dhcp-model.js';
 import { addIpv6, type ModelNode6, type VlinkEnd6 } from './ipv6-model.js';
+import { underlayPool } from './underlay-pool.js';
 import { buildSites, makeKxEnd, siteVlinks, type KxEnd, type KxVlink, type ModelSite } from './kx-sites.js';
 
 export const NS_PREFIX = 'iil-';
@@ -152,6 +153,8 @@ export interface LabModel {
   dhcp?: LabDhcp;
   /** Dual stack (`ipv6: true`, ipv6-model.ts): nodes and vlink ends carry their IPv6 parts. */
   ipv6?: boolean;
+  /** 6: the underlay is IPv6 (an IPv6 `addressing.underlay`, underlay-pool.ts); absent: IPv4. */
+  underlayFamily?: 6;
   /** Sites as domains of the lab zone (kx-sites.ts); absent: none. */
   sites?: ModelSite[];
   /** Underlay veths: each end is (namespace, ifname). */
@@ -177,34 +180,34 @@ export function buildModel(t: Topology): LabModel {
   const ifFor = (e: string, other: string) => (kindOf(e) === 'node' ? NODE_UNDERLAY_IF : kindOf(e) === 'router' ? `u-${other}` : `p-${other}`);
 
   // Networks: segments first (file order), then point-to-point links (file order); network
-  // j gets the (j+1)-th /24 of the underlay pool and members get .1, .2, ... in link order.
-  const upool = parseCidr(t.pools.underlay)!;
+  // j gets the (j+1)-th /24 (IPv6: /64) of the underlay pool and members get .1, .2, ... in
+  // link order (underlay-pool.ts).
+  const up = underlayPool(t.pools.underlay);
   const networks: Network[] = [];
-  const subnetOf = (j: number) => upool.addr + (j + 1) * 256;
-  for (const s of t.segments) networks.push({ name: s, kind: 'segment', subnet: `${ip(subnetOf(networks.length))}/24`, prefixLen: 24, members: [] });
+  for (const s of t.segments) networks.push({ name: s, kind: 'segment', subnet: up.subnet(networks.length), prefixLen: up.netLen, members: [] });
   const veths: LabModel['veths'] = [];
   for (const [a, b] of t.underlay) {
     const seg = kindOf(a) === 'segment' ? a : kindOf(b) === 'segment' ? b : null;
     if (seg !== null) {
       const el = seg === a ? b : a;
       const net = networks.find((n) => n.name === seg)!;
-      const address = ip(parseCidr(net.subnet)!.addr + net.members.length + 1);
+      const address = up.host(networks.indexOf(net), net.members.length + 1);
       net.members.push({ element: el, ifname: ifFor(el, seg), address });
-      veths.push({ a: { ns: prefix + el, ifname: ifFor(el, seg), address: `${address}/24` }, b: { ns: prefix + seg, ifname: `p-${el}`, address: null } });
+      veths.push({ a: { ns: prefix + el, ifname: ifFor(el, seg), address: `${address}/${up.netLen}` }, b: { ns: prefix + seg, ifname: `p-${el}`, address: null } });
     } else {
-      const base = subnetOf(networks.length);
+      const j = networks.length;
       const net: Network = {
         name: `${a}-${b}`,
         kind: 'p2p',
-        subnet: `${ip(base)}/24`,
-        prefixLen: 24,
+        subnet: up.subnet(j),
+        prefixLen: up.netLen,
         members: [
-          { element: a, ifname: ifFor(a, b), address: ip(base + 1) },
-          { element: b, ifname: ifFor(b, a), address: ip(base + 2) },
+          { element: a, ifname: ifFor(a, b), address: up.host(j, 1) },
+          { element: b, ifname: ifFor(b, a), address: up.host(j, 2) },
         ],
       };
       networks.push(net);
-      veths.push({ a: { ns: prefix + a, ifname: net.members[0]!.ifname, address: `${ip(base + 1)}/24` }, b: { ns: prefix + b, ifname: net.members[1]!.ifname, address: `${ip(base + 2)}/24` } });
+      veths.push({ a: { ns: prefix + a, ifname: net.members[0]!.ifname, address: `${up.host(j, 1)}/${up.netLen}` }, b: { ns: prefix + b, ifname: net.members[1]!.ifname, address: `${up.host(j, 2)}/${up.netLen}` } });
     }
   }
   const netsOf = (e: string) => networks.filter((n) => n.members.some((m) => m.element === e) || n.name === e);
@@ -221,7 +224,7 @@ export function buildModel(t: Topology): LabModel {
       nat = { outsideIf: m.ifname, outsideAddr: m.address };
       insideNets.set(r.name, new Set(nets.filter((n) => n !== out).map((n) => n.name)));
     }
-    return { name: r.name, ns: prefix + r.name, interfaces: nets.map((n) => ({ ifname: memberOf(n, r.name)!.ifname, address: `${memberOf(n, r.name)!.address}/24`, network: n.name })), routes: [], nat };
+    return { name: r.name, ns: prefix + r.name, interfaces: nets.map((n) => ({ ifname: memberOf(n, r.name)!.ifname, address: `${memberOf(n, r.name)!.address}/${n.prefixLen}`, network: n.name })), routes: [], nat };
   });
   for (const r of routers) {
     if (r.nat === null) continue;
@@ -360,6 +363,7 @@ export function buildModel(t: Topology): LabModel {
   const model: LabModel = { name: t.name, nsPrefix: prefix, keying: t.keying, suite: t.suite, bfd: t.bfd, ospf: t.ospf, ...(t.nodes.some((n) => n.routing === 'bgp') ? { bgpHold: t.bgp.hold } : {}), liveness: t.liveness, underlayMtu: t.underlayMtu, vnPrefixes: labVnPrefixes(t), nodes, routers, segments, networks, vlinks, veths, ...(dns ? { dns } : {}), ...(sites ? { sites } : {}) };
   if (t.dhcp !== undefined) addDhcp(t, model);
   addIpv6(t, model);
+  if (up.family === 6) model.underlayFamily = 6;
   return model;
 }
 

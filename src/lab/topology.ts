@@ -11,7 +11,8 @@ import { ConfigErrors, parseYaml, type ConfigProblem, type Path, type YamlSource
 import { SchemaValidator, describe, type Obj } from '../control/yaml-validator.js';
 import { DNS_RESERVED_NAME, DNSSEC_MODES, parseDnsSection, type DnssecMode, type TopoDns } from './topology-dns.js';
 import { DHCP_VN, parseTopoDhcp, type TopoDhcp } from './topology-dhcp.js';
-import { parseTopoIpv6, type TopoIpv6 } from './topology-ipv6.js';
+import { checkIpv6Underlay, parseTopoIpv6, underlayPool6, type TopoIpv6 } from './topology-ipv6.js';
+import { isIpv6Underlay } from './underlay-pool.js';
 import { checkSiteAuth, checkSiteNames, checkSites, endNodes, parseSitesSection, type TopoSite } from './topology-sites.js';
 
 /** Topology problems are the schema module's one error class, under IIPTRAN_ERR_TOPOLOGY. */
@@ -235,7 +236,9 @@ class TopologyValidator extends SchemaValidator {
       addressing = o;
       if (o !== undefined) {
         for (const k of ['vn', 'vlinks', 'underlay'] as const) {
-          if (this.present(o, k)) pools[k] = this.ipv4Prefix(o[k], ['addressing', k], false) ?? pools[k];
+          // An IPv6 underlay pool makes the underlay IPv6 only (topology-ipv6.ts).
+          if (k === 'underlay' && typeof o[k] === 'string' && (o[k] as string).includes(':')) pools[k] = underlayPool6(this, o[k]) ?? pools[k];
+          else if (this.present(o, k)) pools[k] = this.ipv4Prefix(o[k], ['addressing', k], false) ?? pools[k];
         }
       }
     }
@@ -396,6 +399,7 @@ class TopologyValidator extends SchemaValidator {
     const ipv6 = parseTopoIpv6(this, top, addressing, nodeObjs, (n) => nodes.find((x) => x.name === n)?.routing ?? routing);
     if (this.present(top, 'bgp') && !nodes.some((n) => n.routing === 'bgp')) this.err(['bgp'], 'is only used when some node has routing: bgp');
     const topo: Topology = { name, keying, ikeAuth, suite, encap, bfd, ospf, bgp, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh, dns, ...(dhcp === undefined ? {} : { dhcp }), ...(withSites ? { sites } : {}), ...(ipv6 === null ? {} : { ipv6 }) };
+    if (isIpv6Underlay(pools.underlay)) checkIpv6Underlay(this, topo);
     if (this.problems.length === 0) checkModel(topo, explicitVn, this);
     return topo;
   }
@@ -410,7 +414,7 @@ function checkModel(t: Topology, explicitVn: Map<string, Path>, v: SchemaValidat
   };
   room('vn', 32, t.nodes.length + 1, 'node /32s');
   room('vlinks', 31, t.vlinks.length, 'vlink /31s');
-  room('underlay', 24, t.segments.length + t.underlay.length + 1, 'underlay /24 networks');
+  if (!isIpv6Underlay(t.pools.underlay)) room('underlay', 24, t.segments.length + t.underlay.length + 1, 'underlay /24 networks');
   // Node k (1-based, file order) gets pool + k unless an explicit vn already holds it.
   const taken = new Set(t.nodes.map((x) => x.vn));
   const base = pool('vn').addr;
@@ -422,7 +426,7 @@ function checkModel(t: Topology, explicitVn: Map<string, Path>, v: SchemaValidat
     taken.add(n.vn);
   }
   const ranges: { what: string; path: Path; c: { addr: number; prefixLen: number } }[] = [
-    ...(['vn', 'vlinks', 'underlay'] as const).slice(1).map((p) => ({ what: `addressing.${p}`, path: ['addressing', p] as Path, c: pool(p) })),
+    ...(['vn', 'vlinks', 'underlay'] as const).slice(1).filter((p) => !isIpv6Underlay(t.pools[p])).map((p) => ({ what: `addressing.${p}`, path: ['addressing', p] as Path, c: pool(p) })),
     ...t.nodes.filter((n) => n.vn !== DHCP_VN).map((n) => ({ what: `nodes.${n.name}.vn`, path: explicitVn.get(n.name) ?? ['nodes', n.name], c: parseCidr(n.vn)! })),
   ];
   for (let i = 0; i < ranges.length; i++) {

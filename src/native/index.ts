@@ -4,7 +4,8 @@
 // Address convention of the addon: IPv4 addresses are uint32 in HOST byte order
 // (10.0.0.1 === 0x0a000001), i.e. exactly `IpAddr.v4` (src/wire/addr.ts); ports are plain
 // numbers. The TS side (io/udp-underlay.ts) converts at this boundary, per batch slot, with no
-// text in between. IPv6 will need 16-byte address arrays beside these.
+// text in between. IPv6 sockets (sock6.c) take 16-byte address arrays beside these: sendBatch6's
+// `addrs` and the Reader's `addrs6`.
 //
 // The C side is split by concern under src/native/ (addon.h lists the files). Its daemon
 // surface is NativeAddon; the interface ioctls only tests need sit apart, under NativeTestOnly.
@@ -54,6 +55,12 @@ export interface NativeReader {
    * datagrams carry the IPv4 header in `data` instead. Null in 'read' mode.
    */
   readonly tos: Int16Array | null;
+  /**
+   * Source addresses of IPv6 datagrams, 16 network-order bytes per slot (slot i at i * 16);
+   * `addrs[i]` is 0 for those. Only an IPv6 socket (udp6Open, raw6Open) fills it. Null in 'read'
+   * mode. The traffic class of an IPv6 datagram arrives in `tos` (IPV6_RECVTCLASS).
+   */
+  readonly addrs6: Uint8Array | null;
   /** Stop polling. Idempotent; the fd stays open (closeFd it afterwards). */
   close(): void;
   /** Whether this reader keeps the event loop alive (default true while open). */
@@ -107,6 +114,21 @@ export interface NativeAddon {
     count: number,
     status?: Int32Array | null,
     tos?: Uint8Array,
+  ): number;
+  /** IPv6 (sock6.c): a UDP socket bound to [addr]:port, IPv6 only, IPV6_PMTUDISC_PROBE, IPV6_RECVTCLASS on. */
+  udp6Open(addr: string, port: number): number;
+  /** IPv6 raw socket for `proto` bound to addr; received datagrams do NOT include the IPv6 header. */
+  raw6Open(proto: number, addr: string): number;
+  sockName6(fd: number): { addr: string; port: number };
+  /** sendBatch for an IPv6 socket: `addrs` holds 16 bytes per datagram, `tclass[i]` its traffic class (0: none set). */
+  sendBatch6(
+    fd: number,
+    bufs: readonly Uint8Array[],
+    addrs: Uint8Array,
+    ports: Uint16Array,
+    count: number,
+    status?: Int32Array | null,
+    tclass?: Uint8Array,
   ): number;
   Reader: NativeReaderCtor;
 }
@@ -195,6 +217,10 @@ function wrap(raw: RawAddon): NativeAddon {
     // Hot path: no wrapper; these never throw for kernel errors.
     writeBatch: raw.writeBatch,
     sendBatch: raw.sendBatch,
+    udp6Open: guarded('udp6Open', raw.udp6Open),
+    raw6Open: guarded('raw6Open', raw.raw6Open),
+    sockName6: guarded('sockName6', raw.sockName6),
+    sendBatch6: raw.sendBatch6,
     Reader,
   };
 }

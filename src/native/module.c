@@ -10,6 +10,8 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("udpOpen", js_udp_open),     FN("rawOpen", js_raw_open),
       FN("sockName", js_sock_name),   FN("closeFd", js_close_fd),
       FN("writeBatch", js_write_batch), FN("sendBatch", js_send_batch),
+      FN("udp6Open", js_udp6_open),   FN("raw6Open", js_raw6_open),
+      FN("sockName6", js_sock_name6), FN("sendBatch6", js_send_batch6),
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
 

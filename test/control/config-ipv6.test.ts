@@ -118,13 +118,29 @@ test('IPv6 vn_prefixes: canonical, no host bits, no overlap, never holding the u
   rejects(cfg({}, { vn_prefixes: ['fd00::/129'] }), 'vn_prefixes[0]', /IPv6 prefix with length 0\.\.128/);
 });
 
-test('an IPv6 underlay passes the config check, but the daemon refuses to start on it, naming the field', async () => {
+test('a node starts on an IPv6 underlay: its vlink has IPv6 outer addresses and the IPv6 MTU', async () => {
   const { OverlayNode } = await import('../../src/control/node.js');
   const { FakeUnderlay } = await import('../../src/io/fake-underlay.js');
   const { fakeNodeIo } = await import('./fake-node-io.js');
+  const { formatAddr } = await import('../../src/wire/addr.js');
   const pino = (await import('pino')).default;
-  const { parseNodeConfig } = await import('../../src/control/config.js');
-  const cfg6 = parseNodeConfig('node: a\nunderlay: { address: "2001:db8::1" }\nvlinks:\n  - name: v\n    peer: "2001:db8::2"\n    address: 10.0.0.0/31\n    keying: { mode: ikev2, psk_file: p }\n', { baseDir: '/nonexistent' });
-  const n = new OverlayNode(cfg6, fakeNodeIo(new FakeUnderlay('192.0.2.1', 4500), new Map()), pino({ level: 'silent' }));
-  await assert.rejects(n.start(), (e: Error & { code?: string }) => e.code === 'IIPTRAN_ERR_CONFIG' && /underlay\.address: 2001:db8::1 is IPv6: the ESP data path over an IPv6 underlay is not finished/.test(e.message));
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iit-u6-'));
+  const { writeKeyFile } = await import('../../src/control/keyfile.js');
+  writeKeyFile(path.join(dir, 'in.key'), 'aes-gcm-128');
+  writeKeyFile(path.join(dir, 'out.key'), 'aes-gcm-128');
+  const cfg6 = parse({ ...cfg({ peer: '2001:db8::2', key_in: undefined }), underlay: { address: '2001:db8::1' } });
+  cfg6.vlinks[0]!.keying = { ...cfg6.vlinks[0]!.keying, keyIn: path.join(dir, 'in.key'), keyOut: path.join(dir, 'out.key') } as never;
+  const n = new OverlayNode(cfg6, fakeNodeIo(new FakeUnderlay('2001:db8::1', 4500), new Map()), pino({ level: 'silent' }));
+  try {
+    await n.start();
+    const v = n.vlinks.get('vl0')!;
+    assert.deepEqual([formatAddr(v.local), formatAddr(v.peer), v.mtu], ['2001:db8::1', '2001:db8::2', 1418]);
+    assert.equal(formatAddr(v.policy.sa!.dst), '2001:db8::2');
+  } finally {
+    await n.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -176,3 +176,31 @@ describe('IPv6 inner packets between two OverlayNodes over fakes', () => {
     assert.equal(tuns.get('vl-a')!.written.length, 1);
   });
 });
+
+test('a reload that changes address6 or link_local updates the TUN in place; removing both turns IPv6 off', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iit-node6r-'));
+  writePairKeys(dir, SUITE);
+  const [sa] = FakeUnderlay.pair('192.0.2.1', 4500, '192.0.2.2', 4500, 'udp', { poison: false });
+  const tuns = new Map<string, FakeTun>();
+  const io = fakeNodeIo(sa, tuns);
+  const netsys = io.netsys as unknown as { links: Map<string, { ipv6?: unknown }>; calls: string[] };
+  const cfg = (extra: string[]) => parseNodeConfig(pairYaml(dir, 'a', manualKeying('a', SUITE), { extra }), { baseDir: dir });
+  const a = new OverlayNode(cfg(['address6: fd00:255::/127']), io, log);
+  try {
+    await a.start();
+    const tun = tuns.get('vl-b');
+    const r = await a.reload(cfg(['address6: fd00:9::4/64', 'link_local: fe80::77']));
+    assert.deepEqual(r.updated, ['vl-b']);
+    assert.deepEqual(r.changes['vl-b'], ['address6', 'link_local']);
+    assert.equal(tuns.get('vl-b'), tun, 'the same TUN');
+    assert.deepEqual(netsys.links.get('vl-b')!.ipv6, { linkLocal: 'fe80::77', address6: 'fd00:9::4/64', prefixLen6: 64 });
+    assert.equal(formatIpv6(a.vlinks.get('vl-b')!.icmp6Src!), 'fd00:9::4', 'a /64 end sends its errors from its own address');
+    await a.reload(cfg([]));
+    assert.equal(netsys.links.get('vl-b')!.ipv6, undefined);
+    assert.equal(a.vlinks.get('vl-b')!.icmp6Src, null);
+    assert.deepEqual(netsys.calls.filter((c) => c.startsWith('ipv6')), ['ipv6 vl-b fe80::77 fd00:9::4/64', 'ipv6 vl-b off']);
+  } finally {
+    await a.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

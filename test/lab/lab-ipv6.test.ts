@@ -141,3 +141,38 @@ test('status parsers on real output: BIRD and FRR OSPFv3 neighbours, /proc/net/i
     { dst: 'fd00:255::/127', dev: 'vl-b' },
   ]);
 });
+
+test('an IPv6 underlay: /64 networks from addressing.underlay, nodad addresses, IPv6 forwarding, ip6 faults', async () => {
+  const { underlayPool } = await import('../../src/lab/underlay-pool.js');
+  const { faultRuleset } = await import('../../src/lab/fault.js');
+  const p6 = underlayPool('fd00:200::/48');
+  assert.deepEqual([p6.family, p6.netLen, p6.subnet(0), p6.host(0, 1), p6.subnet(255), p6.host(1, 2)], [6, 64, 'fd00:200:0:1::/64', 'fd00:200:0:1::1', 'fd00:200:0:100::/64', 'fd00:200:0:2::2']);
+  const p4 = underlayPool('10.200.0.0/16');
+  assert.deepEqual([p4.family, p4.subnet(0), p4.host(1, 3)], [4, '10.200.1.0/24', '10.200.2.3']);
+  const m = buildModel(loadTopology(path.join(REPO_ROOT, 'topologies', 'v6-underlay.yaml')));
+  assert.equal(m.underlayFamily, 6);
+  assert.deepEqual(m.nodes.map((n) => [n.underlayAddr, n.gateway]), [
+    ['fd00:200:0:1::1', 'fd00:200:0:1::3'], ['fd00:200:0:1::2', 'fd00:200:0:1::3'], ['fd00:200:0:2::2', 'fd00:200:0:2::1'],
+  ]);
+  const cfg = parseNodeConfig(nodeConfigYaml(m, m.nodes[0]!, '/run/x.sock', true), { baseDir: '/run/x' });
+  assert.equal(cfg.underlay.address, 'fd00:200:0:1::1');
+  assert.deepEqual(cfg.vlinks.map((v) => [v.peer, v.encap]), [['fd00:200:0:1::2', 'udp'], ['fd00:200:0:2::2', 'esp']]);
+  const ike = cfg.vlinks[0]!.keying;
+  assert.ok(ike.mode === 'ikev2' && ike.localId === 'fd00:200:0:1::1' && ike.remoteId === 'fd00:200:0:1::2');
+  const plan = flatActions(planLab(m, { labDir: '/run/x', cli: 'cli', nodeBin: 'node', nodePaths: (n) => nodePaths('v6under', m, n), liveness: true }));
+  const argv = plan.filter((x) => x.kind === 'cmd').map((x) => (x as { argv: string[] }).argv.join(' '));
+  assert.ok(argv.includes('ip -n iil-v6under-a addr add fd00:200:0:1::1/64 dev eth0 nodad'));
+  assert.ok(argv.includes('ip -n iil-v6under-a route add default via fd00:200:0:1::3 dev eth0'));
+  assert.ok(plan.some((x) => x.kind === 'cmd' && x.ns === 'iil-v6under-r' && x.argv.join(' ') === 'sysctl -q -w net.ipv6.conf.all.forwarding=1'));
+  assert.match(faultRuleset('b', 'fd00:200:0:1::2'), /^table ip6 iiptran_fault_b \{\n.*ip6 saddr fd00:200:0:1::2 drop;.*\n.*ip6 daddr fd00:200:0:1::2 drop;/);
+  assert.match(faultRuleset('b', '10.200.1.2'), /^table ip iiptran_fault_b/);
+});
+
+test('an IPv6 underlay refuses what needs IPv4 under the overlay: NAT, the lab DNS service', () => {
+  const base = 'name: t\naddressing: { underlay: "fd00:200::/48" }\nnodes: { a: {}, b: {} }\nrouters: { r: { nat: { outside: lan } } }\nsegments: { lan: {}, in: {} }\nunderlay: [[a, in], [r, in], [r, lan], [b, lan]]\nvlinks: [[a, b]]\n';
+  const ps = problems(base);
+  assert.ok(ps.some((p) => p.field === 'routers.r.nat' && /needs an IPv4 underlay/.test(p.problem)), JSON.stringify(ps));
+  const dns = problems('name: t\naddressing: { underlay: "fd00:200::/48" }\nnodes: { a: {}, b: {} }\nsegments: { lan: {} }\nunderlay: [[a, lan], [b, lan]]\nvlinks: [[a, b]]\ndns: { zone: overlay.test }\n');
+  assert.ok(dns.some((p) => p.field === 'dns' && /A records/.test(p.problem)), JSON.stringify(dns));
+  assert.match(problems('name: t\naddressing: { underlay: "fd00:200::/60" }\nnodes: { a: {} }\nsegments: { lan: {} }\nunderlay: [[a, lan]]\nvlinks: []\n')[0]!.problem, /length 1\.\.56/);
+});

@@ -1,18 +1,24 @@
 // Minimal pcap reader for tests: Ethernet (linktype 1), Linux cooked (113) or raw IP (101, or
 // DLT_RAW 12 as some libpcaps write it; what a TUN yields) frames carrying IPv4. Enough to pull
 // real ESP packets out of a capture and replay or mutate them, or inner packets off a vlink.
+// IPv6 frames too (an IPv6 underlay): `proto` is the next header, `ip` the whole IPv6 packet.
 
 import fs from 'node:fs';
+import { formatIpv6 } from '../../src/wire/ipv6-text.js';
 
 export interface CapturedIp {
   src: string;
   dst: string;
   proto: number;
-  /** The IPv4 packet. */
+  /** The IPv4 (or IPv6) packet. */
   ip: Buffer;
   /** UDP payload when proto is 17, IP payload otherwise. */
   payload: Buffer;
   dport: number | null;
+}
+
+function ip6Text(b: Buffer, o: number): string {
+  return formatIpv6(Uint8Array.from(b.subarray(o, o + 16)));
 }
 
 function ip4(b: Buffer, o: number): string {
@@ -33,6 +39,21 @@ export function readPcap(file: string): CapturedIp[] {
     const incl = b.readUInt32LE(o + 8);
     const frame = b.subarray(o + 16, o + 16 + incl);
     o += 16 + incl;
+    const six = raw ? frame.length >= 40 && frame[0]! >> 4 === 6 : frame.readUInt16BE(l2 - 2) === 0x86dd;
+    if (six) {
+      // IPv6 without extension headers (what the underlay sockets send): next header at byte 6.
+      const ip6 = frame.subarray(l2);
+      const pkt = Buffer.from(ip6.subarray(0, 40 + ip6.readUInt16BE(4)));
+      const proto = pkt[6]!;
+      let payload = pkt.subarray(40);
+      let dport: number | null = null;
+      if (proto === 17) {
+        dport = payload.readUInt16BE(2);
+        payload = payload.subarray(8);
+      }
+      out.push({ src: ip6Text(pkt, 8), dst: ip6Text(pkt, 24), proto, ip: pkt, payload, dport });
+      continue;
+    }
     if (raw ? frame.length < 20 || frame[0]! >> 4 !== 4 : frame.readUInt16BE(l2 - 2) !== 0x0800) continue;
     const ip = frame.subarray(l2);
     const ihl = (ip[0]! & 15) * 4;
