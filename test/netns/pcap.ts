@@ -2,6 +2,9 @@
 // DLT_RAW 12 as some libpcaps write it; what a TUN yields) frames carrying IPv4. Enough to pull
 // real ESP packets out of a capture and replay or mutate them, or inner packets off a vlink.
 // IPv6 frames too (an IPv6 underlay): `proto` is the next header, `ip` the whole IPv6 packet.
+// The kernel's own IPv6 link control on an underlay veth (neighbour discovery and MLD from a
+// link-local or unspecified source) is left out: it is not traffic anything under test sent,
+// and whether it falls inside a capture window depends only on DAD timing.
 
 import fs from 'node:fs';
 import { formatIpv6 } from '../../src/wire/ipv6-text.js';
@@ -25,6 +28,18 @@ function ip4(b: Buffer, o: number): string {
   return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
 }
 
+/** ICMPv6 MLD (130-132, 143) or ND (133-137) from :: or fe80::/10: the kernel's link upkeep. */
+function isLinkControl(pkt: Buffer): boolean {
+  if (pkt[6] !== 58 && pkt[6] !== 0) return false;
+  const linkSrc = (pkt[8] === 0xfe && (pkt[9]! & 0xc0) === 0x80) || pkt.subarray(8, 24).every((x) => x === 0);
+  if (!linkSrc) return false;
+  // MLD reports carry a hop-by-hop header (router alert); its next header is then ICMPv6.
+  const icmpAt = pkt[6] === 58 ? 40 : pkt[40] === 58 ? 40 + (pkt[41]! + 1) * 8 : -1;
+  if (icmpAt < 0 || icmpAt >= pkt.length) return false;
+  const type = pkt[icmpAt]!;
+  return (type >= 130 && type <= 137) || type === 143;
+}
+
 export function readPcap(file: string): CapturedIp[] {
   const b = fs.readFileSync(file);
   const magic = b.readUInt32LE(0);
@@ -45,6 +60,7 @@ export function readPcap(file: string): CapturedIp[] {
       const ip6 = frame.subarray(l2);
       const pkt = Buffer.from(ip6.subarray(0, 40 + ip6.readUInt16BE(4)));
       const proto = pkt[6]!;
+      if (isLinkControl(pkt)) continue;
       let payload = pkt.subarray(40);
       let dport: number | null = null;
       if (proto === 17) {
