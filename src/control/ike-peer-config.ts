@@ -1,7 +1,8 @@
 // From a validated vlink config to what the engine runs with: proposals parsed, identities
 // defaulted to the underlay addresses, and `role: auto` decided.
 
-import type { IkeKeying } from './config-types.js';
+import type { IkeKeying, NodeConfig } from './config-types.js';
+import type { IkeEngineOptions } from '../ike/engine.js';
 import { compareAddr } from '../ike/addr-bytes.js';
 import { parseIdentity, type IkeIdentity } from '../ike/identity.js';
 import { parseEspProposals, parseIkeProposals } from '../ike/proposals.js';
@@ -10,6 +11,15 @@ import { DEFAULT_DPD_INTERVAL_S } from '../ike/dpd.js';
 import type { PubkeyAuth } from '../ike/auth-pubkey.js';
 
 export const IKE_PORT = 500;
+
+/** The engine-wide IKE knobs of a node config, at start and on every reload (engine.retune). */
+export function ikeTunables(cfg: Pick<NodeConfig, 'ikeCookieThreshold' | 'ikeNatKeepaliveS' | 'ikeRetryMaxS'>): Pick<IkeEngineOptions, 'cookieThreshold' | 'natKeepaliveMs' | 'reinitMaxMs'> {
+  return {
+    ...(cfg.ikeCookieThreshold === undefined ? {} : { cookieThreshold: cfg.ikeCookieThreshold }),
+    ...(cfg.ikeNatKeepaliveS === undefined ? {} : { natKeepaliveMs: cfg.ikeNatKeepaliveS * 1000 }),
+    ...(cfg.ikeRetryMaxS === undefined ? {} : { reinitMaxMs: cfg.ikeRetryMaxS * 1000 }),
+  };
+}
 
 function identity(text: string): IkeIdentity {
   const r = parseIdentity(text);

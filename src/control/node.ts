@@ -17,7 +17,7 @@ import { LivenessMonitor } from '../dataplane/liveness.js';
 import type { Liveness, NodeConfig } from './config-types.js';
 import type { IkeUdpReceive, IkeUdpSocket } from '../io/ike-udp.js';
 import { IkeEngine } from '../ike/engine.js';
-import { IKE_PORT } from './ike-peer-config.js';
+import { IKE_PORT, ikeTunables } from './ike-peer-config.js';
 import type { ChildSaInstall, IkeDatagram, IkeKeyLogRecord } from '../ike/types.js';
 import type { RetransmitPolicy } from '../ike/retransmit.js';
 import type { Clock } from '../clock.js';
@@ -128,10 +128,7 @@ export class OverlayNode {
       ...(this.io.ikeKeyLog === undefined ? {} : { keyLog: this.io.ikeKeyLog }),
       ...(this.io.ikeRetransmit === undefined ? {} : { retransmit: this.io.ikeRetransmit }),
       ...(this.io.ikeClock === undefined ? {} : { clock: this.io.ikeClock }),
-      // Engine-wide, so read once: a reload does not change them (restart the daemon).
-      ...(this.cfg.ikeCookieThreshold === undefined ? {} : { cookieThreshold: this.cfg.ikeCookieThreshold }),
-      ...(this.cfg.ikeNatKeepaliveS === undefined ? {} : { natKeepaliveMs: this.cfg.ikeNatKeepaliveS * 1000 }),
-      ...(this.cfg.ikeRetryMaxS === undefined ? {} : { reinitMaxMs: this.cfg.ikeRetryMaxS * 1000 }),
+      ...ikeTunables(this.cfg),
     });
     this.ikeSocket = await this.io.openIkeUdp(
       u.address,
@@ -396,6 +393,7 @@ export class OverlayNode {
     // Named entries first: a vlink whose IKE peer is re-added asks for its (new) name at once.
     for (const p of prepared.values()) if (this.vlinks.has(p.cfg.name)) this.dns?.register(p);
     const r = await applyReload(this.reloadHost(), prepared);
+    this.ike?.retune(ikeTunables(next));
     // Named peers resolve again on every reload (peer_resolve: once included).
     for (const n of [...r.kept, ...r.updated]) {
       const p = this.prepared.get(n);

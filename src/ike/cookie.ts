@@ -47,7 +47,7 @@ export class CookieGuard {
 
   constructor(
     /** Half-open SAs at which cookies become mandatory; 0: always. */
-    readonly threshold: number = DEFAULT_COOKIE_THRESHOLD,
+    public threshold: number = DEFAULT_COOKIE_THRESHOLD,
     readonly rotateMs: number = DEFAULT_COOKIE_ROTATE_MS,
     private readonly now: () => number = realClock.now,
   ) {

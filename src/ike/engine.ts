@@ -12,7 +12,7 @@ import {
 } from '../wire/ike/index.js';
 import { realClock, type Clock } from '../clock.js';
 import { DEFAULT_AUTH_TIMEOUT_MS } from './authorise.js';
-import type { CookieStats } from './cookie.js';
+import { DEFAULT_COOKIE_THRESHOLD, type CookieStats } from './cookie.js';
 import { ikeSuiteName } from './crypto/suites.js';
 import type { ExchangeContext } from './context.js';
 import { DosGate } from './dos-gate.js';
@@ -161,6 +161,16 @@ export class IkeEngine {
     // Live values, read whenever the stats are copied for the inspector.
     Object.defineProperty(this.stats, 'halfOpen', { enumerable: true, get: () => this.sas.halfOpenCount });
     Object.defineProperty(this.stats, 'cookieMode', { enumerable: true, get: () => this.gate.cookieMode(this.sas.halfOpenCount) });
+  }
+
+  /**
+   * SIGHUP: the engine-wide knobs take their new values (undefined: back to the default). The
+   * cookie threshold applies to the next IKE_SA_INIT, the keepalive interval from each running
+   * SA's next keepalive, the retry cap from the next retry wait.
+   */
+  retune(t: Pick<IkeEngineOptions, 'cookieThreshold' | 'natKeepaliveMs' | 'reinitMaxMs'>): void {
+    this.gate.cookies.threshold = t.cookieThreshold ?? DEFAULT_COOKIE_THRESHOLD;
+    this.peers.retune(t.natKeepaliveMs ?? DEFAULT_NAT_KEEPALIVE_MS, t.reinitMaxMs ?? DEFAULT_REINIT.maxMs);
   }
 
   /** A vlink with IKEv2 keying; an initiator starts negotiating at once. */

@@ -156,14 +156,16 @@ export function natInstall(sa: IkeSa, c: ChildSaInstall): ChildSaInstall {
  * end behind the NAT (only it has a mapping to keep). They stop with the SA: `sa.after` timers
  * die in `close`.
  */
-export function startNatKeepalive(sa: IkeSa, intervalMs: number, send: (addr: string, port: number) => void): boolean {
-  if (intervalMs <= 0 || sa.nat === null || !sa.nat.local || sa.remote.localPort !== NAT_T_PORT) return false;
+export function startNatKeepalive(sa: IkeSa, intervalMs: () => number, send: (addr: string, port: number) => void): boolean {
+  if (intervalMs() <= 0 || sa.nat === null || !sa.nat.local || sa.remote.localPort !== NAT_T_PORT) return false;
+  // The interval is read at every tick so that a reload's new value applies to running SAs.
   const tick = () => {
-    if (sa.state === 'DELETED') return;
+    const ms = intervalMs();
+    if (sa.state === 'DELETED' || ms <= 0) return;
     send(sa.remote.addr, sa.remote.port);
-    sa.after(intervalMs, tick);
+    sa.after(ms, tick);
   };
-  sa.after(intervalMs, tick);
+  sa.after(intervalMs(), tick);
   return true;
 }
 

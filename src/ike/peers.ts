@@ -376,13 +376,19 @@ export class PeerTable {
     return this.d.host.checkPeerAddress === undefined ? [] : this.configs().filter((c) => c.peerName !== undefined);
   }
 
+  /** SIGHUP: engine-wide knobs, for keepalives' next tick and the next retry wait. */
+  retune(natKeepaliveMs: number, reinitMaxMs: number): void {
+    this.d.natKeepaliveMs = natKeepaliveMs;
+    this.d.reinit.maxMs = reinitMaxMs;
+  }
+
   /** Logs what NAT detection found and starts keepalives when we are the end behind the NAT. */
   private natEstablished(sa: IkeSa): void {
     if (!natDetected(sa)) return;
     const where = [sa.nat!.local ? 'we are behind a NAT' : null, sa.nat!.remote ? 'the peer is behind a NAT' : null].filter((x) => x !== null).join(' and ');
     this.log.info({ vlink: sa.cfg.vlink, peer: sa.remote.addr, peerPort: sa.remote.port, natLocal: sa.nat!.local, natRemote: sa.nat!.remote },
       `NAT detected with ${sa.cfg.remoteId.text} (${where}): IKE and ESP use UDP ${sa.remote.localPort}, peer seen at ${sa.remote.addr}:${sa.remote.port}`);
-    startNatKeepalive(sa, this.d.natKeepaliveMs, (addr, port) => this.d.keepalive(addr, port));
+    startNatKeepalive(sa, () => this.d.natKeepaliveMs, (addr, port) => this.d.keepalive(addr, port));
   }
 
   /** For the inspector. */

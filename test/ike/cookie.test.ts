@@ -124,6 +124,21 @@ test('threshold 0: an IKE_SA_INIT without a cookie gets one back, and nothing is
   assert.ok(r.engine.stats.cookieMode);
 });
 
+test('a reload retunes the threshold: 10 then 0 (cookies at once) then back to the default', () => {
+  r = responder(10);
+  r.engine.receive(initRequest(newIkeSpi()), { addr: A, port: 1000 }, 500);
+  assert.equal(cookieOf(r.out[0]!), null, 'one half-open SA is below 10');
+  r.engine.retune({ cookieThreshold: 0 });
+  r.engine.receive(initRequest(newIkeSpi()), { addr: A, port: 1001 }, 500);
+  assert.ok(cookieOf(r.out[1]!) !== null, 'threshold 0 after the reload: a cookie');
+  assert.ok(r.engine.stats.cookieMode);
+  r.engine.retune({});
+  assert.equal(r.engine.stats.cookieMode, false, 'absent from the config again: the default, 10');
+  r.engine.receive(initRequest(newIkeSpi()), { addr: A, port: 1002 }, 500);
+  assert.equal(cookieOf(r.out[2]!), null);
+  assert.equal(r.engine.stats.halfOpen, 2);
+});
+
 test('threshold 3: three half-open SAs, then cookies; a valid echo gets in, a forged or misplaced one does not', () => {
   r = responder(3);
   for (let i = 0; i < 3; i++) r.engine.receive(initRequest(newIkeSpi()), { addr: A, port: 1000 + i }, 500);

@@ -114,6 +114,19 @@ test('an absent responder: attempts back off exponentially and show ike says whe
   p.stop();
 });
 
+test('a reload retunes the retry cap: waits already taken stay, the next ones use the new cap', async () => {
+  const p = new EnginePair({
+    engine: { retransmit: { initialMs: 10, tries: 2, maxMs: 1000 }, reinitMs: 100, reinitMaxMs: 1600, reinitJitter: 0 },
+  });
+  const waits = () => p.a.logs.filter((l) => /^retrying IKE with/.test(l.msg)).map((l) => Number(/in ([\d.]+) s/.exec(l.msg)![1]) * 1000);
+  p.a.engine.addPeer(p.peerConfig('a'));
+  await p.until(() => waits().length >= 2, 5000);
+  p.a.engine.retune({ reinitMaxMs: 300 });
+  await p.until(() => waits().length >= 4, 5000);
+  assert.deepEqual(waits().slice(0, 4), [100, 200, 300, 300], 'without the reload: 400, 800');
+  p.stop();
+});
+
 test('show ike state text spells the backoff out', () => {
   assert.equal(peerStateText({ state: 'WAITING', attempt: 4, retryInSeconds: 8 }), 'WAITING (retry in 8 s, attempt 4)');
   assert.equal(peerStateText({ state: 'CONNECTING', attempt: 3, retryInSeconds: null }), 'CONNECTING (attempt 3)');

@@ -128,3 +128,18 @@ test('manual keying to IKEv2 in place: the TUN stays, IKE installs the SA', asyn
     await p.close();
   }
 });
+
+test('IKE: a reload applies ike_cookie_threshold to the running engine, and its absence restores the default', async () => {
+  const p = await pair('ikev2');
+  try {
+    const base = p.cfg('a', { mode: 'ikev2', psk: p.psk });
+    const stats = () => p.a.ike!.stats;
+    assert.equal(stats().cookieMode, false, 'default threshold 10, nothing half-open');
+    await p.a.reload({ ...base, ikeCookieThreshold: 0 });
+    assert.equal(stats().cookieMode, true, 'threshold 0: cookies at once');
+    await p.a.reload(base);
+    assert.equal(stats().cookieMode, false);
+  } finally {
+    await p.close();
+  }
+});
