@@ -14,6 +14,7 @@ import { FAIL_AT_ENV, labUp } from '../lab/apply.js';
 import { setLink } from '../lab/fault.js';
 import { labStatus, renderStatus } from '../lab/status.js';
 import { listLabs, nodeOf, readState, resolveLab } from '../lab/state.js';
+import { withLabLock } from '../lab/state-lock.js';
 import { teardown } from '../lab/teardown.js';
 import { BIRD_STARTS_PER_CORE, IIPTRAN_STARTS_PER_CORE } from '../lab/waves.js';
 import { SHOW_VIEWS } from './show-cmd.js';
@@ -86,8 +87,10 @@ async function exec(a: { node: string; cmd: string[]; lab?: string; _?: (string 
 
 async function link(a: { a: string; b: string; state: string; lab?: string }): Promise<void> {
   needRoot('link');
-  const s = resolveLab(a.lab);
-  await setLink(s, a.a, a.b, a.state === 'up');
+  const s = await withLabLock(resolveLab(a.lab).name, async (s) => {
+    await setLink(s, a.a, a.b, a.state === 'up');
+    return s;
+  });
   print(`lab ${s.name}: underlay path ${a.a} <-> ${a.b} ${a.state === 'up' ? 'restored' : 'cut (nftables drop at both ends)'}`);
 }
 

@@ -7,7 +7,8 @@ import { breakHost, dnsView, renderDnsView, restoreZone, unsignZone, type DnsCha
 import { BREAK_MODES } from '../lab/dns-zone.js';
 import { readdress } from '../lab/readdress.js';
 import { restartNodeDaemon } from '../lab/node-restart.js';
-import { resolveLab } from '../lab/state.js';
+import { resolveLab, type LabState } from '../lab/state.js';
+import { withLabLock } from '../lab/state-lock.js';
 import { guarded, labOpt, needRoot, print } from './lab-util.js';
 import { KX_ACTIONS, changeIpseca, changeKx, unsignSite, type KxChange } from '../lab/kx-dns-ops.js';
 import { IPSECA_MODES } from '../lab/kx-zone.js';
@@ -32,6 +33,10 @@ async function dns(a: { lab: string; action: (typeof DNS_ACTIONS)[number]; host?
     return;
   }
   needRoot('dns');
+  await withLabLock(s.name, (fresh) => changeDns(fresh, a));
+}
+
+async function changeDns(s: LabState, a: Parameters<typeof dns>[0]): Promise<void> {
   const extra = (a.args ?? []).map(String);
   if (a.action === 'kx' || a.action === 'ipseca' || (a.action === 'unsign' && a.host !== undefined)) {
     let k: KxChange;
@@ -59,8 +64,7 @@ async function dns(a: { lab: string; action: (typeof DNS_ACTIONS)[number]; host?
 
 async function move(a: { node: string; lab?: string; json: boolean }): Promise<void> {
   needRoot('readdress');
-  const s = resolveLab(a.lab);
-  const r = await readdress(s, a.node);
+  const r = await withLabLock(resolveLab(a.lab).name, (s) => readdress(s, a.node));
   if (a.json) {
     print(JSON.stringify(r, null, 2));
     return;
@@ -73,7 +77,7 @@ async function move(a: { node: string; lab?: string; json: boolean }): Promise<v
 async function restart(a: { node: string; lab?: string; json: boolean }): Promise<void> {
   needRoot('restart');
   const s = resolveLab(a.lab);
-  const r = await restartNodeDaemon(s, a.node);
+  const r = await withLabLock(s.name, (fresh) => restartNodeDaemon(fresh, a.node));
   print(a.json ? JSON.stringify({ lab: s.name, node: a.node, ...r }, null, 2) : `lab ${s.name}: node ${a.node}'s daemon restarted (pid ${r.pid}): stopped in ${r.stopMs} ms, answering in ${r.readyMs} ms`);
 }
 

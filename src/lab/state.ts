@@ -77,7 +77,8 @@ export function nodePaths(name: string, model: LabModel, node: string): NodePath
 
 export function saveState(s: LabState): void {
   const file = path.join(s.dir, 'state.json');
-  const tmp = `${file}.tmp`;
+  // Per process, so two commands saving at once never rename each other's half-written file.
+  const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(s, null, 2) + '\n', { mode: 0o600 });
   fs.renameSync(tmp, file);
 }
