@@ -4,15 +4,13 @@
 // lists IPv6 routes joined with vlink, outer header (next header 41) and SA; a cut reroutes both
 // families through the third node, each family's outage measured, and the direct path returns.
 
-import { test, before, after, describe } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import { netnsSkip } from './helpers.js';
-import { assertGone, cli, labUp, node, waitFor } from './lab-harness.js';
+import { cli, node, waitFor, useLab } from './lab-harness.js';
 import { bothMatrices, cutRerouteBoth } from './dual-stack-checks.js';
 import { nsExec, run } from '../../src/lab/netns.js';
 import type { LabState } from '../../src/lab/state.js';
-import { FRR_STATE_DIR } from '../../src/lab/frr.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -26,19 +24,9 @@ async function vtysh(s: LabState, n: string, cmd: string): Promise<Obj> {
 describe('lab: dual-stack triangle with FRR (OSPFv2 + OSPFv3)', { skip }, () => {
   let name = '';
   let s: LabState;
-  before(async () => {
-    const r = await labUp('dual-stack.yaml', 'dual');
+  useLab('dual-stack.yaml', 'dual', (r) => {
     name = r.name;
     s = r.state;
-    assert.match(r.out.stdout, /routing converged in/);
-  });
-  after(async () => {
-    if (name !== '') {
-      await cli(['lab', 'down', name]);
-      await assertGone(name);
-      const left = fs.existsSync(FRR_STATE_DIR) ? fs.readdirSync(FRR_STATE_DIR).filter((d) => d.startsWith(s.model.nsPrefix)) : [];
-      assert.deepEqual(left, [], `FRR state dirs left in ${FRR_STATE_DIR}`);
-    }
   });
 
   test('every node has both VN addresses, each vlink an IPv6 /127 and link-local address on its TUN', async () => {

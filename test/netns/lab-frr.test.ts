@@ -4,11 +4,11 @@
 // outer header and SA, also when the kernel sends only the nexthop id, a cut reroutes through
 // the third node (outage measured), and `lab down` leaves nothing, also after a crashed zebra.
 
-import { test, before, after, describe } from 'node:test';
+import { test, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { netnsSkip } from './helpers.js';
-import { assertGone, cli, labUp, node, pingStream, routeDev, vnPing, waitFor } from './lab-harness.js';
+import { assertGone, cli, node, pingStream, routeDev, vnPing, waitFor, useLab } from './lab-harness.js';
 import { pingMatrix } from '../../src/lab/converge.js';
 import { nsExec, run } from '../../src/lab/netns.js';
 import type { LabState } from '../../src/lab/state.js';
@@ -31,21 +31,10 @@ function frrPids(s: LabState, n: string): number[] {
 describe('lab: triangle with FRR OSPF', { skip }, () => {
   let name = '';
   let s: LabState;
-  before(async () => {
-    const r = await labUp('frr-triangle.yaml', 'frr');
+  useLab('frr-triangle.yaml', 'frr', (r) => {
     name = r.name;
     s = r.state;
-    assert.match(r.out.stdout, /routing: start FRR \(OSPFv2 \+ BFD\) on 3 nodes/);
-    assert.match(r.out.stdout, /routing converged in/);
-  });
-  after(async () => {
-    if (name !== '') {
-      await cli(['lab', 'down', name]);
-      await assertGone(name);
-      const left = fs.existsSync(FRR_STATE_DIR) ? fs.readdirSync(FRR_STATE_DIR).filter((d) => d.startsWith(s.model.nsPrefix)) : [];
-      assert.deepEqual(left, [], `FRR state dirs left in ${FRR_STATE_DIR}`);
-    }
-  });
+  }, [/routing: start FRR \(OSPFv2 \+ BFD\) on 3 nodes/]);
 
   test('FRR runs as the frr user from its own directory, three daemons per node', () => {
     for (const n of ['a', 'b', 'c']) {

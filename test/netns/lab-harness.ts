@@ -7,10 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { before, after } from 'node:test';
 import { REPO_ROOT } from '../../src/lab/pair-lab.js';
 import { listNs, nsExec } from '../../src/lab/netns.js';
 import { readState, labDir, type LabState } from '../../src/lab/state.js';
 import { labNsPrefix } from '../../src/lab/topology-model.js';
+import { FRR_STATE_DIR } from '../../src/lab/frr.js';
 
 const CLI = path.join(REPO_ROOT, 'bin', 'iiptran.js');
 /** Recognisable ping payload: if it appears in an underlay capture, VN cleartext leaked. */
@@ -57,6 +59,30 @@ export async function labUp(file: string, tag: string, env: Record<string, strin
     throw new Error(`lab up ${file} failed (${out.code}):\n${out.stdout}\n${out.stderr}`);
   }
   return { name: t.name, state, out };
+}
+
+/**
+ * The before/after of a describe that runs one shipped lab: `lab up` (its output must say
+ * routing converged, and match `expect`), `up` gets the lab; afterwards `lab down` and nothing
+ * left behind (FRR's state dirs included).
+ */
+export function useLab(file: string, tag: string, up: (r: Awaited<ReturnType<typeof labUp>>) => void, expect: RegExp[] = []): void {
+  let name = '';
+  let prefix = '';
+  before(async () => {
+    const r = await labUp(file, tag);
+    name = r.name;
+    prefix = r.state.model.nsPrefix;
+    up(r);
+    for (const re of [...expect, /routing converged in/]) assert.match(r.out.stdout, re);
+  });
+  after(async () => {
+    if (name === '') return;
+    await cli(['lab', 'down', name]);
+    await assertGone(name);
+    const left = fs.existsSync(FRR_STATE_DIR) ? fs.readdirSync(FRR_STATE_DIR).filter((d) => d.startsWith(prefix)) : [];
+    assert.deepEqual(left, [], `FRR state dirs left in ${FRR_STATE_DIR}`);
+  });
 }
 
 /** Nothing left: namespaces, /etc/netns entries, the state dir, or processes naming the lab dir. */

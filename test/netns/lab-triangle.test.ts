@@ -3,13 +3,13 @@
 // bounded outage, restoring it brings the direct path back, and the underlay never carries
 // VN cleartext.
 
-import { test, before, after, describe } from 'node:test';
+import { test, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { capture, netnsSkip } from './helpers.js';
 import { readPcap } from './pcap.js';
-import { PATTERN, assertGone, cli, labUp, node, pingStream, routeDev, vnPing, waitFor } from './lab-harness.js';
+import { PATTERN, cli, node, pingStream, routeDev, vnPing, waitFor, useLab } from './lab-harness.js';
 import { pingMatrix } from '../../src/lab/converge.js';
 import type { LabState } from '../../src/lab/state.js';
 
@@ -20,19 +20,10 @@ const skip = netnsSkip(['ip', 'sysctl', 'ping', 'tcpdump', 'nft', 'bird', 'birdc
 describe('lab: triangle with BIRD OSPF', { skip }, () => {
   let name = '';
   let s: LabState;
-  before(async () => {
-    const r = await labUp('triangle.yaml', 'tri');
+  useLab('triangle.yaml', 'tri', (r) => {
     name = r.name;
     s = r.state;
-    assert.match(r.out.stdout, /\[1\/8\] namespaces/);
-    assert.match(r.out.stdout, /routing converged in/);
-  });
-  after(async () => {
-    if (name !== '') {
-      await cli(['lab', 'down', name]);
-      await assertGone(name);
-    }
-  });
+  }, [/\[1\/8\] namespaces/]);
 
   test('all OSPF adjacencies are Full over the vlinks', async () => {
     const st = JSON.parse((await cli(['lab', 'status', name, '--json'])).stdout) as Obj;

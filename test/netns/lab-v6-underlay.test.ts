@@ -4,11 +4,11 @@
 // outer header, nothing but IPv6 ESP (UDP 4500 and next header 50) on the underlay, and a cut
 // rerouting both families through the third node.
 
-import { test, before, after, describe } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { netnsSkip, capture } from './helpers.js';
-import { assertGone, cli, labUp, node, PATTERN } from './lab-harness.js';
+import { cli, node, PATTERN, useLab } from './lab-harness.js';
 import { bothMatrices, bothOspfFull, cutRerouteBoth } from './dual-stack-checks.js';
 import { nsExec } from '../../src/lab/netns.js';
 import type { LabState } from '../../src/lab/state.js';
@@ -21,17 +21,9 @@ const skip = netnsSkip(['ip', 'sysctl', 'ping', 'nft', 'fping', 'tcpdump', 'zebr
 describe('lab: v6-underlay triangle (IPv6-only underlay, dual-stack overlay)', { skip }, () => {
   let name = '';
   let s: LabState;
-  before(async () => {
-    const r = await labUp('v6-underlay.yaml', 'v6u');
+  useLab('v6-underlay.yaml', 'v6u', (r) => {
     name = r.name;
     s = r.state;
-    assert.match(r.out.stdout, /routing converged in/);
-  });
-  after(async () => {
-    if (name !== '') {
-      await cli(['lab', 'down', name]);
-      await assertGone(name);
-    }
   });
 
   test('every underlay address is IPv6; IKE SAs ESTABLISHED with IPv6 identities; vlink MTUs for IPv6 outer headers', async () => {
