@@ -1,5 +1,6 @@
 // The measurements: iperf3 TCP throughput (both directions) and ping RTT (idle and under load).
 
+import { Meter, type DaemonUsage } from './meter.js';
 import type { NsPair } from './netns.js';
 import { sleep } from './proc.js';
 
@@ -20,6 +21,11 @@ export interface ThroughputResult {
   retransmits: number | undefined;
   /** start.tcp_mss_default: the MSS the sender's TCP used (after any MSS clamping). */
   mss: number | undefined;
+  /**
+   * The tunnel daemons (A, B) from the end of the omitted second to the end of the run: CPU
+   * seconds per GB received (CPU rate over throughput, both from that window) and peak RSS.
+   */
+  daemons?: Array<DaemonUsage & { cpuSPerGB: number }>;
 }
 
 export const PING_COUNT = 200;
@@ -56,6 +62,8 @@ export interface IperfOptions {
   reverse: boolean;
   /** Called when the measured (non-omitted) part of the test starts; used for the loaded ping. */
   duringLoad?: () => Promise<void>;
+  /** Tunnel daemons to meter (CPU, RSS) over the measured part. */
+  pids?: readonly number[];
 }
 
 /**
@@ -75,7 +83,12 @@ export async function iperf(pair: NsPair, addr: string, opts: IperfOptions): Pro
       // 1 s omitted (-O 1) + ~0.5 s connection setup: start measuring at steady state.
       loadP = sleep(1500).then(cb);
     }
-    const [client] = await Promise.all([clientP, loadP]);
+    const meter = opts.pids && opts.pids.length > 0 ? new Meter(opts.pids) : undefined;
+    let meterT0 = 0;
+    const meterP = meter ? sleep(1500).then(() => meter.start()).then(() => void (meterT0 = Date.now())) : undefined;
+    const [client] = await Promise.all([clientP, loadP, meterP]);
+    const usage = meter ? await meter.stop() : undefined;
+    const wallS = (Date.now() - meterT0) / 1000;
     let j: {
       error?: string;
       start?: { tcp_mss_default?: number };
@@ -89,7 +102,13 @@ export async function iperf(pair: NsPair, addr: string, opts: IperfOptions): Pro
     if (j.error) throw new Error(`iperf3: ${j.error}`);
     const bps = j.end?.sum_received?.bits_per_second;
     if (typeof bps !== 'number') throw new Error('iperf3 JSON lacks end.sum_received.bits_per_second');
-    return { mbps: bps / 1e6, retransmits: j.end?.sum_sent?.retransmits, mss: j.start?.tcp_mss_default };
+    const gbPerS = bps / 8 / 1e9;
+    return {
+      mbps: bps / 1e6,
+      retransmits: j.end?.sum_sent?.retransmits,
+      mss: j.start?.tcp_mss_default,
+      ...(usage ? { daemons: usage.map((u) => ({ ...u, cpuSPerGB: u.cpuS / wallS / gbPerS })) } : {}),
+    };
   } finally {
     await server.stop(1000);
   }
