@@ -8,15 +8,23 @@ import { loadNodeConfig } from '../control/config.js';
 import { openIkeUdp } from '../io/ike-udp.js';
 import { ikeKeyLogFile } from '../io/ike-keylog.js';
 import { OsGuard } from '../io/guard.js';
+import { loadEspCrypto } from '../io/esp-native.js';
 
 export async function nodeCommand(o: { config: string; socket?: string | undefined; logLevel?: string | undefined }): Promise<void> {
   // Read the level early so start-up errors are logged at the level the operator asked for.
   const level = o.logLevel ?? loadNodeConfig(o.config).logLevel;
   const log = pino({ level, base: { pid: process.pid } }, pino.destination(2));
+  // The data path's fast parts are on unless switched off (README "Data path"): TUN and UDP
+  // offloads where the kernel has them, and ESP crypto in the addon.
+  const offload = process.env['IIPTRAN_OFFLOAD'] !== '0';
+  const nativeCrypto = process.env['IIPTRAN_NATIVE_CRYPTO'] !== '0';
   const handle = await runDaemon(
     o.config,
     {
-      openTun, openUdp: openUdpUnderlay, openRawEsp, openIkeUdp, netsys: new RtNetSys(), guard: new OsGuard(),
+      openTun: (name) => openTun(name, { offload }),
+      openUdp: (addr, port) => openUdpUnderlay(addr, port, { offload }),
+      openRawEsp, openIkeUdp, netsys: new RtNetSys(), guard: new OsGuard(),
+      ...(nativeCrypto ? { espCrypto: loadEspCrypto() } : {}),
       // Like SSLKEYLOGFILE: only for tests and for decrypting captures, never set in production.
       ...(process.env['IIPTRAN_IKE_KEYLOG'] ? { ikeKeyLog: ikeKeyLogFile(process.env['IIPTRAN_IKE_KEYLOG']) } : {}),
     },

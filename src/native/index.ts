@@ -54,6 +54,12 @@ export interface NativeReader {
    * datagrams carry the IPv4 header in `data` instead. Null in 'read' mode.
    */
   readonly tos: Int16Array | null;
+  /**
+   * UDP GRO segment size of each datagram (the socket has UDP_GRO on): datagram i is then
+   * several back-to-back datagrams of gso[i] bytes, the last possibly shorter; 0 when it is one.
+   * Null in 'read' mode.
+   */
+  readonly gso: Uint16Array | null;
   /** Stop polling. Idempotent; the fd stays open (closeFd it afterwards). */
   close(): void;
   /** Whether this reader keeps the event loop alive (default true while open). */
@@ -72,7 +78,21 @@ export interface TunOpenResult {
   /** Name the kernel gave the device (differs from the request only with a %d pattern). */
   name: string;
   ifindex: number;
+  /** Opened with IFF_VNET_HDR and offloads: every packet carries a virtio_net_hdr both ways. */
+  vnet: boolean;
+  /** TUN_F_* flags in force (TUN_F_CSUM 1, TSO4 2, USO4 0x20, USO6 0x40); 0 without offloads. */
+  offloads: number;
 }
+
+/** TUNSETOFFLOAD flags (linux/if_tun.h). */
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_USO4 = 0x20;
+
+/** Flags of sendSeg and tunWrite. */
+export const SEG_F_GSO = 1;
+export const TW_VNET = 1;
+export const TW_GRO = 2;
 
 export interface SockName {
   /** Host byte order. */
@@ -82,7 +102,8 @@ export interface SockName {
 
 /** The addon's surface. Setup calls throw NativeError; batch calls only throw on bad arguments. */
 export interface NativeAddon {
-  tunOpen(name: string): TunOpenResult;
+  /** With `offload`, IFF_VNET_HDR and the best TUNSETOFFLOAD the kernel accepts (see TunOpenResult). */
+  tunOpen(name: string, offload?: boolean): TunOpenResult;
   tunSetCarrier(fd: number, on: boolean): void;
   /** SIOCGIFMTU on any interface (read-only; `iiptran doctor` uses it as a real system call). */
   ifGetMtu(name: string): number;
@@ -108,6 +129,36 @@ export interface NativeAddon {
     status?: Int32Array | null,
     tos?: Uint8Array,
   ): number;
+  /** Whether the kernel does UDP GSO on this UDP socket, and turns UDP GRO on when asked (result: on or not). */
+  udpOffload(fd: number, gro: boolean): { gso: boolean; gro: boolean };
+  /**
+   * Datagrams at off/len in `buf`, all to addr:port (host-order address): runs of equal-sized,
+   * back-to-back datagrams with one TOS as one UDP GSO send when `flags` has SEG_F_GSO, the rest
+   * by sendmmsg. Returns how many were accepted; status[0] = last errno, status[1] = 1 when the
+   * kernel refused GSO (the run went out one by one).
+   */
+  sendSeg(
+    fd: number, buf: Buffer, off: Int32Array, len: Int32Array, tos: Uint8Array, count: number, addr: number,
+    port: number, flags: number, status: Int32Array,
+  ): number;
+  /**
+   * Packets at off/len in `buf` into a TUN; TW_VNET prepends a virtio_net_hdr, TW_GRO also
+   * coalesces TCP segments of one flow. Returns packets written; status[0] = last errno,
+   * status[1] = 1 when the kernel refused a coalesced packet (GRO is then off for the batch).
+   */
+  tunWrite(fd: number, buf: Buffer, off: Int32Array, len: Int32Array, count: number, flags: number, status: Int32Array): number;
+  /** An AEAD context for one SA (suite 0 aes-gcm-128, 1 aes-gcm-256, 2 chacha20-poly1305). */
+  espSaNew(suite: number, key: Buffer, salt: Buffer, encrypt: boolean): object;
+  /** Batch seal; see src/native/esp_seal.c and dataplane/esp-batch.ts. */
+  espSeal(
+    sa: object, inBuf: Buffer, inOff: Int32Array, inLen: Int32Array, status: Int32Array, start: number, end: number,
+    out: Buffer, outOff: Int32Array, outLen: Int32Array, outTos: Uint8Array, ctl: Uint32Array,
+  ): number;
+  /** Batch open in place; see src/native/esp_open.c. */
+  espOpen(
+    sa: object, buf: Buffer, off: Int32Array, len: Int32Array, seqHi: Uint32Array | null, start: number, end: number,
+    result: Int32Array, nextHeader: Uint8Array, spi: number, esn: boolean,
+  ): number;
   Reader: NativeReaderCtor;
 }
 
@@ -121,6 +172,11 @@ export interface NativeTestOnly {
   ifSetMtu(name: string, mtu: number): void;
   /** Set or clear IFF_UP on any interface. */
   ifSetUp(name: string, up: boolean): void;
+  /**
+   * tunWrite without a TUN: returns the writes it would make as (u32 host-order length, bytes)
+   * records, virtio_net_hdr included with TW_VNET, so the coalescing can be tested without root.
+   */
+  tunWriteCapture(buf: Buffer, off: Int32Array, len: Int32Array, count: number, flags: number): Buffer;
 }
 
 interface RawAddon extends NativeAddon {
@@ -192,9 +248,15 @@ function wrap(raw: RawAddon): NativeAddon {
     rawOpen: guarded('rawOpen', raw.rawOpen),
     sockName: guarded('sockName', raw.sockName),
     closeFd: guarded('closeFd', raw.closeFd),
+    udpOffload: guarded('udpOffload', raw.udpOffload),
+    espSaNew: guarded('espSaNew', raw.espSaNew),
     // Hot path: no wrapper; these never throw for kernel errors.
     writeBatch: raw.writeBatch,
     sendBatch: raw.sendBatch,
+    sendSeg: raw.sendSeg,
+    tunWrite: raw.tunWrite,
+    espSeal: raw.espSeal,
+    espOpen: raw.espOpen,
     Reader,
   };
 }
@@ -203,6 +265,7 @@ function wrapTestOnly(raw: NativeTestOnly): NativeTestOnly {
   return {
     ifSetMtu: guarded('ifSetMtu', raw.ifSetMtu),
     ifSetUp: guarded('ifSetUp', raw.ifSetUp),
+    tunWriteCapture: raw.tunWriteCapture,
   };
 }
 

@@ -100,7 +100,7 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
   r->closing = true;  // until the poll handle exists, there is nothing for libuv to close
   r->handle_closed = true;
 
-  napi_value data_ab, lens_arr, addrs_arr = NULL, ports_arr = NULL, tos_arr = NULL, name;
+  napi_value data_ab, lens_arr, addrs_arr = NULL, ports_arr = NULL, tos_arr = NULL, gso_arr = NULL, name;
   void *p;
   if (!make_typed(env, (size_t)r->stride * (size_t)batch, (napi_typedarray_type)-1, 0, &p, &data_ab, &r->data_ref))
     goto fail_js;
@@ -118,6 +118,9 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
     if (!make_typed(env, (size_t)batch * 2, napi_int16_array, (size_t)batch, &p, &tos_arr, &r->tos_ref))
       goto fail_js;
     r->tos = p;
+    if (!make_typed(env, (size_t)batch * 2, napi_uint16_array, (size_t)batch, &p, &gso_arr, &r->gso_ref))
+      goto fail_js;
+    r->gso = p;
     r->msgs = calloc((size_t)batch, sizeof *r->msgs);
     r->iov = calloc((size_t)batch, sizeof *r->iov);
     r->sas = calloc((size_t)batch, sizeof *r->sas);
@@ -144,7 +147,8 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
   if (mode == MODE_RECVMMSG) {
     if (napi_set_named_property(env, self, "addrs", addrs_arr) != napi_ok ||
         napi_set_named_property(env, self, "ports", ports_arr) != napi_ok ||
-        napi_set_named_property(env, self, "tos", tos_arr) != napi_ok)
+        napi_set_named_property(env, self, "tos", tos_arr) != napi_ok ||
+        napi_set_named_property(env, self, "gso", gso_arr) != napi_ok)
       goto fail_js;
   } else {
     napi_value nul;
@@ -152,6 +156,7 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
     napi_set_named_property(env, self, "addrs", nul);
     napi_set_named_property(env, self, "ports", nul);
     napi_set_named_property(env, self, "tos", nul);
+    napi_set_named_property(env, self, "gso", nul);
   }
   napi_value v;
   if (napi_create_uint32(env, r->slot, &v) != napi_ok || napi_set_named_property(env, self, "slotSize", v) != napi_ok ||

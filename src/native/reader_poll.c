@@ -4,9 +4,14 @@
 #include "reader.h"
 
 #include <arpa/inet.h>
+#include <netinet/udp.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 
 // Batches per wakeup: enough to amortize the epoll round trip, few enough that one busy fd
 // cannot starve timers and the other fds on the same loop.
@@ -54,8 +59,16 @@ static int reader_recv_batch(reader_t *r) {
       r->ports[i] = 0;
     }
     int16_t t = -1;
+    uint16_t g = 0;
     struct msghdr *mh = &r->msgs[i].msg_hdr;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+        // UDP GRO coalesced several datagrams of this size (the last may be shorter).
+        int v;
+        memcpy(&v, CMSG_DATA(c), sizeof v);
+        g = v > 0 && v < 65536 ? (uint16_t)v : 0;
+        continue;
+      }
       // Linux delivers IP_TOS as one byte (ip_cmsg_recv_tos); accept an int as well.
       if (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_TOS) continue;
       if (c->cmsg_len >= CMSG_LEN(sizeof(int))) {
@@ -65,8 +78,8 @@ static int reader_recv_batch(reader_t *r) {
       } else if (c->cmsg_len >= CMSG_LEN(1)) {
         t = *(const uint8_t *)CMSG_DATA(c);
       }
-      break;
     }
+    r->gso[i] = g;
     r->tos[i] = t;
   }
   return got;
