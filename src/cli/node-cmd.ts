@@ -9,22 +9,29 @@ import { openIkeUdp } from '../io/ike-udp.js';
 import { ikeKeyLogFile } from '../io/ike-keylog.js';
 import { OsGuard } from '../io/guard.js';
 import { loadEspCrypto } from '../io/esp-native.js';
+import { warmDataPath } from '../dataplane/warmup.js';
+import { ensureDaemonNodeFlags } from '../io/node-flags.js';
 
 export async function nodeCommand(o: { config: string; socket?: string | undefined; logLevel?: string | undefined }): Promise<void> {
+  // First: a re-execution replaces this process, and nothing must have been opened before it.
+  const nodeFlags = ensureDaemonNodeFlags();
   // Read the level early so start-up errors are logged at the level the operator asked for.
   const level = o.logLevel ?? loadNodeConfig(o.config).logLevel;
   const log = pino({ level, base: { pid: process.pid } }, pino.destination(2));
+  log.debug({ execArgv: process.execArgv }, nodeFlags);
   // The data path's fast parts are on unless switched off (README "Data path"): TUN and UDP
   // offloads where the kernel has them, and ESP crypto in the addon.
   const offload = process.env['IIPTRAN_OFFLOAD'] !== '0';
   const nativeCrypto = process.env['IIPTRAN_NATIVE_CRYPTO'] !== '0';
+  const espCrypto = nativeCrypto ? loadEspCrypto() : undefined;
+  if (process.env['IIPTRAN_WARMUP'] !== '0') warmDataPath(espCrypto ?? null);
   const handle = await runDaemon(
     o.config,
     {
       openTun: (name) => openTun(name, { offload }),
       openUdp: (addr, port) => openUdpUnderlay(addr, port, { offload }),
       openRawEsp, openIkeUdp, netsys: new RtNetSys(), guard: new OsGuard(),
-      ...(nativeCrypto ? { espCrypto: loadEspCrypto() } : {}),
+      ...(espCrypto ? { espCrypto } : {}),
       // Like SSLKEYLOGFILE: only for tests and for decrypting captures, never set in production.
       ...(process.env['IIPTRAN_IKE_KEYLOG'] ? { ikeKeyLog: ikeKeyLogFile(process.env['IIPTRAN_IKE_KEYLOG']) } : {}),
     },

@@ -87,16 +87,22 @@ export class EspBatch {
   segmented = 0;
   private readonly ctl = new Uint32Array(SC_LEN);
   private readonly contexts = new WeakMap<OutboundSa | InboundSa, object>();
+  // The last SA and its context: a run of batches of one vlink finds it without a hash lookup.
+  private lastSa: OutboundSa | InboundSa | null = null;
+  private lastContext: object | null = null;
   private readonly esnAad = Buffer.alloc(12);
 
   constructor(readonly crypto: EspCrypto | null) {}
 
   private context(sa: OutboundSa | InboundSa): object {
+    if (sa === this.lastSa) return this.lastContext!;
     let h = this.contexts.get(sa);
     if (h === undefined) {
       h = this.crypto!.newSa(SUITE_NUMBER[sa.suite], sa.key, sa.salt, sa.dir === 'out');
       this.contexts.set(sa, h);
     }
+    this.lastSa = sa;
+    this.lastContext = h;
     return h;
   }
 

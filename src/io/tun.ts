@@ -18,6 +18,12 @@ export const VNET_HDR_LEN = 10;
 // READ_HEADROOM and a virtio_net_hdr. 64 slots = 4 MiB per device.
 export const TUN_SLOT_SIZE = 65536 + 16;
 export const IO_BATCH_SIZE = 64;
+/**
+ * Slots per read batch where every slot may fill to 64 KiB (a TUN with TSO, a socket with UDP
+ * GRO): 16 super-packets are 1 MiB a wakeup, as much data as 700 ordinary packets, in a quarter
+ * of the memory a full batch would keep resident.
+ */
+export const OFFLOAD_BATCH_SIZE = 16;
 
 /** Counters the io wrappers keep instead of throwing on the hot path. */
 export interface IoErrors {
@@ -90,7 +96,8 @@ export class Tun implements TunDevice {
 
   private startReader(): void {
     if (this.reader) return;
-    this.reader = new (loadNative().Reader)(this.fd, 'read', TUN_SLOT_SIZE, IO_BATCH_SIZE, (n) => this.deliver(n));
+    const batch = this.vnet ? OFFLOAD_BATCH_SIZE : IO_BATCH_SIZE;
+    this.reader = new (loadNative().Reader)(this.fd, 'read', TUN_SLOT_SIZE, batch, (n) => this.deliver(n));
   }
 
   onPackets(cb: (pkts: Buffer[]) => void): void {

@@ -3,7 +3,7 @@
 
 import { loadNative, SEG_F_GSO, type NativeReader } from '../native/index.js';
 import { formatAddr, ipv4, type Endpoint, type IpAddr } from '../wire/addr.js';
-import { IO_BATCH_SIZE, newIoErrors, type IoErrors } from './tun.js';
+import { IO_BATCH_SIZE, newIoErrors, OFFLOAD_BATCH_SIZE, type IoErrors } from './tun.js';
 import type { Datagram, DatagramBatch, IoPath, UnderlaySocket } from './types.js';
 
 // The largest IPv4 datagram; anything smaller could truncate a legal (fragmented) packet.
@@ -46,7 +46,8 @@ export abstract class SocketUnderlay implements UnderlaySocket {
 
   private startReader(): void {
     if (this.reader) return;
-    this.reader = new (loadNative().Reader)(this.fd, 'recvmmsg', UDP_SLOT_SIZE, IO_BATCH_SIZE, (n) =>
+    const batch = this.path.udpGro ? OFFLOAD_BATCH_SIZE : IO_BATCH_SIZE;
+    this.reader = new (loadNative().Reader)(this.fd, 'recvmmsg', UDP_SLOT_SIZE, batch, (n) =>
       this.batchCb !== undefined ? this.deliverBatch(n) : this.deliver(n),
     );
   }

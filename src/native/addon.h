@@ -10,6 +10,7 @@
 //   tun_write.c  tunWrite: packets in one buffer into a TUN, TCP coalesced (GRO) with offloads
 //   esp_sa.c     EspSa: an OpenSSL AEAD context per SA     esp_seal.c / esp_open.c  batch ESP
 //   csum.c       the Internet checksum for segmentation, completion and coalescing
+//   exec.c       execSelf: node again, same pid, with options only the command line can set
 //
 // Conventions shared with src/native/index.ts:
 //  - IPv4 addresses cross the boundary as uint32 in HOST byte order (10.0.0.1 == 0x0a000001),
@@ -45,6 +46,9 @@ napi_value js_udp_offload(napi_env env, napi_callback_info info);
 napi_value js_send_seg(napi_env env, napi_callback_info info);
 napi_value js_tun_write(napi_env env, napi_callback_info info);
 napi_value js_tun_write_capture(napi_env env, napi_callback_info info);  // testOnly
+
+// exec.c: the daemon re-executes itself with V8 heap options
+napi_value js_exec_self(napi_env env, napi_callback_info info);
 
 // batch.c
 napi_value js_write_batch(napi_env env, napi_callback_info info);

@@ -1,4 +1,4 @@
-// EspSa objects: an EVP cipher context per SA and direction, freed (and its key schedule
+// EspSa handles: an EVP cipher context per SA and direction, freed (and its key schedule
 // cleansed, EVP_CIPHER_CTX_free does that) when the JS object is collected.
 
 #include "esp_sa.h"
@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-// Tells EspSa objects apart from every other wrapped object (a Reader, say) passed by mistake.
-static const napi_type_tag ESP_SA_TAG = {0x69697074726e5341ULL, 0x65737073615f7631ULL};
+// An EspSa is a napi external (the cheapest object to hand back and forth on the hot path);
+// the magic tells it apart from any other external passed by mistake.
+#define ESP_SA_MAGIC 0x45535053u  // "ESPS"
 
 static void esp_sa_finalize(napi_env env, void *data, void *hint) {
   (void)env;
@@ -16,6 +17,7 @@ static void esp_sa_finalize(napi_env env, void *data, void *hint) {
   esp_sa_t *s = data;
   EVP_CIPHER_CTX_free(s->ctx);
   OPENSSL_cleanse(s->salt, sizeof s->salt);
+  s->magic = 0;
   free(s);
 }
 
@@ -45,6 +47,7 @@ napi_value js_esp_sa_new(napi_env env, napi_callback_info info) {
     throw_errno(env, "calloc", "EspSa", 12);
     return NULL;
   }
+  s->magic = ESP_SA_MAGIC;
   s->encrypt = encrypt;
   memcpy(s->salt, salt, ESP_SALT_LEN);
   s->ctx = EVP_CIPHER_CTX_new();
@@ -55,23 +58,20 @@ napi_value js_esp_sa_new(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_CRYPTO", "OpenSSL refused the AEAD context");
     return NULL;
   }
-  napi_value obj;
-  if (napi_create_object(env, &obj) != napi_ok || napi_type_tag_object(env, obj, &ESP_SA_TAG) != napi_ok ||
-      napi_wrap(env, obj, s, esp_sa_finalize, NULL, NULL) != napi_ok) {
+  napi_value ext;
+  if (napi_create_external(env, s, esp_sa_finalize, NULL, &ext) != napi_ok) {
     esp_sa_finalize(env, s, NULL);
     napi_throw_error(env, "ERR_NAPI", "EspSa construction failed");
     return NULL;
   }
-  return obj;
+  return ext;
 }
 
 esp_sa_t *esp_sa_arg(napi_env env, napi_value v) {
-  bool ok = false;
   void *p = NULL;
   napi_valuetype t;
-  if (napi_typeof(env, v, &t) == napi_ok && t == napi_object &&
-      napi_check_object_type_tag(env, v, &ESP_SA_TAG, &ok) == napi_ok && ok && napi_unwrap(env, v, &p) == napi_ok &&
-      p != NULL)
+  if (napi_typeof(env, v, &t) == napi_ok && t == napi_external && napi_get_value_external(env, v, &p) == napi_ok &&
+      p != NULL && ((esp_sa_t *)p)->magic == ESP_SA_MAGIC)
     return p;
   napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "sa must be an EspSa from espSaNew");
   return NULL;

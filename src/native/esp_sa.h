@@ -22,12 +22,13 @@
 enum esp_suite { SUITE_AES128_GCM = 0, SUITE_AES256_GCM = 1, SUITE_CHACHA20_POLY1305 = 2 };
 
 typedef struct esp_sa {
+  uint32_t magic;
   EVP_CIPHER_CTX *ctx;
   uint8_t salt[ESP_SALT_LEN];
   bool encrypt;
 } esp_sa_t;
 
-// The SA behind a JS EspSa object, or NULL after throwing a TypeError.
+// The SA behind a JS EspSa handle (an external), or NULL after throwing a TypeError.
 esp_sa_t *esp_sa_arg(napi_env env, napi_value v);
 
 // Starts one packet: nonce = salt || iv, then the AAD. False on an OpenSSL failure.

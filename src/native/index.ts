@@ -147,6 +147,8 @@ export interface NativeAddon {
    * status[1] = 1 when the kernel refused a coalesced packet (GRO is then off for the batch).
    */
   tunWrite(fd: number, buf: Buffer, off: Int32Array, len: Int32Array, count: number, flags: number, status: Int32Array): number;
+  /** Replace this process (same pid) with `argv` run by this node binary; returns only by throwing. */
+  execSelf(argv: string[]): never;
   /** An AEAD context for one SA (suite 0 aes-gcm-128, 1 aes-gcm-256, 2 chacha20-poly1305). */
   espSaNew(suite: number, key: Buffer, salt: Buffer, encrypt: boolean): object;
   /** Batch seal; see src/native/esp_seal.c and dataplane/esp-batch.ts. */
@@ -250,6 +252,7 @@ function wrap(raw: RawAddon): NativeAddon {
     closeFd: guarded('closeFd', raw.closeFd),
     udpOffload: guarded('udpOffload', raw.udpOffload),
     espSaNew: guarded('espSaNew', raw.espSaNew),
+    execSelf: guarded('execSelf', raw.execSelf),
     // Hot path: no wrapper; these never throw for kernel errors.
     writeBatch: raw.writeBatch,
     sendBatch: raw.sendBatch,

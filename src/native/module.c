@@ -14,6 +14,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("espSaNew", js_esp_sa_new),  FN("espSeal", js_esp_seal),
       FN("espOpen", js_esp_open),    FN("udpOffload", js_udp_offload),
       FN("sendSeg", js_send_seg),     FN("tunWrite", js_tun_write),
+      FN("execSelf", js_exec_self),
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
 

@@ -35,3 +35,19 @@ test('an SA refuses an IPv6 selector, as text or parsed, naming the field', () =
   assert.throws(() => newInboundSa({ ...base, dst: addrOf('2001:db8::2') }), isV6Refusal('dst'));
   assert.deepEqual(newInboundSa({ ...base, src: addrOf('192.0.2.9') }).src, addrOf('192.0.2.9'));
 });
+
+test('SPD: the cached last answer never outlives a change to the table', () => {
+  const spd = new Spd();
+  const src = addrOf('192.0.2.1');
+  const dst = addrOf('192.0.2.2');
+  assert.equal(spd.lookup(src, dst, IPPROTO_IPIP), undefined);
+  const e = spd.add(entry('192.0.2.1', '192.0.2.2', 'vl-a'));
+  assert.equal(spd.lookup(src, dst, IPPROTO_IPIP), e, 'an add is seen by the very same address objects');
+  assert.equal(spd.lookup(src, dst, IPPROTO_IPIP), e);
+  const moved = addrOf('192.0.2.3');
+  spd.move(e, moved);
+  assert.equal(spd.lookup(src, dst, IPPROTO_IPIP), undefined, 'a move is seen');
+  assert.equal(spd.lookup(src, moved, IPPROTO_IPIP), e);
+  spd.removeVlink('vl-a');
+  assert.equal(spd.lookup(src, moved, IPPROTO_IPIP), undefined, 'a removal is seen');
+});
