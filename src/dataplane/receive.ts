@@ -57,16 +57,22 @@ class Work {
   sa: InboundSa[] = [];
   vlink: Vlink[] = [];
 
+  /** Room for n items; what is already stored is kept (a batch grows the arrays mid-way). */
   ensure(n: number): void {
     if (this.off.length >= n) return;
     const m = Math.max(n, this.off.length * 2, 256);
-    this.off = new Int32Array(m);
-    this.len = new Int32Array(m);
-    this.seqHi = new Uint32Array(m);
-    this.seq = new Float64Array(m);
-    this.dgram = new Int32Array(m);
-    this.result = new Int32Array(m);
-    this.nh = new Uint8Array(m);
+    const grow = <T extends Int32Array | Uint32Array | Float64Array | Uint8Array>(a: T, make: (m: number) => T): T => {
+      const b = make(m);
+      b.set(a);
+      return b;
+    };
+    this.off = grow(this.off, (k) => new Int32Array(k));
+    this.len = grow(this.len, (k) => new Int32Array(k));
+    this.seqHi = grow(this.seqHi, (k) => new Uint32Array(k));
+    this.seq = grow(this.seq, (k) => new Float64Array(k));
+    this.dgram = grow(this.dgram, (k) => new Int32Array(k));
+    this.result = grow(this.result, (k) => new Int32Array(k));
+    this.nh = grow(this.nh, (k) => new Uint8Array(k));
   }
 }
 

@@ -103,3 +103,30 @@ for (const [name, crypto] of engines) {
     assert.ok(underlay.sent.slice(0, 7).every((d) => d.data.length === underlay.sent[0]!.data.length), 'equal-sized, for UDP GSO');
   });
 }
+
+for (const [name, crypto] of engines) {
+  test(`${name}: a batch of GRO datagrams holding more ESP packets than the work arrays had room for loses none`, () => {
+    const { peerOut, v, tun, rx } = setup(crypto);
+    const datagrams: Buffer[] = [];
+    let size = 0;
+    for (let d = 0; d < 12; d++) {
+      const esp = Array.from({ length: 40 }, (_, i) => {
+        const out = Buffer.alloc(1600);
+        return out.subarray(0, espSeal(peerOut, tcpPacket({ payload: bytes(1300, d * 40 + i), seq: (d * 40 + i) * 1300 }), IPPROTO_IPIP, out, 0) as number);
+      });
+      size = esp[0]!.length;
+      datagrams.push(Buffer.concat(esp));
+    }
+    const buf = Buffer.concat(datagrams);
+    const n = datagrams.length;
+    const b: DatagramBatch = {
+      buf, off: Int32Array.from(datagrams.map((_, i) => i * datagrams[0]!.length)), len: Int32Array.from(datagrams.map((x) => x.length)),
+      count: n, addr: new Uint32Array(n).fill(ipv4ToU32(PEER)), port: new Uint16Array(n).fill(4500), tos: new Int16Array(n),
+      gso: new Uint16Array(n).fill(size),
+    };
+    rx.processBatch('udp', b);
+    assert.equal(v.stats.rxPackets, 480);
+    assert.equal(tun.written.length, 480);
+    assert.deepEqual(Object.entries(v.drops).filter(([, x]) => x > 0), []);
+  });
+}
