@@ -25,6 +25,7 @@ import { buildFragNeeded } from '../wire/icmp.js';
 import { espSeal } from './esp-engine.js';
 import { BatchPacker } from './batch-pack.js';
 import { EspBatch, SealOut, ST_OK, ST_SKIP, statusReason } from './esp-batch.js';
+import { FairDrop } from './fair-drop.js';
 import type { Spd } from './spd.js';
 import type { Vlink } from './vlink.js';
 
@@ -45,6 +46,7 @@ export class Sender {
   private status = new Int32Array(64);
   private readonly packer = new BatchPacker();
   private readonly views: Datagram[] = [];
+  private readonly fair = new FairDrop();
 
   constructor(
     private readonly spd: Spd,
@@ -137,6 +139,14 @@ export class Sender {
       }
       len[i] = total;
       st[i] = ST_OK;
+    }
+    // Behind the TUN (a full read): the largest flow gives up a packet before the queue overflows.
+    if (b.backlog === true) {
+      const victim = this.fair.pick(buf, off, st, ST_OK, n);
+      if (victim >= 0) {
+        st[victim] = ST_SKIP;
+        drops.congestion++;
+      }
     }
 
     // Stage 4: seal, and stage 5: send each time the output fills.

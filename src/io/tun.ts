@@ -150,6 +150,7 @@ export class Tun implements TunDevice {
       k++;
     }
     b.count = k;
+    b.backlog = n === r.batchSize;
     if (k === 0) return;
     if (this.batchCb !== undefined) {
       this.batchCb(b);

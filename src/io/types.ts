@@ -28,6 +28,8 @@ export interface TunBatch extends PacketBatch {
    * before it, and may be a TCP or UDP super-packet (GSO) or carry a partial checksum.
    */
   readonly vnet: boolean;
+  /** The read filled the whole batch: more was waiting in the TUN's queue (the daemon is behind). */
+  backlog?: boolean;
 }
 
 /** A batch received on an underlay socket. */
