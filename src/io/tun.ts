@@ -8,7 +8,7 @@
 // refuses the offloads gets a plain TUN; `path` says which one runs.
 
 import { readFileSync } from 'node:fs';
-import { loadNative, TUN_F_USO4, TW_GRO, TW_VNET, type NativeReader } from '../native/index.js';
+import { loadNative, READ_HEADROOM, TUN_F_USO4, TW_GRO, TW_VNET, type NativeReader } from '../native/index.js';
 import type { IoPath, TunBatch, TunDevice } from './types.js';
 
 /** The virtio_net_hdr in front of every packet of a TUN with offloads. */
@@ -64,6 +64,22 @@ export function readKernelDrops(name: string): { tx: number; rx: number } | null
   return null;
 }
 
+/**
+ * One packet memory for all of a process's TUN readers, per batch geometry: a batch is consumed
+ * (sealed into the sender's own buffer and sent) before the event loop reads another fd, so the
+ * TUNs can take turns in it. A node's memory then no longer grows by a batch per vlink.
+ */
+const sharedArenas = new Map<number, ArrayBuffer>();
+
+function tunArena(bytes: number): ArrayBuffer {
+  let a = sharedArenas.get(bytes);
+  if (a === undefined) {
+    a = new ArrayBuffer(bytes);
+    sharedArenas.set(bytes, a);
+  }
+  return a;
+}
+
 export class Tun implements TunDevice {
   readonly name: string;
   readonly ifindex: number;
@@ -97,7 +113,8 @@ export class Tun implements TunDevice {
   private startReader(): void {
     if (this.reader) return;
     const batch = this.vnet ? OFFLOAD_BATCH_SIZE : IO_BATCH_SIZE;
-    this.reader = new (loadNative().Reader)(this.fd, 'read', TUN_SLOT_SIZE, batch, (n) => this.deliver(n));
+    const arena = tunArena((READ_HEADROOM + TUN_SLOT_SIZE) * batch);
+    this.reader = new (loadNative().Reader)(this.fd, 'read', TUN_SLOT_SIZE, batch, (n) => this.deliver(n), arena);
   }
 
   onPackets(cb: (pkts: Buffer[]) => void): void {

@@ -70,7 +70,12 @@ export interface NativeReader {
 }
 
 export interface NativeReaderCtor {
-  new (fd: number, mode: ReaderMode, slotSize: number, batchSize: number, cb: (count: number) => void): NativeReader;
+  /**
+   * `arena`, when given, is the packet memory instead of a fresh one ((headroom + slotSize) *
+   * batchSize bytes at least): readers whose batches are always consumed within their callback
+   * may share one (a node's TUNs), since the loop never reads two fds at once.
+   */
+  new (fd: number, mode: ReaderMode, slotSize: number, batchSize: number, cb: (count: number) => void, arena?: ArrayBuffer): NativeReader;
 }
 
 export interface TunOpenResult {
@@ -232,10 +237,11 @@ function wrap(raw: RawAddon): NativeAddon {
     slotSize: number,
     batchSize: number,
     cb: (count: number) => void,
+    arena?: ArrayBuffer,
   ): NativeReader {
     let r: NativeReader;
     try {
-      r = new RawReader(fd, mode, slotSize, batchSize, cb);
+      r = new RawReader(fd, mode, slotSize, batchSize, cb, arena);
     } catch (e) {
       throw toNativeError('Reader', e);
     }

@@ -50,10 +50,30 @@ static void reader_close_js(napi_env env, reader_t *r) {
   }
 }
 
-// new Reader(fd, mode: 'read'|'recvmmsg', slotSize, batchSize, cb)
+// The caller's ArrayBuffer as the reader's packet memory, when it is one and big enough: TUN
+// readers of one node share one, since a batch is consumed before the loop reads the next fd.
+static bool shared_arena(napi_env env, napi_value v, size_t need, void **data, bool *given) {
+  bool is = false;
+  *given = false;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t == napi_undefined || t == napi_null) return true;
+  size_t len = 0;
+  if (napi_is_arraybuffer(env, v, &is) != napi_ok || !is || napi_get_arraybuffer_info(env, v, data, &len) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "arena must be an ArrayBuffer");
+    return false;
+  }
+  if (len < need || *data == NULL) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "arena is smaller than (headroom + slotSize) * batchSize");
+    return false;
+  }
+  *given = true;
+  return true;
+}
+
+// new Reader(fd, mode: 'read'|'recvmmsg', slotSize, batchSize, cb, arena?: ArrayBuffer)
 static napi_value js_reader_new(napi_env env, napi_callback_info info) {
-  napi_value argv[5], self, target;
-  if (!get_args(env, info, 5, argv, NULL, &self)) return NULL;
+  napi_value argv[6], self, target;
+  if (!get_args(env, info, 6, argv, NULL, &self)) return NULL;
   if (napi_get_new_target(env, info, &target) != napi_ok || target == NULL) {
     napi_throw_type_error(env, "ERR_CONSTRUCT_CALL_REQUIRED", "Reader must be called with new");
     return NULL;
@@ -102,8 +122,14 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
 
   napi_value data_ab, lens_arr, addrs_arr = NULL, ports_arr = NULL, tos_arr = NULL, gso_arr = NULL, name;
   void *p;
-  if (!make_typed(env, (size_t)r->stride * (size_t)batch, (napi_typedarray_type)-1, 0, &p, &data_ab, &r->data_ref))
+  bool given;
+  if (!shared_arena(env, argv[5], (size_t)r->stride * (size_t)batch, &p, &given)) goto fail_js;
+  if (given) {
+    data_ab = argv[5];
+    if (napi_create_reference(env, data_ab, 1, &r->data_ref) != napi_ok) goto fail_js;
+  } else if (!make_typed(env, (size_t)r->stride * (size_t)batch, (napi_typedarray_type)-1, 0, &p, &data_ab, &r->data_ref)) {
     goto fail_js;
+  }
   r->data = p;
   if (!make_typed(env, (size_t)batch * 4, napi_int32_array, (size_t)batch, &p, &lens_arr, &r->lens_ref))
     goto fail_js;

@@ -16,6 +16,9 @@
 // Batches per wakeup: enough to amortize the epoll round trip, few enough that one busy fd
 // cannot starve timers and the other fds on the same loop.
 #define MAX_BATCHES_PER_WAKEUP 4
+// ...and a byte budget on top: with offloads one batch is up to 16 x 64 KiB, and a reader that
+// took 4 of them (4 MiB, milliseconds of sealing) per turn would starve the node's other vlinks.
+#define MAX_BYTES_PER_WAKEUP (1u << 20)
 
 // Returns packets read (>0), 0 when drained, or -errno.
 static int reader_read_batch(reader_t *r) {
@@ -136,9 +139,12 @@ void reader_on_poll(uv_poll_t *h, int status, int events) {
     return;
   }
 
-  for (int b = 0; b < MAX_BATCHES_PER_WAKEUP && !r->closing; b++) {
+  size_t bytes = 0;
+  for (int b = 0; b < MAX_BATCHES_PER_WAKEUP && !r->closing && bytes < MAX_BYTES_PER_WAKEUP; b++) {
     int n = r->mode == MODE_READ ? reader_read_batch(r) : reader_recv_batch(r);
     if (n == 0) break;
+    // Counted before the callback: it may change the lengths (the data plane trims in place).
+    for (int i = 0; i < n; i++) bytes += r->lens[i] > 0 ? (size_t)r->lens[i] : 0;
     if (!reader_deliver(r, n)) break;
     if (n < 0 || (uint32_t)n < r->batch) break;
   }
