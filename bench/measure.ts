@@ -12,6 +12,8 @@ export interface PingStats {
   avgMs: number;
   maxMs: number;
   mdevMs: number;
+  /** Median of the individual replies: robust to the few multi-ms outliers a loaded host adds. */
+  medianMs: number;
 }
 
 export interface ThroughputResult {
@@ -31,7 +33,7 @@ export interface ThroughputResult {
 export const PING_COUNT = 200;
 export const PING_INTERVAL_S = '0.005';
 
-/** Parse the summary of `ping -q`. */
+/** Parse ping's summary, and its per-reply lines for the median when it printed them. */
 export function parsePing(out: string): PingStats {
   const pk = out.match(/(\d+) packets transmitted, (\d+) (?:packets )?received.*?([\d.]+)% packet loss/);
   if (!pk) throw new Error(`cannot parse ping output: ${out.trim().slice(-300)}`);
@@ -45,12 +47,28 @@ export function parsePing(out: string): PingStats {
     avgMs: Number(rtt[2]),
     maxMs: Number(rtt[3]),
     mdevMs: Number(rtt[4]),
+    medianMs: median([...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]))) ?? Number(rtt[2]),
   };
 }
 
-/** `ping -c 200 -i 0.005 -q` from A to `addr`. */
-export async function ping(pair: NsPair, addr: string): Promise<PingStats> {
-  const r = await pair.exec('a', 'ping', ['-n', '-q', '-c', String(PING_COUNT), '-i', PING_INTERVAL_S, '-W', '2', addr], {
+function median(xs: number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** Pings sent and thrown away before the idle RTT is measured, for every contender alike. */
+export const PING_WARMUP = 100;
+
+/**
+ * `ping -c 200 -i 0.005` from A to `addr`. With `warmup`, PING_WARMUP pings first, not counted:
+ * the idle RTT is then the tunnel's steady state, not its first packets (JIT, caches, ARP).
+ */
+export async function ping(pair: NsPair, addr: string, warmup = false): Promise<PingStats> {
+  if (warmup) {
+    await pair.exec('a', 'ping', ['-n', '-q', '-c', String(PING_WARMUP), '-i', PING_INTERVAL_S, '-W', '2', addr], { timeoutMs: 30_000 });
+  }
+  const r = await pair.exec('a', 'ping', ['-n', '-c', String(PING_COUNT), '-i', PING_INTERVAL_S, '-W', '2', addr], {
     timeoutMs: 30_000,
   });
   // ping exits 1 when some replies were lost; parsePing still reports the loss.

@@ -9,11 +9,12 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Contender } from './contender.js';
-import { iperf, ping, PING_COUNT, PING_INTERVAL_S, type PingStats, type ThroughputResult } from './measure.js';
+import { iperf, ping, PING_COUNT, PING_INTERVAL_S, PING_WARMUP, type PingStats, type ThroughputResult } from './measure.js';
 import { destroyAllSync, NsPair } from './netns.js';
 import { openvpn } from './openvpn.js';
 import { daemonNodeArgs, iiptran } from './overlay.js';
 import { killAllLive, run } from './proc.js';
+import { measureScale, SCALE_VLINKS, type ScaleResult } from './scale.js';
 import { veth } from './veth.js';
 import { wireguardGo } from './wireguard.js';
 
@@ -27,13 +28,15 @@ const VARIANTS: Contender[] = [
   iiptran('udp', { suffix: 'jscrypto', tag: 'js', env: { IIPTRAN_NATIVE_CRYPTO: '0' } }),
   iiptran('udp', { suffix: 'plain', tag: 'pl', env: { IIPTRAN_OFFLOAD: '0', IIPTRAN_NATIVE_CRYPTO: '0' } }),
 ];
+/** The scaling row: one node, 30 vlinks to 30 peers, all loaded at once (scale.ts). */
+const SCALE = 'iiptran-30vlinks';
 const ALIASES: Record<string, string[]> = {
   iiptran: ['iiptran-udp', 'iiptran-esp'],
   variants: VARIANTS.map((c) => c.name),
   wireguard: ['wireguard-go'],
   wg: ['wireguard-go'],
   ovpn: ['openvpn'],
-  all: ALL.map((c) => c.name),
+  all: [...ALL.map((c) => c.name), SCALE],
 };
 const BASELINE = 'veth';
 const VERDICT_SUBJECT = 'iiptran-udp';
@@ -70,7 +73,7 @@ const log = (msg: string): void => void process.stderr.write(`[bench] ${msg}\n`)
 function usage(): string {
   return [
     'usage: node dist/bench/run.js [options]   (must run as root)',
-    `  --only LIST   comma-separated contenders (default all): ${ALL.map((c) => c.name).join(',')}`,
+    `  --only LIST   comma-separated contenders (default all): ${[...ALL.map((c) => c.name), SCALE].join(',')}`,
     `                aliases: ${Object.keys(ALIASES).join(', ')}`,
     '  --time N      iperf3 seconds per direction (default 8; plus 1 s omitted warm-up)',
     '  --json        print machine-readable JSON on stdout instead of the table',
@@ -105,8 +108,8 @@ async function measureContender(c: Contender, root: string, seconds: number): Pr
     const p = pair;
     log(`${c.name}: tunnel passes ping to ${tun.target}; ${tun.detail}`);
 
-    row.pingIdle = await ping(p, tun.target);
-    log(`${c.name}: idle ping avg ${row.pingIdle.avgMs} ms (loss ${row.pingIdle.lossPct}%)`);
+    row.pingIdle = await ping(p, tun.target, true);
+    log(`${c.name}: idle ping avg ${row.pingIdle.avgMs} ms, median ${row.pingIdle.medianMs} ms (loss ${row.pingIdle.lossPct}%)`);
 
     const loaded = (key: 'pingLoadedAtoB' | 'pingLoadedBtoA') => async (): Promise<void> => {
       try {
@@ -143,8 +146,9 @@ const fmtRatio = (r: Ratio | undefined): string => (r ? `${r.atob.toFixed(2)}/${
 const fmtMbps = (t: ThroughputResult | undefined): string => (t ? t.mbps.toFixed(1) : '—');
 const fmtPing = (p: PingStats | undefined): string =>
   p ? `${p.avgMs.toFixed(3)}±${p.mdevMs.toFixed(3)}${p.lossPct > 0 ? ` (${p.lossPct}% loss)` : ''}` : '—';
+const fmtMedian = (p: PingStats | undefined): string => (p ? p.medianMs.toFixed(3) : '—');
 const fmtLoaded = (a: PingStats | undefined, b: PingStats | undefined): string =>
-  `${a ? a.avgMs.toFixed(2) : '—'}/${b ? b.avgMs.toFixed(2) : '—'}`;
+  `${a ? a.avgMs.toFixed(2) : '—'}/${b ? b.avgMs.toFixed(2) : '—'}${(a?.lossPct ?? 0) + (b?.lossPct ?? 0) > 0 ? ` (loss ${a?.lossPct ?? '—'}/${b?.lossPct ?? '—'}%)` : ''}`;
 
 /** Rows with a single cell after the name (failures) do not widen the columns. */
 function table(header: string[], rows: string[][]): string {
@@ -153,6 +157,21 @@ function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]): string =>
     cells.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
   return [line(header), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
+}
+
+function scaleLines(r: ScaleResult | undefined, error: string | undefined): string[] {
+  if (error !== undefined) return [`${SCALE}: failed: ${error.split('\n')[0]}`, ''];
+  if (r === undefined) return [];
+  const f = (x: number) => x.toFixed(0);
+  return [
+    table(
+      ['scaling', 'vlinks', 'aggregate Mbit/s', 'per vlink min/median/max', 'hub CPU s/GB', 'hub RSS idle/peak MiB', 'peer RSS MiB', 'per vlink MiB'],
+      [[SCALE, String(r.vlinks), f(r.aggregateMbps), `${f(r.perVlinkMbps.min)}/${f(r.perVlinkMbps.median)}/${f(r.perVlinkMbps.max)}`,
+        r.hubCpuSPerGB.toFixed(2), `${r.hubRssIdleMiB.toFixed(1)}/${r.hubRssPeakMiB.toFixed(1)}`, r.peerRssPeakMiB.toFixed(1), r.perVlinkMiB.toFixed(2)]],
+    ),
+    `  ${SCALE}: one node, ${SCALE_VLINKS} vlinks (UDP, aes-gcm-256) to ${SCALE_VLINKS} peer daemons over one bridge, an iperf3 per vlink from the hub at once; per vlink MiB = (hub peak RSS - median peer peak RSS) / ${SCALE_VLINKS - 1}; hub path: ${r.path}`,
+    '',
+  ];
 }
 
 /** Per daemon: CPU seconds per GB and peak RSS, in each direction. Empty when nothing was metered. */
@@ -195,7 +214,9 @@ function verdict(rows: Row[]): { text: string; value: number | undefined; rttOk:
   const v = Math.min(atob, btoa);
   const ovpn = rows.find((r) => r.name === 'openvpn' && r.ok);
   const rttOk = ovpn ? subj.pingIdle!.avgMs <= ovpn.pingIdle!.avgMs : undefined;
-  const rtt = ovpn ? `idle RTT ${subj.pingIdle!.avgMs.toFixed(3)} vs OpenVPN ${ovpn.pingIdle!.avgMs.toFixed(3)} ms ${rttOk ? 'ok' : 'HIGHER'}` : 'idle RTT: OpenVPN not run';
+  const rtt = ovpn
+    ? `idle RTT ${subj.pingIdle!.avgMs.toFixed(3)} vs OpenVPN ${ovpn.pingIdle!.avgMs.toFixed(3)} ms ${rttOk ? 'ok' : 'HIGHER'} (medians ${subj.pingIdle!.medianMs.toFixed(3)} vs ${ovpn.pingIdle!.medianMs.toFixed(3)})`
+    : 'idle RTT: OpenVPN not run';
   const meets = v >= ISSUE_BAR && rttOk !== false;
   return {
     text: `${VERDICT_SUBJECT} vs the better reference: ${v.toFixed(2)}× ${bar}  [TCP A→B ${atob.toFixed(2)}× ${bA.name}, B→A ${btoa.toFixed(2)}× ${bB.name}; the lower counts; ${rtt}] ${meets ? 'MEETS' : 'BELOW'} the bar`,
@@ -235,13 +256,14 @@ async function main(): Promise<number> {
   const known = [...ALL, ...VARIANTS];
   if (args.base !== undefined) known.push(iiptran('udp', { suffix: 'base', tag: 'ba', bin: join(args.base, 'bin', 'iiptran.js') }));
   let selected = ALL;
+  let scale = true;
   if (args.base !== undefined) selected = [...ALL, known.at(-1)!];
   if (args.only !== undefined) {
     const names = new Set<string>();
     for (const raw of args.only.split(',').map((s) => s.trim()).filter(Boolean)) {
       const expanded = ALIASES[raw] ?? [raw];
       for (const n of expanded) {
-        if (!known.some((c) => c.name === n)) {
+        if (!known.some((c) => c.name === n) && n !== SCALE) {
           process.stderr.write(`--only: unknown contender '${raw}'\n${usage()}\n`);
           return 2;
         }
@@ -249,6 +271,7 @@ async function main(): Promise<number> {
       }
     }
     selected = known.filter((c) => names.has(c.name)); // keep canonical order: baseline first
+    scale = names.has(SCALE);
   }
   if (args.profile !== undefined) {
     const dir = args.profile;
@@ -290,8 +313,19 @@ async function main(): Promise<number> {
   log(`contenders: ${selected.map((c) => c.name).join(', ')}; iperf3 -t ${seconds} -O 1 per direction`);
 
   const rows: Row[] = [];
+  let scaled: ScaleResult | undefined;
+  let scaleError: string | undefined;
   try {
     for (const c of selected) rows.push(await measureContender(c, root, seconds));
+    if (scale) {
+      try {
+        scaled = await measureScale(root, seconds, log);
+        log(`${SCALE}: aggregate ${scaled.aggregateMbps.toFixed(0)} Mbit/s`);
+      } catch (err) {
+        scaleError = (err as Error).message;
+        log(`${SCALE}: FAILED: ${scaleError}`);
+      }
+    }
   } finally {
     killAllLive();
     destroyAllSync();
@@ -308,20 +342,21 @@ async function main(): Promise<number> {
   if (args.json) {
     const out = {
       machine,
-      settings: { iperfSeconds: seconds, iperfOmit: 1, pingCount: PING_COUNT, pingInterval: Number(PING_INTERVAL_S) },
+      settings: { iperfSeconds: seconds, iperfOmit: 1, pingCount: PING_COUNT, pingWarmup: PING_WARMUP, pingInterval: Number(PING_INTERVAL_S) },
       results: rows.map((r) => ({
         ...r,
         ratios: { vsVeth: ratio(r, base) ?? null, vsOpenvpn: ratio(r, ovpn) ?? null, vsWireguardGo: ratio(r, wg) ?? null },
       })),
+      scale: scaled ?? (scaleError === undefined ? null : { error: scaleError }),
       verdict: { subject: VERDICT_SUBJECT, references: VERDICT_REFERENCES, ratio: v.value ?? null, bar: ISSUE_BAR, idleRttOk: v.rttOk ?? null, text: v.text },
       totalSeconds: totalS,
     };
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
   } else {
-    const header = ['contender', 'TCP A→B Mbit/s', 'TCP B→A Mbit/s', 'ping idle avg±mdev ms', 'ping loaded ms (A→B/B→A)', 'vs veth', 'vs OpenVPN', 'vs wireguard-go'];
+    const header = ['contender', 'TCP A→B Mbit/s', 'TCP B→A Mbit/s', 'ping idle avg±mdev ms', 'idle median', 'ping loaded ms (A→B/B→A)', 'vs veth', 'vs OpenVPN', 'vs wireguard-go'];
     const body = rows.map((r) =>
       r.ok
-        ? [r.name, fmtMbps(r.tcpAtoB), fmtMbps(r.tcpBtoA), fmtPing(r.pingIdle), fmtLoaded(r.pingLoadedAtoB, r.pingLoadedBtoA),
+        ? [r.name, fmtMbps(r.tcpAtoB), fmtMbps(r.tcpBtoA), fmtPing(r.pingIdle), fmtMedian(r.pingIdle), fmtLoaded(r.pingLoadedAtoB, r.pingLoadedBtoA),
             fmtRatio(ratio(r, base)), fmtRatio(ratio(r, ovpn)), fmtRatio(ratio(r, wg))]
         : [r.name, `failed: ${(r.error ?? 'unknown').split('\n')[0]!.slice(0, 200)}`],
     );
@@ -329,11 +364,10 @@ async function main(): Promise<number> {
       '',
       `iiptran benchmark — ${machine.date}`,
       `machine: nproc ${machine.nproc} (${machine.cpu}), kernel ${machine.kernel}, node ${machine.node}, ${machine.iperf3}`,
-      `method: fresh netns pair per contender, veth underlay 10.201.0.1↔10.201.0.2 MTU 1500; iperf3 -t ${seconds} -O 1 (TCP, 1 stream); ping -c ${PING_COUNT} -i ${PING_INTERVAL_S}`,
+      `method: fresh netns pair per contender, veth underlay 10.201.0.1↔10.201.0.2 MTU 1500; iperf3 -t ${seconds} -O 1 (TCP, 1 stream); ping -c ${PING_COUNT} -i ${PING_INTERVAL_S} (idle: after ${PING_WARMUP} unmeasured)`,
       `ratios are throughput ratios "A→B/B→A" (row ÷ column contender)`,
       '',
-      table(header, body),
-      '',
+      ...(body.length > 0 ? [table(header, body), ''] : []),
       ...rows
         .filter((r) => r.detail)
         .map((r) => {
@@ -341,6 +375,7 @@ async function main(): Promise<number> {
           return `  ${r.name}: ${r.detail}${tcp}`;
         }),
       ...usageTable(rows),
+      ...scaleLines(scaled, scaleError),
       ...rows.filter((r) => r.path).map((r) => `  ${r.name} path (A): ${r.path}`),
       ...rows.flatMap((r) => r.warnings.map((w) => `  warning (${r.name}): ${w}`)),
       ...rows.filter((r) => !r.ok).map((r) => `\n${r.name} failed:\n${r.error}`),
