@@ -7,6 +7,7 @@
         "src/native/napi_util.c",
         "src/native/tun.c",
         "src/native/sockets.c",
+        "src/native/sock6.c",
         "src/native/batch.c",
         "src/native/reader.c",
         "src/native/reader_poll.c",

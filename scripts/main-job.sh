@@ -14,24 +14,24 @@ step "lab up topologies/triangle.yaml"
 $IIPTRAN lab up topologies/triangle.yaml
 
 step "node a: kernel routes joined with vlink, outer header, policy and SA"
-$IIPTRAN lab show a routes
+$IIPTRAN lab show a routes --lab triangle
 
 step "node a: IKEv2 SAs (raw Ed25519 keys) and the CHILD_SAs they installed"
-$IIPTRAN lab show a ike
-$IIPTRAN lab show a sas
+$IIPTRAN lab show a ike --lab triangle
+$IIPTRAN lab show a sas --lab triangle
 
 step "VN ping a -> b over the direct vlink"
-$IIPTRAN lab exec a -- ping -c 3 -i 0.2 b
+$IIPTRAN lab exec a --lab triangle -- ping -c 3 -i 0.2 b
 
 step "cut the a-b underlay path (nftables drop); liveness drops the carrier, OSPF reroutes via c"
-$IIPTRAN lab link a b down
+$IIPTRAN lab link a b down --lab triangle
 sleep 4
-$IIPTRAN lab show a routes
-$IIPTRAN lab exec a -- ping -c 3 -i 0.2 b
+$IIPTRAN lab show a routes --lab triangle
+$IIPTRAN lab exec a --lab triangle -- ping -c 3 -i 0.2 b
 
 step "restore the a-b path"
-$IIPTRAN lab link a b up
-$IIPTRAN lab status
+$IIPTRAN lab link a b up --lab triangle
+$IIPTRAN lab status triangle
 
 step "lab down"
 $IIPTRAN lab down triangle

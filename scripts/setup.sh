@@ -18,6 +18,7 @@ DEB_PACKAGES=(
   tcpdump                   # underlay captures in netns tests and the demo
   tshark wireshark-common   # tshark, text2pcap: the independent ESP/IKE decoder in tests
   bird2                     # bird, birdc: OSPF over vlinks in labs (routing: bird)
+  frr                       # zebra, ospfd, bfdd, bgpd, vtysh: FRR in labs (routing: frr, routing: bgp)
   strongswan-charon strongswan-swanctl  # charon, swanctl: the IKEv2 interop peer in netns tests
   libstrongswan strongswan-libcharon  # charon's base plugins (aes, sha2, kdf, x509, kernel-netlink, socket-default, ...)
   libstrongswan-standard-plugins  # charon's openssl and gcm plugins (AES-GCM); only a Recommends of strongswan-charon
@@ -27,6 +28,9 @@ DEB_PACKAGES=(
   openssl                   # openssl CLI: raw public key interop unit test; benchmark OpenVPN keys
   ldnsutils nsd             # ldns-keygen, ldns-signzone, ldns-key2ds, nsd: signed test zones served for the DNSSEC tests
   unbound-host bind9-dnsutils  # unbound-host, delv: independent DNSSEC validators in the cross-check test
+  python3-prometheus-client # the Prometheus text parser the metrics test reads our /metrics with
+  podman runc mmdebstrap    # the container image test: podman with runc builds the Dockerfile on a Debian base made by mmdebstrap
+  systemd                   # systemd-analyze: the tests verify contrib/systemd/iiptran@.service
   openvpn wireguard-go wireguard-tools  # benchmark peers
   g++ make python3          # native addon build (node-gyp, run by npm ci)
 )

@@ -17,26 +17,10 @@ import { listLabs, nodeOf, readState, resolveLab } from '../lab/state.js';
 import { teardown } from '../lab/teardown.js';
 import { BIRD_STARTS_PER_CORE, IIPTRAN_STARTS_PER_CORE } from '../lab/waves.js';
 import { SHOW_VIEWS } from './show-cmd.js';
+import { labExport, labExportBuilder } from './lab-export-cmd.js';
 
-const print = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');
-
-function needRoot(what: string): void {
-  if (process.getuid?.() !== 0) throw new IiptranError('IIPTRAN_ERR_USAGE', `lab ${what} needs root (network namespaces, TUN interfaces, nftables)`);
-}
-
-/** Topology and usage errors exit 2 like config errors; everything else goes to main's handler. */
-function guarded<A>(fn: (a: A) => Promise<void>): (a: A) => Promise<void> {
-  return async (a) => {
-    try {
-      await fn(a);
-    } catch (e) {
-      const err = e as IiptranError;
-      if (err.code !== 'IIPTRAN_ERR_TOPOLOGY' && err.code !== 'IIPTRAN_ERR_USAGE') throw e;
-      process.stderr.write(`iiptran: ${err.message} [${err.code}]\n`);
-      process.exitCode = 2;
-    }
-  };
-}
+import { guarded, labOpt, needRoot, print } from './lab-util.js';
+import { labDnsCommands } from './lab-dns-cmd.js';
 
 function labName(arg: string): string {
   if (fs.existsSync(arg) && fs.statSync(arg).isFile()) return loadTopology(arg).name;
@@ -117,18 +101,16 @@ async function show(a: { node: string; what: string; json: boolean; all: boolean
 async function logs(a: { node: string; routing: boolean; lines: number; lab?: string }): Promise<void> {
   const s = resolveLab(a.lab);
   const { paths } = nodeOf(s, a.node);
-  const file = a.routing ? paths.birdLog : paths.log;
+  const file = a.routing ? (paths.birdLog ?? paths.frrLog ?? null) : paths.log;
   if (file === null) throw new IiptranError('IIPTRAN_ERR_USAGE', `node ${a.node} uses static routing: it has no routing daemon log`);
   const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
   const lines = text.trimEnd().split('\n');
   print(`==> ${file} <==\n${(a.lines > 0 ? lines.slice(-a.lines) : lines).join('\n')}`);
 }
 
-const labOpt = { type: 'string', describe: 'lab name; default: the only running lab' } as const;
-
 export const labCommand: CommandModule = {
   command: 'lab <command>',
-  describe: 'Launch and operate overlay topologies (nodes, underlay, NAT, OSPF) in network namespaces (needs root, Linux, bird2 for routing: bird)',
+  describe: 'Launch and operate overlay topologies (nodes, underlay, NAT, OSPF) in network namespaces (needs root, Linux, bird2 for routing: bird, frr for routing: frr)',
   builder: (y: Argv) =>
     y
       .command(
@@ -184,7 +166,7 @@ export const labCommand: CommandModule = {
       )
       .command(
         'show <node> <what>',
-        "The inspector, aimed at one node: routes joined with vlink, outer header and SA; SAs; links; policies; counters; ike; guard",
+        "The inspector, aimed at one node: routes joined with vlink, outer header and SA; SAs; links; policies; counters; ike; guard; dhcp",
         (y) =>
           y
             .positional('node', { type: 'string', demandOption: true })
@@ -202,10 +184,17 @@ export const labCommand: CommandModule = {
         (y) =>
           y
             .positional('node', { type: 'string', demandOption: true })
-            .option('routing', { type: 'boolean', default: false, describe: 'the routing daemon (BIRD) log instead' })
+            .option('routing', { type: 'boolean', default: false, describe: 'the routing daemon log instead (BIRD, or all of the node\'s FRR daemons)' })
             .option('lines', { alias: 'n', type: 'number', default: 0, describe: 'only the last N lines' })
             .option('lab', labOpt),
         guarded(logs as (a: unknown) => Promise<void>),
+      )
+      .command(labDnsCommands)
+      .command(
+        'export <file>',
+        'Write the lab as a containerlab topology (same nodes and links, the iiptran image, each node\'s config, keys and BIRD config); no root needed',
+        labExportBuilder,
+        guarded(labExport as (a: unknown) => Promise<void>),
       )
       .demandCommand(1, 'name a lab command; see iiptran lab --help'),
   handler: () => {},

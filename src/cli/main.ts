@@ -7,11 +7,12 @@ import { IiptranError } from '../errors.js';
 import { nodeCommand } from './node-cmd.js';
 import { showCommand, SHOW_VIEWS } from './show-cmd.js';
 import { genkeyCommand } from './genkey-cmd.js';
-import { AUTH_KEY_TYPES, genauthkeyCommand } from './genauthkey-cmd.js';
+import { AUTH_KEY_TYPES, IPSECA_MATCHING, genauthkeyCommand } from './genauthkey-cmd.js';
 import { checkConfigCommand } from './check-config-cmd.js';
 import { demoCommand } from './demo-cmd.js';
 import { labCommand } from './lab-cmd.js';
 import { doctorCommand } from './doctor-cmd.js';
+import { installSystemdCommand } from './install-systemd-cmd.js';
 import { SUITES, type Suite } from '../dataplane/suite.js';
 import { LOG_LEVELS } from '../control/config-types.js';
 
@@ -39,16 +40,21 @@ export async function main(argv: string[]): Promise<void> {
           y
             .positional('what', {
               choices: SHOW_VIEWS,
-              describe: 'links: vlinks with MTU, outer header, counters | policies: SPD | sas: SAD | routes: kernel routes joined with vlink, outer header, policy and SA | counters: every drop reason | ike: IKE SAs | guard: the fail-closed guard (vn_prefixes, unreachable routes, nft drops) | dns: named peers, resolver cache with DNSSEC verdicts',
+              describe: 'links: vlinks with MTU, outer header, counters | policies: SPD | sas: SAD | routes: kernel routes joined with vlink, outer header, policy and SA | counters: every drop reason | ike: IKE SAs | guard: the fail-closed guard (vn_prefixes, unreachable routes, nft drops) | dns: named peers, resolver cache with DNSSEC verdicts | dhcp: DHCP clients (state, address, server, T1, T2, expiry) and the relay (leases routed per vlink, counters)',
             })
             .option('json', { type: 'boolean', default: false, describe: 'print the stable JSON view (schema field says its version)' })
             .option('all', { type: 'boolean', default: false, describe: 'routes: include routes that do not leave by a vlink' })
             .option('socket', { type: 'string', describe: 'control socket path' })
             .option('node', { type: 'string', describe: 'node name: uses /run/iiptran/NAME.sock' })
+            .option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'redraw the view every --interval seconds, like watch(1); Ctrl-C stops (with --json: one JSON document per line)' })
+            .option('interval', { type: 'number', default: 1, describe: 'seconds between --watch frames (0.1..3600)' })
+            .option('wireshark', { type: 'string', describe: 'sas / ike only: write the SA keys as DIR/esp_sa / DIR/ikev2_decryption_table for Wireshark (SECRETS: 0600 files, a warning on stderr; refused when control_socket_group is set)' })
             .example('$0 show routes', 'which vlink, outer header, policy and SA carries each VN route')
+            .example('$0 show routes --watch', 'the same, redrawn every second until Ctrl-C')
+            .example('$0 show sas --wireshark /root/ws && WIRESHARK_CONFIG_DIR=/root/ws tshark -r cap.pcap -o esp.enable_encryption_decode:TRUE', 'decrypt a capture of this node\'s ESP')
             .example('$0 show counters --json | jq .vlinks', 'drop counters for scripts')
             .example('$0 show dns', 'named peers: address in use, verdict, TTL, last problem'),
-        async (a) => showCommand({ what: a.what as string, json: a.json, all: a.all, socket: a.socket, node: a.node }),
+        async (a) => showCommand({ what: a.what as string, json: a.json, all: a.all, socket: a.socket, node: a.node, wireshark: a.wireshark, watch: a.watch, interval: a.interval }),
       )
       .command(
         'genkey',
@@ -61,14 +67,22 @@ export async function main(argv: string[]): Promise<void> {
       )
       .command(
         'genauthkey',
-        'Generate a key pair for IKEv2 raw public key authentication (auth: pubkey): private key 0600, public key beside it',
+        'Generate a key pair for IKEv2 raw public key authentication (auth: pubkey): private key 0600, public key beside it; with --ipseca, also the IPSECA record that publishes the public key in DNS',
         (y) =>
           y
             .option('type', { type: 'string', choices: AUTH_KEY_TYPES, default: 'ed25519', describe: 'key type' })
-            .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'private key file (PKCS#8 PEM, created 0600, never overwritten); the public key goes to FILE.pub' })
+            .option('out', { alias: 'o', type: 'string', describe: 'private key file (PKCS#8 PEM, created 0600, never overwritten); the public key goes to FILE.pub. Required unless --from' })
             .option('pub', { type: 'string', describe: 'public key file instead of FILE.pub' })
-            .example('$0 genauthkey --type ed25519 -o /etc/iiptran/node-a.key', 'then copy node-a.key.pub to the peer as its peer_public_key'),
-        async (a) => genauthkeyCommand({ type: a.type as (typeof AUTH_KEY_TYPES)[number], out: a.out, pub: a.pub }),
+            .option('from', { type: 'string', describe: 'make nothing: read this existing key (public PEM/DER SPKI, or a private key file) and print its fingerprint and, with --ipseca, its record' })
+            .option('ipseca', { type: 'string', describe: 'print the IPSECA record (usage 3 DANE-EE, selector 1 SPKI) for gateway NAME (its FQDN, owner _500.NAME; or its IPv4 address, owner _500.<reverse name>), in RFC 3597 form for the zone file, the IPSECA form as a comment' })
+            .option('ipseca-matching', { type: 'number', choices: IPSECA_MATCHING, describe: 'IPSECA matching type: 0 the whole SPKI, 1 SHA-256 (default), 2 SHA-512' })
+            .option('json', { type: 'boolean', default: false, describe: 'print files, fingerprint and record as JSON' })
+            .example('$0 genauthkey --type ed25519 -o /etc/iiptran/node-a.key', 'then copy node-a.key.pub to the peer as its peer_public_key')
+            .example('$0 genauthkey -o /etc/iiptran/gw1.key --ipseca gw1.site-a.example', 'a new key and the record to paste into the site-a.example zone (then re-sign it)')
+            .example('$0 genauthkey --from /etc/iiptran/gw1.key.pub --ipseca gw1.site-a.example', 'the record for a key that already exists'),
+        async (a) => genauthkeyCommand({
+          type: a.type as (typeof AUTH_KEY_TYPES)[number], out: a.out, pub: a.pub, from: a.from, ipseca: a.ipseca, ipsecaMatching: a['ipseca-matching'], json: a.json,
+        }),
       )
       .command(
         'check-config <file>',
@@ -88,6 +102,7 @@ export async function main(argv: string[]): Promise<void> {
       )
       .command(labCommand)
       .command(doctorCommand)
+      .command(installSystemdCommand)
       .demandCommand(1, 'name a command; see --help')
       .strict()
       .help()

@@ -10,6 +10,7 @@ import type { NodeConfig, VlinkConfig } from './config-types.js';
 import { loadKeyFile } from './keyfile.js';
 import { loadAuthPrivateKey, loadPeerPublicKey, loadPskFile } from './credentials.js';
 import { vlinkMtu } from '../dataplane/mtu.js';
+import { familyOf } from './config-ipv6.js';
 import { IiptranError } from '../errors.js';
 import { resolveGroup } from './unix-group.js';
 
@@ -78,13 +79,14 @@ function checkVlinkFiles(cfg: NodeConfig, v: VlinkConfig, at: string, problems: 
     attempt('key_out', () => wipe(loadKeyFile(k.keyOut, k.suite)));
     suite = k.suite;
   } else {
-    if (k.auth === 'pubkey') {
+    if (k.auth === 'pubkey' || k.auth === 'dns') {
       attempt('private_key', () => loadAuthPrivateKey(k.privateKey));
-      attempt('peer_public_key', () => loadPeerPublicKey(k.peerPublicKey));
+      // auth: dns takes the peer's key from IPSECA; a configured one is an optional fallback.
+      if (k.auth === 'pubkey' || k.peerPublicKey !== '') attempt('peer_public_key', () => loadPeerPublicKey(k.peerPublicKey));
     } else attempt('psk_file', () => loadPskFile(k.pskFile).fill(0));
     suite = `ikev2: ${k.espProposals.join(',')}`;
   }
-  const maxMtu = vlinkMtu(cfg.underlay.mtu, v.encap);
+  const maxMtu = vlinkMtu(cfg.underlay.mtu, v.encap, familyOf(cfg.underlay.address));
   return { name: v.name, peer: v.peer, encap: v.encap, suite, mtu: v.mtu === 'auto' ? maxMtu : v.mtu, maxMtu };
 }
 

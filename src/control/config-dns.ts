@@ -35,11 +35,11 @@ export function readPeer(v: SchemaValidator, raw: unknown, path: Path): { peer: 
     const name = hostName(raw);
     if (name !== undefined) return { peer: '', peerName: name };
     if (!/^[0-9.]+$/.test(raw)) {
-      v.err(path, `must be an IPv4 address (e.g. 192.0.2.1) or a host name of two labels or more (e.g. b.overlay.test) (got ${describe(raw)})`);
+      v.err(path, `must be an IPv4 or IPv6 address (e.g. 192.0.2.1, 2001:db8::1) or a host name of two labels or more (e.g. b.overlay.test) (got ${describe(raw)})`);
       return { peer: '' };
     }
   }
-  return { peer: v.ipv4Unicast(raw, path) ?? '' };
+  return { peer: v.ipUnicast(raw, path) ?? '' };
 }
 
 function readServer(v: SchemaValidator, raw: unknown, path: Path): { address: string; port: number } | undefined {
@@ -90,4 +90,24 @@ export function readDns(v: SchemaValidator, top: Obj, baseDir: string): DnsConfi
   else if (dnssec !== 'off') v.err(['dns', 'trust_anchors'], `is required with dnssec: ${dnssec} (a file or list of DS/DNSKEY records for the zone that signs your peers' names); or set dnssec: off for a lab without DNSSEC`);
   const timeoutMs = v.integer(o, 'timeout_ms', ['dns'], 500, 60000, DEFAULT_DNS_TIMEOUT_MS);
   return { servers, trustAnchors: anchors.anchors, trustAnchorsFrom: anchors.from, dnssec, timeoutMs };
+}
+
+/**
+ * KX delegation and IPSECA keys count only *secure* answers (RFC 2230 §2, the IPSECA draft), so
+ * `peer_domain` and `auth: dns` need a dns section that validates.
+ */
+export function checkSecureDns(v: SchemaValidator, vlinks: readonly { index: number; vl: { peerDomain?: string; keying: { mode: string; auth?: string } | undefined } }[], dns: DnsConfig | undefined, dnsPresent: boolean): void {
+  for (const { index, vl } of vlinks) {
+    const uses: [string, string][] = [];
+    if (vl.peerDomain !== undefined) uses.push(['peer_domain', `peer_domain (${vl.peerDomain})`]);
+    if (vl.keying?.mode === 'ikev2' && vl.keying.auth === 'dns') uses.push(['keying.auth', 'auth: dns']);
+    if (vl.peerDomain !== undefined && vl.keying !== undefined && vl.keying.mode !== 'ikev2') {
+      v.err(['vlinks', index, 'peer_domain'], 'needs keying mode ikev2: KX names gateways to negotiate with (RFC 2230), which manual keys cannot do');
+    }
+    for (const [field, what] of uses) {
+      const path: Path = ['vlinks', index, ...field.split('.')];
+      if (dns === undefined && !dnsPresent) v.err(path, `${what} needs a dns section (servers and trust_anchors)`);
+      else if (dns?.dnssec === 'off') v.err(path, `${what} counts only DNSSEC-secure answers, so it cannot work with dns.dnssec: off`);
+    }
+  }
 }

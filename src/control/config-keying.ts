@@ -52,18 +52,21 @@ export function manualKeying(v: SchemaValidator, raw: unknown, p: Path, baseDir:
 export function ikeKeying(v: SchemaValidator, raw: Obj, p: Path, baseDir: string): IkeKeying | undefined {
   const k = v.mapping(raw, p, IKE_KEYING_FIELDS);
   if (k === undefined) return undefined;
-  const auth = v.oneOf(k, 'auth', p, ['psk', 'pubkey'] as const, 'psk');
-  const credential = (key: string, what: string, forAuth: 'psk' | 'pubkey'): string => {
-    if (auth !== forAuth) {
+  const auth = v.oneOf(k, 'auth', p, ['psk', 'pubkey', 'dns'] as const, 'psk');
+  /** `forAuth`: the auth values that use the file; `optional`: with these, it may be left out. */
+  const credential = (key: string, what: string, forAuth: readonly IkeKeying['auth'][], optional: readonly IkeKeying['auth'][] = []): string => {
+    if (!forAuth.includes(auth)) {
       // A key file that is silently ignored would make the operator believe it is in use.
-      if (v.present(k, key)) v.err([...p, key], `is only used with auth: ${forAuth} (this vlink has auth: ${auth})`);
+      if (v.present(k, key)) v.err([...p, key], `is only used with auth: ${forAuth.join(' or ')} (this vlink has auth: ${auth})`);
       return '';
     }
+    if (optional.includes(auth) && !v.present(k, key)) return '';
     return v.required(k, key, p, what) ? keyPath(v, k[key], [...p, key], baseDir) : '';
   };
-  const pskFile = credential('psk_file', 'path of the pre-shared key file', 'psk');
-  const privateKey = credential('private_key', 'our Ed25519 or ECDSA P-256 private key, PEM or DER; iiptran genauthkey makes one', 'pubkey');
-  const peerPublicKey = credential('peer_public_key', "the peer's public key, PEM or DER SubjectPublicKeyInfo", 'pubkey');
+  const pskFile = credential('psk_file', 'path of the pre-shared key file', ['psk']);
+  const privateKey = credential('private_key', 'our Ed25519 or ECDSA P-256 private key, PEM or DER; iiptran genauthkey makes one', ['pubkey', 'dns']);
+  // auth: dns takes the peer's key from IPSECA; a configured one is only the fallback for an unusable answer.
+  const peerPublicKey = credential('peer_public_key', "the peer's public key, PEM or DER SubjectPublicKeyInfo", ['pubkey', 'dns'], ['dns']);
   const childMode = v.oneOf(k, 'child_mode', p, ['transport', 'tunnel-any'] as const, 'transport');
   const role = v.oneOf(k, 'role', p, ['initiator', 'responder', 'auto'] as const, 'auto');
   const ikeProposals = proposals(v, k, 'ike_proposals', p, DEFAULT_IKE_PROPOSALS, parseIkeProposal);

@@ -26,14 +26,18 @@ export interface NodeConfig {
   ikeNatKeepaliveS?: number;
   /** ike_retry_max_s: cap on the initiator's wait between IKE attempts after a failure (reinit.ts), 1..3600; absent: 60. */
   ikeRetryMaxS?: number;
-  /** vn_prefixes: canonical IPv4 prefixes of the VN address space, guarded fail-closed (io/guard.ts); absent: no guard. */
+  /** vn_prefixes: canonical IPv4 and IPv6 prefixes of the VN address space, guarded fail-closed (io/guard.ts); absent: no guard. */
   vnPrefixes?: string[];
   /** dns: resolver and DNSSEC policy for named peers; absent when no vlink names its peer. */
   dns?: DnsConfig;
+  /** dhcp_relay: the hub's RFC 3456 relay (config-dhcp.ts, node-dhcp.ts); absent: none. */
+  dhcpRelay?: DhcpRelayConfig;
+  /** metrics_listen: where the Prometheus endpoint listens (metrics-server.ts); absent: none. */
+  metricsListen?: { host: string; port: number };
 }
 
 export interface UnderlayConfig {
-  /** underlay.address: this node's underlay IPv4 address (outer source). */
+  /** underlay.address: this node's underlay IPv4 or IPv6 address (outer source); IPv6 in RFC 5952 form. */
   address: string;
   /** underlay.mtu: underlay path MTU, default 1500, range 576..65535. */
   mtu: number;
@@ -58,11 +62,11 @@ export interface ManualKeying {
 
 export interface IkeKeying {
   mode: 'ikev2';
-  /** auth: 'psk' (default) or 'pubkey' (raw public keys, RFC 7670). */
-  auth: 'psk' | 'pubkey';
+  /** auth: 'psk' (default), 'pubkey' (raw public keys, RFC 7670) or 'dns' (raw public keys vouched for by IPSECA). */
+  auth: 'psk' | 'pubkey' | 'dns';
   /** Absolute path of the PSK file (resolved relative to the config file); '' with auth pubkey. */
   pskFile: string;
-  /** private_key / peer_public_key: absolute paths (PEM or DER); '' with auth psk. */
+  /** private_key / peer_public_key: absolute paths (PEM or DER); '' with auth psk, and peer_public_key '' when auth dns has no fallback. */
   privateKey: string;
   peerPublicKey: string;
   /** child_mode: 'transport' (IIPtran, default) or 'tunnel-any' (tunnel mode, 0.0.0.0/0 selectors). */
@@ -91,10 +95,12 @@ export type Keying = ManualKeying | IkeKeying;
 export interface VlinkConfig {
   /** name: the TUN interface name, 1..15 chars of [A-Za-z0-9_.-]. */
   name: string;
-  /** peer: peer's underlay IPv4 address (outer destination); '' when `peer` is a host name (peerName). */
+  /** peer: peer's underlay address (outer destination), the family of underlay.address, IPv6 in RFC 5952 form; '' when `peer` is a host name (peerName). */
   peer: string;
   /** peer as a host name (lower case, no trailing dot), resolved through `dns`; undefined for an address. */
   peerName?: string;
+  /** peer_domain: a domain whose KX records name the gateways to key with (RFC 2230); lower case, no trailing dot. */
+  peerDomain?: string;
   /** peer_resolve: 'dynamic' (default: before every IKE initiation, and on TTL expiry) or 'once' (start and reload). */
   peerResolve: 'dynamic' | 'once';
   /** peer_port: peer's UDP encapsulation port, default 4500. Ignored for encap esp. */
@@ -105,6 +111,10 @@ export interface VlinkConfig {
   address: string;
   /** Parsed from address. */
   prefixLen: number;
+  /** address6 / link_local (config-ipv6.ts): the vlink's IPv6 VN addresses; linkLocal present iff it carries IPv6. */
+  address6?: string;
+  prefixLen6?: number;
+  linkLocal?: string;
   /** peer_address: optional VN peer address for a /32 point-to-point setup ("ip addr add A peer B"). */
   peerAddress: string | undefined;
   /** mtu: 'auto' (default: underlay.mtu minus exact overhead) or a number no larger than that. */
@@ -114,6 +124,26 @@ export interface VlinkConfig {
   /** liveness: probes and dead-peer detection; null when `liveness: off`. */
   liveness: Liveness | null;
   keying: Keying;
+  /** `address: dhcp` (with `address` 'dhcp', prefixLen 32) or `peer_address: dhcp` (config-dhcp.ts); absent: neither. */
+  dhcp?: VlinkDhcp;
+}
+
+/** This end is a DHCP client over the vlink, or (`peer`) the hub end whose peer address comes from the relay. */
+export type VlinkDhcp =
+  | { role: 'client'; clientId: string; hostname: string; leaseFile: string; release: boolean }
+  | { role: 'peer' };
+
+export interface DhcpRelayConfig {
+  /** address: giaddr, and where UDP 67 is bound for the servers' replies. */
+  address: string;
+  servers: string[];
+  /** vlinks: the vlinks it serves; default every vlink whose own address is not dhcp. */
+  vlinks: string[];
+  rate: { burst: number; perSecond: number };
+  /** server_id: 'server' (the server names the hub in option 54) or 'rfc5107' (sub-option 11, the relay rewrites 54). */
+  serverId: 'server' | 'rfc5107';
+  /** route_metric: of the /32 routes via a vlink (protocol dhcp). */
+  routeMetric: number;
 }
 
 export interface Liveness {

@@ -6,16 +6,19 @@ import { DEFAULT_REPLAY_WINDOW } from '../dataplane/replay-window.js';
 import { vlinkMtu } from '../dataplane/mtu.js';
 import { hexShort } from '../wire/hex.js';
 import type { Path } from './yaml-doc.js';
-import { describe, type Obj, type SchemaValidator } from './yaml-validator.js';
+import { describe, looksIpv6, type Obj, type SchemaValidator } from './yaml-validator.js';
 import { ikeKeying, manualKeying } from './config-keying.js';
-import { readPeer } from './config-dns.js';
+import { hostName, readPeer } from './config-dns.js';
+import { DHCP, readVlinkDhcp } from './config-dhcp.js';
+import { familyOf, ipv6MtuProblem, readVlinkIpv6 } from './config-ipv6.js';
+import type { IpFamily } from '../wire/addr.js';
 
 export const DEFAULT_UDP_PORT = 4500;
 export const DEFAULT_LIVENESS = { intervalMs: 1000, deadMs: 4000 } as const;
 
 const ENCAPS = ['udp', 'esp'] as const;
 const PEER_RESOLVE = ['dynamic', 'once'] as const;
-const VLINK_FIELDS = ['name', 'peer', 'peer_resolve', 'peer_port', 'encap', 'address', 'peer_address', 'mtu', 'replay_window', 'liveness', 'keying'];
+const VLINK_FIELDS = ['name', 'peer', 'peer_domain', 'peer_resolve', 'peer_port', 'encap', 'address', 'address6', 'link_local', 'peer_address', 'mtu', 'replay_window', 'liveness', 'keying', 'dhcp'];
 const LIVENESS_FIELDS = ['interval_ms', 'dead_ms'];
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
 
@@ -29,10 +32,26 @@ export interface PartialVlink {
  * Why an explicit vlink MTU cannot be used, or undefined when it fits. The one rule shared by
  * config validation (check-config, start, reload) and OverlayNode.prepare.
  */
-export function vlinkMtuProblem(underlayMtu: number, encap: 'udp' | 'esp', mtu: number): string | undefined {
-  const max = vlinkMtu(underlayMtu, encap);
+export function vlinkMtuProblem(underlayMtu: number, encap: 'udp' | 'esp', mtu: number, family: IpFamily = 4): string | undefined {
+  const max = vlinkMtu(underlayMtu, encap, family);
   if (mtu <= max) return undefined;
-  return `${mtu} does not fit: underlay.mtu ${underlayMtu} minus the ${encap} ESP encapsulation overhead leaves at most ${max}; use mtu: auto or at most ${max}`;
+  return `${mtu} does not fit: underlay.mtu ${underlayMtu} minus the ${encap} ESP encapsulation overhead over IPv${family} leaves at most ${max}; use mtu: auto or at most ${max}`;
+}
+
+/** Vlink MTU limits that need the whole config: the underlay's family and MTU, and IPv6's 1280 floor. */
+export function checkVlinkMtus(v: SchemaValidator, underlayMtu: number, underlayAddress: string, vlinks: PartialVlink[]): void {
+  const family = familyOf(underlayAddress);
+  for (const { index, vl } of vlinks) {
+    if (vl.encap === undefined) continue;
+    const bad = vl.mtu === 'auto' ? undefined : vlinkMtuProblem(underlayMtu, vl.encap, vl.mtu, family);
+    if (bad !== undefined) {
+      v.err(['vlinks', index, 'mtu'], bad);
+      continue;
+    }
+    const mtu = vl.mtu === 'auto' ? vlinkMtu(underlayMtu, vl.encap, family) : vl.mtu;
+    const small = vl.linkLocal === undefined ? undefined : ipv6MtuProblem(mtu);
+    if (small !== undefined) v.err(['vlinks', index, vl.mtu === 'auto' ? 'address6' : 'mtu'], vl.mtu === 'auto' ? `needs a vlink MTU of 1280, but mtu: auto gives ${mtu} (${small})` : small);
+  }
 }
 
 export function readVlink(v: SchemaValidator, item: unknown, i: number, underlayAddress: string, baseDir: string): PartialVlink | undefined {
@@ -49,14 +68,26 @@ export function readVlink(v: SchemaValidator, item: unknown, i: number, underlay
 
   let peer = '';
   let peerName: string | undefined;
-  if (v.required(o, 'peer', p, "the peer's underlay IPv4 address or host name")) {
+  let peerDomain: string | undefined;
+  if (v.present(o, 'peer_domain')) {
+    // RFC 2230: the domain's KX records name the gateways; `peer` would contradict them.
+    if (v.present(o, 'peer')) v.err([...p, 'peer_domain'], 'and peer exclude each other: peer_domain finds the peer through the domain\'s KX records');
+    peerDomain = typeof o.peer_domain === 'string' ? hostName(o.peer_domain) : undefined;
+    if (peerDomain === undefined) v.err([...p, 'peer_domain'], `must be a domain name of two labels or more, e.g. site-b.example (got ${describe(o.peer_domain)})`);
+  } else if (v.required(o, 'peer', p, "the peer's underlay IPv4 or IPv6 address or host name (or peer_domain: a domain with KX records)")) {
     ({ peer, peerName } = readPeer(v, o.peer, [...p, 'peer']));
     if (peer !== '' && peer === underlayAddress) {
       v.err([...p, 'peer'], `must differ from underlay.address (${underlayAddress}); a vlink to this node itself would loop`);
+    } else if (peer !== '' && underlayAddress !== '' && familyOf(peer) !== familyOf(underlayAddress)) {
+      v.err([...p, 'peer'], `is an IPv${familyOf(peer)} address but underlay.address ${underlayAddress} is IPv${familyOf(underlayAddress)}; the outer header has one family, so a vlink's peer must have the underlay's`);
     }
   }
+  // Named peers resolve A records only (dns/), so they need an IPv4 underlay.
+  if ((peerName !== undefined || peerDomain !== undefined) && familyOf(underlayAddress) === 6) {
+    v.err([...p, peerName !== undefined ? 'peer' : 'peer_domain'], `names its peer, and named peers are resolved to IPv4 addresses only, but underlay.address ${underlayAddress} is IPv6; give the peer's IPv6 address`);
+  }
   const peerResolve = v.oneOf(o, 'peer_resolve', p, PEER_RESOLVE, 'dynamic');
-  if (v.present(o, 'peer_resolve') && peerName === undefined && peer !== '') {
+  if (v.present(o, 'peer_resolve') && peerName === undefined && peerDomain === undefined && peer !== '') {
     v.err([...p, 'peer_resolve'], `applies only when peer is a host name (peer is the address ${peer})`);
   }
 
@@ -67,13 +98,18 @@ export function readVlink(v: SchemaValidator, item: unknown, i: number, underlay
 
   let address = '';
   let prefixLen = 0;
-  if (v.required(o, 'address', p, 'local VN address with prefix, e.g. 10.255.0.0/31')) {
-    const a = v.ipv4WithPrefix(o.address, [...p, 'address'], '10.255.0.0/31');
-    if (a !== undefined) ({ address, prefixLen } = a);
+  if (v.required(o, 'address', p, 'local VN address with prefix, e.g. 10.255.0.0/31, or dhcp')) {
+    // dhcp: the address comes from a lease over this vlink (config-dhcp.ts).
+    if (looksIpv6(o.address)) {
+      v.err([...p, 'address'], `is the vlink's IPv4 VN address; an IPv6 one goes in address6 (got ${describe(o.address)})`);
+    } else {
+      const a = o.address === DHCP ? { address: DHCP, prefixLen: 32 } : v.ipv4WithPrefix(o.address, [...p, 'address'], '10.255.0.0/31');
+      if (a !== undefined) ({ address, prefixLen } = a);
+    }
   }
 
   let peerAddress: string | undefined;
-  if (v.present(o, 'peer_address')) {
+  if (v.present(o, 'peer_address') && o.peer_address !== DHCP) {
     peerAddress = v.ipv4(o.peer_address, [...p, 'peer_address'], 'must be an IPv4 address without prefix, e.g. 10.255.0.1');
     if (peerAddress !== undefined) {
       if (address !== '' && prefixLen !== 32) {
@@ -104,9 +140,11 @@ export function readVlink(v: SchemaValidator, item: unknown, i: number, underlay
     keying = ike ? ikeKeying(v, k as Obj, [...p, 'keying'], baseDir) : manualKeying(v, k, [...p, 'keying'], baseDir);
   }
 
+  const dhcp = readVlinkDhcp(v, o, p, address, prefixLen, baseDir);
+  const ip6 = readVlinkIpv6(v, o, p, address);
   return {
     index: i,
-    vl: { name, peer, ...(peerName === undefined ? {} : { peerName }), peerResolve, peerPort, encap, address, prefixLen, peerAddress, mtu, replayWindow, liveness, keying },
+    vl: { name, peer, ...(peerName === undefined ? {} : { peerName }), ...(peerDomain === undefined ? {} : { peerDomain }), peerResolve, peerPort, encap, address, prefixLen, ...ip6, peerAddress, mtu, replayWindow, liveness, keying, ...(dhcp === undefined ? {} : { dhcp }) },
   };
 }
 
@@ -152,11 +190,13 @@ export function crossCheckVlinks(v: SchemaValidator, vlinks: PartialVlink[]): vo
     }
 
     // Two vlinks to one name would resolve to one address: the same ambiguity as two to one address.
-    if (vl.peerName !== undefined) {
-      const seen = peerNames.get(vl.peerName);
+    const named = vl.peerName ?? vl.peerDomain;
+    if (named !== undefined) {
+      const field = vl.peerName !== undefined ? 'peer' : 'peer_domain';
+      const seen = peerNames.get(named);
       if (seen !== undefined) {
-        v.err(['vlinks', i, 'peer'], `vlinks[${seen}] already has peer ${vl.peerName}; one vlink per peer name (both would resolve to one address)`);
-      } else peerNames.set(vl.peerName, i);
+        v.err(['vlinks', i, field], `vlinks[${seen}] already names ${named}; one vlink per peer name or domain (both would resolve to one address)`);
+      } else peerNames.set(named, i);
     }
 
     const spiIn = manual?.spiIn ?? 0;

@@ -9,8 +9,10 @@ import { LOG_LEVELS, type NodeConfig, type UnderlayConfig } from './config-types
 import { checkVnPrefixes } from './vn-prefixes.js';
 import { ConfigErrors, parseYaml, type YamlSource } from './yaml-doc.js';
 import { SchemaValidator, describe } from './yaml-validator.js';
-import { readDns } from './config-dns.js';
-import { DEFAULT_UDP_PORT, crossCheckVlinks, readVlink, vlinkMtuProblem, type PartialVlink } from './config-vlink.js';
+import { checkSecureDns, readDns } from './config-dns.js';
+import { checkDhcp } from './config-dhcp.js';
+import { readMetricsListen } from './metrics-config.js';
+import { DEFAULT_UDP_PORT, checkVlinkMtus, crossCheckVlinks, readVlink, type PartialVlink } from './config-vlink.js';
 
 export { ConfigErrors, formatPath, yamlToJsProblem, type ConfigProblem } from './yaml-doc.js';
 export { editDistance, suggestField } from './yaml-validator.js';
@@ -20,7 +22,7 @@ export { DEFAULT_REPLAY_WINDOW } from '../dataplane/replay-window.js';
 
 export const DEFAULT_UNDERLAY_MTU = 1500;
 
-const TOP_FIELDS = ['node', 'control_socket', 'control_socket_group', 'log_level', 'underlay', 'vlinks', 'ike_cookie_threshold', 'ike_nat_keepalive_s', 'ike_retry_max_s', 'vn_prefixes', 'dns'];
+const TOP_FIELDS = ['node', 'control_socket', 'control_socket_group', 'log_level', 'underlay', 'vlinks', 'ike_cookie_threshold', 'ike_nat_keepalive_s', 'ike_retry_max_s', 'vn_prefixes', 'dns', 'dhcp_relay', 'metrics_listen'];
 const UNDERLAY_FIELDS = ['address', 'mtu', 'port'];
 
 const NODE_NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
@@ -98,8 +100,8 @@ class NodeConfigValidator extends SchemaValidator {
       const u = this.mapping(top.underlay, ['underlay'], UNDERLAY_FIELDS);
       if (u !== undefined) {
         let address = '';
-        if (this.required(u, 'address', ['underlay'], "this node's underlay IPv4 address")) {
-          address = this.ipv4Unicast(u.address, ['underlay', 'address']) ?? '';
+        if (this.required(u, 'address', ['underlay'], "this node's underlay IPv4 or IPv6 address")) {
+          address = this.ipUnicast(u.address, ['underlay', 'address']) ?? '';
         }
         underlay = {
           address,
@@ -124,12 +126,7 @@ class NodeConfigValidator extends SchemaValidator {
     // Cross-checks also run on vlinks with their own errors, so one pass reports everything.
     crossCheckVlinks(this, vlinks);
     // An invalid underlay.mtu was reported already; measuring vlinks against its default would mislead.
-    if (!this.problems.some((e) => e.field === 'underlay' || e.field === 'underlay.mtu')) {
-      for (const { index, vl } of vlinks) {
-        const bad = vl.encap === undefined || vl.mtu === 'auto' ? undefined : vlinkMtuProblem(underlay.mtu, vl.encap, vl.mtu);
-        if (bad !== undefined) this.err(['vlinks', index, 'mtu'], bad);
-      }
-    }
+    if (!this.problems.some((e) => e.field === 'underlay' || e.field === 'underlay.mtu')) checkVlinkMtus(this, underlay.mtu, underlay.address, vlinks);
 
     // Engine-wide IKE knobs; absent means the engine's defaults (cookie.ts, nat.ts).
     const ikeTop: Pick<NodeConfig, 'ikeCookieThreshold' | 'ikeNatKeepaliveS' | 'ikeRetryMaxS'> = {};
@@ -150,6 +147,11 @@ class NodeConfigValidator extends SchemaValidator {
     if (named !== undefined && dns === undefined && !this.present(top, 'dns')) {
       this.err(['vlinks', named.index, 'peer'], `is a host name (${named.vl.peerName}), so the node needs a dns section (servers and trust_anchors) to resolve it`);
     }
+    checkSecureDns(this, vlinks, dns, this.present(top, 'dns'));
+    // RFC 3456 over the overlay: the relay and the vlinks' dhcp roles (config-dhcp.ts).
+    const dhcpRelay = checkDhcp(this, top, node, vlinks, vnPrefixes);
+
+    const metricsListen = readMetricsListen(this, top);
 
     if (this.problems.length > 0) return undefined;
     return {
@@ -158,6 +160,8 @@ class NodeConfigValidator extends SchemaValidator {
       ...ikeTop,
       ...(vnPrefixes === undefined ? {} : { vnPrefixes }),
       ...(dns === undefined ? {} : { dns }),
+      ...(dhcpRelay === undefined ? {} : { dhcpRelay }),
+      ...(metricsListen === undefined ? {} : { metricsListen }),
     };
   }
 }

@@ -59,6 +59,15 @@ export function loadPeerPublicKey(path: string): Buffer {
   return der;
 }
 
+/**
+ * `auth: dns`: our key pair, and the configured peer key only as a fallback for an IPSECA answer
+ * that cannot be used ('' for none). The node attaches the IPSECA verifier (node-dns.ts).
+ */
+export function loadDnsAuth(privateKeyPath: string, peerPublicKeyPath: string): PubkeyAuth {
+  const privateKey = loadAuthPrivateKey(privateKeyPath);
+  return { privateKey, ourSpki: exportSpki(privateKey), peerSpki: peerPublicKeyPath === '' ? null : loadPeerPublicKey(peerPublicKeyPath) };
+}
+
 export function loadPubkeyAuth(privateKeyPath: string, peerPublicKeyPath: string): PubkeyAuth {
   const privateKey = loadAuthPrivateKey(privateKeyPath);
   return { privateKey, ourSpki: exportSpki(privateKey), peerSpki: loadPeerPublicKey(peerPublicKeyPath) };

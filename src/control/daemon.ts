@@ -8,6 +8,11 @@ import { OverlayNode, type NodeIo } from './node.js';
 import { ControlServer } from './control-server.js';
 import { countersView, dnsView, guardView, ikeView, linksView, policiesView, routesView, sasView } from './inspect.js';
 import { ConfigError, IiptranError } from '../errors.js';
+import { noDhcpView } from './node-dhcp.js';
+import { MetricsServer } from './metrics-server.js';
+import { renderMetrics } from './metrics.js';
+import { formatListen } from './metrics-config.js';
+import { secretsView } from './key-export.js';
 
 export interface DaemonHandle {
   node: OverlayNode;
@@ -31,12 +36,15 @@ export async function runDaemon(configPath: string, io: NodeIo, log: Logger, soc
     ['routes', async (p) => routesView(node, await io.netsys.routes(), p['all'] === true)],
     ['dns', () => dnsView(node)],
     ['guard', async () => guardView(node, io.guard === undefined ? null : await io.guard.state())],
+    ['dhcp', () => node.dhcp?.view() ?? noDhcpView(node.cfg.node)],
   ]);
   const applyReload = async () => {
     const { cfg: next } = checkNodeConfig(configPath);
     if (socketOverride !== undefined) next.controlSocket = socketOverride;
     // The socket is already bound with its group; like control_socket, that needs a restart.
     if (next.controlSocketGroup !== cfg.controlSocketGroup) throw new ConfigError('control_socket_group', 'cannot change on reload; restart the daemon');
+    const listen = (c: typeof cfg) => (c.metricsListen === undefined ? 'off' : formatListen(c.metricsListen));
+    if (listen(next) !== listen(cfg)) throw new ConfigError('metrics_listen', `cannot change on reload (${listen(cfg)} -> ${listen(next)}); restart the daemon`);
     return node.reload(next);
   };
   // SIGHUP and the control socket's reload take turns: never two reloads at once.
@@ -57,6 +65,12 @@ export async function runDaemon(configPath: string, io: NodeIo, log: Logger, soc
         return v(p);
       },
       reload,
+      // SA keys for Wireshark (show sas|ike --wireshark): logged, so the journal keeps a trace.
+      secrets: (p) => {
+        const r = secretsView(node, p['what'], cfg.controlSocketGroup !== undefined);
+        log.warn({ what: p['what'] }, 'SA keys exported over the control socket (show --wireshark)');
+        return r;
+      },
     },
     log,
     { gid: controlSocketGid },
@@ -70,6 +84,21 @@ export async function runDaemon(configPath: string, io: NodeIo, log: Logger, soc
   }
   log.info({ socket: cfg.controlSocket }, 'control socket listening');
 
+  let metrics: MetricsServer | null = null;
+  if (cfg.metricsListen !== undefined) {
+    // The guard's drop counters live in the kernel: read only when there is a guard to read.
+    const guardState = async () => (io.guard === undefined || node.guardSpec === null ? null : io.guard.state());
+    metrics = new MetricsServer(cfg.metricsListen, async () => renderMetrics({ node, guard: await guardState(), now: Date.now() }), log);
+    try {
+      await metrics.start();
+    } catch (e) {
+      await server.close();
+      await node.stop({ keepGuard: true });
+      throw e;
+    }
+    log.info({ metrics: `http://${formatListen(cfg.metricsListen)}/metrics` }, 'metrics endpoint listening');
+  }
+
   const onHup = () => {
     reload().catch((e: unknown) => {
       // The running config stays: nothing was changed before validation finished.
@@ -81,6 +110,7 @@ export async function runDaemon(configPath: string, io: NodeIo, log: Logger, soc
     stopping ??= (async () => {
       process.off('SIGHUP', onHup);
       await reloading;
+      await metrics?.close();
       await server.close();
       await node.stop();
     })();

@@ -2,7 +2,7 @@
 // defaulted to the underlay addresses, and `role: auto` decided.
 
 import type { IkeKeying } from './config-types.js';
-import { ipv4ToU32 } from '../wire/addr.js';
+import { compareAddr } from '../ike/addr-bytes.js';
 import { parseIdentity, type IkeIdentity } from '../ike/identity.js';
 import { parseEspProposals, parseIkeProposals } from '../ike/proposals.js';
 import type { IkePeerConfig } from '../ike/types.js';
@@ -27,7 +27,7 @@ export function resolveRole(role: IkeKeying['role'], local: string, peer: string
   // A named peer not resolved yet: the initiation path resolves it first and settles the role
   // from the address (peers.ts relocate); only then does anything go out.
   if (peer === '') return 'initiator';
-  return ipv4ToU32(local) < ipv4ToU32(peer) ? 'initiator' : 'responder';
+  return compareAddr(local, peer) < 0 ? 'initiator' : 'responder';
 }
 
 /** `psk` is empty with `auth: pubkey`, which passes its loaded keys instead (auth-pubkey.ts loadPubkeyAuth). */

@@ -18,14 +18,15 @@ export const SCHEMA = 1;
 export interface OuterHeader {
   src: string;
   dst: string;
-  proto: 4;
+  /** 4 (IPv4 inside), or 41 for a route to an IPv6 prefix: ESP's next header, on the same SA. */
+  proto: 4 | 41;
   encap: 'udp' | 'esp';
   /** Destination UDP port for encap udp, null for raw ESP. */
   dport: number | null;
 }
 
-function outer(v: Vlink): OuterHeader {
-  return { src: formatAddr(v.local), dst: formatAddr(v.peer), proto: 4, encap: v.encap, dport: v.encap === 'udp' ? v.peerPort : null };
+function outer(v: Vlink, proto: 4 | 41 = 4): OuterHeader {
+  return { src: formatAddr(v.local), dst: formatAddr(v.peer), proto, encap: v.encap, dport: v.encap === 'udp' ? v.peerPort : null };
 }
 
 function nonZero(d: DropCounters): Record<string, number> {
@@ -92,10 +93,15 @@ export function linksView(node: OverlayNode) {
       peer: v.peerDst.family === 4 && v.peerDst.v4 === 0 ? '' : formatAddr(v.peerDst),
       peerName: node.cfg.vlinks.find((c) => c.name === v.name)?.peerName ?? null,
       dns: node.dns?.linkView(v.name) ?? null,
+      // peer_domain (RFC 2230): the domain, its exchangers, the one in use and why.
+      kx: node.dns?.kxView(v.name) ?? null,
       peerAddress: v.vnPeer ?? null,
+      // IPv6 on the vlink (config-ipv6.ts): null without it.
+      address6: node.cfg.vlinks.find((c) => c.name === v.name)?.address6 ?? null,
+      linkLocal: node.cfg.vlinks.find((c) => c.name === v.name)?.linkLocal ?? null,
       mtu: v.mtu,
       underlayMtu: node.cfg.underlay.mtu,
-      overhead: { outerHeaders: outerHeadersLen(v.encap), espMax: node.cfg.underlay.mtu - outerHeadersLen(v.encap) - v.mtu },
+      overhead: { outerHeaders: outerHeadersLen(v.encap, v.local.family), espMax: node.cfg.underlay.mtu - outerHeadersLen(v.encap, v.local.family) - v.mtu },
       outer: outer(v),
       spiOut: hex32x(v.policy.sa?.spi ?? 0),
       spiIn: v.inbound.map((s) => hex32x(s.spi)),
@@ -115,7 +121,8 @@ export function policiesView(node: OverlayNode) {
     default: 'discard',
     policies: node.spd.entries().map((e) => ({
       id: e.id,
-      selector: { src: formatAddr(e.src), dst: formatAddr(e.dst), proto: e.proto },
+      // The vlink's one entry selects IPv4 inside (4) and IPv6 inside (41) alike: inner-v6.ts.
+      selector: { src: formatAddr(e.src), dst: formatAddr(e.dst), proto: e.proto, protos: e.proto === 4 ? [4, 41] : [e.proto] },
       action: e.action,
       vlink: e.vlink,
       sa: e.sa === null ? null : hex32x(e.sa.spi),
@@ -154,7 +161,8 @@ export function ikeView(node: OverlayNode) {
   return {
     schema: SCHEMA,
     node: node.cfg.node,
-    peers: e === null ? [] : e.view(),
+    // A named peer's resolution beside its IKE state: the same object as in `links`.
+    peers: e === null ? [] : e.view().map((p) => ({ ...p, dns: node.dns?.linkView(p.vlink) ?? null, kx: node.dns?.kxView(p.vlink) ?? null })),
     stats: e === null ? { rx: 0, tx: 0, dropped: {} } : { ...e.stats, dropped: { ...e.stats.dropped } },
     /** Every reason `stats.dropped` may name (ike/drop-reasons.ts). */
     reasons: [...IKE_DROP_REASONS],
@@ -176,7 +184,7 @@ export function dnsView(node: OverlayNode) {
 type RoutePath = Omit<KernelNextHop, 'ifindex'> & { ifindex: number | null };
 
 /** One path of a route, joined with the vlink it leaves by (all null when it is not a vlink). */
-function nextHopView(node: OverlayNode, h: RoutePath, now: number) {
+function nextHopView(node: OverlayNode, h: RoutePath, now: number, proto: 4 | 41) {
   const v = h.dev === null ? undefined : node.vlinks.get(h.dev);
   const base = { gateway: h.gateway, dev: h.dev, ifindex: h.ifindex, weight: h.weight, flags: h.flags };
   if (v === undefined) return { ...base, vlink: null, state: null, outer: null, policy: null, saOut: null, saIn: null };
@@ -185,7 +193,7 @@ function nextHopView(node: OverlayNode, h: RoutePath, now: number) {
     ...base,
     vlink: v.name,
     state: v.carrier ? 'up' : 'down',
-    outer: outer(v),
+    outer: outer(v, proto),
     policy: pol === undefined ? null : { id: pol.id, action: pol.action },
     saOut: pol?.sa ? saView(pol.sa, v.name, now) : null,
     saIn: v.inbound.length > 0 ? saView(v.inbound[0]!, v.name, now) : null,
@@ -206,7 +214,7 @@ export function routesView(node: OverlayNode, kernel: KernelRoute[], all = false
     const paths: RoutePath[] = single
       ? [{ gateway: r.gateway, dev: r.dev, ifindex: r.ifindex, weight: 1, flags: [] }]
       : multipath;
-    const nexthops = paths.map((h) => nextHopView(node, h, now));
+    const nexthops = paths.map((h) => nextHopView(node, h, now, r.family === 6 ? 41 : 4));
     if (!all && nexthops.every((h) => h.vlink === null)) continue;
     const own = single ? nexthops[0]! : null;
     routes.push({

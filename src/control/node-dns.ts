@@ -25,6 +25,11 @@ import type { DnsConfig, NodeConfig } from './config-types.js';
 import { resolveRole } from './ike-peer-config.js';
 import type { PreparedVlink } from './node-vlinks.js';
 import { PeerNames, type NamedPeerView } from './peer-names.js';
+import { KxLinks } from './kx-links.js';
+import { prefetchIpseca, verifyByIpseca } from './ipseca-verifier.js';
+import type { DnsLookup } from '../dns/kx.js';
+import type { KxView } from '../dns/kx-selector.js';
+import type { PeerKeyDecision } from '../ike/auth-pubkey.js';
 
 /** What of the node a move touches. */
 export interface NodeDnsHost {
@@ -40,6 +45,8 @@ export class NodeDns {
   readonly resolver: DnssecResolver;
   readonly stub: StubResolver;
   readonly names: PeerNames;
+  readonly kx: KxLinks;
+  private readonly lookup: DnsLookup;
 
   constructor(
     readonly dns: DnsConfig,
@@ -59,6 +66,11 @@ export class NodeDns {
         return host.cfg.vnPrefixes;
       },
     });
+    this.lookup = (n, t) => this.resolver.lookup(n, t);
+    this.kx = new KxLinks(this.lookup, clock, log, {
+      move: (vlink, addr) => this.move(vlink, addr),
+      saAddress: (vlink) => host.ike()?.sa(vlink)?.remote.addr ?? null,
+    });
     if (dns.dnssec === 'off') {
       log.warn({ servers: dns.servers.map(serverToString) }, 'dns.dnssec is off: named peers are resolved WITHOUT validation, so whoever can answer DNS for them chooses where this node tunnels to; for labs only');
     }
@@ -66,6 +78,10 @@ export class NodeDns {
 
   /** The address a named vlink uses now (so a reload prepares its SAs for it); null if none. */
   addressOf(vlink: string, name: string): string | null {
+    if (this.kx.domainOf(vlink) === name) {
+      const v = this.host.vlinks.get(vlink);
+      return v === undefined || (v.peer.family === 4 && v.peer.v4 === 0) ? null : formatAddr(v.peer);
+    }
     const v = this.names.view(vlink);
     return v !== null && v.name === name ? v.address : null;
   }
@@ -82,6 +98,8 @@ export class NodeDns {
   /** The vlink's name entry, new when its name or mode changed; before IKE may ask for it. */
   register(p: PreparedVlink): void {
     const c = p.cfg;
+    if (c.peerDomain !== undefined) this.kx.add(c.name, c.peerDomain);
+    else this.kx.remove(c.name);
     if (c.peerName === undefined) {
       this.names.remove(c.name);
       return;
@@ -101,10 +119,61 @@ export class NodeDns {
 
   removeVlink(name: string): void {
     this.names.remove(name);
+    this.kx.remove(name);
   }
 
   stop(): void {
     this.names.stop();
+    this.kx.stop();
+  }
+
+  /**
+   * IkeHost.resolvePeer: the address of the vlink's named peer or KX exchanger. With `auth: dns`
+   * the gateway's IPSECA records are fetched ahead: bogus ones mean IKE is not started.
+   */
+  async resolvePeer(vlink: string, attempt: number): Promise<{ addr: string } | { error: string }> {
+    let gateway: string;
+    let r: { addr: string } | { error: string };
+    if (this.kx.has(vlink)) {
+      const k = await this.kx.resolve(vlink);
+      if ('error' in k) return k;
+      r = { addr: k.addr };
+      gateway = k.gateway;
+    } else {
+      r = await this.names.resolve(vlink, attempt);
+      if ('error' in r) return r;
+      gateway = this.names.view(vlink)?.name ?? r.addr;
+    }
+    if (!this.usesIpseca(vlink)) return r;
+    const set = await prefetchIpseca(this.lookup, gateway);
+    if (set.state !== 'bogus') return r;
+    const why = `not starting IKE: ${set.reason}`;
+    this.kx.reject(vlink, gateway, why);
+    return { error: why };
+  }
+
+  /** IkeHost.checkPeerAddress: KX delegation (RFC 2230 §2.1) for a peer_domain, else the name's A records. */
+  checkPeer(vlink: string, addr: string): Promise<string | null> {
+    if (!this.kx.has(vlink)) return this.names.check(vlink, addr);
+    const id = this.host.prepared().get(vlink)?.ike?.remoteId;
+    return id === undefined ? Promise.resolve(`no IKE settings for ${vlink}`) : this.kx.check(vlink, addr, id);
+  }
+
+  /** IkeHost.peerAttempt: KX failover keys on it. */
+  attempt(vlink: string, addr: string, ok: boolean, why?: string): void {
+    this.kx.attempt(vlink, addr, ok, why);
+  }
+
+  /** `auth: dns`: may `spki` speak for the gateway at `addr`? The IPSECA record decides. */
+  verifyKey(vlink: string, spki: Buffer, addr: string): Promise<PeerKeyDecision> {
+    const p = this.host.prepared().get(vlink);
+    const gateway = this.kx.gatewayAt(vlink, addr) ?? p?.cfg.peerName ?? addr;
+    return verifyByIpseca(this.lookup, gateway, spki, p?.ike?.pubkey?.peerSpki ?? null, this.log, vlink);
+  }
+
+  private usesIpseca(vlink: string): boolean {
+    const k = this.host.prepared().get(vlink)?.cfg.keying;
+    return k?.mode === 'ikev2' && k.auth === 'dns';
   }
 
   /** IKE proved a named peer at `addr`: the SPD selector follows, and the name is in use there. */
@@ -155,6 +224,11 @@ export class NodeDns {
   /** `show links`: the named peer of a vlink, or null for an address. */
   linkView(vlink: string): NamedPeerView | null {
     return this.names.view(vlink);
+  }
+
+  /** `show links` / `show ike`: a peer_domain's exchangers, the one in use and why; null without one. */
+  kxView(vlink: string): KxView | null {
+    return this.kx.view(vlink);
   }
 
   /** `show dns`. */

@@ -12,8 +12,9 @@ import { pubkeyFingerprint } from '../ike/auth-pubkey.js';
 import type { NodeConfig, VlinkConfig } from './config-types.js';
 import { loadKeyFile } from './keyfile.js';
 import { vlinkMtuProblem } from './config.js';
-import { loadPskFile, loadPubkeyAuth } from './credentials.js';
+import { loadDnsAuth, loadPskFile, loadPubkeyAuth } from './credentials.js';
 import { ikePeerConfig } from './ike-peer-config.js';
+import { familyOf } from './config-ipv6.js';
 
 /** Where an unresolved named peer's SAs point: nowhere (no packet can come from 0.0.0.0). */
 export const UNRESOLVED = '0.0.0.0';
@@ -42,24 +43,28 @@ export function usableOut(p: PreparedVlink): OutboundSa | null {
 
 /** `known`: where a named peer is now (a reload keeps it); undefined before the first resolution. */
 export function prepareVlink(cfg: NodeConfig, v: VlinkConfig, i: number, known?: string): PreparedVlink {
-  const max = vlinkMtu(cfg.underlay.mtu, v.encap);
+  const family = familyOf(cfg.underlay.address);
+  const max = vlinkMtu(cfg.underlay.mtu, v.encap, family);
   let mtu = max;
   if (v.mtu !== 'auto') {
     // Config validation already refused this; kept for NodeConfigs built in code.
-    const bad = vlinkMtuProblem(cfg.underlay.mtu, v.encap, v.mtu);
+    const bad = vlinkMtuProblem(cfg.underlay.mtu, v.encap, v.mtu, family);
     if (bad !== undefined) throw new ConfigError(`vlinks[${i}].mtu`, bad);
     mtu = v.mtu;
   }
   const k = v.keying;
   const local = cfg.underlay.address;
   if (k.mode === 'ikev2') {
-    if (k.auth === 'pubkey') {
-      const pk = loadPubkeyAuth(k.privateKey, k.peerPublicKey);
-      return { cfg: v, mtu, out: null, in: null, ike: ikePeerConfig(v.name, local, v.peer || (known ?? ''), k, Buffer.alloc(0), pk, v.peerName), keyId: pubkeyFingerprint(pk) };
+    // A named peer or a KX domain: the engine resolves it (IkeHost.resolvePeer) and proves it as remote_id.
+    const name = v.peerName ?? v.peerDomain;
+    const peer = v.peer || (known ?? '');
+    if (k.auth !== 'psk') {
+      const pk = k.auth === 'dns' ? loadDnsAuth(k.privateKey, k.peerPublicKey) : loadPubkeyAuth(k.privateKey, k.peerPublicKey);
+      return { cfg: v, mtu, out: null, in: null, ike: ikePeerConfig(v.name, local, peer, k, Buffer.alloc(0), pk, name), keyId: k.auth === 'dns' ? `dns:${pubkeyFingerprint(pk)}` : pubkeyFingerprint(pk) };
     }
     const psk = loadPskFile(k.pskFile);
     const keyId = createHash('sha256').update(psk).digest('base64');
-    return { cfg: v, mtu, out: null, in: null, ike: ikePeerConfig(v.name, local, v.peer || (known ?? ''), k, psk, undefined, v.peerName), keyId };
+    return { cfg: v, mtu, out: null, in: null, ike: ikePeerConfig(v.name, local, peer, k, psk, undefined, name), keyId };
   }
   // A named peer's SAs get its address when the name resolves (peer-names.ts); until then the
   // vlink has no outbound SA and drops as no-sa.

@@ -31,6 +31,9 @@ import { prepareVlink, preparedPeer, usableOut, type PreparedVlink } from './nod
 import { NodeDns } from './node-dns.js';
 import type { DnsTransport } from '../dns/transport.js';
 import { realClock } from '../clock.js';
+import { NodeDhcp, peerIdentity, type DhcpIo } from './node-dhcp.js';
+import { dhcpReloadProblem } from './config-dhcp.js';
+import { ipv6ErrorSource, ipv6LinkSetup } from './config-ipv6.js';
 
 export interface NodeIo {
   openTun(name: string): TunDevice;
@@ -51,6 +54,8 @@ export interface NodeIo {
   dnsTransport?: DnsTransport;
   /** Native batch ESP crypto (io/esp-native.ts); without it the data plane seals and opens in JS. */
   espCrypto?: EspCrypto;
+  /** DHCP over the overlay (node-dhcp.ts); needed only when the config uses it. */
+  dhcp?: DhcpIo;
 }
 
 /** What installChildSa takes: one negotiated CHILD_SA, both directions. */
@@ -78,6 +83,8 @@ export class OverlayNode {
   guardSpec: GuardSpec | null = null;
   /** Resolver and named peers (node-dns.ts); null without a `dns` section. */
   dns: NodeDns | null = null;
+  /** RFC 3456 client and relay (node-dhcp.ts); null when the config uses no DHCP. */
+  dhcp: NodeDhcp | null = null;
 
   constructor(
     public cfg: NodeConfig,
@@ -116,9 +123,10 @@ export class OverlayNode {
         allocSpi: () => this.childSas.allocSpi(),
         sendKeepalive: (addr, port) => this.udp?.send([{ data: NAT_KEEPALIVE, addr: addrFromString(addr), port, tos: 0 }]),
         // Named peers (node-dns.ts); without a dns section no vlink names its peer.
-        resolvePeer: (v, attempt) => this.dns?.names.resolve(v, attempt) ?? Promise.resolve({ error: 'the node has no dns section' }),
-        checkPeerAddress: (v, addr) => this.dns?.names.check(v, addr) ?? Promise.resolve('the node has no dns section'),
+        resolvePeer: (v, attempt) => this.dns?.resolvePeer(v, attempt) ?? Promise.resolve({ error: 'the node has no dns section' }),
+        checkPeerAddress: (v, addr) => this.dns?.checkPeer(v, addr) ?? Promise.resolve('the node has no dns section'),
         peerRelocated: (v, addr) => this.dns?.relocated(v, addr),
+        peerAttempt: (v, addr, ok, why) => this.dns?.attempt(v, addr, ok, why),
       },
       ...(this.io.ikeKeyLog === undefined ? {} : { keyLog: this.io.ikeKeyLog }),
       ...(this.io.ikeRetransmit === undefined ? {} : { retransmit: this.io.ikeRetransmit }),
@@ -180,8 +188,15 @@ export class OverlayNode {
     const problems: string[] = [];
     cfg.vlinks.forEach((v, i) => {
       try {
-        const known = v.peerName === undefined ? undefined : this.dns?.addressOf(v.name, v.peerName) ?? undefined;
-        out.set(v.name, prepareVlink(cfg, v, i, known));
+        const name = v.peerName ?? v.peerDomain;
+        const known = name === undefined ? undefined : this.dns?.addressOf(v.name, name) ?? undefined;
+        const p = prepareVlink(cfg, v, i, known);
+        // auth: dns: IPSECA decides which key may speak for the peer (ipseca-verifier.ts).
+        const pk = p.ike?.pubkey;
+        if (pk !== undefined && v.keying.mode === 'ikev2' && v.keying.auth === 'dns') {
+          pk.verifyPeerKey = (spki, _id, ctx) => this.dns?.verifyKey(v.name, spki, ctx.addr) ?? { accept: false, why: 'auth: dns needs a dns section' };
+        }
+        out.set(v.name, p);
       } catch (e) {
         problems.push(e instanceof Error ? e.message : String(e));
       }
@@ -197,6 +212,7 @@ export class OverlayNode {
     this.guardSpec = await applyGuard(this.io.guard, this.cfg, null, 'start', this.log);
     try {
       for (const p of prepared.values()) await this.addVlink(p);
+      await this.startDhcp();
     } catch (e) {
       // Half a node is worse than none: undo what was created, then report. The guard stays,
       // as after a crash: no daemon runs, so VN traffic must still not leave in clear.
@@ -204,6 +220,18 @@ export class OverlayNode {
       throw e;
     }
     this.log.info({ node: this.cfg.node, vlinks: [...this.vlinks.keys()] }, 'node started');
+  }
+
+  private async startDhcp(): Promise<void> {
+    this.dhcp = NodeDhcp.create(this.cfg, this.io.dhcp, this.io.netsys, this.log, {
+      vlink: (n) => this.vlinks.get(n),
+      send: (v, pkt) => this.guarded('DHCP packet', pkt, () => this.sender.process(v, [pkt])),
+      peerIdentity: (n) => peerIdentity(this.prepared.get(n), this.ike),
+    });
+    const dhcp = this.dhcp;
+    if (dhcp === null) return;
+    this.receiver.onLocal = (v, inner) => dhcp.intercept(v, inner);
+    await dhcp.start();
   }
 
   private socketFor(encap: 'udp' | 'esp'): UnderlaySocket {
@@ -232,9 +260,11 @@ export class OverlayNode {
       await this.io.netsys.configureLink({
         name: c.name,
         mtu: p.mtu,
-        address: c.address.split('/')[0]!,
+        // address dhcp: none until a lease (node-dhcp-client.ts).
+        address: c.dhcp?.role === 'client' ? '' : c.address.split('/')[0]!,
         prefixLen: c.prefixLen,
         peer: c.peerAddress,
+        ...(ipv6LinkSetup(c) === undefined ? {} : { ipv6: ipv6LinkSetup(c)! }),
       });
     } catch (e) {
       tun.close();
@@ -245,7 +275,7 @@ export class OverlayNode {
 
   private async addVlink(p: PreparedVlink, opened?: TunDevice): Promise<void> {
     const c = p.cfg;
-    const vnAddr = c.address.split('/')[0]!;
+    const vnAddr = c.dhcp?.role === 'client' ? '0.0.0.0' : c.address.split('/')[0]!;
     const underlay = this.socketFor(c.encap);
     const tun = opened ?? (await this.openLink(p));
     // Config keeps addresses as text; the data plane gets them parsed, once, here.
@@ -274,6 +304,7 @@ export class OverlayNode {
       vnPrefixLen: c.prefixLen,
       vnPeer: c.peerAddress,
       icmpSrcU32: linkPeerU32(ipv4ToU32(vnAddr), c.prefixLen, c.peerAddress === undefined ? undefined : ipv4ToU32(c.peerAddress)),
+      icmp6Src: ipv6ErrorSource(c),
       mtu: p.mtu,
       tun,
       underlay,
@@ -355,6 +386,8 @@ export class OverlayNode {
     for (const f of ['node', 'controlSocket'] as const) {
       if (next[f] !== this.cfg[f]) throw new ConfigError(snake(f), 'cannot change on reload; restart the daemon');
     }
+    const dhcpChange = dhcpReloadProblem(this.cfg, next);
+    if (dhcpChange !== undefined) throw dhcpChange;
     const u = this.cfg.underlay;
     if (next.underlay.address !== u.address || next.underlay.port !== u.port || next.underlay.mtu !== u.mtu) {
       throw new ConfigError('underlay', 'cannot change on reload; restart the daemon');
@@ -408,6 +441,8 @@ export class OverlayNode {
   async stop(opts: { keepGuard?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // Before the vlinks go: a RELEASE still needs its vlink.
+    await this.dhcp?.stop();
     this.ike?.stop();
     this.dns?.stop();
     for (const name of [...this.vlinks.keys()]) this.removeVlink(name);

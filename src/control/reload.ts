@@ -17,6 +17,7 @@ import type { Liveness } from './config-types.js';
 import type { IkeEngine } from '../ike/engine.js';
 import { planPeerUpdate } from '../ike/peer-update.js';
 import { preparedPeer, usableOut, type PreparedVlink } from './node-vlinks.js';
+import { ipv6ErrorSource, ipv6LinkSetup } from './config-ipv6.js';
 
 /** What reload needs of the node; node.ts reloadHost() hands it over. */
 export interface ReloadHost {
@@ -65,11 +66,14 @@ export function vlinkChanges(a: PreparedVlink, b: PreparedVlink): string[] {
   const y = b.cfg;
   const diff: [string, boolean][] = [
     ['peer', x.peer !== y.peer || x.peerName !== y.peerName],
+    ['peer_domain', x.peerDomain !== y.peerDomain],
     ['peer_resolve', x.peerResolve !== y.peerResolve],
     ['peer_port', x.peerPort !== y.peerPort],
     ['encap', x.encap !== y.encap],
     ['address', x.address !== y.address],
     ['peer_address', x.peerAddress !== y.peerAddress],
+    ['address6', x.address6 !== y.address6],
+    ['link_local', x.linkLocal !== y.linkLocal],
     ['mtu', a.mtu !== b.mtu],
     ['replay_window', x.replayWindow !== y.replayWindow],
     ['liveness', JSON.stringify(x.liveness) !== JSON.stringify(y.liveness)],
@@ -95,7 +99,7 @@ export async function applyReload(h: ReloadHost, next: Map<string, PreparedVlink
   // through the new one, so the kernel always has a route; then the old vlink goes.
   const renames = new Map<string, { from: string; tun: TunDevice }>();
   for (const to of fresh) {
-    const peerOf = (c: PreparedVlink['cfg']) => c.peerName ?? c.peer;
+    const peerOf = (c: PreparedVlink['cfg']) => c.peerName ?? c.peerDomain ?? c.peer;
     const from = gone.find((g) => peerOf(h.prepared.get(g)!.cfg) === peerOf(next.get(to)!.cfg) && ![...renames.values()].some((x) => x.from === g));
     if (from === undefined) continue;
     const routes = await snapshot(h, from);
@@ -170,7 +174,7 @@ async function restore(h: ReloadHost, name: string, routes: SavedRoute[], replac
 }
 
 function replacesKeying(fields: string[]): boolean {
-  return fields.includes('peer') || fields.includes('keying.mode');
+  return fields.includes('peer') || fields.includes('peer_domain') || fields.includes('keying.mode');
 }
 
 /**
@@ -201,6 +205,10 @@ async function updateInPlace(h: ReloadHost, v: Vlink, from: PreparedVlink, to: P
     v.vnPeer = a.peer;
     v.icmpSrcU32 = linkPeerU32(v.vnAddrU32, a.prefixLen, a.peer === undefined ? undefined : ipv4ToU32(a.peer));
     restored += await restore(h, v.name, routes);
+  }
+  if (has('address6') || has('link_local')) {
+    await h.netsys.setIpv6(v.name, ipv6LinkSetup(from.cfg), ipv6LinkSetup(c));
+    v.icmp6Src = ipv6ErrorSource(c);
   }
   if (has('encap')) {
     v.underlay = h.socketFor(c.encap);

@@ -47,7 +47,8 @@ export async function applyGuard(guard: Guard | undefined, cfg: NodeConfig, prev
       `replaced a guard left by an earlier run that did not stop cleanly (crash or SIGKILL?); it had dropped ${dropped} VN packets; counters carried over`);
   }
   cfg.vlinks.forEach((v, i) => {
-    if (!coveredBy(v.address, spec.prefixes)) log.warn({ vlink: v.name, address: v.address }, `vlinks[${i}].address is outside vn_prefixes: traffic to that link prefix is not guarded`);
+    // address dhcp: the lease is checked when it comes (node-dhcp-client.ts).
+    if (v.dhcp?.role !== 'client' && !coveredBy(v.address, spec.prefixes)) log.warn({ vlink: v.name, address: v.address }, `vlinks[${i}].address is outside vn_prefixes: traffic to that link prefix is not guarded`);
   });
   log.info({ table: `inet ${GUARD_TABLE}`, prefixes: spec.prefixes, metric: GUARD_METRIC, allowed: ['lo', ...spec.vlinks] },
     phase === 'start' ? 'guard installed: VN traffic leaves by a vlink or not at all, also while this daemon is down' : 'guard updated');

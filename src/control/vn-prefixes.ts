@@ -1,7 +1,9 @@
 // `vn_prefixes`: the node's VN address space, which the fail-closed guard (io/guard.ts) keeps
 // off every interface that is not a vlink. Checked here so config.ts only wires it in.
 
-import { describe, looksIpv6 } from './yaml-validator.js';
+import { describe } from './yaml-validator.js';
+import { formatCidr6, inPrefix6, network6, parseCidr6, type Cidr6 } from '../wire/cidr6.js';
+import { parseIpv6 } from '../wire/ipv6-text.js';
 import { inPrefix, ipv4ToU32, parseCidr, prefixMask, u32ToIpv4, type Cidr } from '../wire/addr.js';
 
 export interface VnPrefixProblem {
@@ -11,7 +13,7 @@ export interface VnPrefixProblem {
 }
 
 export interface VnPrefixResult {
-  /** Canonical `a.b.c.d/n` strings in file order; undefined when the field is absent or invalid. */
+  /** Canonical `a.b.c.d/n` (or RFC 5952 IPv6 prefix) strings in file order; undefined when the field is absent or invalid. */
   prefixes: string[] | undefined;
   problems: VnPrefixProblem[];
 }
@@ -26,15 +28,25 @@ export function checkVnPrefixes(raw: unknown, underlay: string, peers: { index: 
   const example = 'e.g. [10.10.0.0/16, 10.255.0.0/16]';
   if (!Array.isArray(raw) || raw.length === 0) {
     const why = Array.isArray(raw) ? 'an empty list; omit the field to run without a guard' : describe(raw);
-    problems.push({ path: ['vn_prefixes'], problem: `must be a non-empty list of IPv4 prefixes, ${example} (got ${why})` });
+    problems.push({ path: ['vn_prefixes'], problem: `must be a non-empty list of IPv4 or IPv6 prefixes, ${example} (got ${why})` });
     return { prefixes: undefined, problems };
   }
   const good: { i: number; c: Cidr; s: string }[] = [];
+  const good6: { i: number; c: Cidr6; s: string }[] = [];
+  const ordered: string[] = [];
   raw.forEach((v, i) => {
+    if (typeof v === 'string' && v.includes(':')) {
+      const g = checkV6(v.trim(), i, underlay, peers, good6);
+      if (typeof g === 'string') problems.push({ path: ['vn_prefixes', i], problem: g });
+      else {
+        good6.push(g);
+        ordered.push(g.s);
+      }
+      return;
+    }
     const c = typeof v === 'string' ? parseCidr(v.trim()) : null;
     if (c === null) {
-      const v6 = looksIpv6(v) ? 'IPv6 is not supported yet; ' : '';
-      problems.push({ path: ['vn_prefixes', i], problem: `${v6}must be an IPv4 prefix a.b.c.d/n with n 0..32, e.g. 10.10.0.0/16 (got ${describe(v)})` });
+      problems.push({ path: ['vn_prefixes', i], problem: `must be an IPv4 prefix a.b.c.d/n with n 0..32, e.g. 10.10.0.0/16, or an IPv6 prefix, e.g. fd00:10::/48 (got ${describe(v)})` });
       return;
     }
     const net = (c.addr & prefixMask(c.prefixLen)) >>> 0;
@@ -48,7 +60,7 @@ export function checkVnPrefixes(raw: unknown, underlay: string, peers: { index: 
       problems.push({ path: ['vn_prefixes', i], problem: `${s} overlaps vn_prefixes[${clash.i}] (${clash.s}); list each range once` });
       return;
     }
-    const inside = (addr: string) => addr !== '' && inPrefix(ipv4ToU32(addr), net, c.prefixLen);
+    const inside = (addr: string) => addr !== '' && !addr.includes(':') && inPrefix(ipv4ToU32(addr), net, c.prefixLen);
     if (inside(underlay)) {
       problems.push({ path: ['vn_prefixes', i], problem: `${s} contains underlay.address ${underlay}; the guard would drop the tunnel's own packets` });
       return;
@@ -59,16 +71,43 @@ export function checkVnPrefixes(raw: unknown, underlay: string, peers: { index: 
       return;
     }
     good.push({ i, c, s });
+    ordered.push(s);
   });
-  return { prefixes: problems.length === 0 ? good.map((g) => g.s) : undefined, problems };
+  return { prefixes: problems.length === 0 ? ordered : undefined, problems };
 }
 
-/** True when `cidr` (a vlink address such as 10.255.0.0/31) lies inside one of `prefixes`. */
+/** An IPv6 entry: canonical, without host bits, not overlapping another, holding no underlay address. */
+function checkV6(v: string, i: number, underlay: string, peers: { index: number; peer: string }[], good: { i: number; c: Cidr6; s: string }[]): { i: number; c: Cidr6; s: string } | string {
+  const c = parseCidr6(v);
+  if (c === null) return `must be an IPv6 prefix with length 0..128, e.g. fd00:10::/48 (got ${describe(v)})`;
+  const s = formatCidr6(c);
+  if (!network6(c.addr, c.prefixLen).every((b, k) => b === c.addr[k])) return `${v} has host bits set; did you mean ${s}?`;
+  const clash = good.find((g) => inPrefix6(c.addr, g.c.addr, Math.min(g.c.prefixLen, c.prefixLen)));
+  if (clash !== undefined) return `${s} overlaps vn_prefixes[${clash.i}] (${clash.s}); list each range once`;
+  const inside = (addr: string) => {
+    const b = addr.includes(':') ? parseIpv6(addr) : null;
+    return b !== null && inPrefix6(b, c.addr, c.prefixLen);
+  };
+  if (inside(underlay)) return `${s} contains underlay.address ${underlay}; the guard would drop the tunnel's own packets`;
+  const p = peers.find((x) => inside(x.peer));
+  if (p !== undefined) return `${s} contains vlinks[${p.index}].peer ${p.peer}, an underlay address; the guard would drop the tunnel's own packets`;
+  return { i, c, s };
+}
+
+/** True when `cidr` (a vlink address such as 10.255.0.0/31 or fd00:255::/127) lies inside one of `prefixes`. */
 export function coveredBy(cidr: string, prefixes: readonly string[]): boolean {
+  if (cidr.includes(':')) {
+    const c6 = parseCidr6(cidr);
+    if (c6 === null) return false;
+    return prefixes.some((p) => {
+      const q = p.includes(':') ? parseCidr6(p) : null;
+      return q !== null && q.prefixLen <= c6.prefixLen && inPrefix6(c6.addr, q.addr, q.prefixLen);
+    });
+  }
   const c = parseCidr(cidr);
   if (c === null) return false;
   return prefixes.some((p) => {
-    const q = parseCidr(p)!;
-    return q.prefixLen <= c.prefixLen && inPrefix(c.addr, q.addr, q.prefixLen);
+    const q = p.includes(':') ? null : parseCidr(p);
+    return q !== null && q.prefixLen <= c.prefixLen && inPrefix(c.addr, q.addr, q.prefixLen);
   });
 }

@@ -4,6 +4,8 @@
 
 import { Address4, Address6 } from 'ip-address';
 import { parseCidr, parseIpv4 } from '../wire/addr.js';
+import { formatIpv6, parseIpv6 } from '../wire/ipv6-text.js';
+import { notGlobalUnicast6 } from '../wire/cidr6.js';
 import { ConfigErrors, formatPath, lineOf, rootName, type ConfigProblem, type Path, type SchemaCode, type YamlSource } from './yaml-doc.js';
 
 export type Obj = Record<string, unknown>;
@@ -171,6 +173,22 @@ export class SchemaValidator {
       return undefined;
     }
     return s;
+  }
+
+  /**
+   * A unicast IPv4 address (ipv4Unicast), or a global or unique-local IPv6 address, returned in
+   * RFC 5952 form so equal addresses compare equal as text. For underlay addresses.
+   */
+  ipUnicast(v: unknown, path: Path): string | undefined {
+    if (typeof v === 'string' && v.includes(':')) {
+      const b = parseIpv6(v.trim());
+      const bad = b === null ? undefined : notGlobalUnicast6(b);
+      if (b === null) this.err(path, `must be an IPv4 address (e.g. 192.0.2.1) or an IPv6 address without prefix or zone (e.g. 2001:db8::1) (got ${describe(v)})`);
+      else if (bad !== undefined) this.err(path, `must be a unicast IPv6 address, not ${bad} (got ${describe(v)})`);
+      else return formatIpv6(b);
+      return undefined;
+    }
+    return this.ipv4Unicast(v, path);
   }
 
   /** `a.b.c.d/n`, host bits allowed (an interface address); returns the address and length. */

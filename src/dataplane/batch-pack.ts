@@ -15,6 +15,7 @@ export class BatchPacker {
   private addr = new Uint32Array(64);
   private port = new Uint16Array(64);
   private tos = new Int16Array(64);
+  private addr6 = new Uint8Array(64 * 16);
 
   private layout(bytes: (i: number) => Buffer, n: number): void {
     let total = 0;
@@ -44,14 +45,16 @@ export class BatchPacker {
       this.addr = new Uint32Array(this.off.length);
       this.port = new Uint16Array(this.off.length);
       this.tos = new Int16Array(this.off.length);
+      this.addr6 = new Uint8Array(this.off.length * 16);
     }
     for (let i = 0; i < n; i++) {
       const d = dgrams[i]!;
-      // The data plane carries IPv4 only; an IPv6 source can match no SA (0 is no peer's address).
+      // An IPv6 source: addr says 0 and the 16 bytes go to addr6, as the native Reader does.
       this.addr[i] = d.addr.family === 4 ? d.addr.v4 : 0;
+      if (d.addr.family === 6) this.addr6.set(d.addr.v6, i * 16);
       this.port[i] = d.port;
       this.tos[i] = d.tos ?? -1;
     }
-    return { buf: this.buf, off: this.off, len: this.len, count: n, addr: this.addr, port: this.port, tos: this.tos, gso: null };
+    return { buf: this.buf, off: this.off, len: this.len, count: n, addr: this.addr, port: this.port, tos: this.tos, gso: null, addr6: this.addr6 };
   }
 }

@@ -13,9 +13,12 @@ export const DROP_REASONS = [
   'mtu',              // inner packet too large for the vlink (ICMP frag-needed sent when DF)
   'sa-exhausted',     // outbound: non-ESN SA reached 2^32-1 sequence numbers
   'bad-padding',      // ESP trailer padding bytes are not 1,2,3,...
-  'bad-next-header',  // ESP next header is not 4 (IPIP) on an IIPtran SA
+  'bad-next-header',  // ESP next header is neither 4 (IPv4), 41 (IPv6) nor 59 (dummy)
+  'inner-version-mismatch', // next header 4 over a non-IPv4 packet, or 41 over a non-IPv6 one
+  'ipv6-truncated',   // inner IPv6 shorter than its fixed header or its payload length
+  'ipv6-ext-chain',   // inner IPv6 extension-header chain malformed, misordered or too long
   'ecn-ce-not-ect',   // RFC 6040: outer CE over a Not-ECT inner packet must be dropped
-  'not-ipv4',         // vlink delivered a non-IPv4 packet (IIPtran here carries IPv4 VNs)
+  'not-ip',           // vlink delivered a packet that is neither IPv4 nor IPv6
   'tun-write',        // writing to the TUN failed (link down, EIO)
   'send-error',       // the underlay socket refused the datagram
   'non-esp-marker',   // UDP 4500 datagram with the non-ESP marker (IKE) while no IKE handler

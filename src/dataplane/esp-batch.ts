@@ -12,6 +12,7 @@ import type { EspCrypto } from '../io/types.js';
 import type { DropReason } from './drop-reasons.js';
 import { aeadOpen } from './aead.js';
 import { espSeal } from './esp-engine.js';
+import { ipv6TrafficClass } from '../wire/ipv6.js';
 import { applyOffload, planOffload, readVnetHdr, VNET_HDR_LEN } from './gso.js';
 import type { InboundSa, OutboundSa } from './sa.js';
 import type { Suite } from './suite.js';
@@ -196,7 +197,8 @@ export class EspBatch {
         // espSeal counted the packet on the SA (as the native call does for its packets).
         out.off[out.count] = out.used;
         out.len[out.count] = r;
-        out.tos[out.count] = seg[1]!;
+        // The outer TOS: IPv4's TOS byte or IPv6's traffic class (RFC 2983, RFC 6040).
+        out.tos[out.count] = seg[0]! >> 4 === 6 ? ipv6TrafficClass(seg, 0) : seg[1]!;
         out.count++;
         out.used += r;
         this.packets++;

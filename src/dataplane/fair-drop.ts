@@ -21,7 +21,7 @@ export class FairDrop {
   /**
    * The index of the packet to drop among items 0..n-1 of `buf` whose status is ok (status[i]
    * === okStatus): the last packet of the largest flow, when that flow holds at least a quarter
-   * of the batch; -1 otherwise. Flows are IPv4 (source, destination, protocol, ports).
+   * of the batch; -1 otherwise. Flows are IPv4 or IPv6 (source, destination, protocol, ports).
    */
   pick(buf: Buffer, off: Int32Array, status: Int32Array, okStatus: number, n: number): number {
     if (++this.stamp === 0x7fffffff) {
@@ -34,11 +34,13 @@ export class FairDrop {
     for (let i = 0; i < n; i++) {
       if (status[i] !== okStatus) continue;
       const o = off[i]!;
-      const s = buf.readInt32BE(o + 12);
-      const d = buf.readInt32BE(o + 16);
-      const p = buf[o + 9]!;
-      const ihl = (buf[o]! & 0x0f) * 4;
-      const ports = p === IPPROTO_TCP || p === IPPROTO_UDP ? buf.readInt32BE(o + ihl) : 0;
+      // IPv6 (checked by the caller, so at least 40 bytes): the low words of the addresses.
+      const v6 = buf[o]! >> 4 === 6;
+      const s = buf.readInt32BE(o + (v6 ? 20 : 12));
+      const d = buf.readInt32BE(o + (v6 ? 36 : 16));
+      const p = buf[o + (v6 ? 6 : 9)]!;
+      const ihl = v6 ? 40 : (buf[o]! & 0x0f) * 4;
+      const ports = (p === IPPROTO_TCP || p === IPPROTO_UDP) && o + ihl + 4 <= buf.length ? buf.readInt32BE(o + ihl) : 0;
       let h = (Math.imul(s ^ Math.imul(d, 0x9e3779b1) ^ ports, 0x85ebca6b) ^ p) >>> 24;
       for (;;) {
         if (this.used[h] !== st) {

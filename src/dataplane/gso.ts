@@ -68,9 +68,16 @@ export interface OffloadPlan {
 export function planOffload(pkt: Buffer, h: VnetHdr): OffloadPlan | 'bad-offload' {
   const len = pkt.length;
   if ((h.flags & ~(VNET_F_NEEDS_CSUM | VNET_F_DATA_VALID)) !== 0) return 'bad-offload';
-  if (len < 20 || pkt[0]! >> 4 !== 4) return 'bad-offload';
-  const iphl = (pkt[0]! & 0x0f) * 4;
-  if (iphl < 20 || iphl > len || pkt.readUInt16BE(2) !== len) return 'bad-offload';
+  // IPv6 comes too: TUN_F_CSUM covers it, and USO4 is only granted together with USO6.
+  const v6 = len >= 40 && pkt[0]! >> 4 === 6;
+  let iphl = 40;
+  if (v6) {
+    if (pkt.readUInt16BE(4) + 40 !== len) return 'bad-offload';
+  } else {
+    if (len < 20 || pkt[0]! >> 4 !== 4) return 'bad-offload';
+    iphl = (pkt[0]! & 0x0f) * 4;
+    if (iphl < 20 || iphl > len || pkt.readUInt16BE(2) !== len) return 'bad-offload';
+  }
   const needsCsum = (h.flags & VNET_F_NEEDS_CSUM) !== 0;
   const plan: OffloadPlan = { gso: 0, hl: 0, mss: 0, nseg: 1, csumAt: -1, csumFrom: 0 };
   if (h.gsoType === GSO_NONE) {
@@ -80,10 +87,11 @@ export function planOffload(pkt: Buffer, h: VnetHdr): OffloadPlan | 'bad-offload
     plan.csumAt = h.csumStart + h.csumOffset;
     return plan;
   }
-  const proto = pkt[9]!;
+  // IPv6: only a UDP header right after the fixed header is segmented (TSO6 is never enabled).
+  const proto = v6 ? pkt[6]! : pkt[9]!;
   let l4hl: number;
   if (h.gsoType === GSO_TCPV4) {
-    if (proto !== IPPROTO_TCP || h.csumOffset !== 16 || iphl + 20 > len) return 'bad-offload';
+    if (v6 || proto !== IPPROTO_TCP || h.csumOffset !== 16 || iphl + 20 > len) return 'bad-offload';
     l4hl = (pkt[iphl + 12]! >> 4) * 4;
     if (l4hl < 20) return 'bad-offload';
   } else if (h.gsoType === GSO_UDP_L4) {
@@ -94,7 +102,7 @@ export function planOffload(pkt: Buffer, h: VnetHdr): OffloadPlan | 'bad-offload
   } else {
     return 'bad-offload';
   }
-  if (!needsCsum || h.csumStart !== iphl || (pkt.readUInt16BE(6) & 0x3fff) !== 0) return 'bad-offload';
+  if (!needsCsum || h.csumStart !== iphl || (!v6 && (pkt.readUInt16BE(6) & 0x3fff) !== 0)) return 'bad-offload';
   if (iphl + l4hl > len || h.gsoSize === 0 || iphl + l4hl + h.gsoSize > 65535) return 'bad-offload';
   const payload = len - iphl - l4hl;
   plan.gso = proto;
@@ -104,8 +112,9 @@ export function planOffload(pkt: Buffer, h: VnetHdr): OffloadPlan | 'bad-offload
   return plan;
 }
 
-/** Pseudo-header sum (RFC 793/768) for an IPv4 packet's transport part of `l4len` bytes. */
+/** Pseudo-header sum (RFC 793/768, RFC 8200 §8.1) for an IPv4 or IPv6 packet's transport part of `l4len` bytes. */
 export function pseudoSum(pkt: Buffer, proto: number, l4len: number): number {
+  if (pkt[0]! >> 4 === 6) return onesSum(pkt, 8, 40, proto + (l4len >>> 16) + (l4len & 0xffff));
   return onesSum(pkt, 12, 20, proto + l4len);
 }
 
@@ -123,9 +132,10 @@ export function applyOffload(pkt: Buffer, plan: OffloadPlan): Buffer[] {
     }
     return [pkt];
   }
-  const iphl = (pkt[0]! & 0x0f) * 4;
+  const v6 = pkt[0]! >> 4 === 6;
+  const iphl = v6 ? 40 : (pkt[0]! & 0x0f) * 4;
   const total = pkt.length - plan.hl;
-  const id0 = pkt.readUInt16BE(4);
+  const id0 = v6 ? 0 : pkt.readUInt16BE(4);
   const seq0 = plan.gso === IPPROTO_TCP ? pkt.readUInt32BE(iphl + 4) : 0;
   const out: Buffer[] = [];
   for (let k = 0; k < plan.nseg; k++) {
@@ -134,11 +144,15 @@ export function applyOffload(pkt: Buffer, plan: OffloadPlan): Buffer[] {
     const s = Buffer.alloc(plan.hl + segLen);
     pkt.copy(s, 0, 0, plan.hl);
     pkt.copy(s, plan.hl, plan.hl + k * plan.mss, plan.hl + k * plan.mss + segLen);
-    s.writeUInt16BE(plan.hl + segLen, 2);
-    s.writeUInt16BE((id0 + k) & 0xffff, 4);
-    s.writeUInt16BE(0, 10);
-    s.writeUInt16BE(internetChecksum(s, 0, iphl), 10);
     const l4len = plan.hl - iphl + segLen;
+    if (v6) {
+      s.writeUInt16BE(l4len, 4);
+    } else {
+      s.writeUInt16BE(plan.hl + segLen, 2);
+      s.writeUInt16BE((id0 + k) & 0xffff, 4);
+      s.writeUInt16BE(0, 10);
+      s.writeUInt16BE(internetChecksum(s, 0, iphl), 10);
+    }
     if (plan.gso === IPPROTO_TCP) {
       s.writeUInt32BE((seq0 + k * plan.mss) >>> 0, iphl + 4);
       // FIN and PSH only on the last segment, CWR only on the first (the kernel's TSO rules).

@@ -11,11 +11,13 @@
  *               the replay window (RFC 4301 §5.2 orders it so): a captured packet re-sent
  *               from elsewhere is dropped as policy-mismatch and the genuine copy still gets
  *               in. Then next header 59 is a liveness dummy (RFC 4303 §2.6), consumed;
- *               anything else but 4 (IPIP) is dropped.
- *   6. decap    the IPIP payload must be a sane IPv4 packet; then RFC 6040 §4.2: the outer
+ *               anything else but 4 (IPIP) and 41 (IPv6, inner-v6.ts) is dropped.
+ *   6. decap    the IPIP payload must be a sane IPv4 packet (41: a sane IPv6 packet, its
+ *               extension-header chain well formed); then RFC 6040 §4.2: the outer
  *               ECN (when the socket told us the outer TOS) is combined with the inner one,
  *               a CE mark survives decapsulation, CE over a Not-ECT inner packet is dropped
- *   7. write    per-vlink batches into the TUNs
+ *   7. write    per-vlink batches into the TUNs, but for what the node itself takes
+ *               (onLocal: DHCP for the node's client or relay)
  *
  * Every failure is a named counter, on the vlink once the SA is known, on the node before.
  */
@@ -29,11 +31,30 @@ import { BatchPacker } from './batch-pack.js';
 import { EspBatch, ST_BAD_ICV, statusReason } from './esp-batch.js';
 import type { InboundSa } from './sa.js';
 import type { Sad } from './sad.js';
+import { inboundV6, ipipVersionMismatch, IPPROTO_IPV6 } from './inner-v6.js';
 import type { Vlink } from './vlink.js';
+import { ipv6, type IpAddr } from '../wire/addr.js';
 
 export type NonEspHandler = (d: Datagram) => void;
 
 const TWO32 = 0x1_0000_0000;
+
+/** Datagram i's source: IPv4 from `addr`, else the 16 bytes of `addr6` (ipv6() copies them: the slot is reused). */
+function sourceOf(b: DatagramBatch, i: number): IpAddr {
+  const v4 = b.addr[i]!;
+  if (v4 !== 0 || b.addr6 === null) return { family: 4, v4 };
+  return ipv6(b.addr6.subarray(16 * i, 16 * i + 16));
+}
+
+/** Whether datagram i came from `src`, without allocating. */
+function fromSource(b: DatagramBatch, i: number, src: IpAddr): boolean {
+  if (src.family === 4) return b.addr[i] === src.v4;
+  const a6 = b.addr6;
+  if (a6 === null || b.addr[i] !== 0) return false;
+  const s = src.v6;
+  for (let j = 0, o = 16 * i; j < 16; j++) if (a6[o + j] !== s[j]) return false;
+  return true;
+}
 
 /** Packets bound for one vlink's TUN, as offsets into the batch's buffer. */
 interface Pending {
@@ -97,6 +118,13 @@ export class Receiver {
     this.engine = new EspBatch(crypto);
   }
 
+  /**
+   * Inner packets the node answers itself instead of the kernel (DHCP over the vlink,
+   * control/node-dhcp.ts); true means taken, and the packet does not reach the TUN. The packet
+   * is a view of the socket's memory, valid during the call only.
+   */
+  onLocal: ((v: Vlink, inner: Buffer) => boolean) | null = null;
+
   /** Datagrams handed over one by one (fakes, tests): laid out as a batch first. */
   process(kind: 'udp' | 'esp', dgrams: Datagram[]): void {
     if (dgrams.length > 0) this.processBatch(kind, this.packer.datagrams(dgrams));
@@ -156,7 +184,7 @@ export class Receiver {
       if (sl >= 4 && buf.readUInt32BE(p) === 0) {
         if (this.onNonEsp !== null) {
           const t = b.tos[i]!;
-          this.onNonEsp({ data: buf.subarray(p, p + sl), addr: { family: 4, v4: b.addr[i]! }, port: b.port[i]!, tos: t < 0 ? undefined : t });
+          this.onNonEsp({ data: buf.subarray(p, p + sl), addr: sourceOf(b, i), port: b.port[i]!, tos: t < 0 ? undefined : t });
         } else {
           nd['non-esp-marker']++;
         }
@@ -212,7 +240,8 @@ export class Receiver {
     const buf = b.buf;
     // Stage 5: policy, checked only after authentication so forged headers cannot be
     // used to probe which selectors exist.
-    if (kind !== v.encap || sa.src.family !== 4 || b.addr[i] !== sa.src.v4) {
+    // The SA's source is read here, per packet: a named peer's move re-points it (Spd.move).
+    if (kind !== v.encap || !fromSource(b, i, sa.src)) {
       v.drops['policy-mismatch']++;
       return;
     }
@@ -239,28 +268,37 @@ export class Receiver {
       v.stats.probesRx++;
       return;
     }
-    // 4 is also what tunnel-mode ESP of an IPv4 packet carries (child_mode tunnel-any): same bytes.
-    if (nh !== IPPROTO_IPIP) {
-      v.drops['bad-next-header']++;
-      return;
-    }
     // Stage 6: decap. The payload was decrypted in place, right after the ESP header and IV.
     const p = w.off[k]! + ESP_PAYLOAD_OFFSET;
-    if (ipv4Check(buf, p, p + r) !== null) {
-      v.drops.malformed++;
-      return;
-    }
     const outerTos = b.tos[i]!;
-    if (outerTos >= 0) {
-      const innerEcn = buf[p + 1]! & 3;
-      const ecn = ecnDecapsulate(outerTos & 3, innerEcn);
-      if (ecn < 0) {
-        v.drops['ecn-ce-not-ect']++;
+    let innerLen: number;
+    if (nh === IPPROTO_IPV6) {
+      // [ipv6] next header 41 (inner-v6.ts): must be IPv6; RFC 6040 on its traffic class.
+      innerLen = inboundV6(v, buf, p, p + r, outerTos);
+      if (innerLen < 0) return;
+    } else {
+      // 4 is also what tunnel-mode ESP of an IPv4 packet carries (child_mode tunnel-any): same bytes.
+      if (nh !== IPPROTO_IPIP) {
+        v.drops['bad-next-header']++;
         return;
       }
-      if (ecn !== innerEcn) this.view.reset(buf, p).setEcn(ecn);
+      if (ipipVersionMismatch(v, buf, p, p + r)) return;
+      if (ipv4Check(buf, p, p + r) !== null) {
+        v.drops.malformed++;
+        return;
+      }
+      if (outerTos >= 0) {
+        const innerEcn = buf[p + 1]! & 3;
+        const ecn = ecnDecapsulate(outerTos & 3, innerEcn);
+        if (ecn < 0) {
+          v.drops['ecn-ce-not-ect']++;
+          return;
+        }
+        if (ecn !== innerEcn) this.view.reset(buf, p).setEcn(ecn);
+      }
+      innerLen = buf.readUInt16BE(p + 2);
     }
-    const innerLen = buf.readUInt16BE(p + 2);
+    if (this.onLocal !== null && this.onLocal(v, buf.subarray(p, p + innerLen))) return;
     let q = this.pending.get(v);
     if (q === undefined) {
       q = { off: new Int32Array(64), len: new Int32Array(64), n: 0 };

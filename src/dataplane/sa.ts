@@ -102,13 +102,18 @@ function configError(field: string, problem: string): IiptranError {
   return new IiptranError('IIPTRAN_ERR_CONFIG', `SA ${field}: ${problem}`, { field });
 }
 
-// The data plane carries IPv4 only so far; an IPv6 selector is refused here, at setup, rather
-// than matching nothing later.
+// Either family (an IPv6 underlay, issue #10); an unparsable selector is refused here, at
+// setup, rather than matching nothing later.
 function addrField(a: string | IpAddr, field: string): IpAddr {
   const v = typeof a === 'string' ? parseAddr(a) : a;
-  if (v === null || typeof v !== 'object') throw configError(field, `${JSON.stringify(a)} is not a dotted IPv4 address`);
-  if (v.family !== 4) throw configError(field, `${formatAddr(v)}: IPv6 not yet supported`);
+  if (v === null || typeof v !== 'object') throw configError(field, `${JSON.stringify(a)} is not an IPv4 or IPv6 address`);
   return v;
+}
+
+/** An SA's outer header has one family: src and dst must share it. */
+function sameFamily(src: IpAddr, dst: IpAddr): IpAddr {
+  if (src.family !== dst.family) throw configError('dst', `${formatAddr(dst)} is IPv${dst.family} but src ${formatAddr(src)} is IPv${src.family}`);
+  return dst;
 }
 
 interface Common {
@@ -145,7 +150,7 @@ function validate(p: SaParams): Common {
     salt: Buffer.from(p.salt),
     esn: p.esn ?? false,
     src: addrField(p.src, 'src'),
-    dst: addrField(p.dst, 'dst'),
+    dst: sameFamily(addrField(p.src, 'src'), addrField(p.dst, 'dst')),
     createdAt: p.createdAt ?? Date.now(),
     keying: p.keying ?? 'manual',
   };

@@ -1,13 +1,16 @@
 /* Outbound pipeline for one vlink (read top to bottom, like wireguard-go's send.go):
  *
  *   1. read    a batch of inner VN packets arrives from the vlink's TUN
- *   2. check   IPv4 only, header sane; too big for the vlink MTU: with DF set, an ICMP
- *              fragmentation-needed goes back into the TUN to the VN sender (RFC 1191)
+ *   2. check   IPv4 or IPv6, header sane; too big for the vlink MTU: with DF set, an ICMP
+ *              fragmentation-needed goes back into the TUN to the VN sender (RFC 1191); an
+ *              IPv6 packet always gets ICMPv6 Packet Too Big (inner-v6.ts)
  *   3. policy  the IPIP outer header is (local underlay -> peer underlay, protocol 4); the SPD
  *              is consulted with exactly that triple. Every packet of a vlink shares it, so
  *              the lookup is done once per batch. No entry, DISCARD, or no usable SA: drop.
  *              There is no bypass path.
- *   4. seal    ESP transport mode over the IPIP packet's payload, next header 4 (RFC 3884 §3)
+ *   4. seal    ESP transport mode over the IPIP packet's payload, next header 4 (RFC 3884 §3),
+ *              or 41 for an IPv6 inner packet (the same SA and SPD entry): a batch is sealed
+ *              as runs of one family each, one call per run, in the order the TUN gave them
  *   5. send    one batch on the underlay socket
  *
  * The outer IPv4 header itself is written by the kernel's underlay socket from the same
@@ -26,6 +29,8 @@ import { espSeal } from './esp-engine.js';
 import { BatchPacker } from './batch-pack.js';
 import { EspBatch, SealOut, ST_OK, ST_SKIP, statusReason } from './esp-batch.js';
 import { FairDrop } from './fair-drop.js';
+import { IPPROTO_IPV6, outboundV6 } from './inner-v6.js';
+import type { OutboundSa } from './sa.js';
 import type { Spd } from './spd.js';
 import type { Vlink } from './vlink.js';
 
@@ -110,13 +115,25 @@ export class Sender {
     const st = this.status;
     const { buf, off, len } = b;
     let icmp: Buffer[] | undefined;
+    let v6 = 0;
     for (let i = 0; i < n; i++) {
       // Stage 2: check.
       st[i] = ST_SKIP;
       const o = off[i]!;
       const l = len[i]!;
+      if (l > 0 && buf[o]! >> 4 === 6) {
+        // [ipv6] IPv6 inner (inner-v6.ts): checked, Packet Too Big when oversize, next header 41.
+        // A USO super-packet (the TUN grants USO4 only with USO6) is bigger by design.
+        const limit = b.vnet && l >= 40 && segmentFits(buf, o, v.mtu) ? 65535 + 40 : v.mtu;
+        const total = outboundV6(v, buf, o, l, (icmp ??= []), limit);
+        if (total < 0) continue;
+        len[i] = total;
+        st[i] = ST_OK;
+        v6++;
+        continue;
+      }
       if (l < 1 || buf[o]! >> 4 !== 4) {
-        drops['not-ipv4']++;
+        drops['not-ip']++;
         continue;
       }
       if (ipv4Check(buf, o, o + l) !== null) {
@@ -144,29 +161,48 @@ export class Sender {
     if (b.backlog === true) {
       const victim = this.fair.pick(buf, off, st, ST_OK, n);
       if (victim >= 0) {
+        if (buf[off[victim]!]! >> 4 === 6) v6--;
         st[victim] = ST_SKIP;
         drops.congestion++;
       }
     }
 
-    // Stage 4: seal, and stage 5: send each time the output fills.
-    for (let next = 0; next < n; ) {
-      next = this.engine.seal(sa, buf, off, len, st, next, n, b.vnet, IPPROTO_IPIP, this.out);
+    // Stage 4: seal, and stage 5: send each time the output fills. The next header is per
+    // call, so a batch holding both families is sealed as runs of one family, in order.
+    if (v6 === 0) {
+      this.sealRun(v, sa, b, 0, n, IPPROTO_IPIP);
+    } else {
+      for (let s = 0; s < n; ) {
+        const six = buf[off[s]!]! >> 4 === 6;
+        let e = s + 1;
+        while (e < n && (buf[off[e]!]! >> 4 === 6) === six) e++;
+        this.sealRun(v, sa, b, s, e, six ? IPPROTO_IPV6 : IPPROTO_IPIP);
+        s = e;
+      }
+    }
+    this.flush(v);
+    for (let i = 0; i < n; i++) if (st[i]! < 0) drops[statusReason(st[i]!)]++;
+    if (icmp !== undefined && icmp.length > 0) {
+      const w = v.tun.write(icmp);
+      if (w < icmp.length) drops['tun-write'] += icmp.length - w;
+    }
+  }
+
+  /** Seals items [start, end) with next header `nh`, sending whenever the output fills. */
+  private sealRun(v: Vlink, sa: OutboundSa, b: TunBatch, start: number, end: number, nh: number): void {
+    for (let next = start; next < end; ) {
+      next = this.engine.seal(sa, b.buf, b.off, b.len, this.status, next, end, b.vnet, nh, this.out);
       v.stats.txPackets += this.engine.packets;
       v.stats.txBytes += this.engine.innerBytes;
       v.stats.tsoSplit += this.engine.segmented;
-      this.flush(v);
-    }
-    for (let i = 0; i < n; i++) if (st[i]! < 0) drops[statusReason(st[i]!)]++;
-    if (icmp !== undefined) {
-      const w = v.tun.write(icmp);
-      if (w < icmp.length) drops['tun-write'] += icmp.length - w;
+      if (next < end) this.flush(v);
     }
   }
 
   private flush(v: Vlink): void {
     const o = this.out;
     if (o.count === 0) return;
+    // Read at every send, never kept: a named peer's move re-points the vlink (node-dns.ts).
     const port = v.encap === 'udp' ? v.peerPort : 0;
     const u = v.underlay;
     const sent = u.sendBatch !== undefined
@@ -190,10 +226,11 @@ export class Sender {
   }
 }
 
-/** A GSO packet's segments (IPv4 + TCP/UDP header + gso_size) fit `mtu`; read from its virtio_net_hdr. */
+/** A GSO packet's segments (IP + TCP/UDP header + gso_size) fit `mtu`; read from its virtio_net_hdr. */
 function segmentFits(buf: Buffer, o: number, mtu: number): boolean {
   if (o < 10 || buf[o - 9] === 0) return false;
-  const iphl = (buf[o]! & 0x0f) * 4;
-  const l4hl = buf[o + 9] === IPPROTO_TCP ? (buf[o + iphl + 12]! >> 4) * 4 : 8;
+  const v6 = buf[o]! >> 4 === 6;
+  const iphl = v6 ? 40 : (buf[o]! & 0x0f) * 4;
+  const l4hl = buf[o + (v6 ? 6 : 9)] === IPPROTO_TCP ? (buf[o + iphl + 12]! >> 4) * 4 : 8;
   return iphl + l4hl + buf.readUInt16LE(o - 6) <= mtu;
 }

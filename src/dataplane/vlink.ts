@@ -16,6 +16,8 @@ export interface VlinkStats {
   rxBytes: number;
   /** ICMP fragmentation-needed messages generated towards VN senders. */
   icmpFragNeeded: number;
+  /** ICMPv6 Packet Too Big messages generated towards VN senders (inner-v6.ts). */
+  icmp6PacketTooBig: number;
   /** Liveness probes (ESP dummy packets) sent and received. */
   probesTx: number;
   probesRx: number;
@@ -53,6 +55,12 @@ export interface Vlink {
    * as if the next-hop router had sent the error.
    */
   icmpSrcU32: number;
+  /**
+   * Source of ICMPv6 errors we originate (Packet Too Big), 16 bytes: the far end of the vlink's
+   * IPv6 /127, else this end's own IPv6 address, else its link-local one (which reaches only
+   * senders on this node); null when the vlink has no IPv6.
+   */
+  icmp6Src: Uint8Array | null;
   mtu: number;
   readonly tun: TunDevice;
   underlay: UnderlaySocket;
@@ -68,7 +76,10 @@ export interface Vlink {
 }
 
 export function newVlinkStats(): VlinkStats {
-  return { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, icmpFragNeeded: 0, probesTx: 0, probesRx: 0, peerPortChanges: 0, tsoSplit: 0 };
+  return {
+    txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, icmpFragNeeded: 0, icmp6PacketTooBig: 0, probesTx: 0, probesRx: 0,
+    peerPortChanges: 0, tsoSplit: 0,
+  };
 }
 
 export { newDropCounters };

@@ -57,7 +57,7 @@ export function warmDataPath(crypto: EspCrypto | null, rounds = 4000): void {
   const policy = spd.add({ src: LOCAL, dst: PEER, proto: IPPROTO_IPIP, action: 'protect', vlink: 'warm', sa: out });
   const v: Vlink = {
     name: 'warm', local: LOCAL, peer: PEER, peerDst: PEER, peerPort: 4500, encap: 'udp', vnAddr: '10.255.0.0',
-    vnAddrU32: 0x0aff0000, vnPrefixLen: 31, vnPeer: undefined, icmpSrcU32: 0x0aff0001, mtu: 1438, tun, underlay, policy,
+    vnAddrU32: 0x0aff0000, vnPrefixLen: 31, vnPeer: undefined, icmpSrcU32: 0x0aff0001, icmp6Src: null, mtu: 1438, tun, underlay, policy,
     inbound: [inb], drops: newDropCounters(), stats: newVlinkStats(), carrier: true, rxAlive: false, lastAliveAt: 0,
   };
   const tx = new Sender(spd, crypto);
@@ -67,7 +67,7 @@ export function warmDataPath(crypto: EspCrypto | null, rounds = 4000): void {
   const tb: TunBatch = { buf: arena, off: new Int32Array(2), len: new Int32Array(2), count: 1, vnet: false };
   const db: DatagramBatch = {
     buf: arena, off: new Int32Array(1), len: new Int32Array(1), count: 1, addr: Uint32Array.of(PEER.v4),
-    port: Uint16Array.of(4500), tos: Int16Array.of(0), gso: null,
+    port: Uint16Array.of(4500), tos: Int16Array.of(0), gso: null, addr6: null,
   };
   for (let i = 0; i < rounds; i++) {
     const p = pkts[i & 1]!;

@@ -86,6 +86,7 @@ interface VlinkState {
   bucket: TokenBucket;
   relayed: number;
   delivered: number;
+  rateLimited: number;
 }
 
 const MAX_HOPS = 16;
@@ -113,11 +114,14 @@ export class DhcpRelay {
   fromVlink(vlink: string, peerIdentity: string, payload: Buffer): void {
     let v = this.vlinks.get(vlink);
     if (v === undefined) {
-      v = { identity: peerIdentity, bucket: TokenBucket.rate(this.rate.burst, this.rate.perSecond, this.clock), relayed: 0, delivered: 0 };
+      v = { identity: peerIdentity, bucket: TokenBucket.rate(this.rate.burst, this.rate.perSecond, this.clock), relayed: 0, delivered: 0, rateLimited: 0 };
       this.vlinks.set(vlink, v);
     }
     v.identity = peerIdentity;
-    if (!v.bucket.take()) return this.drop('rate-limited');
+    if (!v.bucket.take()) {
+      v.rateLimited++;
+      return this.drop('rate-limited');
+    }
     const r = Dhcp.decode(payload);
     if (r instanceof DhcpMalformed) return this.drop(`malformed:${r.error}`);
     if (r.op !== BOOTREQUEST) return this.drop('not-request');
@@ -183,7 +187,7 @@ export class DhcpRelay {
     const now = this.clock.now();
     return {
       bindings: [...this.bindings].map(([a, b]) => ({ address: ip(a), vlink: b.vlink, chaddr: b.chaddr.toString('hex'), expires_in_s: Math.round((b.expiresAt - now) / 1000) })),
-      vlinks: Object.fromEntries([...this.vlinks].map(([n, v]) => [n, { identity: v.identity, relayed: v.relayed, delivered: v.delivered }])),
+      vlinks: Object.fromEntries([...this.vlinks].map(([n, v]) => [n, { identity: v.identity, relayed: v.relayed, delivered: v.delivered, rate_limited: v.rateLimited }])),
       drops: Object.fromEntries(this.drops),
     };
   }

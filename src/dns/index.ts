@@ -7,3 +7,6 @@ export * from './cache.js';
 export * from './anchors.js';
 export * from './resolver.js';
 export { keyTag, dsDigest, nsec3Hash, SUPPORTED_ALGORITHMS, SUPPORTED_DIGESTS } from './crypto.js';
+export * from './ipseca.js';
+export * from './kx.js';
+export * from './kx-selector.js';

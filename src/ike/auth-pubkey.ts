@@ -23,11 +23,19 @@ import type { IkeIdentity } from './identity.js';
 import { notifies } from './payloads.js';
 
 /**
- * May `spki` (DER SubjectPublicKeyInfo) authenticate the peer that claims `identity`? Called once
- * per IKE_AUTH, before the signature is checked against that key; a rejected Promise or a throw
- * is a no.
+ * A verifier's answer: a plain yes/no, or one that says why not (the sentence `show ike` keeps)
+ * and, for a yes, what vouched for the key (an IPSECA record: `show ike` shows its owner).
  */
-export type PeerKeyVerifier = (spki: Buffer, identity: IkeIdentity) => boolean | Promise<boolean>;
+export type PeerKeyDecision =
+  | boolean
+  | { accept: boolean; why?: string; source?: 'ipseca' | 'config'; ipseca?: { owner: string; verdict: string; record: string | null } };
+
+/**
+ * May `spki` (DER SubjectPublicKeyInfo) authenticate the peer that claims `identity`, seen at
+ * `ctx.addr`? Called once per IKE_AUTH, before the signature is checked against that key; a
+ * rejected Promise or a throw is a no.
+ */
+export type PeerKeyVerifier = (spki: Buffer, identity: IkeIdentity, ctx: { addr: string }) => PeerKeyDecision | Promise<PeerKeyDecision>;
 
 export interface PubkeyAuth {
   privateKey: KeyObject;
@@ -46,8 +54,13 @@ export interface PeerKeyInfo {
   spki: string;
   /** SHA-256 of the DER SPKI, hex: IPSECA/TLSA selector 1, matching type 1. */
   sha256: string;
-  /** Whether the peer sent it in a CERT payload or we only had the configured one. */
-  source: 'cert' | 'config';
+  /**
+   * What vouches for it: `cert` (the peer's CERT payload, equal to peer_public_key or accepted by
+   * a verifier), `config` (no CERT; the configured key), `ipseca` (a secure IPSECA record).
+   */
+  source: 'cert' | 'config' | 'ipseca';
+  /** The IPSECA record that vouched (source `ipseca`); null otherwise. */
+  ipseca: { owner: string; verdict: string; record: string | null } | null;
   /** The AUTH method it signed with. */
   authMethod: number;
 }
@@ -55,6 +68,7 @@ export interface PeerKeyInfo {
 /** The subset of an IKE SA this module reads and writes; IkeSa satisfies it. */
 export interface PubkeySaState {
   cfg: { pubkey?: PubkeyAuth | undefined; remoteId: IkeIdentity };
+  remote: { addr: string };
   peerSigHashes: number[] | null;
   peerKey: PeerKeyInfo | null;
 }
@@ -136,15 +150,17 @@ export async function checkPubkeyPeer(sa: PubkeySaState, auth: AuthPayload, ps: 
   } else {
     return 'peer sent no raw public key and none is configured';
   }
-  let allowed: boolean;
+  let d: Exclude<PeerKeyDecision, boolean>;
   try {
-    allowed = a.verifyPeerKey !== undefined ? (await a.verifyPeerKey(presented, sa.cfg.remoteId)) === true : a.peerSpki !== null && presented.equals(a.peerSpki);
+    const r = a.verifyPeerKey !== undefined ? await a.verifyPeerKey(presented, sa.cfg.remoteId, { addr: sa.remote.addr }) : a.peerSpki !== null && presented.equals(a.peerSpki);
+    d = typeof r === 'boolean' ? { accept: r } : r;
   } catch {
     // A verifier that fails must not let the peer in, nor take the engine down.
-    allowed = false;
+    d = { accept: false };
   }
-  if (!allowed) {
-    return a.peerSpki === null
+  if (!d.accept) {
+    if (d.why !== undefined) return `peer presented public key ${short(presented)}: ${d.why}`;
+    return a.verifyPeerKey !== undefined || a.peerSpki === null
       ? `peer presented public key ${short(presented)}, which the key verifier refused`
       : `peer presented public key ${short(presented)}, but peer_public_key is ${short(a.peerSpki)} (wrong key file on one side?)`;
   }
@@ -156,7 +172,8 @@ export async function checkPubkeyPeer(sa: PubkeySaState, auth: AuthPayload, ps: 
       : `peer's AUTH signature (method ${auth.method}) does not verify with peer_public_key ${short(presented)} (the peer uses another key pair, or peer_public_key is the wrong file)`;
   }
   sa.peerKey = {
-    type: authKeyType(key)!, spki: presented.toString('base64'), sha256: spkiSha256(presented), source: raw !== undefined ? 'cert' : 'config', authMethod: auth.method,
+    type: authKeyType(key)!, spki: presented.toString('base64'), sha256: spkiSha256(presented),
+    source: d.source === 'ipseca' ? 'ipseca' : raw !== undefined ? 'cert' : 'config', ipseca: d.ipseca ?? null, authMethod: auth.method,
   };
   return null;
 }

@@ -22,13 +22,24 @@ export const PSK_HINT = 'PSK mismatch?';
 export type AddressCheck = (vlink: string, addr: string) => Promise<string | null>;
 
 /**
- * The peer's ID and AUTH, checked, then (for an SA from an address the vlink did not expect) the
- * DNS proof that its name is there: after the cryptographic proof, so an unauthenticated
- * initiator cannot make us query DNS. Null when everything holds.
+ * The peer's ID and AUTH, checked, and (for an SA from an address the vlink did not expect) the
+ * DNS proof that its name is there. The DNS proof comes after the cryptographic one, so an
+ * unauthenticated initiator cannot make us query DNS, unless a key verifier decides the key: it
+ * looks the key up in DNS anyway (IPSECA), and needs to know first which gateway the address is
+ * (the exchanger the KX proof found). Null when everything holds.
  */
 async function checkPeer(sa: IkeSa, id: IdPayload, auth: AuthPayload, ps: readonly PayloadRepr[], checkAddress?: AddressCheck): Promise<string | null> {
+  const addressFirst = sa.addrUnproven && sa.cfg.pubkey?.verifyPeerKey !== undefined;
+  if (addressFirst) {
+    const bad = await checkPeerAddress(sa, checkAddress);
+    if (bad !== null) return bad;
+  }
   const proof = await checkProof(sa, id, auth, ps);
-  if (proof !== null || !sa.addrUnproven) return proof;
+  if (proof !== null || !sa.addrUnproven || addressFirst) return proof;
+  return checkPeerAddress(sa, checkAddress);
+}
+
+async function checkPeerAddress(sa: IkeSa, checkAddress?: AddressCheck): Promise<string | null> {
   const name = sa.cfg.peerName ?? sa.cfg.remoteId.text;
   if (checkAddress === undefined) return `IKE_SA from ${sa.remote.addr}, which is not where ${name} is expected, and nothing can check its name`;
   const bad = await checkAddress(sa.cfg.vlink, sa.remote.addr);

@@ -13,7 +13,7 @@
 // version byte says which secret to check against without trying both.
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ipv4ToU32 } from '../wire/addr.js';
+import { addrBytes } from './addr-bytes.js';
 import { NotifyType, PayloadType, type PayloadRepr } from '../wire/ike/index.js';
 import { realClock } from '../clock.js';
 
@@ -73,9 +73,10 @@ export class CookieGuard {
   }
 
   private mac(s: Secret, ni: Buffer, ipi: string, spiI: bigint): Buffer {
-    const b = Buffer.alloc(12);
-    b.writeUInt32BE(ipv4ToU32(ipi) >>> 0, 0);
-    b.writeBigUInt64BE(spiI, 4);
+    const ip = addrBytes(ipi);
+    const b = Buffer.alloc(ip.length + 8);
+    ip.copy(b, 0);
+    b.writeBigUInt64BE(spiI, ip.length);
     return Buffer.concat([Buffer.from([s.version]), createHmac('sha256', s.key).update(ni).update(b).digest()]);
   }
 

@@ -76,6 +76,8 @@ export interface IkeStats {
   cookieMode: boolean;
   cookies: CookieStats;
   natKeepalives: number;
+  /** Completed rekeys per vlink (both roles; a redundant SA of a simultaneous rekey counts too): metrics. */
+  rekeys: Record<string, { ike: number; child: number }>;
 }
 
 export class IkeEngine {
@@ -107,7 +109,17 @@ export class IkeEngine {
       host: opts.host,
       authTimeoutMs: opts.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS,
       send,
-      keyLog: (rec) => opts.keyLog?.(rec),
+      keyLog: (rec) => {
+        // Every rekeyed SA's keys pass here, marked (exchange-child.ts, tasks/child-sas.ts):
+        // the one place that sees both kinds, in both roles.
+        if (rec['rekey'] === 1 || rec['rekeyOf'] !== undefined) {
+          const vl = String(rec['vlink']);
+          const c = (this.stats.rekeys[vl] ??= { ike: 0, child: 0 });
+          if (rec['type'] === 'ike') c.ike++;
+          else c.child++;
+        }
+        opts.keyLog?.(rec);
+      },
       established: (sa) => this.peers.established(sa),
       failed: (sa, why, retry) => this.peers.failed(sa, why, retry),
       indexed: (sa) => this.sas.index(sa),
@@ -145,7 +157,7 @@ export class IkeEngine {
     });
     this.gate = new DosGate(opts, clock, log, this.drops, send, (addr) => this.peers.isPeerAddr(addr));
     this.responder = new Responder({ ctx: this.ctx, peers: this.peers, rekey: this.rekey, drops: this.drops, internalError: (e, raw) => this.internalError(e, raw) });
-    this.stats = { rx: 0, tx: 0, dropped: this.drops.counts as Record<string, number>, halfOpen: 0, cookieMode: false, cookies: this.gate.cookies.stats, natKeepalives: 0 };
+    this.stats = { rx: 0, tx: 0, dropped: this.drops.counts as Record<string, number>, halfOpen: 0, cookieMode: false, cookies: this.gate.cookies.stats, natKeepalives: 0, rekeys: Object.create(null) as IkeStats['rekeys'] };
     // Live values, read whenever the stats are copied for the inspector.
     Object.defineProperty(this.stats, 'halfOpen', { enumerable: true, get: () => this.sas.halfOpenCount });
     Object.defineProperty(this.stats, 'cookieMode', { enumerable: true, get: () => this.gate.cookieMode(this.sas.halfOpenCount) });

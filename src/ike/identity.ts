@@ -1,5 +1,6 @@
 // IKE identities (RFC 7296 §3.5) as the config writes them, strongSwan-style:
 //   192.0.2.1          ID_IPV4_ADDR
+//   2001:db8::1        ID_IPV6_ADDR
 //   user@example.org   ID_RFC822_ADDR
 //   @vpn.example.org   ID_FQDN (the @ forces FQDN even for a name that looks like something else)
 //   vpn.example.org    ID_FQDN
@@ -8,6 +9,7 @@
 
 import { IdType, PayloadType, type IdPayload } from '../wire/ike/index.js';
 import { parseIpv4 } from '../wire/addr.js';
+import { parseIpv6 } from '../wire/ipv6-text.js';
 
 export interface IkeIdentity {
   idType: number;
@@ -27,6 +29,9 @@ export function parseIdentity(text: string): IkeIdentity | string {
     data.writeUInt32BE(v4 >>> 0);
     return { idType: IdType.IPV4_ADDR, data, text };
   }
+  // RFC 7296 §3.5: ID_IPV6_ADDR carries the 16 bytes. An FQDN never contains a colon.
+  const v6 = text.includes(':') ? parseIpv6(text) : null;
+  if (v6 !== null) return { idType: IdType.IPV6_ADDR, data: Buffer.from(v6), text };
   if (text.startsWith('@')) {
     const name = text.slice(1);
     if (name === '' || name.startsWith('#')) return 'needs a name after "@"';

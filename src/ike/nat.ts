@@ -13,10 +13,11 @@
 // thing NAT changes for ESP is where it is sent: the address and port the IKE SA sees.
 
 import { createHash } from 'node:crypto';
-import { ipv4ToU32, u32ToIpv4 } from '../wire/addr.js';
+import { u32ToIpv4 } from '../wire/addr.js';
+import { addrBytes, bytesAddr } from './addr-bytes.js';
 import {
-  IkeMessageCodec, NotifyType, PayloadType, TS_IPV4_ADDR_RANGE, notify,
-  type Ipv4Selector, type NotifyPayload, type PayloadRepr, type SaPayload, type TsPayload,
+  IkeMessageCodec, NotifyType, PayloadType, TS_IPV4_ADDR_RANGE, TS_IPV6_ADDR_RANGE, notify,
+  type Ipv4Selector, type Ipv6Selector, type NotifyPayload, type PayloadRepr, type SaPayload, type TsPayload,
 } from '../wire/ike/index.js';
 import { notifies, find } from './payloads.js';
 import { spiBytes, type IkeSa, type Remote } from './ike-sa.js';
@@ -48,13 +49,14 @@ interface Endpoint {
   port: number;
 }
 
-/** SHA-1(SPIi | SPIr | IPv4 | port), the NAT_DETECTION_*_IP notification data. */
+/** SHA-1(SPIi | SPIr | IP address (4 or 16 bytes) | port), the NAT_DETECTION_*_IP notification data. */
 export function natHash(spiI: bigint, spiR: bigint, ep: Endpoint): Buffer {
-  const b = Buffer.alloc(22);
+  const ip = addrBytes(ep.addr);
+  const b = Buffer.alloc(18 + ip.length);
   spiBytes(spiI).copy(b, 0);
   spiBytes(spiR).copy(b, 8);
-  b.writeUInt32BE(ipv4ToU32(ep.addr) >>> 0, 16);
-  b.writeUInt16BE(ep.port, 20);
+  ip.copy(b, 16);
+  b.writeUInt16BE(ep.port, 16 + ip.length);
   return createHash('sha1').update(b).digest();
 }
 
@@ -223,6 +225,10 @@ function chosenProposal(initResponse: Buffer): SaPayload | null {
 function singleHost(ts: TsPayload): string | null {
   if (ts.selectors.length !== 1) return null;
   const s = ts.selectors[0]!;
+  if (s.tsType === TS_IPV6_ADDR_RANGE) {
+    const w = s as Ipv6Selector;
+    return w.startAddress.equals(w.endAddress) ? bytesAddr(w.startAddress) : null;
+  }
   if (s.tsType !== TS_IPV4_ADDR_RANGE) return null;
   const v = s as Ipv4Selector;
   return v.startAddress === v.endAddress ? u32ToIpv4(v.startAddress >>> 0) : null;

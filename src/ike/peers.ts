@@ -15,6 +15,7 @@ import { reinitDelay, type ReinitPolicy } from './reinit.js';
 import type { Rekeyer } from './rekey.js';
 import { initialContactVictims } from './restart.js';
 import { planPeerUpdate, type PeerUpdate } from './peer-update.js';
+import { sendDeleteIke } from './exchange-info.js';
 import type { SaTable } from './sa-table.js';
 import type { DeadPeerDetector } from './dpd.js';
 import type { IkeHost, IkePeerConfig } from './types.js';
@@ -252,6 +253,7 @@ export class PeerTable {
     const p = this.peers.get(sa.cfg.vlink);
     this.log.error({ vlink: sa.cfg.vlink, peer: sa.remote.addr, ike: sa.name }, why);
     this.forget(sa, why);
+    if (sa.role === 'initiator' || sa.establishedAt !== null) this.d.host.peerAttempt?.(sa.cfg.vlink, sa.remote.addr, false, why);
     if (p === undefined) return;
     p.lastError = why;
     p.failures++;
@@ -262,6 +264,7 @@ export class PeerTable {
     const p = this.peers.get(sa.cfg.vlink);
     if (p === undefined) return;
     this.d.sas.endHalfOpen(sa);
+    this.d.host.peerAttempt?.(sa.cfg.vlink, sa.remote.addr, true);
     // A named peer proven at another address (checkPeerAddress) now lives there.
     if (p.cfg.peerName !== undefined && sa.remote.addr !== p.cfg.peer && (sa.nat === null || !natDetected(sa))) {
       const why = this.relocate(p.cfg.vlink, sa.remote.addr, p.cfg.role);
@@ -275,7 +278,10 @@ export class PeerTable {
     p.lastError = sa.childError;
     this.natEstablished(sa);
     if (old !== null && old !== sa) {
-      this.log.info({ vlink: sa.cfg.vlink, old: old.name, new: sa.name }, `IKE_SA ${old.name} with ${sa.remote.addr} replaced by ${sa.name}`);
+      this.log.info({ vlink: sa.cfg.vlink, old: old.name, new: sa.name }, `IKE_SA ${old.name} with ${old.remote.addr} replaced by ${sa.name} with ${sa.remote.addr}`);
+      // The vlink moved to another gateway (a named peer or KX exchanger): the old one would
+      // otherwise keep its half until its own DPD gives up. Told once, best effort.
+      if (old.remote.addr !== sa.remote.addr) sendDeleteIke(old);
       this.forget(old, 'replaced by a newer IKE SA');
     }
     const ms = this.d.clock.now() - sa.createdAt;

@@ -97,6 +97,11 @@ export interface IkeHost {
   checkPeerAddress?(vlink: string, addr: string): Promise<string | null>;
   /** A named peer's SA was established from `addr`, which differs from what the vlink had. */
   peerRelocated?(vlink: string, addr: string): void;
+  /**
+   * How an attempt with the peer at `addr` ended: an IKE SA established (either role), or one we
+   * initiated failed (no answer, refused, DPD). KX failover (RFC 2230) keys on it.
+   */
+  peerAttempt?(vlink: string, addr: string, ok: boolean, why?: string): void;
 }
 
 export interface ChildUsage {

@@ -2,7 +2,7 @@
 // routes through each link; linkGone() is what the kernel does to them when a TUN closes.
 
 import { NativeError } from '../errors.js';
-import type { KernelRoute, LinkAddress, LinkSetup, NetSys, RestoreResult, SavedRoute } from './netsys.js';
+import type { Ipv6LinkSetup, KernelRoute, LinkAddress, LinkSetup, NetSys, RestoreResult, SavedRoute } from './netsys.js';
 import { routeText } from './route-snapshot.js';
 
 export class FakeNetSys implements NetSys {
@@ -31,6 +31,13 @@ export class FakeNetSys implements NetSys {
   async replaceAddress(name: string, _from: LinkAddress, to: LinkAddress): Promise<void> {
     Object.assign(this.link(name), { address: to.address, prefixLen: to.prefixLen, peer: to.peer });
     this.calls.push(`address ${name} ${to.address}/${to.prefixLen}`);
+  }
+
+  async setIpv6(name: string, _from: Ipv6LinkSetup | undefined, to: Ipv6LinkSetup | undefined): Promise<void> {
+    const l = this.link(name);
+    if (to === undefined) delete l.ipv6;
+    else l.ipv6 = { ...to };
+    this.calls.push(`ipv6 ${name} ${to === undefined ? 'off' : [to.linkLocal, to.address6].filter((x) => x !== undefined).join(' ')}`);
   }
 
   async routesVia(name: string): Promise<SavedRoute[]> {

@@ -29,7 +29,7 @@ export const GUARD_METRIC = 4_000_000_000;
 export const GUARD_ROUTE_PROTO = 73;
 
 export interface GuardSpec {
-  /** Canonical IPv4 prefixes (`vn_prefixes`). */
+  /** Canonical IPv4 and IPv6 prefixes (`vn_prefixes`). */
   prefixes: string[];
   /** Interfaces VN traffic may leave by: this node's vlinks. `lo` is always allowed. */
   vlinks: string[];
@@ -79,14 +79,21 @@ export function emptyGuardState(): GuardState {
 export function guardNftScript(spec: GuardSpec, carry: GuardState['drops']): string {
   const oifs = ['lo', ...spec.vlinks.filter((v) => v !== 'lo')].map((n) => `"${n}"`).join(', ');
   const c = (d: DropCount) => `packets ${d.packets} bytes ${d.bytes}`;
-  const rule = (counter: string) => `ip daddr @vn_prefixes oifname != @allowed_oifs counter name ${counter} drop`;
+  const v4 = spec.prefixes.filter((p) => !p.includes(':'));
+  const v6 = spec.prefixes.filter((p) => p.includes(':'));
+  // One rule per family with prefixes; both bump the same named counter.
+  const rule = (counter: string) => [
+    ...(v4.length > 0 ? [`ip daddr @vn_prefixes oifname != @allowed_oifs counter name ${counter} drop`] : []),
+    ...(v6.length > 0 ? [`ip6 daddr @vn_prefixes6 oifname != @allowed_oifs counter name ${counter} drop`] : []),
+  ].join('; ');
   return [
     `add table inet ${GUARD_TABLE}`,
     `delete table inet ${GUARD_TABLE}`,
     `table inet ${GUARD_TABLE} {`,
     `  counter drop_output { ${c(carry.output)} }`,
     `  counter drop_forward { ${c(carry.forward)} }`,
-    `  set vn_prefixes { type ipv4_addr; flags interval; elements = { ${spec.prefixes.join(', ')} } }`,
+    ...(v4.length > 0 ? [`  set vn_prefixes { type ipv4_addr; flags interval; elements = { ${v4.join(', ')} } }`] : []),
+    ...(v6.length > 0 ? [`  set vn_prefixes6 { type ipv6_addr; flags interval; elements = { ${v6.join(', ')} } }`] : []),
     `  set allowed_oifs { type ifname; elements = { ${oifs} } }`,
     `  chain output { type filter hook output priority 0; policy accept; ${rule('drop_output')}; }`,
     `  chain forward { type filter hook forward priority 0; policy accept; ${rule('drop_forward')}; }`,
@@ -109,9 +116,9 @@ export function parseNftTable(json: string): Omit<GuardState, 'routes'> {
       st.drops[ctr['name'] === 'drop_output' ? 'output' : 'forward'] = { packets: Number(ctr['packets'] ?? 0), bytes: Number(ctr['bytes'] ?? 0) };
     }
     const set = it['set'] as Obj | undefined;
-    if (set?.['name'] === 'vn_prefixes') {
+    if (set?.['name'] === 'vn_prefixes' || set?.['name'] === 'vn_prefixes6') {
       for (const e of elems(set['elem'])) {
-        if (typeof e === 'string') st.prefixes.push(`${e}/32`);
+        if (typeof e === 'string') st.prefixes.push(`${e}/${set['name'] === 'vn_prefixes6' ? 128 : 32}`);
         else {
           const p = (e as Obj)['prefix'] as Obj | undefined;
           if (p !== undefined) st.prefixes.push(`${String(p['addr'])}/${String(p['len'])}`);
@@ -155,10 +162,14 @@ export class OsGuard implements Guard {
   }
 
   private async routes(): Promise<string[]> {
-    const r = await run('ip', ['-j', '-4', 'route', 'show', 'table', 'main', 'proto', String(GUARD_ROUTE_PROTO), 'type', 'unreachable']);
-    if (r.code !== 0) throw guardError('reading routes', r.stderr.trim());
-    const list = r.stdout.trim() === '' ? [] : (JSON.parse(r.stdout) as { dst: string }[]);
-    return list.map((x) => (x.dst.includes('/') ? x.dst : `${x.dst}/32`));
+    const out: string[] = [];
+    for (const fam of ['-4', '-6']) {
+      const r = await run('ip', ['-j', fam, 'route', 'show', 'table', 'main', 'proto', String(GUARD_ROUTE_PROTO), 'type', 'unreachable']);
+      if (r.code !== 0) throw guardError('reading routes', r.stderr.trim());
+      const list = r.stdout.trim() === '' ? [] : (JSON.parse(r.stdout) as { dst: string }[]);
+      out.push(...list.map((x) => (x.dst.includes('/') ? x.dst : `${x.dst}/${fam === '-6' ? 128 : 32}`)));
+    }
+    return out;
   }
 
   async apply(spec: GuardSpec): Promise<GuardState> {

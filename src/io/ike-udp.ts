@@ -13,7 +13,8 @@ export type IkeUdpReceive = (data: Buffer, from: { addr: string; port: number })
 
 /** Binds synchronously enough for the caller: errors after bind are reported through `onError`. */
 export async function openIkeUdp(bindAddr: string, port: number, onMessage: IkeUdpReceive, onError: (e: Error) => void): Promise<IkeUdpSocket> {
-  const sock = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+  // An IPv6 underlay binds an IPv6-only socket: IKE over IPv6 (RFC 7296 with ID_IPV6_ADDR, TS_IPV6_ADDR_RANGE).
+  const sock = dgram.createSocket({ type: bindAddr.includes(':') ? 'udp6' : 'udp4', reuseAddr: false, ipv6Only: bindAddr.includes(':') });
   await new Promise<void>((resolve, reject) => {
     sock.once('error', reject);
     sock.bind({ address: bindAddr, port, exclusive: true }, () => {

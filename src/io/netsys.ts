@@ -3,20 +3,26 @@
 // tested with the fake in fake-netsys.ts.
 
 import { createRtNetlink } from 'netlink';
-import { writeFileSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { IiptranError, NativeError } from '../errors.js';
 import { parseMultipath } from './rta-multipath.js';
 import { restoreRequest, routeText, saveRoute, type SavedRoute } from './route-snapshot.js';
+import { AF_INET6, addrBytesText, ipv6AddressMessages, setIpv6Enabled, type Ipv6LinkSetup } from './netsys-v6.js';
+
+export type { Ipv6LinkSetup } from './netsys-v6.js';
 
 export type { SavedRoute } from './route-snapshot.js';
 
 export interface LinkSetup {
   name: string;
   mtu: number;
+  /** '' for none (a vlink whose address comes from DHCP). */
   address: string;
   prefixLen: number;
   /** Point-to-point peer VN address ("ip addr add A peer B"). */
   peer: string | undefined;
+  /** IPv6 on the vlink (netsys-v6.ts); absent: IPv6 off on the TUN. */
+  ipv6?: Ipv6LinkSetup;
 }
 
 /** A link's own address: "ip addr add ADDRESS/PREFIXLEN [peer PEER]". */
@@ -40,8 +46,10 @@ export interface KernelNextHop {
 }
 
 export interface KernelRoute {
-  /** "a.b.c.d/len". */
+  /** "a.b.c.d/len", or an IPv6 prefix in RFC 5952 form. */
   dst: string;
+  /** The route's address family (absent in views of nodes built before IPv6: 4). */
+  family?: 4 | 6;
   /** For a multipath route these three are null and `multipath` has every path. */
   gateway: string | null;
   dev: string | null;
@@ -53,13 +61,55 @@ export interface KernelRoute {
   table: number;
   /** Set for a route with RTA_MULTIPATH (e.g. `ip route add P nexthop dev a nexthop dev b`). */
   multipath?: KernelNextHop[];
+  /** The kernel nexthop object the route uses (RTA_NH_ID, as FRR's zebra installs); its hops are resolved into the fields above. */
+  nhid?: number;
+}
+
+/** A kernel nexthop object (RTM_NEWNEXTHOP): one hop, or a group of other objects with weights. */
+export interface NextHopObject {
+  id: number;
+  gateway: string | null;
+  ifindex: number | null;
+  blackhole: boolean;
+  /** RTNH_F_* names that are set, as in KernelNextHop. */
+  flags: string[];
+  /** For a group: member ids and weights (1-based, as `ip nexthop` prints them). */
+  group: { id: number; weight: number }[] | null;
+}
+
+/** NHA_GROUP: struct nexthop_grp { u32 id; u8 weight (stored minus one); u8 resvd1; u16 resvd2 }, host order. */
+export function parseNextHopGroup(b: Buffer): { id: number; weight: number }[] | string {
+  if (b.length % 8 !== 0) return `NHA_GROUP of ${b.length} bytes is not a whole number of 8-byte entries`;
+  const out = [];
+  for (let o = 0; o < b.length; o += 8) out.push({ id: LE ? b.readUInt32LE(o) : b.readUInt32BE(o), weight: b[o + 4]! + 1 });
+  return out;
+}
+
+/**
+ * A route's hops from its nexthop object, for a route that carries only RTA_NH_ID (what the
+ * kernel sends when net.ipv4.nexthop_compat_mode is 0): one hop, or one per group member.
+ * A string says why it cannot be resolved (unknown id, a group inside a group).
+ */
+export function resolveNextHop(id: number, objects: Map<number, NextHopObject>): { single: NextHopObject } | { group: (NextHopObject & { weight: number })[] } | string {
+  const nh = objects.get(id);
+  if (nh === undefined) return `nexthop object ${id} is not in the kernel's nexthop table`;
+  if (nh.group === null) return { single: nh };
+  const members = [];
+  for (const m of nh.group) {
+    const x = objects.get(m.id);
+    if (x === undefined || x.group !== null) return `nexthop group ${id}: member ${m.id} is ${x === undefined ? 'missing' : 'itself a group'}`;
+    members.push({ ...x, weight: m.weight });
+  }
+  return { group: members };
 }
 
 export interface NetSys {
   /** Set MTU, address, disable IPv6 and bring the link up. */
   configureLink(s: LinkSetup): Promise<void>;
-  /** IPv4 unicast routes of the main table. */
+  /** IPv4 and IPv6 unicast routes of the main table. */
   routes(): Promise<KernelRoute[]>;
+  /** A vlink's IPv6 addresses change (address6, link_local), or IPv6 goes on or off: old ones removed, new ones added. */
+  setIpv6(name: string, from: Ipv6LinkSetup | undefined, to: Ipv6LinkSetup | undefined): Promise<void>;
   setMtu(name: string, mtu: number): Promise<void>;
   /** The link's address changes: the old one goes first, then the new one is added. */
   replaceAddress(name: string, from: LinkAddress, to: LinkAddress): Promise<void>;
@@ -74,17 +124,12 @@ export interface NetSys {
   close(): void;
 }
 
-function hexToIpv4(h: unknown): string | null {
-  if (typeof h !== 'string' || h.length !== 8) return null;
-  const n = parseInt(h, 16);
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
-
 function ipv4Bytes(a: string): Buffer {
   return Buffer.from(a.split('.').map((x) => Number(x)));
 }
 
 const AF_INET = 2;
+const LE = endianness() === 'LE';
 // rtnetlink NLM_F_CREATE | NLM_F_EXCL: add, and say so if it is already there; with
 // NLM_F_REPLACE instead of EXCL: add or overwrite.
 const NEW_EXCL = 0x400 | 0x200;
@@ -119,16 +164,15 @@ export class RtNetSys implements NetSys {
     const link = links.find((l) => l.attrs.ifname === s.name);
     if (link === undefined) throw new NativeError('configureLink', 19, `no such interface ${s.name}`);
     const index = link.data.index!;
-    // A vlink carries IPv4 only; without this the kernel would send IPv6 router
-    // solicitations into it, which we would only count and drop.
-    try {
-      writeFileSync(`/proc/sys/net/ipv6/conf/${s.name}/disable_ipv6`, '1');
-    } catch {
-      /* IPv6 disabled system-wide: nothing to do */
-    }
+    // Before the MTU: IPv6 needs 1280, and before any address: the kernel must not invent one.
+    setIpv6Enabled(s.name, s.ipv6 !== undefined);
     await this.sock.setLink({ index }, { mtu: s.mtu, txqlen: VLINK_TXQUEUELEN });
-    const a = addressMessage(s, index);
-    await this.sock.newAddress(a.data, a.attrs, { flags: { create: true, replace: true } } as never);
+    if (s.ipv6 !== undefined) await this.setIpv6(s.name, undefined, s.ipv6);
+    // '' (a vlink whose address comes from DHCP): up without one until the lease.
+    if (s.address !== '') {
+      const a = addressMessage(s, index);
+      await this.sock.newAddress(a.data, a.attrs, { flags: { create: true, replace: true } } as never);
+    }
     await this.sock.setLink({ index, flags: { up: true }, change: { up: true } });
   }
 
@@ -152,6 +196,23 @@ export class RtNetSys implements NetSys {
     });
     const a = addressMessage(to, index);
     await this.sock.newAddress(a.data, a.attrs, { flags: NEW_REPLACE });
+  }
+
+  async setIpv6(name: string, from: Ipv6LinkSetup | undefined, to: Ipv6LinkSetup | undefined): Promise<void> {
+    const index = await this.ifindex(name, 'setIpv6');
+    if (to !== undefined) setIpv6Enabled(name, true);
+    if (from !== undefined) {
+      for (const m of ipv6AddressMessages(from, index)) {
+        await this.sock.delAddress(m.data, m.attrs).catch((e: Error) => {
+          if (!/EADDRNOTAVAIL/.test(e.message)) throw e;
+        });
+      }
+    }
+    if (to === undefined) {
+      setIpv6Enabled(name, false);
+      return;
+    }
+    for (const m of ipv6AddressMessages(to, index)) await this.sock.newAddress(m.data, m.attrs, { flags: NEW_REPLACE });
   }
 
   async routesVia(name: string): Promise<SavedRoute[]> {
@@ -186,21 +247,26 @@ export class RtNetSys implements NetSys {
 
   async routes(): Promise<KernelRoute[]> {
     // Sequential on purpose: the netlink package mixes up concurrent multipart dumps.
-    const routes = await this.sock.getRoutes({ family: AF_INET });
+    const routes = [...(await this.sock.getRoutes({ family: AF_INET })), ...(await this.sock.getRoutes({ family: AF_INET6 }))];
     const links = await this.sock.getLinks();
     const names = new Map<number, string>();
     for (const l of links) if (l.data.index !== undefined && l.attrs.ifname) names.set(l.data.index, l.attrs.ifname);
+    const objects = routes.some((r) => r.attrs.nhId !== undefined) ? await this.nextHopObjects() : new Map<number, NextHopObject>();
     const out: KernelRoute[] = [];
     for (const r of routes) {
       const table = r.attrs.table ?? r.data.table ?? 0;
-      if (table !== RT_TABLE_MAIN || r.data.family !== AF_INET) continue;
+      const family = r.data.family === AF_INET6 ? 6 : 4;
+      if (table !== RT_TABLE_MAIN || (r.data.family !== AF_INET && r.data.family !== AF_INET6)) continue;
       if (r.data.type !== undefined && r.data.type !== 'UNICAST') continue;
-      const dstBuf = r.attrs.dst as unknown;
-      const dst = dstBuf === undefined ? '0.0.0.0' : hexToIpv4(Buffer.from(dstBuf as Uint8Array).toString('hex'));
-      const gw = r.attrs.gateway === undefined ? null : hexToIpv4(Buffer.from(r.attrs.gateway as Uint8Array).toString('hex'));
+      // The kernel's own IPv6 routes (fe80::/64 on every link) say nothing about the overlay.
+      if (family === 6 && String(r.data.protocol ?? '').toUpperCase() === 'KERNEL' && (r.data.dstLen ?? 0) === 64 && addrBytesText(r.attrs.dst as Uint8Array | undefined)?.startsWith('fe80:')) continue;
+      const dstBuf = r.attrs.dst as Uint8Array | undefined;
+      const dst = dstBuf === undefined ? (family === 6 ? '::' : '0.0.0.0') : addrBytesText(Buffer.from(dstBuf));
+      const gw = r.attrs.gateway === undefined ? null : addrBytesText(Buffer.from(r.attrs.gateway as Uint8Array));
       const oif = r.attrs.oif ?? null;
       const route: KernelRoute = {
         dst: `${dst}/${r.data.dstLen ?? 0}`,
+        family,
         gateway: gw,
         dev: oif === null ? null : (names.get(oif) ?? null),
         ifindex: oif,
@@ -218,7 +284,27 @@ export class RtNetSys implements NetSys {
           gateway: h.gateway, dev: names.get(h.ifindex) ?? null, ifindex: h.ifindex, weight: h.weight, flags: h.flags,
         }));
       }
+      if (r.attrs.nhId !== undefined) {
+        const b = Buffer.from(r.attrs.nhId as Uint8Array);
+        if (b.length !== 4) throw new IiptranError('IIPTRAN_ERR_NATIVE', `route ${route.dst}: RTA_NH_ID of ${b.length} bytes from the kernel`);
+        route.nhid = LE ? b.readUInt32LE(0) : b.readUInt32BE(0);
+        // With nexthop_compat_mode on (the default) the kernel repeats the hops in the route; without it, only the id.
+        if (route.dev === null && route.gateway === null && route.multipath === undefined) fillFromNextHop(route, objects, names);
+      }
       out.push(route);
+    }
+    return out;
+  }
+
+  private async nextHopObjects(): Promise<Map<number, NextHopObject>> {
+    const out = new Map<number, NextHopObject>();
+    for (const m of await this.sock.getNextHops({})) {
+      const a = m.attrs;
+      if (a.id === undefined) continue;
+      const group = a.group === undefined ? null : parseNextHopGroup(Buffer.from(a.group as Uint8Array));
+      if (typeof group === 'string') throw new IiptranError('IIPTRAN_ERR_NATIVE', `nexthop object ${a.id}: ${group}`);
+      const gw = a.gateway === undefined ? null : Buffer.from(a.gateway as Uint8Array);
+      out.set(a.id, { id: a.id, gateway: gw === null ? null : addrBytesText(gw), ifindex: a.oif ?? null, blackhole: a.blackhole === true, flags: setFlags(m.data.flags), group });
     }
     return out;
   }
@@ -226,4 +312,22 @@ export class RtNetSys implements NetSys {
   close(): void {
     this.sock.socket.close();
   }
+}
+
+function fillFromNextHop(route: KernelRoute, objects: Map<number, NextHopObject>, names: Map<number, string>): void {
+  const r = resolveNextHop(route.nhid!, objects);
+  // Replaced between the two dumps (a routing daemon moving the route): shown without its hop this once.
+  if (typeof r === 'string') return;
+  if ('single' in r) {
+    route.gateway = r.single.gateway;
+    route.ifindex = r.single.ifindex;
+    route.dev = r.single.ifindex === null ? null : (names.get(r.single.ifindex) ?? null);
+    return;
+  }
+  route.multipath = r.group.map((h) => ({ gateway: h.gateway, dev: h.ifindex === null ? null : (names.get(h.ifindex) ?? null), ifindex: h.ifindex ?? 0, weight: h.weight, flags: h.flags }));
+}
+
+/** The names of the flags that are set, lower case like rta-multipath's (the package parses RTNH_F_* into booleans). */
+function setFlags(f: object | undefined): string[] {
+  return Object.entries(f ?? {}).filter(([, v]) => v === true).map(([k]) => k.toLowerCase());
 }

@@ -29,18 +29,27 @@ export class RawEspUnderlay extends SocketUnderlay {
   readonly localAddr: string;
 
   constructor(bindAddr: string) {
-    super(loadNative().rawOpen(IPPROTO_ESP, bindAddr));
+    const six = bindAddr.includes(':');
+    super(six ? loadNative().raw6Open(IPPROTO_ESP, bindAddr) : loadNative().rawOpen(IPPROTO_ESP, bindAddr), six ? 6 : 4);
     this.localAddr = formatAddr(this.localAddress().addr);
   }
 
-  // The outer TOS comes from the IPv4 header still in front of the ESP header, which makes an
-  // IP_RECVTOS control message per datagram redundant on this socket.
-  protected decode(data: Buffer, addr: IpAddr): Datagram | undefined {
+  // IPv4: the outer TOS comes from the IPv4 header still in front of the ESP header, which makes
+  // an IP_RECVTOS control message per datagram redundant on this socket. IPv6: a raw socket
+  // delivers the payload alone (RFC 3542 §3), and the traffic class came as IPV6_TCLASS.
+  protected decode(data: Buffer, addr: IpAddr, _port: number, tos: number): Datagram | undefined {
+    if (this.family === 6) return { data, addr, port: 0, tos: tos < 0 ? undefined : tos };
     const esp = stripIpv4Header(data);
     return esp === undefined ? undefined : { data: esp, addr, port: 0, tos: data[1]! };
   }
 
   protected decodeSlot(b: DatagramBatch, r: NativeReader, i: number, o: number, l: number): void {
+    if (this.family === 6) {
+      b.off[i] = o;
+      b.len[i] = l;
+      b.tos[i] = r.tos![i]!;
+      return;
+    }
     const buf = b.buf;
     b.len[i] = -1;
     if (l < 20 || buf[o]! >> 4 !== 4) return;

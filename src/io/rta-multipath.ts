@@ -4,12 +4,13 @@
 // so the list is walked here. Netlink is in host byte order.
 
 import { endianness } from 'node:os';
+import { formatIpv6 } from '../wire/ipv6-text.js';
 
 export interface RtNextHop {
   ifindex: number;
   /** `ip route ... weight N`: the kernel stores N - 1 in rtnh_hops. */
   weight: number;
-  /** RTA_GATEWAY inside the next hop, dotted; null for a device-only next hop. */
+  /** RTA_GATEWAY inside the next hop, dotted (RFC 5952 for IPv6); null for a device-only next hop. */
   gateway: string | null;
   /** RTNH_F_* names that are set, e.g. `linkdown` (no carrier on the device), `dead`, `onlink`. */
   flags: string[];
@@ -61,6 +62,9 @@ export function parseMultipath(b: Buffer): RtNextHop[] | string {
       if (alen < RTA_HDR_LEN || alen > end - a) return `next hop ${hops.length}: attribute length ${alen} with ${end - a} bytes left`;
       if (u16(b, a + 2) === RTA_GATEWAY && alen === RTA_HDR_LEN + 4) {
         hop.gateway = `${b[a + 4]}.${b[a + 5]}.${b[a + 6]}.${b[a + 7]}`;
+      } else if (u16(b, a + 2) === RTA_GATEWAY && alen === RTA_HDR_LEN + 16) {
+        // An IPv6 route's next hop (OSPFv3 installs link-local gateways).
+        hop.gateway = formatIpv6(Uint8Array.from(b.subarray(a + 4, a + 20)));
       }
       a += align4(alen);
     }

@@ -34,8 +34,10 @@ export interface TunBatch extends PacketBatch {
 
 /** A batch received on an underlay socket. */
 export interface DatagramBatch extends PacketBatch {
-  /** Source address (IPv4, host order) and UDP port (0 on raw ESP) per datagram. */
+  /** Source address (IPv4, host order; 0 for an IPv6 source) and UDP port (0 on raw ESP) per datagram. */
   readonly addr: Uint32Array;
+  /** IPv6 sources, 16 network-order bytes per datagram (i at i * 16) where addr[i] is 0; null on an IPv4 socket. */
+  readonly addr6: Uint8Array | null;
   readonly port: Uint16Array;
   /** Outer TOS byte per datagram, -1 when the socket could not tell. */
   readonly tos: Int16Array;

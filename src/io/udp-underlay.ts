@@ -2,7 +2,8 @@
 // socket plumbing that raw-esp.ts reuses: batched recvmmsg delivery and sendmmsg sends.
 
 import { loadNative, SEG_F_GSO, type NativeReader } from '../native/index.js';
-import { formatAddr, ipv4, type Endpoint, type IpAddr } from '../wire/addr.js';
+import { addrFromString, formatAddr, ipv4, type Endpoint, type IpAddr } from '../wire/addr.js';
+import { Ipv6Send, sourceOf } from './underlay6.js';
 import { IO_BATCH_SIZE, newIoErrors, OFFLOAD_BATCH_SIZE, type IoErrors } from './tun.js';
 import type { Datagram, DatagramBatch, IoPath, UnderlaySocket } from './types.js';
 
@@ -25,8 +26,14 @@ export abstract class SocketUnderlay implements UnderlaySocket {
   private ports = new Uint16Array(IO_BATCH_SIZE);
   private tos = new Uint8Array(IO_BATCH_SIZE);
 
-  protected constructor(fd: number) {
+  /** The socket's family: 6 sends through Ipv6Send and reads sources from the Reader's addrs6. */
+  protected readonly family: 4 | 6;
+  private readonly v6send: Ipv6Send | null;
+
+  protected constructor(fd: number, family: 4 | 6 = 4) {
     this.fd = fd;
+    this.family = family;
+    this.v6send = family === 6 ? new Ipv6Send() : null;
   }
 
   /**
@@ -84,6 +91,7 @@ export abstract class SocketUnderlay implements UnderlaySocket {
       port: r.ports!,
       tos: new Int16Array(r.batchSize),
       gso: this.path.udpGro ? r.gso : null,
+      addr6: this.family === 6 ? r.addrs6 : null,
     });
     const lens = r.lengths;
     for (let i = 0; i < n; i++) {
@@ -125,9 +133,9 @@ export abstract class SocketUnderlay implements UnderlaySocket {
         this.errors.dropped++;
         continue;
       }
-      // The addon's recvmmsg path is IPv4 (host-order u32); an IPv6 socket will add a 16-byte
-      // address array and the family-6 case here.
-      const d = this.decode(Buffer.from(r.data, i * r.slotSize, len), { family: 4, v4: addrs[i]! }, ports[i]!, tos[i]!);
+      // [ipv6] an IPv6 socket's sources come from the Reader's addrs6 (underlay6.ts).
+      const src = this.family === 6 ? sourceOf(r, i) : { family: 4 as const, v4: addrs[i]! };
+      const d = this.decode(Buffer.from(r.data, i * r.slotSize, len), src, ports[i]!, tos[i]!);
       if (d === undefined) this.errors.dropped++;
       else out.push(d);
     }
@@ -136,6 +144,7 @@ export abstract class SocketUnderlay implements UnderlaySocket {
 
   send(dgrams: Datagram[]): number {
     if (this.closed || dgrams.length === 0) return 0;
+    if (this.v6send !== null) return this.v6send.send(this.fd, dgrams, (d) => this.wirePort(d.port), this.errors);
     if (this.addrs.length < dgrams.length) {
       this.addrs = new Uint32Array(dgrams.length);
       this.ports = new Uint16Array(dgrams.length);
@@ -145,7 +154,7 @@ export abstract class SocketUnderlay implements UnderlaySocket {
     let k = 0;
     for (const d of dgrams) {
       const addr = d.addr;
-      // IPv6 has no sendmmsg path in the addon yet: counted as a write error, like a bad port.
+      // An IPv6 destination on an IPv4 socket: counted as a write error, like a bad port.
       const a = addr.family === 4 ? addr.v4 : 0;
       const p = this.wirePort(d.port);
       const t = d.tos ?? 0;
@@ -175,10 +184,13 @@ export abstract class SocketUnderlay implements UnderlaySocket {
 
   sendBatch(buf: Buffer, off: Int32Array, len: Int32Array, tos: Uint8Array, count: number, addr: IpAddr, port: number): number {
     if (this.closed || count === 0) return 0;
-    // IPv6 has no send path in the addon yet; 0.0.0.0 would be delivered to this host.
-    const a = addr.family === 4 ? addr.v4 : 0;
+    // The destination in the socket's family: 0.0.0.0 or :: would be delivered to this host, and
+    // the other family cannot be sent on this socket (counted like a bad port).
+    let a: number | Uint8Array = 0;
+    if (this.family === 4 && addr.family === 4) a = addr.v4;
+    else if (this.family === 6 && addr.family === 6 && addr.v6.some((x) => x !== 0)) a = addr.v6;
     const p = this.wirePort(port);
-    if (a <= 0 || p < 0) {
+    if (a === 0 || p < 0) {
       this.errors.write += count;
       return 0;
     }
@@ -194,6 +206,10 @@ export abstract class SocketUnderlay implements UnderlaySocket {
 
   /** Local address and port the socket is bound to (port 0 for raw sockets). */
   localAddress(): Endpoint {
+    if (this.family === 6) {
+      const s6 = loadNative().sockName6(this.fd);
+      return { addr: addrFromString(s6.addr), port: s6.port };
+    }
     const s = loadNative().sockName(this.fd);
     return { addr: ipv4(s.addr), port: s.port };
   }
@@ -215,7 +231,9 @@ export class UdpUnderlay extends SocketUnderlay {
   readonly localPort: number;
 
   constructor(bindAddr: string, port: number, opts: { offload?: boolean } = {}) {
-    super(loadNative().udpOpen(bindAddr, port));
+    // An IPv6 underlay address opens an IPv6 socket (sock6.c).
+    const six = bindAddr.includes(':');
+    super(six ? loadNative().udp6Open(bindAddr, port) : loadNative().udpOpen(bindAddr, port), six ? 6 : 4);
     const local = this.localAddress();
     this.localAddr = formatAddr(local.addr);
     this.localPort = local.port;

@@ -21,7 +21,10 @@ import { labDir, nodePaths, readState, saveState, type LabState } from './state.
 import { teardown } from './teardown.js';
 import { renderMilestones, requireFping, waitConverged, type ConvergeResult } from './converge.js';
 import { birdReady } from './bird-ctl.js';
+import { frrReady } from './frr-ctl.js';
+import { requireKea, startLabKea } from './kea.js';
 import { labScale, mapLimit, probeConcurrency, StartWindow, waveCount, type LabScale } from './waves.js';
+import { prepareDns, startNsd } from './dns-service.js';
 
 /** Test hook: `IIPTRAN_LAB_FAIL_AT=<step>` makes `lab up` fail as that step begins. */
 export const FAIL_AT_ENV = 'IIPTRAN_LAB_FAIL_AT';
@@ -46,6 +49,28 @@ export function daemonSupportsLiveness(): boolean {
   }
 }
 
+/** Whether this build's node config accepts named peers (`dns:`, a host name as `peer`; DNS-CONTRACT). */
+export function daemonSupportsNamedPeers(): boolean {
+  const sample = `node: x\nunderlay: { address: 10.0.0.1 }\ndns: { servers: [10.0.0.53], trust_anchors: ["test. 3600 IN DS 1 13 2 ${'ab'.repeat(32)}"], dnssec: require }\nvlinks:\n  - name: vl-y\n    peer: y.overlay.test\n    address: 10.1.0.0/31\n    keying: { mode: manual, suite: aes-gcm-256, spi_in: 0x1000, spi_out: 0x1001, key_in: a, key_out: b }\n`;
+  try {
+    parseNodeConfig(sample, { baseDir: '/' });
+    return true;
+  } catch (e) {
+    return !/\bdns\b|peer/.test((e as Error).message);
+  }
+}
+
+/** Whether this build's node config accepts KX vlinks (`peer_domain`, `auth: dns`; KX-CONTRACT). */
+export function daemonSupportsKx(): boolean {
+  const sample = `node: x\nunderlay: { address: 10.0.0.1 }\ndns: { servers: [10.0.0.53], trust_anchors: ["test. 3600 IN DS 1 13 2 ${'ab'.repeat(32)}"], dnssec: require }\nvlinks:\n  - name: vl-y\n    peer_domain: site-b.test\n    address: 10.1.0.0/31\n    keying: { mode: ikev2, auth: dns, private_key: k.key, role: initiator, local_id: site-a.test }\n`;
+  try {
+    parseNodeConfig(sample, { baseDir: '/' });
+    return true;
+  } catch (e) {
+    return !/peer_domain|auth/.test((e as Error).message);
+  }
+}
+
 function tail(file: string | null, lines = 15): string {
   if (file === null) return '';
   try {
@@ -58,7 +83,7 @@ function tail(file: string | null, lines = 15): string {
 /** What the actions of one step share: how many run at once, the daemons' start windows and deadline, the abort on first failure, and timings. */
 interface StepContext {
   concurrency: number;
-  windows: Record<'iiptran' | 'bird', StartWindow>;
+  windows: Record<'iiptran' | 'bird' | 'frr', StartWindow>;
   readyMs: number;
   abort: AbortController;
   /** Spawn-to-ready time of each daemon started in this step. */
@@ -76,7 +101,7 @@ async function waitReady(a: Extract<Action, { kind: 'spawn' }>, pid: number, exi
     if (code !== null) throw new IiptranError('IIPTRAN_ERR_LAB', `${a.role} on node ${a.node} (pid ${pid}) exited with ${code} during start-up; ${a.log}:\n${tail(a.log)}`);
     const ok = 'control' in a.ready
       ? await controlCall(a.ready.control, 'ping', {}, 1000).then(() => true, () => false)
-      : await birdReady(a.ready.birdc);
+      : 'vty' in a.ready ? await frrReady(a.ready.vty) : await birdReady(a.ready.birdc);
     if (ok) {
       ctx.readyTimes.push(Date.now() - t0);
       return;
@@ -87,6 +112,16 @@ async function waitReady(a: Extract<Action, { kind: 'spawn' }>, pid: number, exi
         `${a.role} on node ${a.node} (pid ${pid}) did not become ready in ${Math.round(ctx.readyMs / 1000)} s (the deadline grows with the lab's size per core and with --timeout); ${a.log}:\n${tail(a.log)}`,
       );
     }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Waits until the daemon a spawn depends on (an FRR node's zebra) answers, within the step's deadline. */
+async function waitAfter(a: Extract<Action, { kind: 'spawn' }>, ctx: StepContext): Promise<void> {
+  const deadline = Date.now() + ctx.readyMs;
+  while (!(await frrReady(a.after!))) {
+    if (ctx.abort.signal.aborted) throw ctx.abort.signal.reason;
+    if (Date.now() > deadline) throw new IiptranError('IIPTRAN_ERR_LAB', `${a.argv[0]} on node ${a.node} needs ${a.after} to answer first, and it did not within ${Math.round(ctx.readyMs / 1000)} s; ${a.log}:\n${tail(a.log)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -133,6 +168,8 @@ async function perform(a: Action, s: LabState, pending: Promise<void>[], ctx: St
       return;
     }
     case 'spawn': {
+      if (a.after !== undefined) await waitAfter(a, ctx);
+      if (ctx.abort.signal.aborted) throw ctx.abort.signal.reason;
       const win = ctx.windows[a.role];
       await win.enter();
       fs.mkdirSync(path.dirname(a.log), { recursive: true });
@@ -151,7 +188,7 @@ async function perform(a: Action, s: LabState, pending: Promise<void>[], ctx: St
       ctx.spawned++;
       saveState(s);
       const ready = waitReady(a, child.pid, () => child.exitCode ?? (child.signalCode !== null ? 128 : null), ctx);
-      pending.push(
+      const settled =
         ready.then(
           () => win.leave(),
           (e) => {
@@ -161,15 +198,25 @@ async function perform(a: Action, s: LabState, pending: Promise<void>[], ctx: St
             win.leave();
             throw e;
           },
-        ),
-      );
+        );
+      // Handled by runStep once the step's actions are performed; until then (an FRR daemon
+      // waiting for its zebra can take a while) a failure must not count as unhandled.
+      settled.catch(() => {});
+      pending.push(settled);
       return;
     }
     case 'group':
       if (a.parallel) await mapLimit(a.actions, ctx.concurrency, (x) => perform(x, s, pending, ctx));
       else for (const x of a.actions) await perform(x, s, pending, ctx);
       return;
+    case 'kea':
+      await startLabKea(s.model.dhcp!, s.dir, s);
+      return;
     case 'converge':
+      return;
+    case 'dns':
+      if (a.phase === 'zones') await prepareDns(s);
+      else await startNsd(s);
       return;
   }
 }
@@ -183,7 +230,8 @@ export interface UpResult {
 function stepContext(scale: LabScale): StepContext {
   return {
     concurrency: probeConcurrency(scale.parallelism),
-    windows: { iiptran: new StartWindow(scale.window.iiptran), bird: new StartWindow(scale.window.bird) },
+    // An FRR node starts three or four daemons, each lighter than one BIRD: BIRD's window fits.
+    windows: { iiptran: new StartWindow(scale.window.iiptran), bird: new StartWindow(scale.window.bird), frr: new StartWindow(scale.window.bird) },
     readyMs: scale.readyMs,
     abort: new AbortController(),
     readyTimes: [],
@@ -237,6 +285,13 @@ export async function labUp(file: string, o: UpOptions): Promise<UpResult> {
     throw new IiptranError('IIPTRAN_ERR_LAB', `lab ${model.name} already exists (${clash.length > 0 ? `namespaces ${clash.join(', ')}` : dir}); run \`iiptran lab down ${model.name}\` first`);
   }
   await requireFping();
+  if (model.dns?.namedPeers && !daemonSupportsNamedPeers()) {
+    throw new IiptranError('IIPTRAN_ERR_LAB', `lab ${model.name}: its vlinks name their peers (dns.named_peers, default true), but this iiptran build's node config has no named peers (dns:, peer: HOST); set dns.named_peers: false to run the DNS service with address peers`);
+  }
+  if (model.sites !== undefined && !daemonSupportsKx()) {
+    throw new IiptranError('IIPTRAN_ERR_LAB', `lab ${model.name}: its sites need KX vlinks (peer_domain, keying auth: dns), which this iiptran build's node config does not have`);
+  }
+  if (model.dhcp !== undefined) await requireKea();
   const liveness = daemonSupportsLiveness();
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const nodes = Object.fromEntries(model.nodes.map((n) => [n.name, nodePaths(model.name, model, n.name)]));

@@ -10,6 +10,8 @@ import { nsExec, run } from './netns.js';
 import { component, labStatus, problems, type LabStatus } from './status.js';
 import type { LabState } from './state.js';
 import { mapLimit, probeConcurrency } from './waves.js';
+import { withLeases } from './dhcp-status.js';
+import { pingMatrix6 } from './status6.js';
 
 /** Milliseconds from the start of the wait until each condition first held (null: never). */
 export interface ConvergeMilestones {
@@ -93,7 +95,7 @@ type StatusMilestone = Exclude<keyof ConvergeMilestones, 'stable' | 'pings'>;
 /** Which milestones a status satisfies, judged from its list of problems. */
 function reached(probs: string[]): Record<StatusMilestone, boolean> {
   const none = (re: RegExp) => !probs.some((p) => re.test(p));
-  return { daemons: none(/does not answer/), vlinks: none(/^vlink /), ospf: none(/^OSPF adjacency /), routes: none(/no route to/) };
+  return { daemons: none(/does not answer/), vlinks: none(/^vlink /), ospf: none(/^(OSPF adjacency|OSPFv3 adjacency|BGP session) /), routes: none(/no (IPv6 )?route to/) };
 }
 
 /** "daemons 0.4 s, vlinks 3.1 s, ..." for progress output. */
@@ -101,13 +103,15 @@ export function renderMilestones(m: ConvergeMilestones): string {
   return (Object.entries(m) as [keyof ConvergeMilestones, number | null][]).map(([k, v]) => `${k} ${v === null ? 'never' : `${(v / 1000).toFixed(1)} s`}`).join(', ');
 }
 
-export async function waitConverged(s: LabState, timeoutMs: number, onWait?: (p: string[]) => void): Promise<ConvergeResult> {
+export async function waitConverged(lab: LabState, timeoutMs: number, onWait?: (p: string[]) => void): Promise<ConvergeResult> {
   const t0 = Date.now();
   let reach = new Map<string, string[]>();
   let lastReport = t0;
   let lastDigests = '';
   const milestones: ConvergeMilestones = { daemons: null, vlinks: null, ospf: null, routes: null, stable: null, pings: null };
   for (;;) {
+    // With leased VN addresses (dhcp-status.ts) as they are now.
+    const s = await withLeases(lab);
     const st = await labStatus(s);
     const probs = problems(s, st);
     const now = Date.now() - t0;
@@ -125,6 +129,14 @@ export async function waitConverged(s: LabState, timeoutMs: number, onWait?: (p:
       for (const n of s.model.nodes) {
         const missing = component(s, n.name).filter((o) => !(reach.get(n.name) ?? []).includes(o));
         if (missing.length > 0) probs.push(`node ${n.name}: no VN ping answer from ${missing.join(', ')}`);
+      }
+      // Dual stack: the same pairs over IPv6, once IPv4 answers everywhere.
+      if (probs.length === 0 && s.model.ipv6 === true) {
+        const reach6 = await pingMatrix6(s, pingPlan(s));
+        for (const n of s.model.nodes) {
+          const missing = component(s, n.name).filter((o) => !(reach6.get(n.name) ?? []).includes(o));
+          if (missing.length > 0) probs.push(`node ${n.name}: no IPv6 VN ping answer from ${missing.join(', ')}`);
+        }
       }
       if (probs.length === 0) {
         milestones.pings = Date.now() - t0;

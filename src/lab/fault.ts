@@ -22,11 +22,17 @@ function seenFrom(m: LabModel, target: ModelNode, from: ModelNode): string {
   return target.underlayAddr;
 }
 
+/** `ip` or, for an IPv6 underlay address, `ip6`: the nft family and its address match. */
+function fam(addr: string): 'ip' | 'ip6' {
+  return addr.includes(':') ? 'ip6' : 'ip';
+}
+
 export function faultRuleset(peer: string, addr: string): string {
   const t = tableFor(peer);
-  return `table ip ${t} {
-  chain in { type filter hook input priority filter - 10; policy accept; ip saddr ${addr} drop; }
-  chain out { type filter hook output priority filter - 10; policy accept; ip daddr ${addr} drop; }
+  const f = fam(addr);
+  return `table ${f} ${t} {
+  chain in { type filter hook input priority filter - 10; policy accept; ${f} saddr ${addr} drop; }
+  chain out { type filter hook output priority filter - 10; policy accept; ${f} daddr ${addr} drop; }
 }`;
 }
 
@@ -39,7 +45,7 @@ export async function setLink(s: LabState, a: string, b: string, up: boolean): P
   if (a === b) throw new IiptranError('IIPTRAN_ERR_USAGE', 'NODE_A and NODE_B must differ');
   for (const [me, peer] of [[na!, nb!], [nb!, na!]]) {
     // Replace rather than add, so `down` twice leaves one rule set and `up` removes it.
-    await nsExec(me.ns, ['nft', 'delete', 'table', 'ip', tableFor(peer.name)], { allowFail: true });
+    await nsExec(me.ns, ['nft', 'delete', 'table', fam(seenFrom(s.model, peer, me)), tableFor(peer.name)], { allowFail: true });
     if (!up) await nsExec(me.ns, ['nft', faultRuleset(peer.name, seenFrom(s.model, peer, me))]);
   }
   const key = faultKey(a, b);

@@ -60,8 +60,10 @@ export async function listNs(): Promise<string[]> {
 /** A veth pair with one end in each namespace, addressed and up. */
 export async function vethPair(nsA: string, ifA: string, addrA: string, nsB: string, ifB: string, addrB: string, mtu = 1500): Promise<void> {
   await run('ip', ['link', 'add', ifA, 'netns', nsA, 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', ifB, 'netns', nsB, 'mtu', String(mtu)]);
-  await nsExec(nsA, ['ip', 'addr', 'add', addrA, 'dev', ifA]);
-  await nsExec(nsB, ['ip', 'addr', 'add', addrB, 'dev', ifB]);
+  // An IPv6 address is usable at once: no duplicate address detection on a two-end veth.
+  const nodad = (a: string) => (a.includes(':') ? ['nodad'] : []);
+  await nsExec(nsA, ['ip', 'addr', 'add', addrA, 'dev', ifA, ...nodad(addrA)]);
+  await nsExec(nsB, ['ip', 'addr', 'add', addrB, 'dev', ifB, ...nodad(addrB)]);
   await nsExec(nsA, ['ip', 'link', 'set', ifA, 'up']);
   await nsExec(nsB, ['ip', 'link', 'set', ifB, 'up']);
 }

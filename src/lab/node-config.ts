@@ -3,6 +3,8 @@
 
 import type { LabModel, ModelNode } from './topology-model.js';
 import { hex32x } from '../wire/hex.js';
+import { NODE_ANCHOR_FILE, namesPeer, nodeFqdn } from './dns-model.js';
+import { dhcpTopLines, dhcpVlinkLines } from './dhcp-node-config.js';
 
 /**
  * IKE timers for labs, where a cut is a command and its repair is expected to show within
@@ -26,17 +28,30 @@ export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, wi
     ...(model.keying === 'ikev2' ? [`ike_retry_max_s: ${LAB_IKE_RETRY_MAX_S}`] : []),
     // The fail-closed guard: VN traffic leaves by a vlink or not at all, even with the daemon down.
     ...(model.vnPrefixes === undefined ? [] : [`vn_prefixes: [${model.vnPrefixes.join(', ')}]`]),
+    ...dhcpTopLines(model, n),
     'underlay:',
     `  address: ${n.underlayAddr}`,
     `  mtu: ${model.underlayMtu}`,
-    'vlinks:',
   ];
+  const dns = model.dns;
+  const named = (peer: string) => namesPeer(dns, n, model.nodes.find((x) => x.name === peer)!);
+  // The resolver section only where a vlink names its peer or its peer's site (README, "Lab DNS service").
+  if (dns !== undefined && n.vlinks.some((v) => v.kx !== undefined || named(v.peer))) {
+    out.push('dns:', `  servers: [${dns.address}]`, `  trust_anchors: ${NODE_ANCHOR_FILE}`, `  dnssec: ${n.dnssec ?? dns.dnssec}`);
+  }
+  out.push('vlinks:');
   for (const v of n.vlinks) {
+    // A site vlink (kx-sites.ts) knows only its peer's domain: KX names the gateways.
+    const byName = v.kx === undefined && named(v.peer);
     out.push(
       `  - name: ${v.ifname}`,
-      `    peer: ${v.peerUnderlay}`,
+      v.kx !== undefined ? `    peer_domain: ${v.kx.peerDomain}` : `    peer: ${byName ? nodeFqdn(dns!, v.peer) : v.peerUnderlay}`,
+      ...(byName ? [`    peer_resolve: ${dns!.peerResolve}`] : []),
       `    encap: ${v.encap}`,
       `    address: ${v.address}`,
+      // Dual stack (ipv6-model.ts): the /127 and the link-local address the model chose.
+      ...(v.address6 === undefined ? [] : [`    address6: ${v.address6}`, `    link_local: ${v.linkLocal}`]),
+      ...dhcpVlinkLines(v),
     );
     if (withLiveness) {
       out.push(model.liveness === null ? '    liveness: off' : `    liveness: { interval_ms: ${model.liveness.intervalMs}, dead_ms: ${model.liveness.deadMs} }`);
@@ -49,10 +64,14 @@ export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, wi
         '      mode: ikev2',
         ...(v.ikeAuth === 'pubkey'
           ? ['      auth: pubkey', `      private_key: keys/${v.privateKey}`, `      peer_public_key: keys/${v.peerPublicKey}`]
-          : [`      psk_file: keys/${v.psk}`]),
+          : v.ikeAuth === 'dns'
+            ? ['      auth: dns', `      private_key: keys/${v.privateKey}`]
+            : [`      psk_file: keys/${v.psk}`]),
         `      role: ${v.ikeRole}`,
-        `      local_id: ${n.underlayAddr}`,
-        `      remote_id: ${v.peerId}`,
+        // A named peer proves its name (ID_FQDN), whatever address it has today; a site gateway
+        // its site's domain, which the responder proves by the site's KX records (RFC 2230 §2.1).
+        `      local_id: ${v.kx !== undefined ? v.kx.localDomain : byName ? nodeFqdn(dns!, n.name) : n.underlayAddr}`,
+        `      remote_id: ${v.kx !== undefined ? v.kx.peerDomain : byName ? nodeFqdn(dns!, v.peer) : v.peerId}`,
         `      esp_proposals: [${ESP_TOKEN[v.suite]}]`,
         `      dpd_interval_s: ${LAB_DPD_INTERVAL_S}`,
       );
@@ -73,5 +92,8 @@ export function nodeConfigYaml(model: LabModel, n: ModelNode, socket: string, wi
 
 /** /etc/netns/<ns>/hosts: node names resolve to VN addresses inside every lab namespace. */
 export function hostsFile(model: LabModel): string {
-  return ['127.0.0.1 localhost', ...model.nodes.map((n) => `${n.vnAddr} ${n.name}`)].join('\n') + '\n';
+  // A node whose VN address is leased has none to write here.
+  // Dual stack: the name has both addresses; glibc prefers the IPv4 one over a ULA (RFC 6724), `ping -6` takes the other.
+  const v6 = model.nodes.filter((n) => n.vnAddr6 !== undefined).map((n) => `${n.vnAddr6} ${n.name}`);
+  return ['127.0.0.1 localhost', ...model.nodes.filter((n) => n.vnAddr !== '').map((n) => `${n.vnAddr} ${n.name}`), ...v6].join('\n') + '\n';
 }

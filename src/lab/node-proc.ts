@@ -55,7 +55,7 @@ export function parseProcRoutes(text: string, endian: 'LE' | 'BE' = os.endiannes
 }
 
 /** Recorded pids of the node's processes that are still ours (not reused by an unrelated process). */
-function procOf(s: LabState, node: string, role?: 'iiptran' | 'bird'): number[] {
+function procOf(s: LabState, node: string, role?: 'iiptran' | 'bird' | 'frr'): number[] {
   return s.processes
     .filter((p) => p.node === node && (role === undefined || p.role === role))
     .map((p) => p.pid)
@@ -68,17 +68,18 @@ function procOf(s: LabState, node: string, role?: 'iiptran' | 'bird'): number[] 
     });
 }
 
-/** Resident memory (VmRSS) of the node's daemon of that role, in KiB; null when it is not running. */
-export function rssKiB(s: LabState, node: string, role: 'iiptran' | 'bird'): number | null {
+/** Resident memory (VmRSS) of the node's daemons of that role (FRR's several added up), in KiB; null when none is running. */
+export function rssKiB(s: LabState, node: string, role: 'iiptran' | 'bird' | 'frr'): number | null {
+  let sum: number | null = null;
   for (const pid of procOf(s, node, role)) {
     try {
       const m = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) return Number(m[1]);
+      if (m) sum = (sum ?? 0) + Number(m[1]);
     } catch {
       /* exited meanwhile */
     }
   }
-  return null;
+  return sum;
 }
 
 /** The node's main table; null when it cannot be read at all. */

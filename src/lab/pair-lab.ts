@@ -46,6 +46,8 @@ export interface PairOptions {
   ikeAuth?: 'psk' | AuthKeyType;
   /** Both nodes' `vn_prefixes` (the fail-closed guard); none by default. */
   vnPrefixes?: string[];
+  /** An IPv6 underlay (fd00:200::1 and ::2 on a /64) instead of 10.200.0.1 and .2 on a /24. */
+  underlay6?: boolean;
   /** up() waits until the VN pings across; off for labs that must not come up. */
   waitReachable?: boolean;
   log?: (msg: string) => void;
@@ -76,13 +78,13 @@ export class PairLab {
   constructor(opts: PairOptions) {
     this.opts = {
       suite: 'aes-gcm-256', encap: 'udp', underlayMtu: 1500, liveness: '{ interval_ms: 200, dead_ms: 1000 }', nodeArgs: [],
-      keying: 'manual', ikeYaml: [], ikeKeyLog: false, mismatchedPsk: false, ikeAuth: 'psk', vnPrefixes: [], waitReachable: true, log: () => {}, ...opts,
+      keying: 'manual', ikeYaml: [], ikeKeyLog: false, mismatchedPsk: false, ikeAuth: 'psk', vnPrefixes: [], underlay6: false, waitReachable: true, log: () => {}, ...opts,
     };
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `${opts.prefix}-`));
     const node = (name: 'a' | 'b', idx: number): PairNode => ({
       name,
       ns: `${opts.prefix}-${name}`,
-      underlay: `10.200.0.${idx}`,
+      underlay: opts.underlay6 === true ? `fd00:200::${idx}` : `10.200.0.${idx}`,
       vn: `10.10.0.${idx}`,
       vlinkAddr: `10.255.0.${idx - 1}`,
       vlink: name === 'a' ? 'vl-b' : 'vl-a',
@@ -161,7 +163,8 @@ export class PairLab {
     this.opts.log(`namespaces ${a.ns}, ${b.ns}; files in ${this.dir}`);
     await addNs(a.ns);
     await addNs(b.ns);
-    await vethPair(a.ns, 'eth-u', `${a.underlay}/24`, b.ns, 'eth-u', `${b.underlay}/24`, this.opts.underlayMtu);
+    const len = this.opts.underlay6 ? 64 : 24;
+    await vethPair(a.ns, 'eth-u', `${a.underlay}/${len}`, b.ns, 'eth-u', `${b.underlay}/${len}`, this.opts.underlayMtu);
     for (const n of [a, b]) {
       await nsExec(n.ns, ['ip', 'addr', 'add', `${n.vn}/32`, 'dev', 'lo']);
     }

@@ -4,14 +4,16 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { LabModel } from './topology-model.js';
+import { routingDaemon, type LabModel } from './topology-model.js';
+import type { LabDnsState } from './dns-service.js';
 import { IiptranError } from '../errors.js';
 
 export const LAB_ROOT = process.env['IIPTRAN_LAB_ROOT'] ?? '/run/iiptran/lab';
 
 export interface LabProcess {
   pid: number;
-  role: 'iiptran' | 'bird';
+  /** nsd: the lab's DNS server (dns-service.ts); kea: its DHCP server (kea.ts), recorded under node `kea`. */
+  role: 'iiptran' | 'bird' | 'frr' | 'nsd' | 'kea';
   node: string;
   ns: string;
   log: string;
@@ -25,6 +27,9 @@ export interface NodePaths {
   birdConfig: string | null;
   birdSocket: string | null;
   birdLog: string | null;
+  /** FRR nodes: the private run directory (configs, vty sockets, zserv.api, pid files; owned by frr) and the log all its daemons write. Absent in state files written before FRR labs. */
+  frrDir?: string | null;
+  frrLog?: string | null;
 }
 
 export interface LabState {
@@ -43,6 +48,8 @@ export interface LabState {
   faults: [string, string][];
   nodes: Record<string, NodePaths>;
   model: LabModel;
+  /** The lab DNS service's state (serial, breaks, anchor), when the topology declares one. */
+  dns?: LabDnsState;
 }
 
 export function labDir(name: string): string {
@@ -51,7 +58,10 @@ export function labDir(name: string): string {
 
 export function nodePaths(name: string, model: LabModel, node: string): NodePaths {
   const dir = path.join(labDir(name), node);
-  const bird = model.nodes.find((n) => n.name === node)?.routing === 'bird';
+  const m = model.nodes.find((n) => n.name === node);
+  const daemon = m === undefined ? null : routingDaemon(m);
+  const bird = daemon === 'bird';
+  const frr = daemon === 'frr';
   return {
     dir,
     config: path.join(dir, 'node.yaml'),
@@ -60,6 +70,8 @@ export function nodePaths(name: string, model: LabModel, node: string): NodePath
     birdConfig: bird ? path.join(dir, 'bird.conf') : null,
     birdSocket: bird ? path.join(dir, 'bird.ctl') : null,
     birdLog: bird ? path.join(dir, 'bird.log') : null,
+    frrDir: frr ? path.join(dir, 'frr') : null,
+    frrLog: frr ? path.join(dir, 'frr.log') : null,
   };
 }
 

@@ -11,6 +11,7 @@ import { listNs, run } from './netns.js';
 import { labNsPrefix } from './topology-model.js';
 import { labDir, readState, type LabState } from './state.js';
 import { labScale, mapLimit, probeConcurrency } from './waves.js';
+import { FRR_STATE_DIR } from './frr.js';
 
 function alive(pid: number): boolean {
   try {
@@ -92,6 +93,12 @@ export async function teardown(name: string, log: (m: string) => void = () => {}
     for (const d of fs.readdirSync('/etc/netns')) if (d.startsWith(prefix)) fs.rmSync(path.join('/etc/netns', d), { recursive: true, force: true });
   } catch {
     /* no /etc/netns */
+  }
+  // FRR's per-node state directories (-N <namespace>) are named by the lab's prefix too.
+  try {
+    for (const d of fs.readdirSync(FRR_STATE_DIR)) if (d.startsWith(prefix)) fs.rmSync(path.join(FRR_STATE_DIR, d), { recursive: true, force: true });
+  } catch {
+    /* FRR not installed */
   }
   fs.rmSync(dir, { recursive: true, force: true });
   log(`removed ${namespaces.length} namespaces and ${pids.size} processes`);

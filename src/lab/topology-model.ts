@@ -5,8 +5,14 @@
 import type { LogLevel, Suite } from '../control/config-types.js';
 import { parseCidr, prefixMask, u32ToIpv4 } from '../wire/addr.js';
 import { coveredBy } from '../control/vn-prefixes.js';
-import type { Encap, IkeAuth, Liveness, Routing, Topology } from './topology.js';
+import type { Encap, IkeAuth, Liveness, Routing, RoutingDaemon, Topology } from './topology.js';
 import { ConfigErrors, type ConfigProblem } from '../control/yaml-doc.js';
+import { buildDnsModel, type ModelDns } from './dns-model.js';
+import type { DnssecMode } from './topology-dns.js';
+import { addDhcp, type LabDhcp } from './dhcp-model.js';
+import { addIpv6, type ModelNode6, type VlinkEnd6 } from './ipv6-model.js';
+import { underlayPool } from './underlay-pool.js';
+import { buildSites, makeKxEnd, siteVlinks, type KxEnd, type KxVlink, type ModelSite } from './kx-sites.js';
 
 export const NS_PREFIX = 'iil-';
 export const NODE_UNDERLAY_IF = 'eth0';
@@ -60,7 +66,14 @@ export interface VlinkEnd {
   /** ike_auth pubkey: this node's private key (<node>.key, 0600) and the peer's public key (<peer>.pub). */
   privateKey: string;
   peerPublicKey: string;
+  /** DHCP runs over this vlink (dhcp-model.ts): `client` has address dhcp, `peer` is the relay's end. */
+  dhcp?: 'client' | 'peer';
+  /** A site lab's vlink (kx-sites.ts): the peer is found by KX (`peer_domain`), its key by IPSECA; `peer` is then the preferred gateway. */
+  kx?: KxEnd;
 }
+
+/** A dual-stack lab's vlink end also has these (ipv6-model.ts). */
+export interface VlinkEnd extends Partial<VlinkEnd6> {}
 
 export interface ModelNode {
   name: string;
@@ -68,9 +81,13 @@ export interface ModelNode {
   vn: string;
   vnAddr: string;
   routing: Routing;
+  /** routing bgp: the daemon and this node's AS number (eBGP: one AS per node). */
+  bgp?: { daemon: RoutingDaemon; asn: number };
   logLevel: LogLevel;
   /** keying ikev2; absent in state files written before ike_auth: psk. */
   ikeAuth?: IkeAuth;
+  /** With a lab DNS service: this node's `dns.dnssec`. */
+  dnssec?: DnssecMode;
   underlayAddr: string;
   underlayPrefixLen: number;
   network: string;
@@ -80,7 +97,12 @@ export interface ModelNode {
   vlinks: VlinkEnd[];
   /** Static routes (routing static only): every other reachable node's VN prefix. */
   staticRoutes: { dst: string; via: string; dev: string }[];
+  /** `client`: vn is `dhcp` (vnAddr '' until leased; dhcp-status.ts); `relay`: relays to the lab's Kea. */
+  dhcp?: 'client' | 'relay';
 }
+
+/** A dual-stack lab's node also has these (ipv6-model.ts). */
+export interface ModelNode extends Partial<ModelNode6> {}
 
 export interface ModelRouter {
   name: string;
@@ -102,6 +124,8 @@ export interface ModelVlink {
   b: string;
   encap: Encap;
   suite: Suite;
+  /** A site lab's vlink (kx-sites.ts); several model vlinks may share one index (one per gateway of a site). */
+  kx?: KxVlink;
 }
 
 export interface LabModel {
@@ -112,6 +136,8 @@ export interface LabModel {
   suite: Suite;
   bfd: boolean;
   ospf: { hello: number; dead: number };
+  /** routing bgp: hold time in seconds; absent in state files written before BGP labs. */
+  bgpHold?: number;
   liveness: Liveness | null;
   underlayMtu: number;
   /** Every node's `vn_prefixes` (its fail-closed guard); absent in state files written before the guard. */
@@ -121,11 +147,27 @@ export interface LabModel {
   segments: ModelSegment[];
   networks: Network[];
   vlinks: ModelVlink[];
+  /** The lab DNS service (dns-model.ts), when the topology declares one. */
+  dns?: ModelDns;
+  /** Kea DHCPv4 behind a relay node (dhcp-model.ts); absent: no DHCP. */
+  dhcp?: LabDhcp;
+  /** Dual stack (`ipv6: true`, ipv6-model.ts): nodes and vlink ends carry their IPv6 parts. */
+  ipv6?: boolean;
+  /** 6: the underlay is IPv6 (an IPv6 `addressing.underlay`, underlay-pool.ts); absent: IPv4. */
+  underlayFamily?: 6;
+  /** Sites as domains of the lab zone (kx-sites.ts); absent: none. */
+  sites?: ModelSite[];
   /** Underlay veths: each end is (namespace, ifname). */
   veths: { a: { ns: string; ifname: string; address: string | null }; b: { ns: string; ifname: string; address: string | null } }[];
 }
 
 const ip = (n: number) => u32ToIpv4(n >>> 0);
+
+/** The routing daemon a node runs: BIRD or FRR (for OSPF, or BGP by its choice), none for static routes. */
+export function routingDaemon(n: Pick<ModelNode, 'routing' | 'bgp'>): RoutingDaemon | null {
+  if (n.routing === 'bird' || n.routing === 'frr') return n.routing;
+  return n.routing === 'bgp' ? (n.bgp?.daemon ?? 'frr') : null;
+}
 
 /** SPI of the SA carrying vlink k from its first end to its second (dir 1) or back (dir 2). */
 export function vlinkSpi(k: number, dir: 1 | 2): number {
@@ -138,34 +180,34 @@ export function buildModel(t: Topology): LabModel {
   const ifFor = (e: string, other: string) => (kindOf(e) === 'node' ? NODE_UNDERLAY_IF : kindOf(e) === 'router' ? `u-${other}` : `p-${other}`);
 
   // Networks: segments first (file order), then point-to-point links (file order); network
-  // j gets the (j+1)-th /24 of the underlay pool and members get .1, .2, ... in link order.
-  const upool = parseCidr(t.pools.underlay)!;
+  // j gets the (j+1)-th /24 (IPv6: /64) of the underlay pool and members get .1, .2, ... in
+  // link order (underlay-pool.ts).
+  const up = underlayPool(t.pools.underlay);
   const networks: Network[] = [];
-  const subnetOf = (j: number) => upool.addr + (j + 1) * 256;
-  for (const s of t.segments) networks.push({ name: s, kind: 'segment', subnet: `${ip(subnetOf(networks.length))}/24`, prefixLen: 24, members: [] });
+  for (const s of t.segments) networks.push({ name: s, kind: 'segment', subnet: up.subnet(networks.length), prefixLen: up.netLen, members: [] });
   const veths: LabModel['veths'] = [];
   for (const [a, b] of t.underlay) {
     const seg = kindOf(a) === 'segment' ? a : kindOf(b) === 'segment' ? b : null;
     if (seg !== null) {
       const el = seg === a ? b : a;
       const net = networks.find((n) => n.name === seg)!;
-      const address = ip(parseCidr(net.subnet)!.addr + net.members.length + 1);
+      const address = up.host(networks.indexOf(net), net.members.length + 1);
       net.members.push({ element: el, ifname: ifFor(el, seg), address });
-      veths.push({ a: { ns: prefix + el, ifname: ifFor(el, seg), address: `${address}/24` }, b: { ns: prefix + seg, ifname: `p-${el}`, address: null } });
+      veths.push({ a: { ns: prefix + el, ifname: ifFor(el, seg), address: `${address}/${up.netLen}` }, b: { ns: prefix + seg, ifname: `p-${el}`, address: null } });
     } else {
-      const base = subnetOf(networks.length);
+      const j = networks.length;
       const net: Network = {
         name: `${a}-${b}`,
         kind: 'p2p',
-        subnet: `${ip(base)}/24`,
-        prefixLen: 24,
+        subnet: up.subnet(j),
+        prefixLen: up.netLen,
         members: [
-          { element: a, ifname: ifFor(a, b), address: ip(base + 1) },
-          { element: b, ifname: ifFor(b, a), address: ip(base + 2) },
+          { element: a, ifname: ifFor(a, b), address: up.host(j, 1) },
+          { element: b, ifname: ifFor(b, a), address: up.host(j, 2) },
         ],
       };
       networks.push(net);
-      veths.push({ a: { ns: prefix + a, ifname: net.members[0]!.ifname, address: `${ip(base + 1)}/24` }, b: { ns: prefix + b, ifname: net.members[1]!.ifname, address: `${ip(base + 2)}/24` } });
+      veths.push({ a: { ns: prefix + a, ifname: net.members[0]!.ifname, address: `${up.host(j, 1)}/${up.netLen}` }, b: { ns: prefix + b, ifname: net.members[1]!.ifname, address: `${up.host(j, 2)}/${up.netLen}` } });
     }
   }
   const netsOf = (e: string) => networks.filter((n) => n.members.some((m) => m.element === e) || n.name === e);
@@ -182,7 +224,7 @@ export function buildModel(t: Topology): LabModel {
       nat = { outsideIf: m.ifname, outsideAddr: m.address };
       insideNets.set(r.name, new Set(nets.filter((n) => n !== out).map((n) => n.name)));
     }
-    return { name: r.name, ns: prefix + r.name, interfaces: nets.map((n) => ({ ifname: memberOf(n, r.name)!.ifname, address: `${memberOf(n, r.name)!.address}/24`, network: n.name })), routes: [], nat };
+    return { name: r.name, ns: prefix + r.name, interfaces: nets.map((n) => ({ ifname: memberOf(n, r.name)!.ifname, address: `${memberOf(n, r.name)!.address}/${n.prefixLen}`, network: n.name })), routes: [], nat };
   });
   for (const r of routers) {
     if (r.nat === null) continue;
@@ -226,8 +268,10 @@ export function buildModel(t: Topology): LabModel {
       vn: n.vn,
       vnAddr: n.vn.split('/')[0]!,
       routing: n.routing,
+      ...(n.routing === 'bgp' ? { bgp: { daemon: n.bgpDaemon, asn: t.bgp.asnBase + t.nodes.indexOf(n) + 1 } } : {}),
       logLevel: n.logLevel,
       ikeAuth: n.ikeAuth,
+      ...(n.dnssec !== null ? { dnssec: n.dnssec } : {}),
       underlayAddr: me.address,
       underlayPrefixLen: net.prefixLen,
       network: net.name,
@@ -237,12 +281,22 @@ export function buildModel(t: Topology): LabModel {
       staticRoutes: [],
     };
   });
+  let dns: ModelDns | undefined;
+  if (t.dns !== null) {
+    const net = networks.find((n) => n.name === t.dns!.segment)!;
+    const gw = net.members.find((m) => routerNames.has(m.element) && (!insideNets.has(m.element) || insideNets.get(m.element)!.has(net.name)));
+    const insideOf = (name: string) => [...insideNets].find(([, inside]) => inside.has(name))?.[0] ?? null;
+    const r = buildDnsModel(t.dns, prefix, net, gw?.address ?? null, nodes, insideOf, veths);
+    dns = r.dns;
+    problems.push(...r.problems);
+  }
   const node = (name: string) => nodes.find((n) => n.name === name)!;
   const seenFrom = (target: ModelNode, from: ModelNode) =>
     target.behindNat !== null && target.behindNat !== from.behindNat ? routers.find((r) => r.name === target.behindNat)!.nat!.outsideAddr : target.underlayAddr;
 
   const vpool = parseCidr(t.pools.vlinks)!;
-  const vlinks: ModelVlink[] = t.vlinks.map((v, k) => ({ index: k, a: v.ends[0], b: v.ends[1], encap: v.encap, suite: v.suite }));
+  const vlinks: ModelVlink[] = t.sites !== undefined ? siteVlinks(t) : t.vlinks.map((v, k) => ({ index: k, a: v.ends[0], b: v.ends[1], encap: v.encap, suite: v.suite }));
+  const sites = t.sites !== undefined && dns !== undefined ? buildSites(t.sites, dns.zone) : undefined;
   const crossing = new Map<string, Set<string>>();
   for (const v of vlinks) {
     const [a, b] = [node(v.a), node(v.b)];
@@ -266,8 +320,14 @@ export function buildModel(t: Topology): LabModel {
       privateKey: `${me.name}.key`,
       peerPublicKey: `${peer.name}.pub`,
     });
-    a.vlinks.push(end(a, b, la, lb, vlinkSpi(v.index, 2), vlinkSpi(v.index, 1)));
-    b.vlinks.push(end(b, a, lb, la, vlinkSpi(v.index, 1), vlinkSpi(v.index, 2)));
+    const [ea, eb] = [end(a, b, la, lb, vlinkSpi(v.index, 2), vlinkSpi(v.index, 1)), end(b, a, lb, la, vlinkSpi(v.index, 1), vlinkSpi(v.index, 2))];
+    if (v.kx !== undefined && sites !== undefined) {
+      makeKxEnd(ea, v, 'a', sites);
+      makeKxEnd(eb, v, 'b', sites);
+    }
+    // A site with several gateways: the initiating end has one TUN, whichever gateway answers it.
+    if (v.kx?.standby !== true) a.vlinks.push(ea);
+    if (v.kx?.impostor !== true) b.vlinks.push(eb);
     for (const [x, y] of [[a, b], [b, a]] as const) {
       if (x.behindNat !== null && x.behindNat !== y.behindNat) {
         if (v.encap !== 'udp') problems.push({ field: `vlinks[${v.index}].encap`, problem: `${x.name} is behind NAT router ${x.behindNat}; a vlink crossing NAT must use encap udp` });
@@ -300,7 +360,11 @@ export function buildModel(t: Topology): LabModel {
   }
 
   const segments: ModelSegment[] = t.segments.map((s) => ({ name: s, ns: prefix + s, ports: networks.find((n) => n.name === s)!.members.map((m) => `p-${m.element}`) }));
-  return { name: t.name, nsPrefix: prefix, keying: t.keying, suite: t.suite, bfd: t.bfd, ospf: t.ospf, liveness: t.liveness, underlayMtu: t.underlayMtu, vnPrefixes: labVnPrefixes(t), nodes, routers, segments, networks, vlinks, veths };
+  const model: LabModel = { name: t.name, nsPrefix: prefix, keying: t.keying, suite: t.suite, bfd: t.bfd, ospf: t.ospf, ...(t.nodes.some((n) => n.routing === 'bgp') ? { bgpHold: t.bgp.hold } : {}), liveness: t.liveness, underlayMtu: t.underlayMtu, vnPrefixes: labVnPrefixes(t), nodes, routers, segments, networks, vlinks, veths, ...(dns ? { dns } : {}), ...(sites ? { sites } : {}) };
+  if (t.dhcp !== undefined) addDhcp(t, model);
+  addIpv6(t, model);
+  if (up.family === 6) model.underlayFamily = 6;
+  return model;
 }
 
 /**
@@ -313,7 +377,7 @@ export function labVnPrefixes(t: Topology): string[] {
     const c = parseCidr(s)!;
     return `${u32ToIpv4((c.addr & prefixMask(c.prefixLen)) >>> 0)}/${c.prefixLen}`;
   };
-  const all = [t.pools.vn, t.pools.vlinks, ...t.nodes.map((n) => n.vn)].map(net);
+  const all = [t.pools.vn, t.pools.vlinks, ...t.nodes.filter((n) => n.vn !== 'dhcp').map((n) => n.vn)].map(net);
   const byWidth = [...new Set(all)].sort((a, b) => parseCidr(a)!.prefixLen - parseCidr(b)!.prefixLen);
   const out: string[] = [];
   for (const p of byWidth) if (!coveredBy(p, out)) out.push(p);

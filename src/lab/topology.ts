@@ -9,14 +9,31 @@ import { inPrefix, parseCidr, u32ToIpv4 } from '../wire/addr.js';
 import { IiptranError } from '../errors.js';
 import { ConfigErrors, parseYaml, type ConfigProblem, type Path, type YamlSource } from '../control/yaml-doc.js';
 import { SchemaValidator, describe, type Obj } from '../control/yaml-validator.js';
+import { DNS_RESERVED_NAME, DNSSEC_MODES, parseDnsSection, type DnssecMode, type TopoDns } from './topology-dns.js';
+import { DHCP_VN, parseTopoDhcp, type TopoDhcp } from './topology-dhcp.js';
+import { checkIpv6Underlay, parseTopoIpv6, underlayPool6, type TopoIpv6 } from './topology-ipv6.js';
+import { isIpv6Underlay } from './underlay-pool.js';
+import { checkSiteAuth, checkSiteNames, checkSites, endNodes, parseSitesSection, type TopoSite } from './topology-sites.js';
 
 /** Topology problems are the schema module's one error class, under IIPTRAN_ERR_TOPOLOGY. */
 export { ConfigErrors as TopologyError, type ConfigProblem as TopologyProblem };
 
-export type Routing = 'static' | 'bird';
+/** static routes; OSPFv2 by BIRD (`bird`) or by FRR (`frr`); eBGP per vlink (`bgp`, daemon by bgp_daemon). */
+export type Routing = 'static' | 'bird' | 'frr' | 'bgp';
+export const ROUTINGS: readonly Routing[] = ['static', 'bird', 'frr', 'bgp'];
+/** The routing daemons a lab can run; `bgp` nodes choose one. */
+export type RoutingDaemon = 'bird' | 'frr';
+const DAEMONS: readonly RoutingDaemon[] = ['bird', 'frr'];
+/** The protocol a node's vlinks speak: both ends of a vlink must agree on it (not on the daemon). */
+export function routingProtocol(r: Routing): 'static' | 'ospf' | 'bgp' {
+  return r === 'bird' || r === 'frr' ? 'ospf' : r;
+}
 export type Encap = 'udp' | 'esp';
-/** keying ikev2: IKE_AUTH with the vlink's PSK, or with each node's generated Ed25519 key (RFC 7670 raw keys). */
-export type IkeAuth = 'psk' | 'pubkey';
+/**
+ * keying ikev2: IKE_AUTH with the vlink's PSK, or with each node's generated Ed25519 key (RFC 7670
+ * raw keys), copied to its peers (pubkey) or published only as IPSECA in the lab zone (dns, sites).
+ */
+export type IkeAuth = 'psk' | 'pubkey' | 'dns';
 
 export interface Liveness {
   intervalMs: number;
@@ -25,11 +42,15 @@ export interface Liveness {
 
 export interface TopoNode {
   name: string;
-  /** VN prefix as written or allocated, e.g. 10.10.0.1/32; its first address goes on lo. */
+  /** VN prefix as written or allocated, e.g. 10.10.0.1/32; its first address goes on lo. `dhcp`: leased (topology-dhcp.ts). */
   vn: string;
   routing: Routing;
   logLevel: LogLevel;
   ikeAuth: IkeAuth;
+  /** routing bgp: the daemon that speaks it (nodes.<n>.bgp_daemon, else bgp.daemon). */
+  bgpDaemon: RoutingDaemon;
+  /** With a `dns:` section: this node's `dns.dnssec` (default the section's); null without one. */
+  dnssec: DnssecMode | null;
 }
 
 export interface TopoRouter {
@@ -56,6 +77,8 @@ export interface Topology {
   /** routing bird: BFD (100 ms x 3) on every vlink; default true. */
   bfd: boolean;
   ospf: { hello: number; dead: number };
+  /** routing bgp: node k (1-based, file order) is AS asnBase + k; hold time in seconds (keepalive a third). */
+  bgp: { daemon: RoutingDaemon; asnBase: number; hold: number };
   liveness: Liveness | null;
   underlayMtu: number;
   pools: { vn: string; vlinks: string; underlay: string };
@@ -67,18 +90,27 @@ export interface Topology {
   /** Explicit vlinks, or all pairs in node order for `full-mesh`. */
   vlinks: TopoVlinkSpec[];
   fullMesh: boolean;
+  /** The lab DNS service, or null (topology-dns.ts). */
+  dns: TopoDns | null;
+  /** Nodes with `vn: dhcp` lease their VN address from the lab's Kea (topology-dhcp.ts). */
+  dhcp?: TopoDhcp;
+  /** `ipv6: true`: a dual-stack overlay (topology-ipv6.ts); absent: IPv4 only. */
+  ipv6?: TopoIpv6;
+  /** Sites as domains of the lab zone, with KX and IPSECA records (topology-sites.ts); absent: none. */
+  sites?: TopoSite[];
 }
 
 export const LAB_NAME_RE = /^[a-z][a-z0-9]{0,11}$/;
 export const ELEMENT_NAME_RE = /^[a-z][a-z0-9-]{0,11}$/;
-const IKE_AUTHS: readonly IkeAuth[] = ['psk', 'pubkey'];
-const TOP_FIELDS = ['name', 'keying', 'ike_auth', 'suite', 'encap', 'routing', 'bfd', 'ospf', 'liveness', 'underlay_mtu', 'log_level', 'addressing', 'nodes', 'routers', 'segments', 'underlay', 'vlinks'];
+const IKE_AUTHS: readonly IkeAuth[] = ['psk', 'pubkey', 'dns'];
+const TOP_FIELDS = ['name', 'keying', 'ike_auth', 'suite', 'encap', 'routing', 'bfd', 'ospf', 'bgp', 'liveness', 'underlay_mtu', 'log_level', 'ipv6', 'addressing', 'nodes', 'routers', 'segments', 'underlay', 'vlinks', 'dns', 'dhcp', 'sites'];
 
 export const DEFAULTS = {
   suite: 'aes-gcm-256' as Suite,
   encap: 'udp' as Encap,
   routing: 'static' as Routing,
   ospf: { hello: 1, dead: 4 },
+  bgp: { daemon: 'frr' as RoutingDaemon, asnBase: 65000, hold: 3 },
   liveness: { intervalMs: 200, deadMs: 1000 },
   underlayMtu: 1500,
   pools: { vn: '10.10.0.0/16', vlinks: '10.255.0.0/16', underlay: '10.200.0.0/16' },
@@ -152,12 +184,14 @@ class TopologyValidator extends SchemaValidator {
     } else name = top['name'];
 
     const keying = this.oneOf(top, 'keying', [], ['manual', 'ikev2'] as const, 'manual');
-    const ikeAuth = this.oneOf(top, 'ike_auth', [], IKE_AUTHS, 'psk');
+    // Sites publish their gateways' keys as IPSECA only: dns is their one IKE_AUTH (and needs them).
+    const withSites = this.present(top, 'sites');
+    const ikeAuth = this.oneOf(top, 'ike_auth', [], IKE_AUTHS, withSites ? 'dns' : 'psk');
     // Silently ignored under manual keying, it would let a reader believe IKE runs.
     if (keying !== 'ikev2' && this.present(top, 'ike_auth')) this.err(['ike_auth'], 'is only used with keying: ikev2');
     const suite = this.oneOf(top, 'suite', [], SUITES, DEFAULTS.suite);
     const encap = this.oneOf(top, 'encap', [], ['udp', 'esp'] as const, DEFAULTS.encap);
-    const routing = this.oneOf(top, 'routing', [], ['static', 'bird'] as const, DEFAULTS.routing);
+    const routing = this.oneOf(top, 'routing', [], ROUTINGS, DEFAULTS.routing);
     const logLevel = this.oneOf(top, 'log_level', [], LOG_LEVELS, 'info');
     // BFD by default: it sees a silent vlink in 300 ms on its own, where liveness's carrier-off
     // can wait up to a further second in the kernel's link-watch before BIRD hears of it.
@@ -169,6 +203,17 @@ class TopologyValidator extends SchemaValidator {
         ospf.hello = this.integer(o, 'hello', ['ospf'], 1, 65535, ospf.hello);
         ospf.dead = this.integer(o, 'dead', ['ospf'], 2, 65535, ospf.dead);
         if (ospf.dead <= ospf.hello) this.err(['ospf', 'dead'], `must be greater than ospf.hello (${ospf.hello})`);
+      }
+    }
+    const bgp = { ...DEFAULTS.bgp };
+    if (this.present(top, 'bgp')) {
+      const o = this.mapping(top['bgp'], ['bgp'], ['daemon', 'asn_base', 'hold']);
+      if (o !== undefined) {
+        bgp.daemon = this.oneOf(o, 'daemon', ['bgp'], DAEMONS, bgp.daemon);
+        // Private 32-bit ASNs would do too, but 16-bit ones keep `show` output short.
+        bgp.asnBase = this.integer(o, 'asn_base', ['bgp'], 1, 4200000000, bgp.asnBase);
+        // 3 s is the least both BIRD and FRR accept (RFC 4271: 0 or at least 3).
+        bgp.hold = this.integer(o, 'hold', ['bgp'], 3, 65535, bgp.hold);
       }
     }
     let liveness: Liveness | null = { ...DEFAULTS.liveness };
@@ -185,30 +230,41 @@ class TopologyValidator extends SchemaValidator {
     }
     const underlayMtu = this.integer(top, 'underlay_mtu', [], 576, 9000, DEFAULTS.underlayMtu);
     const pools = { ...DEFAULTS.pools };
+    let addressing: Obj | undefined;
     if (this.present(top, 'addressing')) {
-      const o = this.mapping(top['addressing'], ['addressing'], ['vn', 'vlinks', 'underlay']);
+      const o = this.mapping(top['addressing'], ['addressing'], ['vn', 'vlinks', 'underlay', 'vn6', 'vlinks6']);
+      addressing = o;
       if (o !== undefined) {
         for (const k of ['vn', 'vlinks', 'underlay'] as const) {
-          if (this.present(o, k)) pools[k] = this.ipv4Prefix(o[k], ['addressing', k], false) ?? pools[k];
+          // An IPv6 underlay pool makes the underlay IPv6 only (topology-ipv6.ts).
+          if (k === 'underlay' && typeof o[k] === 'string' && (o[k] as string).includes(':')) pools[k] = underlayPool6(this, o[k]) ?? pools[k];
+          else if (this.present(o, k)) pools[k] = this.ipv4Prefix(o[k], ['addressing', k], false) ?? pools[k];
         }
       }
     }
 
     const nodes: TopoNode[] = [];
     const explicitVn = new Map<string, Path>();
+    const nodeObjs: [string, Obj | undefined][] = [];
     if (!this.present(top, 'nodes')) this.err(['nodes'], 'is required (a mapping of node name to settings)');
     for (const [n, val] of this.names(top['nodes'], ['nodes'], 'node')) {
-      const o = this.mapping(val, ['nodes', n], ['vn', 'routing', 'log_level', 'ike_auth'], true);
+      const o = this.mapping(val, ['nodes', n], ['vn', 'vn6', 'routing', 'log_level', 'ike_auth', 'dnssec', 'bgp_daemon'], true);
+      nodeObjs.push([n, o]);
       if (o === undefined) continue;
       let vn = '';
-      if (this.present(o, 'vn')) {
+      if (o['vn'] === DHCP_VN) vn = DHCP_VN;
+      else if (this.present(o, 'vn')) {
         vn = this.ipv4Prefix(o['vn'], ['nodes', n, 'vn'], true) ?? '';
         if (vn !== '') explicitVn.set(n, ['nodes', n, 'vn']);
       }
       if (keying !== 'ikev2' && this.present(o, 'ike_auth')) this.err(['nodes', n, 'ike_auth'], 'is only used with keying: ikev2');
+      const nodeRouting = this.oneOf(o, 'routing', ['nodes', n], ROUTINGS, routing);
+      if (nodeRouting !== 'bgp' && this.present(o, 'bgp_daemon')) this.err(['nodes', n, 'bgp_daemon'], `is only used with routing: bgp (this node's routing is ${nodeRouting})`);
       nodes.push({
-        name: n, vn, routing: this.oneOf(o, 'routing', ['nodes', n], ['static', 'bird'] as const, routing), logLevel: this.oneOf(o, 'log_level', ['nodes', n], LOG_LEVELS, logLevel),
+        name: n, vn, routing: nodeRouting, logLevel: this.oneOf(o, 'log_level', ['nodes', n], LOG_LEVELS, logLevel),
         ikeAuth: this.oneOf(o, 'ike_auth', ['nodes', n], IKE_AUTHS, ikeAuth),
+        dnssec: this.present(o, 'dnssec') ? this.oneOf(o, 'dnssec', ['nodes', n], DNSSEC_MODES, 'require') : null,
+        bgpDaemon: this.oneOf(o, 'bgp_daemon', ['nodes', n], DAEMONS, bgp.daemon),
       });
     }
     if (this.present(top, 'nodes') && nodes.length === 0) this.err(['nodes'], 'must name at least one node');
@@ -231,6 +287,8 @@ class TopologyValidator extends SchemaValidator {
       }
       routers.push({ name: r, natOutside });
     }
+    const sites = withSites ? parseSitesSection(this, top['sites'], nodes.map((n) => n.name), ELEMENT_NAME_RE) : [];
+    if (keying === 'ikev2') checkSiteAuth(this, withSites, ikeAuth, nodes);
     const segments = this.names(top['segments'], ['segments'], 'segment').map(([s, val]) => {
       this.mapping(val, ['segments', s], [], true);
       return s;
@@ -245,6 +303,8 @@ class TopologyValidator extends SchemaValidator {
     nodes.forEach((n) => kind.set(n.name, 'node'));
     routers.forEach((r) => declare(r.name, 'router', ['routers', r.name]));
     segments.forEach((s) => declare(s, 'segment', ['segments', s]));
+    checkSiteNames(this, sites, kind, DNS_RESERVED_NAME);
+    const siteNames = new Set(sites.map((s) => s.name));
 
     const underlay: [string, string][] = [];
     if (!this.present(top, 'underlay')) this.err(['underlay'], 'is required (a list of links, e.g. - [a, lan])');
@@ -301,8 +361,8 @@ class TopologyValidator extends SchemaValidator {
         const p = this.pair(l, ['vlinks', i], ['encap', 'suite']);
         if (p === undefined) return;
         const [a, b] = p.ends;
-        const bad = p.ends.findIndex((e) => kind.get(e) !== 'node');
-        if (bad >= 0) return this.err([...p.endsPath, bad], `"${p.ends[bad]}" is not a declared node (vlinks join nodes)`);
+        const bad = p.ends.findIndex((e) => kind.get(e) !== 'node' && !siteNames.has(e));
+        if (bad >= 0) return this.err([...p.endsPath, bad], `"${p.ends[bad]}" is not a declared node${withSites ? ' or site' : ''} (vlinks join nodes${withSites ? ' and sites' : ''})`);
         if (a === b) return this.err(p.endsPath, `joins ${a} to itself`);
         const key = [a, b].sort().join(' ');
         if (seen.has(key)) return this.err(p.endsPath, `duplicate vlink between ${a} and ${b}: each pair gets one TUN named vl-<peer>`);
@@ -311,17 +371,35 @@ class TopologyValidator extends SchemaValidator {
       });
     }
     vlinks.forEach((v, i) => {
-      const [a, b] = v.ends.map((e) => nodes.find((n) => n.name === e)!);
-      if (a!.routing !== b!.routing) {
-        this.err(fullMesh ? ['vlinks'] : ['vlinks', i], `joins ${a!.name} (routing ${a!.routing}) and ${b!.name} (routing ${b!.routing}); both ends of a vlink must use the same routing`);
-      }
-      // One IKE_AUTH method per IKE SA: a PSK end and a raw-key end could never authenticate.
-      if (keying === 'ikev2' && a!.ikeAuth !== b!.ikeAuth) {
-        this.err(fullMesh ? ['vlinks'] : ['vlinks', i], `joins ${a!.name} (ike_auth ${a!.ikeAuth}) and ${b!.name} (ike_auth ${b!.ikeAuth}); both ends of a vlink must use the same ike_auth`);
+      // A site end stands for each of its gateways.
+      for (const a of endNodes(sites, v.ends[0]).map((e) => nodes.find((n) => n.name === e)!)) {
+        for (const b of endNodes(sites, v.ends[1]).map((e) => nodes.find((n) => n.name === e)!)) {
+          // BIRD and FRR speak the same OSPF: a vlink needs one protocol at both ends, not one daemon.
+          if (routingProtocol(a.routing) !== routingProtocol(b.routing)) {
+            this.err(fullMesh ? ['vlinks'] : ['vlinks', i], `joins ${a.name} (routing ${a.routing}) and ${b.name} (routing ${b.routing}); both ends of a vlink must speak the same protocol (static, OSPF by bird or frr, or bgp)`);
+          }
+          // One IKE_AUTH method per IKE SA: a PSK end and a raw-key end could never authenticate.
+          if (keying === 'ikev2' && a.ikeAuth !== b.ikeAuth) {
+            this.err(fullMesh ? ['vlinks'] : ['vlinks', i], `joins ${a.name} (ike_auth ${a.ikeAuth}) and ${b.name} (ike_auth ${b.ikeAuth}); both ends of a vlink must use the same ike_auth`);
+          }
+        }
       }
     });
+    if (withSites) checkSites(this, { sites, nodes, keying, hasDns: this.present(top, 'dns'), fullMesh, vlinks });
 
-    const topo: Topology = { name, keying, ikeAuth, suite, encap, bfd, ospf, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh };
+    const dns = this.present(top, 'dns') ? parseDnsSection(this, top['dns'], segments) : null;
+    for (const n of nodes) {
+      if (dns === null && n.dnssec !== null) this.err(['nodes', n.name, 'dnssec'], 'is only used with a dns: section');
+      else if (dns !== null) n.dnssec ??= dns.dnssec;
+    }
+    if (dns !== null && kind.has(DNS_RESERVED_NAME)) {
+      this.err([kind.get(DNS_RESERVED_NAME) === 'node' ? 'nodes' : kind.get(DNS_RESERVED_NAME) === 'router' ? 'routers' : 'segments', DNS_RESERVED_NAME], 'the name "dns" is the lab DNS server\'s (namespace iil-<lab>-dns); rename this element');
+    }
+    const dhcp = parseTopoDhcp(this, top, nodes, vlinks, pools.vn);
+    const ipv6 = parseTopoIpv6(this, top, addressing, nodeObjs, (n) => nodes.find((x) => x.name === n)?.routing ?? routing);
+    if (this.present(top, 'bgp') && !nodes.some((n) => n.routing === 'bgp')) this.err(['bgp'], 'is only used when some node has routing: bgp');
+    const topo: Topology = { name, keying, ikeAuth, suite, encap, bfd, ospf, bgp, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh, dns, ...(dhcp === undefined ? {} : { dhcp }), ...(withSites ? { sites } : {}), ...(ipv6 === null ? {} : { ipv6 }) };
+    if (isIpv6Underlay(pools.underlay)) checkIpv6Underlay(this, topo);
     if (this.problems.length === 0) checkModel(topo, explicitVn, this);
     return topo;
   }
@@ -336,7 +414,7 @@ function checkModel(t: Topology, explicitVn: Map<string, Path>, v: SchemaValidat
   };
   room('vn', 32, t.nodes.length + 1, 'node /32s');
   room('vlinks', 31, t.vlinks.length, 'vlink /31s');
-  room('underlay', 24, t.segments.length + t.underlay.length + 1, 'underlay /24 networks');
+  if (!isIpv6Underlay(t.pools.underlay)) room('underlay', 24, t.segments.length + t.underlay.length + 1, 'underlay /24 networks');
   // Node k (1-based, file order) gets pool + k unless an explicit vn already holds it.
   const taken = new Set(t.nodes.map((x) => x.vn));
   const base = pool('vn').addr;
@@ -348,8 +426,8 @@ function checkModel(t: Topology, explicitVn: Map<string, Path>, v: SchemaValidat
     taken.add(n.vn);
   }
   const ranges: { what: string; path: Path; c: { addr: number; prefixLen: number } }[] = [
-    ...(['vn', 'vlinks', 'underlay'] as const).slice(1).map((p) => ({ what: `addressing.${p}`, path: ['addressing', p] as Path, c: pool(p) })),
-    ...t.nodes.map((n) => ({ what: `nodes.${n.name}.vn`, path: explicitVn.get(n.name) ?? ['nodes', n.name], c: parseCidr(n.vn)! })),
+    ...(['vn', 'vlinks', 'underlay'] as const).slice(1).filter((p) => !isIpv6Underlay(t.pools[p])).map((p) => ({ what: `addressing.${p}`, path: ['addressing', p] as Path, c: pool(p) })),
+    ...t.nodes.filter((n) => n.vn !== DHCP_VN).map((n) => ({ what: `nodes.${n.name}.vn`, path: explicitVn.get(n.name) ?? ['nodes', n.name], c: parseCidr(n.vn)! })),
   ];
   for (let i = 0; i < ranges.length; i++) {
     for (let j = 0; j < i; j++) {

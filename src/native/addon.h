@@ -1,9 +1,10 @@
-// iiptran native addon: TUN devices, UDP and raw IPv4 sockets, and batched packet I/O driven
+// iiptran native addon: TUN devices, UDP and raw IPv4 and IPv6 sockets, and batched packet I/O driven
 // by the Node event loop itself (uv_poll), so a packet never costs a thread-pool hop.
 //
 // One file per concern, all wired up in module.c:
 //   napi_util.c  argument checks, errno errors      tun.c        TUN open, TUNSETCARRIER
 //   sockets.c    UDP and raw IPv4 sockets            batch.c      writeBatch, sendBatch
+//   sock6.c      UDP and raw IPv6 sockets, sendBatch6
 //   reader*.c    the batched Reader (construction, polling, lifetime)
 //   ifctl.c      interface ioctls: MTU read; MTU set and IFF_UP only under `testOnly`
 //   send_seg.c   sendSeg: datagrams in one buffer, equal-sized runs as one UDP GSO send
@@ -53,6 +54,12 @@ napi_value js_exec_self(napi_env env, napi_callback_info info);
 // batch.c
 napi_value js_write_batch(napi_env env, napi_callback_info info);
 napi_value js_send_batch(napi_env env, napi_callback_info info);
+
+// sock6.c: IPv6 underlay sockets and their batched send (issue #10)
+napi_value js_udp6_open(napi_env env, napi_callback_info info);
+napi_value js_raw6_open(napi_env env, napi_callback_info info);
+napi_value js_sock_name6(napi_env env, napi_callback_info info);
+napi_value js_send_batch6(napi_env env, napi_callback_info info);
 
 // reader.c: the Reader class, ready to be set on exports.
 napi_status reader_define_class(napi_env env, napi_value *cls);

@@ -41,6 +41,21 @@ static inline uint64_t cs_pseudo4(uint64_t acc, const uint8_t *saddr, const uint
   return cs_add(acc, ph, sizeof ph);
 }
 
+// The IPv6 pseudo-header of RFC 8200 §8.1 (addresses as in the packet, upper-layer length, next header).
+static inline uint64_t cs_pseudo6(uint64_t acc, const uint8_t *saddr, const uint8_t *daddr, uint8_t proto,
+                                  uint32_t len) {
+  uint8_t ph[40];
+  memcpy(ph, saddr, 16);
+  memcpy(ph + 16, daddr, 16);
+  ph[32] = (uint8_t)(len >> 24);
+  ph[33] = (uint8_t)(len >> 16);
+  ph[34] = (uint8_t)(len >> 8);
+  ph[35] = (uint8_t)len;
+  ph[36] = ph[37] = ph[38] = 0;
+  ph[39] = proto;
+  return cs_add(acc, ph, sizeof ph);
+}
+
 // Stores ~fold(acc) at p; `zero_as_ffff` for UDP, where 0 means "no checksum" (RFC 768).
 static inline void cs_store(uint8_t *p, uint64_t acc, int zero_as_ffff) {
   uint16_t c = (uint16_t)~cs_fold(acc);

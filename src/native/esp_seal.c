@@ -77,9 +77,17 @@ static int plan_packet(const uint8_t *pkt, int len, const vnet_hdr_t *h, plan_t 
   pl->nseg = 1;
   pl->csum_at = -1;
   if (h->flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) return ST_BAD_OFFLOAD;
-  if (len < 20 || (pkt[0] >> 4) != 4) return ST_BAD_OFFLOAD;
-  int iphl = (pkt[0] & 0x0f) * 4;
-  if (iphl < 20 || iphl > len || rd16(pkt + 2) != len) return ST_BAD_OFFLOAD;
+  // IPv6 comes too: TUN_F_CSUM covers it, and USO4 is only granted together with USO6.
+  bool v6 = len >= 40 && (pkt[0] >> 4) == 6;
+  int iphl;
+  if (v6) {
+    iphl = 40;
+    if (rd16(pkt + 4) + 40 != len) return ST_BAD_OFFLOAD;
+  } else {
+    if (len < 20 || (pkt[0] >> 4) != 4) return ST_BAD_OFFLOAD;
+    iphl = (pkt[0] & 0x0f) * 4;
+    if (iphl < 20 || iphl > len || rd16(pkt + 2) != len) return ST_BAD_OFFLOAD;
+  }
   bool needs_csum = (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0;
   if (h->gso_type == VIRTIO_NET_HDR_GSO_NONE) {
     if (!needs_csum) return ST_OK;
@@ -90,10 +98,12 @@ static int plan_packet(const uint8_t *pkt, int len, const vnet_hdr_t *h, plan_t 
     pl->csum_at = h->csum_start + h->csum_offset;
     return ST_OK;
   }
-  int proto = pkt[9];
+  // IPv6: the transport header right after the fixed header (the kernel's GSO puts extension
+  // headers before it only for traffic we never see segmented); anything else is refused.
+  int proto = v6 ? pkt[6] : pkt[9];
   int l4hl;
   if (h->gso_type == VIRTIO_NET_HDR_GSO_TCPV4) {
-    if (proto != IPPROTO_TCP || h->csum_offset != 16) return ST_BAD_OFFLOAD;
+    if (v6 || proto != IPPROTO_TCP || h->csum_offset != 16) return ST_BAD_OFFLOAD;
     if (iphl + 20 > len) return ST_BAD_OFFLOAD;
     l4hl = (pkt[iphl + 12] >> 4) * 4;
     if (l4hl < 20) return ST_BAD_OFFLOAD;
@@ -102,10 +112,10 @@ static int plan_packet(const uint8_t *pkt, int len, const vnet_hdr_t *h, plan_t 
     l4hl = 8;
     if (iphl + 8 > len || rd16(pkt + iphl + 4) != len - iphl) return ST_BAD_OFFLOAD;
   } else {
-    return ST_BAD_OFFLOAD;  // UFO, IPv6 or ECN-flagged TSO: never enabled, so never legitimate
+    return ST_BAD_OFFLOAD;  // UFO, TSO6 or ECN-flagged TSO: never enabled, so never legitimate
   }
   // A segmentable packet is an unfragmented one whose checksum the kernel left to us.
-  if (!needs_csum || h->csum_start != iphl || (rd16(pkt + 6) & 0x3fff) != 0) return ST_BAD_OFFLOAD;
+  if (!needs_csum || h->csum_start != iphl || (!v6 && (rd16(pkt + 6) & 0x3fff) != 0)) return ST_BAD_OFFLOAD;
   if (iphl + l4hl > len || h->gso_size == 0 || iphl + l4hl + h->gso_size > 65535) return ST_BAD_OFFLOAD;
   int payload = len - iphl - l4hl;
   pl->gso = proto;
@@ -117,14 +127,23 @@ static int plan_packet(const uint8_t *pkt, int len, const vnet_hdr_t *h, plan_t 
 
 // Segment k of a super-packet: headers into `h` (the output's plaintext start), fixed up.
 static void build_segment(uint8_t *h, const uint8_t *pkt, const plan_t *pl, int k, int seglen, bool last) {
-  int iphl = (pkt[0] & 0x0f) * 4;
+  bool v6 = (pkt[0] >> 4) == 6;
+  int iphl = v6 ? 40 : (pkt[0] & 0x0f) * 4;
+  uint32_t l4len = (uint32_t)(pl->hl - iphl + seglen);
   memcpy(h, pkt, (size_t)pl->hl);
-  wr16(h + 2, (uint16_t)(pl->hl + seglen));
-  wr16(h + 4, (uint16_t)(rd16(pkt + 4) + k));
-  cs_ipv4_header(h);
+  uint64_t sum;
+  if (v6) {
+    // No ID and no header checksum in IPv6: the payload length is all the fixed header changes.
+    wr16(h + 4, (uint16_t)l4len);
+    sum = cs_pseudo6(0, pkt + 8, pkt + 24, (uint8_t)pl->gso, l4len);
+  } else {
+    wr16(h + 2, (uint16_t)(pl->hl + seglen));
+    wr16(h + 4, (uint16_t)(rd16(pkt + 4) + k));
+    cs_ipv4_header(h);
+    sum = cs_pseudo4(0, pkt + 12, pkt + 16, (uint8_t)pl->gso, l4len);
+  }
   uint8_t *l4 = h + iphl;
   const uint8_t *data = pkt + pl->hl + (size_t)k * pl->mss;
-  uint64_t sum = cs_pseudo4(0, pkt + 12, pkt + 16, (uint8_t)pl->gso, (uint32_t)(pl->hl - iphl + seglen));
   if (pl->gso == IPPROTO_TCP) {
     wr32(l4 + 4, rd32(pkt + iphl + 4) + (uint32_t)k * (uint32_t)pl->mss);
     // FIN and PSH belong to the last segment only, CWR to the first (as the kernel's TSO does).
@@ -241,7 +260,8 @@ napi_value js_esp_seal(napi_env env, napi_callback_info info) {
       }
       ooff[count] = (int32_t)used;
       olen[count] = n;
-      otos[count] = pkt[1];
+      // The outer TOS: IPv4's TOS byte, or IPv6's traffic class (RFC 2983, RFC 6040 both ways).
+      otos[count] = (pkt[0] >> 4) == 6 ? (uint8_t)(((pkt[0] & 0x0f) << 4) | (pkt[1] >> 4)) : pkt[1];
       count++;
       used += (size_t)n;
       made++;

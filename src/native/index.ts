@@ -4,7 +4,8 @@
 // Address convention of the addon: IPv4 addresses are uint32 in HOST byte order
 // (10.0.0.1 === 0x0a000001), i.e. exactly `IpAddr.v4` (src/wire/addr.ts); ports are plain
 // numbers. The TS side (io/udp-underlay.ts) converts at this boundary, per batch slot, with no
-// text in between. IPv6 will need 16-byte address arrays beside these.
+// text in between. IPv6 sockets (sock6.c) take 16-byte address arrays beside these: sendBatch6's
+// `addrs` and the Reader's `addrs6`.
 //
 // The C side is split by concern under src/native/ (addon.h lists the files). Its daemon
 // surface is NativeAddon; the interface ioctls only tests need sit apart, under NativeTestOnly.
@@ -60,6 +61,12 @@ export interface NativeReader {
    * Null in 'read' mode.
    */
   readonly gso: Uint16Array | null;
+  /**
+   * Source addresses of IPv6 datagrams, 16 network-order bytes per slot (slot i at i * 16);
+   * `addrs[i]` is 0 for those. Only an IPv6 socket (udp6Open, raw6Open) fills it. Null in 'read'
+   * mode. The traffic class of an IPv6 datagram arrives in `tos` (IPV6_RECVTCLASS).
+   */
+  readonly addrs6: Uint8Array | null;
   /** Stop polling. Idempotent; the fd stays open (closeFd it afterwards). */
   close(): void;
   /** Whether this reader keeps the event loop alive (default true while open). */
@@ -137,13 +144,14 @@ export interface NativeAddon {
   /** Whether the kernel does UDP GSO on this UDP socket, and turns UDP GRO on when asked (result: on or not). */
   udpOffload(fd: number, gro: boolean): { gso: boolean; gro: boolean };
   /**
-   * Datagrams at off/len in `buf`, all to addr:port (host-order address): runs of equal-sized,
+   * Datagrams at off/len in `buf`, all to addr:port (a host-order IPv4 address, or 16 IPv6
+   * bytes on an IPv6 socket): runs of equal-sized,
    * back-to-back datagrams with one TOS as one UDP GSO send when `flags` has SEG_F_GSO, the rest
    * by sendmmsg. Returns how many were accepted; status[0] = last errno, status[1] = 1 when the
    * kernel refused GSO (the run went out one by one).
    */
   sendSeg(
-    fd: number, buf: Buffer, off: Int32Array, len: Int32Array, tos: Uint8Array, count: number, addr: number,
+    fd: number, buf: Buffer, off: Int32Array, len: Int32Array, tos: Uint8Array, count: number, addr: number | Uint8Array,
     port: number, flags: number, status: Int32Array,
   ): number;
   /**
@@ -165,6 +173,21 @@ export interface NativeAddon {
   espOpen(
     sa: object, buf: Buffer, off: Int32Array, len: Int32Array, seqHi: Uint32Array | null, start: number, end: number,
     result: Int32Array, nextHeader: Uint8Array, spi: number, esn: boolean,
+  ): number;
+  /** IPv6 (sock6.c): a UDP socket bound to [addr]:port, IPv6 only, IPV6_PMTUDISC_PROBE, IPV6_RECVTCLASS on. */
+  udp6Open(addr: string, port: number): number;
+  /** IPv6 raw socket for `proto` bound to addr; received datagrams do NOT include the IPv6 header. */
+  raw6Open(proto: number, addr: string): number;
+  sockName6(fd: number): { addr: string; port: number };
+  /** sendBatch for an IPv6 socket: `addrs` holds 16 bytes per datagram, `tclass[i]` its traffic class (0: none set). */
+  sendBatch6(
+    fd: number,
+    bufs: readonly Uint8Array[],
+    addrs: Uint8Array,
+    ports: Uint16Array,
+    count: number,
+    status?: Int32Array | null,
+    tclass?: Uint8Array,
   ): number;
   Reader: NativeReaderCtor;
 }
@@ -266,6 +289,10 @@ function wrap(raw: RawAddon): NativeAddon {
     tunWrite: raw.tunWrite,
     espSeal: raw.espSeal,
     espOpen: raw.espOpen,
+    udp6Open: guarded('udp6Open', raw.udp6Open),
+    raw6Open: guarded('raw6Open', raw.raw6Open),
+    sockName6: guarded('sockName6', raw.sockName6),
+    sendBatch6: raw.sendBatch6,
     Reader,
   };
 }

@@ -15,6 +15,8 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("espOpen", js_esp_open),    FN("udpOffload", js_udp_offload),
       FN("sendSeg", js_send_seg),     FN("tunWrite", js_tun_write),
       FN("execSelf", js_exec_self),
+      FN("udp6Open", js_udp6_open),   FN("raw6Open", js_raw6_open),
+      FN("sockName6", js_sock_name6), FN("sendBatch6", js_send_batch6),
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
 

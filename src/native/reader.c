@@ -120,7 +120,8 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
   r->closing = true;  // until the poll handle exists, there is nothing for libuv to close
   r->handle_closed = true;
 
-  napi_value data_ab, lens_arr, addrs_arr = NULL, ports_arr = NULL, tos_arr = NULL, gso_arr = NULL, name;
+  napi_value data_ab, lens_arr, addrs_arr = NULL, ports_arr = NULL, tos_arr = NULL, gso_arr = NULL;
+  napi_value addrs6_arr = NULL, name;
   void *p;
   bool given;
   if (!shared_arena(env, argv[5], (size_t)r->stride * (size_t)batch, &p, &given)) goto fail_js;
@@ -147,6 +148,9 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
     if (!make_typed(env, (size_t)batch * 2, napi_uint16_array, (size_t)batch, &p, &gso_arr, &r->gso_ref))
       goto fail_js;
     r->gso = p;
+    if (!make_typed(env, (size_t)batch * 16, napi_uint8_array, (size_t)batch * 16, &p, &addrs6_arr, &r->addrs6_ref))
+      goto fail_js;
+    r->addrs6 = p;
     r->msgs = calloc((size_t)batch, sizeof *r->msgs);
     r->iov = calloc((size_t)batch, sizeof *r->iov);
     r->sas = calloc((size_t)batch, sizeof *r->sas);
@@ -174,7 +178,8 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
     if (napi_set_named_property(env, self, "addrs", addrs_arr) != napi_ok ||
         napi_set_named_property(env, self, "ports", ports_arr) != napi_ok ||
         napi_set_named_property(env, self, "tos", tos_arr) != napi_ok ||
-        napi_set_named_property(env, self, "gso", gso_arr) != napi_ok)
+        napi_set_named_property(env, self, "gso", gso_arr) != napi_ok ||
+        napi_set_named_property(env, self, "addrs6", addrs6_arr) != napi_ok)
       goto fail_js;
   } else {
     napi_value nul;
@@ -183,6 +188,7 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
     napi_set_named_property(env, self, "ports", nul);
     napi_set_named_property(env, self, "tos", nul);
     napi_set_named_property(env, self, "gso", nul);
+    napi_set_named_property(env, self, "addrs6", nul);
   }
   napi_value v;
   if (napi_create_uint32(env, r->slot, &v) != napi_ok || napi_set_named_property(env, self, "slotSize", v) != napi_ok ||

@@ -44,13 +44,14 @@ typedef struct reader {
   uint16_t *ports;    // recvmmsg only
   int16_t *tos;       // recvmmsg only: outer TOS byte, -1 when no IP_TOS cmsg came with it
   uint16_t *gso;      // recvmmsg only: UDP GRO segment size, 0 when the datagram is not coalesced
+  uint8_t *addrs6;    // recvmmsg only: 16-byte source of an IPv6 datagram (addrs[i] is then 0)
   struct mmsghdr *msgs;
   struct iovec *iov;
-  struct sockaddr_in *sas;
+  struct sockaddr_in6 *sas;  // room for either family: an IPv6 socket's names are 28 bytes
   uint8_t *ctrl;      // recvmmsg only: CTRL_SLOT bytes of control data per slot
   napi_ref self_ref;  // strong while polling so a forgotten reader cannot be freed under libuv
   napi_ref cb_ref;
-  napi_ref data_ref, lens_ref, addrs_ref, ports_ref, tos_ref, gso_ref;
+  napi_ref data_ref, lens_ref, addrs_ref, ports_ref, tos_ref, gso_ref, addrs6_ref;
   napi_async_context actx;
   bool poll_inited;
   bool closing;       // uv_close requested (or never started)

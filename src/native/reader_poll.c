@@ -54,9 +54,15 @@ static int reader_recv_batch(reader_t *r) {
   for (int i = 0; i < got; i++) {
     // A truncated datagram is useless to the data plane; -1 tells the wrapper to drop it.
     r->lens[i] = (r->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int32_t)r->msgs[i].msg_len;
-    if (r->msgs[i].msg_hdr.msg_namelen >= sizeof(struct sockaddr_in) && r->sas[i].sin_family == AF_INET) {
-      r->addrs[i] = ntohl(r->sas[i].sin_addr.s_addr);
-      r->ports[i] = ntohs(r->sas[i].sin_port);
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)&r->sas[i];
+    if (r->msgs[i].msg_hdr.msg_namelen >= sizeof(struct sockaddr_in) && sin->sin_family == AF_INET) {
+      r->addrs[i] = ntohl(sin->sin_addr.s_addr);
+      r->ports[i] = ntohs(sin->sin_port);
+    } else if (r->msgs[i].msg_hdr.msg_namelen >= sizeof(struct sockaddr_in6) && r->sas[i].sin6_family == AF_INET6) {
+      // [ipv6] an IPv6 underlay socket (sock6.c): the 16 bytes go to addrs6, addrs says 0.
+      r->addrs[i] = 0;
+      memcpy(r->addrs6 + (size_t)i * 16, &r->sas[i].sin6_addr, 16);
+      r->ports[i] = ntohs(r->sas[i].sin6_port);
     } else {
       r->addrs[i] = 0;
       r->ports[i] = 0;
@@ -72,8 +78,10 @@ static int reader_recv_batch(reader_t *r) {
         g = v > 0 && v < 65536 ? (uint16_t)v : 0;
         continue;
       }
-      // Linux delivers IP_TOS as one byte (ip_cmsg_recv_tos); accept an int as well.
-      if (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_TOS) continue;
+      // Linux delivers IP_TOS as one byte (ip_cmsg_recv_tos); accept an int as well. IPv6's
+      // IPV6_TCLASS (an int) is the same byte for RFC 6040.
+      bool tclass = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS;
+      if (!tclass && (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_TOS)) continue;
       if (c->cmsg_len >= CMSG_LEN(sizeof(int))) {
         int v;
         memcpy(&v, CMSG_DATA(c), sizeof v);

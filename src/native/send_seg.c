@@ -2,7 +2,8 @@
 // Runs of back-to-back datagrams of equal size and TOS leave as one sendmsg with UDP_SEGMENT
 // (UDP GSO: one trip through the stack for up to 64 datagrams); everything else, and every
 // datagram of a raw socket, goes through sendmmsg. If the kernel refuses GSO, the run is sent
-// again the ordinary way and the caller is told, so it stops asking.
+// again the ordinary way and the caller is told, so it stops asking. Either address family:
+// the destination is an IPv4 address (a number) or 16 IPv6 bytes, per the socket's family.
 
 #include "addon.h"
 
@@ -32,7 +33,12 @@ typedef union {
 
 typedef struct sender {
   int fd;
-  struct sockaddr_in sa;
+  bool v6;
+  union {
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+  } sa;
+  socklen_t salen;
   struct mmsghdr msgs[MMSG_CHUNK];
   struct iovec iov[MMSG_CHUNK];
   seg_cmsg_t cms[MMSG_CHUNK];
@@ -42,8 +48,8 @@ typedef struct sender {
   bool stop;  // the socket is full or gone: the rest of the batch is dropped
 } sender_t;
 
-// Fills a control buffer with IP_TOS (when non-zero) and UDP_SEGMENT (when gso > 0).
-static socklen_t fill_cmsg(seg_cmsg_t *c, int tos, uint16_t gso) {
+// Fills a control buffer with IP_TOS / IPV6_TCLASS (when non-zero) and UDP_SEGMENT (when gso > 0).
+static socklen_t fill_cmsg(seg_cmsg_t *c, bool v6, int tos, uint16_t gso) {
   struct msghdr mh;
   memset(&mh, 0, sizeof mh);
   mh.msg_control = c->buf;
@@ -51,8 +57,8 @@ static socklen_t fill_cmsg(seg_cmsg_t *c, int tos, uint16_t gso) {
   struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
   socklen_t used = 0;
   if (tos != 0) {
-    h->cmsg_level = IPPROTO_IP;
-    h->cmsg_type = IP_TOS;
+    h->cmsg_level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+    h->cmsg_type = v6 ? IPV6_TCLASS : IP_TOS;
     h->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(h), &tos, sizeof tos);
     used += CMSG_SPACE(sizeof(int));
@@ -94,10 +100,10 @@ static void queue_one(sender_t *s, uint8_t *data, size_t len, int tos) {
   s->iov[j].iov_base = data;
   s->iov[j].iov_len = len;
   s->msgs[j].msg_hdr.msg_name = &s->sa;
-  s->msgs[j].msg_hdr.msg_namelen = sizeof s->sa;
+  s->msgs[j].msg_hdr.msg_namelen = s->salen;
   s->msgs[j].msg_hdr.msg_iov = &s->iov[j];
   s->msgs[j].msg_hdr.msg_iovlen = 1;
-  socklen_t cl = fill_cmsg(&s->cms[j], tos, 0);
+  socklen_t cl = fill_cmsg(&s->cms[j], s->v6, tos, 0);
   if (cl > 0) {
     s->msgs[j].msg_hdr.msg_control = s->cms[j].buf;
     s->msgs[j].msg_hdr.msg_controllen = cl;
@@ -113,11 +119,11 @@ static bool send_gso(sender_t *s, uint8_t *data, size_t total, uint16_t size, in
   struct msghdr mh;
   memset(&mh, 0, sizeof mh);
   mh.msg_name = &s->sa;
-  mh.msg_namelen = sizeof s->sa;
+  mh.msg_namelen = s->salen;
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
   mh.msg_control = cm.buf;
-  mh.msg_controllen = fill_cmsg(&cm, tos, size);
+  mh.msg_controllen = fill_cmsg(&cm, s->v6, tos, size);
   for (;;) {
     ssize_t r = sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (r >= 0) {
@@ -134,8 +140,9 @@ static bool send_gso(sender_t *s, uint8_t *data, size_t total, uint16_t size, in
   }
 }
 
-// sendSeg(fd, buf, off: Int32Array, len: Int32Array, tos: Uint8Array, count, addr (host order),
-//         port, flags, status: Int32Array(2)) -> datagrams accepted.
+// sendSeg(fd, buf, off: Int32Array, len: Int32Array, tos: Uint8Array, count,
+//         addr (IPv4 host order, or Uint8Array(16) IPv6), port, flags, status: Int32Array(2))
+//   -> datagrams accepted.
 // status[0] = last errno (0 if none), status[1] = 1 when the kernel refused UDP GSO.
 napi_value js_send_seg(napi_env env, napi_callback_info info) {
   napi_value argv[10];
@@ -143,16 +150,25 @@ napi_value js_send_seg(napi_env env, napi_callback_info info) {
   uint8_t *buf, *tos;
   size_t buf_len, n_off, n_len, n_tos, n_st;
   int32_t *off, *len, *status;
-  int64_t count, addr, port, flags;
+  int64_t count, addr = 0, port, flags;
+  uint8_t *addr6 = NULL;
+  size_t n_addr6 = 0;
+  napi_valuetype at;
   if (!get_args(env, info, 10, argv, NULL, NULL) || !arg_fd(env, argv[0], &fd) ||
       !bytes_arg(env, argv[1], "buf", &buf, &buf_len) ||
       !typed_of(env, argv[2], "off", napi_int32_array, (void **)&off, &n_off) ||
       !typed_of(env, argv[3], "len", napi_int32_array, (void **)&len, &n_len) ||
       !typed_of(env, argv[4], "tos", napi_uint8_array, (void **)&tos, &n_tos) ||
-      !arg_int(env, argv[5], "count", 0, INT32_MAX, &count) || !arg_int(env, argv[6], "addr", 1, UINT32_MAX, &addr) ||
+      !arg_int(env, argv[5], "count", 0, INT32_MAX, &count) || napi_typeof(env, argv[6], &at) != napi_ok ||
+      (at == napi_number ? !arg_int(env, argv[6], "addr", 1, UINT32_MAX, &addr)
+                         : !typed_of(env, argv[6], "addr", napi_uint8_array, (void **)&addr6, &n_addr6)) ||
       !arg_int(env, argv[7], "port", 0, 65535, &port) || !arg_int(env, argv[8], "flags", 0, 255, &flags) ||
       !typed_of(env, argv[9], "status", napi_int32_array, (void **)&status, &n_st))
     return NULL;
+  if (addr6 != NULL && n_addr6 != 16) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sendSeg: an IPv6 addr is 16 bytes");
+    return NULL;
+  }
   if ((size_t)count > n_off || (size_t)count > n_len || (size_t)count > n_tos || n_st < 2) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sendSeg: arrays shorter than count");
     return NULL;
@@ -166,9 +182,18 @@ napi_value js_send_seg(napi_env env, napi_callback_info info) {
   static __thread sender_t s;  // too big for the stack; one per thread (workers load the addon too)
   memset(&s.sa, 0, sizeof s.sa);
   s.fd = fd;
-  s.sa.sin_family = AF_INET;
-  s.sa.sin_addr.s_addr = htonl((uint32_t)addr);
-  s.sa.sin_port = htons((uint16_t)port);
+  s.v6 = addr6 != NULL;
+  if (s.v6) {
+    s.sa.v6.sin6_family = AF_INET6;
+    memcpy(&s.sa.v6.sin6_addr, addr6, 16);
+    s.sa.v6.sin6_port = htons((uint16_t)port);
+    s.salen = sizeof s.sa.v6;
+  } else {
+    s.sa.v4.sin_family = AF_INET;
+    s.sa.v4.sin_addr.s_addr = htonl((uint32_t)addr);
+    s.sa.v4.sin_port = htons((uint16_t)port);
+    s.salen = sizeof s.sa.v4;
+  }
   s.n = 0;
   s.accepted = 0;
   s.last_err = 0;

@@ -2,6 +2,7 @@
 
 import { table } from '../lab/table.js';
 import { peerStateText } from '../ike/view.js';
+import { renderDhcp } from './dhcp-inspector.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -12,11 +13,18 @@ function drops(d: Obj): string {
 
 function outerStr(o: Obj | null): string {
   if (o === null) return '-';
-  return `${o.src} > ${o.dst} ipip/${o.encap === 'udp' ? `udp:${o.dport}` : 'esp'}`;
+  return `${o.src} > ${o.dst} ${o.proto === 41 ? 'ipv6' : 'ipip'}/${o.encap === 'udp' ? `udp:${o.dport}` : 'esp'}`;
 }
 
 /** A named peer in one cell: "b.overlay.test = 192.0.2.2 (secure, 25s)" or why it has no address. */
+/** A KX domain in one cell: "site-b.test via gw1.site-b.test. (10) = 10.200.1.2", or why none. */
+function kxCell(k: Obj): string {
+  const x = (k.exchangers as Obj[]).find((e) => e.inUse);
+  return x === undefined ? `${k.domain}: ${k.why}` : `${k.domain} via ${x.name} (${x.preference}) = ${x.addresses[0] ?? '?'}; ${k.why}`;
+}
+
 function dnsCell(l: Obj): string {
+  if (l.kx != null) return kxCell(l.kx);
   const d: Obj | null = l.dns ?? null;
   if (d === null) return '-';
   const state = d.lastError !== null ? `${d.address === null ? '' : `${d.address}; `}${d.lastError}` : `${d.address ?? '?'} (${d.verdict}${d.ttl === null ? '' : `, ${d.ttl}s`})`;
@@ -36,12 +44,14 @@ function tunDropsCell(d: Obj | null | undefined): string {
 }
 
 export function renderLinks(v: Obj): string {
-  const named = (v.links as Obj[]).some((l) => l.dns != null);
+  const named = (v.links as Obj[]).some((l) => l.dns != null || l.kx != null);
   const head = ['VLINK', 'STATE', 'ADDRESS', 'MTU', 'OUTER HEADER', 'SPI OUT', 'SPI IN', 'TX PKTS', 'RX PKTS', 'DROPS', 'PATH', 'TUN DROPS'];
   return table(
     named ? [...head, 'PEER NAME'] : head,
     v.links.map((l: Obj) => {
-      const row = [l.name, l.state, l.address, l.mtu, outerStr(l.outer), l.spiOut, l.spiIn.join(','), l.txPackets, l.rxPackets, drops(l.drops),
+      // An IPv6 vlink shows its address6 (or link-local address) beside the IPv4 one.
+      const address = l.linkLocal == null ? l.address : `${l.address} ${l.address6 ?? `${l.linkLocal}/64`}`;
+      const row = [l.name, l.state, address, l.mtu, outerStr(l.outer), l.spiOut, l.spiIn.join(','), l.txPackets, l.rxPackets, drops(l.drops),
         pathCell(l.path), tunDropsCell(l.tunDrops)];
       return named ? [...row, dnsCell(l)] : row;
     }),
@@ -157,7 +167,7 @@ export function renderIke(v: Obj): string {
   if (v.peers.length === 0) return 'no vlink uses ikev2 keying';
   const rows: (string | number)[][] = [];
   for (const p of v.peers as Obj[]) {
-    const peer = p.peerName == null ? p.peer : `${p.peerName} (${p.peer || 'unresolved'})`;
+    const peer = p.kx != null ? `${kxCell(p.kx)}` : p.peerName == null ? p.peer : `${p.peerName} (${p.peer || 'unresolved'}${p.dns?.verdict == null ? '' : `, ${p.dns.verdict}`})`;
     if (p.sas.length === 0) rows.push([p.vlink, peer, p.role, peerStateText(p as never), '-', '-', '-', '-', '-', p.lastError ?? '']);
     for (const s of p.sas as Obj[]) {
       const kids = (s.children as Obj[]).map((c) => `in ${c.spiIn} out ${c.spiOut} ${c.suite}${c.esn ? '+esn' : ''}${c.mode === 'tunnel-any' ? ' tunnel-any' : ''}${childRekeyText(c)}`).join('; ');
@@ -190,6 +200,7 @@ export function renderGuard(v: Obj): string {
 
 export const RENDERERS: Record<string, (v: Obj) => string> = {
   dns: renderDns,
+  dhcp: renderDhcp,
   guard: renderGuard,
   ike: renderIke,
   links: renderLinks,

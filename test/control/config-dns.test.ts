@@ -87,7 +87,7 @@ test('named-peer config errors name the field', () => {
   }
   const two = cfg();
   two.vlinks.push({ ...two.vlinks[0], name: 'vl1', address: '10.0.0.2/31' });
-  one(two, 'vlinks[1].peer', /already has peer b\.overlay\.test/);
+  one(two, 'vlinks[1].peer', /already names b\.overlay\.test/);
 });
 
 test('hostName: RFC 1123 labels, two or more, not a mistyped address', () => {
@@ -125,4 +125,23 @@ test('judge: the dnssec policy table, and addresses that can never be a peer', (
   assert.deepEqual(mixed.addresses, ['192.0.2.7']);
   const none = judge(result('secure', 'answer', ['192.0.2.1', '10.1.2.3']), 'require', host);
   assert.ok(!none.ok && /our own underlay address.*inside vn_prefixes/.test(none.why));
+});
+
+test('peer_domain and auth: dns: parsed, and their config errors name the field', () => {
+  const c = parseNodeConfig(stringify(cfg({ peer: undefined, peer_domain: 'Site-B.Test.', keying: { mode: 'ikev2', auth: 'dns', private_key: 'k.key', local_id: 'site-a.test' } })), { baseDir: '/etc/iiptran' });
+  const v = c.vlinks[0]!;
+  assert.equal(v.peerDomain, 'site-b.test');
+  assert.equal(v.peer, '');
+  assert.ok(v.keying.mode === 'ikev2' && v.keying.auth === 'dns' && v.keying.peerPublicKey === '' && v.keying.privateKey === '/etc/iiptran/k.key');
+  const dnsKeying = { mode: 'ikev2', auth: 'dns', private_key: 'k.key' };
+  one(cfg({ peer_domain: 'site-b.test', keying: dnsKeying }), 'vlinks[0].peer_domain', /and peer exclude each other/);
+  one(cfg({ peer: undefined, peer_domain: 'site_b', keying: dnsKeying }), 'vlinks[0].peer_domain', /must be a domain name of two labels or more/);
+  one(cfg({ peer: undefined, peer_domain: 'site-b.test', keying: { mode: 'manual', suite: 'aes-gcm-128', spi_in: 0x1000, spi_out: 0x2000, key_in: 'i', key_out: 'o' } }), 'vlinks[0].peer_domain', /needs keying mode ikev2/);
+  one(cfg({ peer: undefined, peer_domain: 'site-b.test', keying: dnsKeying }, { servers: ['192.0.2.53'], dnssec: 'off' }), 'vlinks[0].peer_domain', /counts only DNSSEC-secure answers, so it cannot work with dns.dnssec: off/);
+  one(cfg({ peer: '192.0.2.2', keying: dnsKeying }, null), 'vlinks[0].keying.auth', /auth: dns needs a dns section/);
+  one(cfg({ keying: { mode: 'ikev2', auth: 'dns' } }), 'vlinks[0].keying.private_key', /required/);
+  one(cfg({ keying: { mode: 'ikev2', auth: 'psk', psk_file: 'p', private_key: 'k' } }), 'vlinks[0].keying.private_key', /only used with auth: pubkey or dns/);
+  const two = cfg({ peer: undefined, peer_domain: 'site-b.test', keying: dnsKeying });
+  two.vlinks.push({ ...two.vlinks[0], name: 'vl1', address: '10.0.0.2/31' });
+  one(two, 'vlinks[1].peer_domain', /already names site-b\.test/);
 });

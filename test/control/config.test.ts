@@ -203,7 +203,7 @@ test('vlink name', () => {
 });
 
 test('vlink peer, peer_port, encap', () => {
-  rejects(mut((c) => { c.vlinks[0].peer = 'node-b'; }), 'vlinks[0].peer', /IPv4 address/);
+  rejects(mut((c) => { c.vlinks[0].peer = 'node-b'; }), 'vlinks[0].peer', /IPv4 or IPv6 address/);
   rejects(mut((c) => { c.vlinks[0].peer = '224.0.0.5'; }), 'vlinks[0].peer', /unicast/);
   rejects(mut((c) => { c.vlinks[0].peer = '192.0.2.1'; }), 'vlinks[0].peer', /must differ from underlay\.address \(192\.0\.2\.1\)/);
   rejects(mut((c) => { c.vlinks[0].peer_port = 70000; }), 'vlinks[0].peer_port', /1\.\.65535/);

@@ -18,6 +18,7 @@ import { FakeTransport } from '../../src/dns/transport-fake.js';
 import { Message, nameToString, parseRR } from '../../src/wire/dns/index.js';
 import { formatAddr } from '../../src/wire/addr.js';
 import { fakeNodeIo, ikeWire, manualKeying, writePairKeys } from './fake-node-io.js';
+import { until } from '../helpers/until.js';
 
 const log = pino({ level: 'silent' });
 
@@ -84,18 +85,11 @@ function tmp(): string {
   return dir;
 }
 
-async function until(what: string, ok: () => boolean, ms = 10000): Promise<void> {
-  const t0 = Date.now();
-  while (!ok()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-function node(dir: string, e: End, wire: ReturnType<typeof ikeWire>, zone: FakeZone | null): OverlayNode {
+/** `tries`: IKE transmissions before giving up; few make a dead address fail fast, more ride out a loaded machine. */
+function node(dir: string, e: End, wire: ReturnType<typeof ikeWire>, zone: FakeZone | null, tries = 2): OverlayNode {
   const u = new FakeUnderlay(e.addr, 4500, 'udp', { poison: false });
   const io = fakeNodeIo(u, new Map<string, FakeTun>(), {
-    openIkeUdp: wire.open, ikeRetransmit: { initialMs: 100, tries: 2 }, ...(zone === null ? {} : { dnsTransport: zone.transport }),
+    openIkeUdp: wire.open, ikeRetransmit: { initialMs: 100, tries }, ...(zone === null ? {} : { dnsTransport: zone.transport }),
   });
   return new OverlayNode(parseNodeConfig(ikeYaml(dir, e), { baseDir: dir }), io, log);
 }
@@ -126,6 +120,8 @@ test('an initiator resolves its named peer before IKE; links, ike and dns views 
     const ike = ikeView(a).peers[0]!;
     assert.equal(ike.peerName, 'b.overlay.test');
     assert.equal(ike.peer, '192.0.2.2');
+    assert.equal(ike.dns!.verdict, 'insecure');
+    assert.ok(ike.dns!.resolvedAt !== null && !Number.isNaN(Date.parse(ike.dns!.resolvedAt)));
     // The default remote_id of a named peer is its name.
     assert.equal(ike.sas[0]!.remoteId, 'b.overlay.test');
     const d = dnsView(a);
@@ -213,8 +209,8 @@ test('responder: an SA from an address the name does not resolve to is refused; 
   zone.a.set('b.overlay.test', ['192.0.2.9']);
   const wire = ikeWire();
   // a answers for b.overlay.test, which DNS says is at .9; b really initiates from .2.
-  const a = node(dir, { me: 'a', addr: '192.0.2.1', peer: 'b.overlay.test', role: 'responder', dns: 'off' }, wire, zone);
-  const b = node(dir, { me: 'b', addr: '192.0.2.2', peer: '192.0.2.1', role: 'initiator', localId: 'b.overlay.test' }, wire, null);
+  const a = node(dir, { me: 'a', addr: '192.0.2.1', peer: 'b.overlay.test', role: 'responder', dns: 'off' }, wire, zone, 5);
+  const b = node(dir, { me: 'b', addr: '192.0.2.2', peer: '192.0.2.1', role: 'initiator', localId: 'b.overlay.test' }, wire, null, 5);
   try {
     await a.start();
     await until('a resolved .9', () => linksView(a).links[0]!.dns?.address === '192.0.2.9');
@@ -222,7 +218,7 @@ test('responder: an SA from an address the name does not resolve to is refused; 
     await until('a refusal', () => ikeView(a).peers[0]!.lastError !== null);
     assert.match(ikeView(a).peers[0]!.lastError!, /peer b\.overlay\.test at 192\.0\.2\.2: b\.overlay\.test resolves to 192\.0\.2\.9 \(insecure\), not 192\.0\.2\.2/);
     assert.equal(a.vlinks.get('vl')!.policy.sa, null);
-    assert.match(ikeView(b).peers[0]!.lastError ?? '', /AUTHENTICATION_FAILED/);
+    await until("b hearing AUTHENTICATION_FAILED", () => /AUTHENTICATION_FAILED/.test(ikeView(b).peers[0]!.lastError ?? ''));
     // The zone now says .2: b's next attempt is proven by a fresh lookup and accepted.
     zone.a.set('b.overlay.test', ['192.0.2.2']);
     await until('a CHILD_SA', () => a.vlinks.get('vl')!.policy.sa !== null, 15000);
@@ -261,6 +257,8 @@ test('a refresh that finds a new address moves the initiator make-before-break: 
     assert.equal(ikeView(a).peers[0]!.sas[0]!.peer, '192.0.2.3');
     assert.equal(formatAddr(a.vlinks.get('vl')!.policy.sa!.dst), '192.0.2.3');
     assert.equal(formatAddr(first.dst), '192.0.2.2');
+    // The old gateway is told (Delete), not left to find out by DPD (off here).
+    await until('b told its SA is gone', () => ikeView(b).peers[0]!.sas.length === 0);
   } finally {
     await a.stop();
     await b.stop();

@@ -129,17 +129,20 @@ describe('OverlayNode over fakes', () => {
     assert.equal(v.policy.sa!.exhausted, true);
   });
 
-  test('non-IPv4 and malformed inner packets are counted, not sent', async () => {
+  test('packets that are neither IPv4 nor IPv6, and malformed inner packets, are counted, not sent', async () => {
     const v = a.vlinks.get('vl-b')!;
-    const v6 = Buffer.alloc(40);
-    v6[0] = 0x60;
+    const v5 = Buffer.alloc(40);
+    v5[0] = 0x50;
+    const short6 = Buffer.alloc(20);
+    short6[0] = 0x60;
     const bad = echo('10.10.0.1', '10.10.0.2', 64);
     bad[10] ^= 0xff; // header checksum
-    tuns.get('vl-b')!.inject([v6, bad, Buffer.alloc(0)]);
+    tuns.get('vl-b')!.inject([v5, bad, Buffer.alloc(0), short6]);
     await tick();
     assert.equal(ua.sent.length, 0);
-    assert.equal(v.drops['not-ipv4'], 2);
+    assert.equal(v.drops['not-ip'], 2);
     assert.equal(v.drops.malformed, 1);
+    assert.equal(v.drops['ipv6-truncated'], 1);
   });
 
   test('oversize with DF: ICMP frag-needed from the link peer address, carrying the vlink MTU', async () => {

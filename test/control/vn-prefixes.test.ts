@@ -51,7 +51,7 @@ test('vn_prefixes: each bad entry is reported on its own index', () => {
 });
 
 test('vn_prefixes: not a list, or an empty one', () => {
-  assert.match(problems(cfg('10.10.0.0/16'))[0]!.problem, /non-empty list of IPv4 prefixes/);
+  assert.match(problems(cfg('10.10.0.0/16'))[0]!.problem, /non-empty list of IPv4 or IPv6 prefixes/);
   const empty = problems(cfg([]));
   assert.equal(empty[0]!.field, 'vn_prefixes');
   assert.match(empty[0]!.problem, /omit the field to run without a guard/);

@@ -38,7 +38,7 @@ function setup(crypto: EspCrypto | null) {
   const v: Vlink = {
     name: 'vl-b', local: addrOf(LOCAL), peer: addrOf(PEER), peerDst: addrOf(PEER), peerPort: 4500, encap: 'udp',
     vnAddr: '10.255.0.0', vnAddrU32: ipv4ToU32('10.255.0.0'), vnPrefixLen: 31, vnPeer: undefined,
-    icmpSrcU32: ipv4ToU32('10.255.0.1'), mtu: 1438, tun, underlay, policy, inbound: [inSa],
+    icmpSrcU32: ipv4ToU32('10.255.0.1'), icmp6Src: null, mtu: 1438, tun, underlay, policy, inbound: [inSa],
     drops: newDropCounters(), stats: newVlinkStats(), carrier: true, rxAlive: false, lastAliveAt: 0,
   };
   const rx = new Receiver(sad, (n) => (n === 'vl-b' ? v : undefined), newDropCounters(), null, crypto);
@@ -62,7 +62,7 @@ for (const [name, crypto] of engines) {
     const wire = Buffer.concat([...esp, esp[7]!.subarray(0, size)]); // 7 again, at the end
     const b: DatagramBatch = {
       buf: wire, off: Int32Array.of(0), len: Int32Array.of(wire.length), count: 1, addr: Uint32Array.of(addrOf(PEER).family === 4 ? ipv4ToU32(PEER) : 0),
-      port: Uint16Array.of(4500), tos: Int16Array.of(0), gso: Uint16Array.of(size),
+      port: Uint16Array.of(4500), tos: Int16Array.of(0), gso: Uint16Array.of(size), addr6: null,
     };
     rx.processBatch('udp', b);
     assert.equal(tun.written.length, 19);
@@ -122,7 +122,7 @@ for (const [name, crypto] of engines) {
     const b: DatagramBatch = {
       buf, off: Int32Array.from(datagrams.map((_, i) => i * datagrams[0]!.length)), len: Int32Array.from(datagrams.map((x) => x.length)),
       count: n, addr: new Uint32Array(n).fill(ipv4ToU32(PEER)), port: new Uint16Array(n).fill(4500), tos: new Int16Array(n),
-      gso: new Uint16Array(n).fill(size),
+      gso: new Uint16Array(n).fill(size), addr6: null,
     };
     rx.processBatch('udp', b);
     assert.equal(v.stats.rxPackets, 480);

@@ -20,7 +20,7 @@ function setup() {
   const underlay = new FakeUnderlay('192.0.2.1', 4500, 'udp');
   const v: Vlink = {
     name: 'v', local: addrOf('192.0.2.1'), peer: addrOf('192.0.2.2'), peerDst: addrOf('192.0.2.2'), peerPort: 4500, encap: 'udp',
-    vnAddr: '10.255.0.0', vnAddrU32: ipv4ToU32('10.255.0.0'), vnPrefixLen: 31, vnPeer: undefined, icmpSrcU32: 1, mtu: 1438,
+    vnAddr: '10.255.0.0', vnAddrU32: ipv4ToU32('10.255.0.0'), vnPrefixLen: 31, vnPeer: undefined, icmpSrcU32: 1, icmp6Src: null, mtu: 1438,
     tun: new FakeTun('v'), underlay, policy, inbound: [], drops: newDropCounters(), stats: newVlinkStats(), carrier: true, rxAlive: false, lastAliveAt: 0,
   };
   return { tx: new Sender(spd, null), v, underlay };

@@ -38,7 +38,7 @@ function setup(encap: 'udp' | 'esp') {
   const tun = new FakeTun('vl-b', 1, { poison: false });
   const v: Vlink = {
     name: 'vl-b', local: addrOf(LOCAL), peer: addrOf(PEER), peerDst: addrOf(PEER),
-    peerPort: 4500, encap, vnAddr: '10.255.0.0', vnAddrU32: ipv4ToU32('10.255.0.0'), vnPrefixLen: 31, vnPeer: undefined,
+    peerPort: 4500, encap, vnAddr: '10.255.0.0', vnAddrU32: ipv4ToU32('10.255.0.0'), vnPrefixLen: 31, vnPeer: undefined, icmp6Src: null,
     icmpSrcU32: ipv4ToU32('10.255.0.1'), mtu: 1400, tun, underlay: new FakeUnderlay(LOCAL, 4500, encap), policy,
     inbound: [inSa], drops: newDropCounters(), stats: newVlinkStats(), carrier: true, rxAlive: false, lastAliveAt: 0,
   };

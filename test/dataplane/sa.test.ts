@@ -50,10 +50,13 @@ test('validation errors name the field', () => {
   for (const spi of [0, 1, 255, -1, 2 ** 32, 1.5]) assert.throws(() => newOutboundSa({ ...base, spi }), isConfigError('spi'));
   assert.equal(newOutboundSa({ ...base, spi: 0x100 }).spi, 0x100);
   assert.equal(newOutboundSa({ ...base, spi: 0xffffffff }).spi, 0xffffffff);
-  for (const a of ['10.0.0', '10.0.0.256', '010.0.0.1', '10.0.0.1 ', 'a.b.c.d', '', '1.2.3.4.5', '::1']) {
+  for (const a of ['10.0.0', '10.0.0.256', '010.0.0.1', '10.0.0.1 ', 'a.b.c.d', '', '1.2.3.4.5', '::1/128', 'fe80::1%eth0']) {
     assert.throws(() => newOutboundSa({ ...base, src: a }), isConfigError('src'), a);
     assert.throws(() => newInboundSa({ ...base, dst: a }), isConfigError('dst'), a);
   }
+  // IPv6 selectors (an IPv6 underlay) are fine, but both ends of an SA share one family.
+  assert.throws(() => newOutboundSa({ ...base, src: '::1' }), isConfigError('dst'));
+  assert.equal(newOutboundSa({ ...base, src: '::1', dst: '2001:db8::2' }).dst.family, 6);
   assert.deepEqual(newOutboundSa({ ...base, src: '0.0.0.0', dst: '255.255.255.255' }).dst, ipv4(0xffffffff));
   assert.throws(() => newInboundSa({ ...base, replayWindow: 100 }), IiptranError);
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IPPROTO_IPIP, Spd } from '../../src/dataplane/spd.js';
-import { newInboundSa } from '../../src/dataplane/sa.js';
+import { newOutboundSa, newInboundSa } from '../../src/dataplane/sa.js';
 import { IiptranError } from '../../src/errors.js';
 import { addrFromString as addrOf } from '../../src/wire/addr.js';
 
@@ -27,12 +27,14 @@ test('SPD keys keep families apart and refuse a duplicate selector', () => {
   assert.deepEqual(spd.entries().map((e) => e.vlink), ['vl-b']);
 });
 
-test('an SA refuses an IPv6 selector, as text or parsed, naming the field', () => {
+test('an SA takes IPv6 selectors (an IPv6 underlay), refuses mixed families and non-addresses, naming the field', () => {
   const base = { spi: 0x1000, suite: 'aes-gcm-128' as const, key: Buffer.alloc(16), salt: Buffer.alloc(4), src: '192.0.2.1', dst: '192.0.2.2' };
-  const isV6Refusal = (field: string) => (e: unknown) =>
-    e instanceof IiptranError && e.code === 'IIPTRAN_ERR_CONFIG' && e.field === field && /IPv6 not yet supported/.test(e.message);
-  assert.throws(() => newInboundSa({ ...base, src: '2001:db8::1' }), isV6Refusal('src'));
-  assert.throws(() => newInboundSa({ ...base, dst: addrOf('2001:db8::2') }), isV6Refusal('dst'));
+  const refusal = (field: string, re: RegExp) => (e: unknown) =>
+    e instanceof IiptranError && e.code === 'IIPTRAN_ERR_CONFIG' && e.field === field && re.test(e.message);
+  const six = newInboundSa({ ...base, src: '2001:db8::1', dst: addrOf('2001:db8::2') });
+  assert.deepEqual([six.src, six.dst], [addrOf('2001:db8::1'), addrOf('2001:db8::2')]);
+  assert.throws(() => newInboundSa({ ...base, src: '2001:db8::1' }), refusal('dst', /192\.0\.2\.2 is IPv4 but src 2001:db8::1 is IPv6/));
+  assert.throws(() => newOutboundSa({ ...base, dst: 'nowhere' }), refusal('dst', /not an IPv4 or IPv6 address/));
   assert.deepEqual(newInboundSa({ ...base, src: addrOf('192.0.2.9') }).src, addrOf('192.0.2.9'));
 });
 

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startDnsLab } from './lab/nsd.js';
 import type { Exchange, ProbeRequest, ProbeVerdict } from './lab/probe.js';
+import type { KxDecisions } from './lab/kx-decisions.js';
 import { LAB_QUERIES } from './lab/queries.js';
 import { SERVER_ADDR } from './lab/zones.js';
 
@@ -22,7 +23,7 @@ export interface Vectors {
   verdicts: ProbeVerdict[];
 }
 
-export function runProbe(ns: string, req: ProbeRequest): { verdicts: ProbeVerdict[]; exchanges: Exchange[]; counters: Record<string, number> } {
+export function runProbe(ns: string, req: ProbeRequest): { verdicts: ProbeVerdict[]; exchanges: Exchange[]; counters: Record<string, number>; kx?: KxDecisions } {
   const probe = path.resolve(path.dirname(new URL(import.meta.url).pathname), 'lab', 'probe.js');
   const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, probe], { input: JSON.stringify(req), encoding: 'utf8', timeout: 120000 });
   if (r.status !== 0) throw new Error(`probe failed (${r.status}): ${r.stderr}`);

@@ -17,15 +17,16 @@ export const vectors = JSON.parse(fs.readFileSync(path.resolve('test/dns/vectors
 
 export const SERVER = { address: '192.0.2.53', port: 53 };
 
-export function replyMap(): Map<string, Buffer> {
+/** Replies by "qname qtype"; from vectors.json unless another capture (kx-vectors.json) is given. */
+export function replyMap(v: Pick<Vectors, 'exchanges'> = vectors): Map<string, Buffer> {
   const m = new Map<string, Buffer>();
-  for (const e of vectors.exchanges) m.set(`${e.qname} ${e.qtype}`, Buffer.from(e.response, 'hex'));
+  for (const e of v.exchanges) m.set(`${e.qname} ${e.qtype}`, Buffer.from(e.response, 'hex'));
   return m;
 }
 
 /** A transport that answers from the capture; `edit` may alter or drop (null) a reply. */
-export function replayTransport(edit?: (key: string, reply: Buffer) => Buffer | null): FakeTransport {
-  const replies = replyMap();
+export function replayTransport(edit?: (key: string, reply: Buffer) => Buffer | null, v: Pick<Vectors, 'exchanges'> = vectors): FakeTransport {
+  const replies = replyMap(v);
   return new FakeTransport((q) => {
     const d = Message.decode(q);
     if (!d.ok) return null;

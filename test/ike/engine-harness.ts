@@ -48,6 +48,8 @@ export interface PairOptions {
   /** Fields of each side's IkePeerConfig to override (pubkey, childMode, ...). */
   cfgA?: Partial<IkePeerConfig>;
   cfgB?: Partial<IkePeerConfig>;
+  /** The two underlay addresses (default A and B); IPv6 ones run IKE over IPv6. */
+  addrs?: [string, string];
   /** Return 'drop' to lose a datagram, 'dup' to deliver it twice. */
   filter?: (f: InFlight, seq: number) => 'pass' | 'drop' | 'dup';
 }
@@ -70,8 +72,8 @@ export class EnginePair {
   private nextSpi = 0x10000;
 
   constructor(private readonly o: PairOptions = {}) {
-    this.a = this.side('a', A);
-    this.b = this.side('b', B);
+    this.a = this.side('a', o.addrs?.[0] ?? A);
+    this.b = this.side('b', o.addrs?.[1] ?? B);
   }
 
   private side(name: 'a' | 'b', addr: string): Side {
@@ -107,8 +109,9 @@ export class EnginePair {
   }
 
   peerConfig(side: 'a' | 'b'): IkePeerConfig {
-    const me = side === 'a' ? A : B;
-    const peer = side === 'a' ? B : A;
+    const [ea, eb] = this.o.addrs ?? [A, B];
+    const me = side === 'a' ? ea : eb;
+    const peer = side === 'a' ? eb : ea;
     const o = this.o;
     return {
       vlink: side === 'a' ? 'vl-b' : 'vl-a',

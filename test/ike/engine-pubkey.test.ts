@@ -54,8 +54,8 @@ for (const type of ['ed25519', 'ecdsa-p256'] as const) {
     const vb = p.b.engine.view()[0]!.sas[0]!;
     // Each side sees the other's key, as it came in the CERT payload, signed with method 14
     // (both announced SIGNATURE_HASH_ALGORITHMS).
-    assert.deepEqual(va.peerPublicKey, { type, spki: kb.spki.toString('base64'), sha256: sha(kb.spki), source: 'cert', authMethod: AUTH_DIGITAL_SIGNATURE });
-    assert.deepEqual(vb.peerPublicKey, { type, spki: ka.spki.toString('base64'), sha256: sha(ka.spki), source: 'cert', authMethod: AUTH_DIGITAL_SIGNATURE });
+    assert.deepEqual(va.peerPublicKey, { type, spki: kb.spki.toString('base64'), sha256: sha(kb.spki), source: 'cert', ipseca: null, authMethod: AUTH_DIGITAL_SIGNATURE });
+    assert.deepEqual(vb.peerPublicKey, { type, spki: ka.spki.toString('base64'), sha256: sha(ka.spki), source: 'cert', ipseca: null, authMethod: AUTH_DIGITAL_SIGNATURE });
     assert.equal(p.a.engine.sa('vl-b')!.peerKey!.sha256, sha(kb.spki), 'exposed on the IKE SA object too');
     // IKE_SA_INIT is clear text: both carry SIGNATURE_HASH_ALGORITHMS, the responder a CERTREQ.
     const init = (from: 'a' | 'b') => p.wire.find((f) => f.from === from && f.d.data[18] === 34)!.d.data;
@@ -124,7 +124,7 @@ test('P-256 signs with method 9 for a peer that did not announce RFC 7427, metho
   const id = parseIdentity('192.0.2.1') as IkeIdentity;
   const octets = Buffer.from('the signed octets of some IKE_AUTH');
   for (const [hashes, method] of [[null, AUTH_ECDSA_SHA256_P256], [[HashAlgorithm.SHA2_256], AUTH_DIGITAL_SIGNATURE], [[HashAlgorithm.IDENTITY], AUTH_ECDSA_SHA256_P256]] as const) {
-    const signer = { cfg: { pubkey: auth(me, peer), remoteId: id }, peerSigHashes: hashes === null ? null : [...hashes], peerKey: null, role: 'initiator' as const };
+    const signer = { cfg: { pubkey: auth(me, peer), remoteId: id }, peerSigHashes: hashes === null ? null : [...hashes], peerKey: null, role: 'initiator' as const, remote: { addr: '192.0.2.2' } };
     assert.equal(signatureMethod(signer, me.priv), method);
     const ps = pubkeyCredentials(signer, octets);
     // Initiator: CERT(15, our SPKI), CERTREQ(15), AUTH.
@@ -132,18 +132,18 @@ test('P-256 signs with method 9 for a peer that did not announce RFC 7427, metho
     assert.deepEqual((ps[0] as CertPayload).data, me.spki);
     const a = ps[2] as AuthPayload;
     assert.equal(a.method, method);
-    const verifier = { cfg: { pubkey: auth(peer, me), remoteId: id }, peerSigHashes: null, peerKey: null };
+    const verifier = { cfg: { pubkey: auth(peer, me), remoteId: id }, peerSigHashes: null, peerKey: null, remote: { addr: '192.0.2.1' } };
     assert.equal(await checkPubkeyPeer(verifier, a, ps, octets), null);
     assert.equal(verifier.peerKey!['authMethod'], method);
     // Without a CERT payload the configured key is used.
-    const v2 = { cfg: { pubkey: auth(peer, me), remoteId: id }, peerSigHashes: null, peerKey: null };
+    const v2 = { cfg: { pubkey: auth(peer, me), remoteId: id }, peerSigHashes: null, peerKey: null, remote: { addr: '192.0.2.1' } };
     assert.equal(await checkPubkeyPeer(v2, a, [a], octets), null);
     assert.equal(v2.peerKey!['source'], 'config');
     assert.match((await checkPubkeyPeer(v2, a, [a], Buffer.from('other octets')))!, /does not verify/);
   }
   const ed = keys('ed25519');
-  assert.equal(signatureMethod({ cfg: { pubkey: auth(ed, peer), remoteId: id }, peerSigHashes: null, peerKey: null }, ed.priv), AUTH_DIGITAL_SIGNATURE, 'Ed25519 has only method 14');
-  const v = { cfg: { pubkey: auth(peer, me), remoteId: id }, peerSigHashes: null, peerKey: null };
+  assert.equal(signatureMethod({ cfg: { pubkey: auth(ed, peer), remoteId: id }, peerSigHashes: null, peerKey: null, remote: { addr: '192.0.2.1' } }, ed.priv), AUTH_DIGITAL_SIGNATURE, 'Ed25519 has only method 14');
+  const v = { cfg: { pubkey: auth(peer, me), remoteId: id }, peerSigHashes: null, peerKey: null, remote: { addr: '192.0.2.1' } };
   const x509: CertPayload = { type: PayloadType.CERT, encoding: 4, data: Buffer.from([0x30, 0]) };
   assert.match((await checkPubkeyPeer(v, { type: PayloadType.AUTH, method: 14, data: Buffer.alloc(70) }, [x509], octets))!, /certificate \(encoding 4\) instead of a raw public key/);
   const junk: CertPayload = { type: PayloadType.CERT, encoding: 15, data: Buffer.from('not a key') };

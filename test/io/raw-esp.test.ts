@@ -41,15 +41,22 @@ describe('stripIpv4Header', () => {
 });
 
 describe('RawEspUnderlay.decode', () => {
-  // decode uses nothing of the instance, so it runs without root or a socket.
-  const decode = (RawEspUnderlay.prototype as unknown as { decode(d: Buffer, a: string): Datagram | undefined }).decode;
+  // decode uses only the socket's family, so it runs without root or a socket.
+  type Decode = (this: { family: 4 | 6 }, d: Buffer, a: string, port: number, tos: number) => Datagram | undefined;
+  const decode = (RawEspUnderlay.prototype as unknown as { decode: Decode }).decode;
 
   it('takes the outer TOS from the IPv4 header it strips', () => {
     const esp = Buffer.from('0000100000000001aabbccdd', 'hex');
     const pkt = ipv4(esp);
     pkt[1] = 0xbb;
-    assert.deepEqual(decode(pkt, '192.0.2.1'), { data: esp, addr: '192.0.2.1', port: 0, tos: 0xbb });
-    assert.equal(decode(Buffer.alloc(19), '192.0.2.1'), undefined);
+    assert.deepEqual(decode.call({ family: 4 }, pkt, '192.0.2.1', 0, -1), { data: esp, addr: '192.0.2.1', port: 0, tos: 0xbb });
+    assert.equal(decode.call({ family: 4 }, Buffer.alloc(19), '192.0.2.1', 0, -1), undefined);
+  });
+
+  it('over IPv6 the datagram is the ESP packet itself, and the traffic class came as a control message', () => {
+    const esp = Buffer.from('0000100000000001aabbccdd', 'hex');
+    assert.deepEqual(decode.call({ family: 6 }, esp, '2001:db8::1', 0, 0xba), { data: esp, addr: '2001:db8::1', port: 0, tos: 0xba });
+    assert.deepEqual(decode.call({ family: 6 }, esp, '2001:db8::1', 0, -1), { data: esp, addr: '2001:db8::1', port: 0, tos: undefined });
   });
 });
 

@@ -82,7 +82,7 @@ keying: ikev1
 nodes:
   a: { routing: ospf }
   b: {}
-  c: { vnn: 10.1.1.1 }
+  c: { vm: 10.1.1.1 }
 underlay:
   - [a, b]
   - [c, nowhere]
@@ -96,7 +96,7 @@ liveness: { interval_ms: 500, dead_ms: 100 }
   has(/^suite: must be one of aes-gcm-128, aes-gcm-256, chacha20-poly1305/);
   has(/^keying: must be one of manual, ikev2/);
   has(/^nodes\.a\.routing: must be one of static, bird/);
-  has(/^nodes\.c\.vnn: unknown field; did you mean "vn"\?/);
+  has(/^nodes\.c\.vm: unknown field; did you mean "vn"\?/);
   has(/^underlay\[1\]\[1\]: "nowhere" is not a declared node/);
   has(/^nodes\.c: must have exactly one underlay link/);
   has(/^vlinks\[0\]: joins a to itself/);

@@ -90,7 +90,7 @@ export async function sendUdp(ns: string, from: string, to: string, port: number
   const script = `
     const dgram = require('node:dgram'); const fs = require('node:fs');
     const ps = JSON.parse(fs.readFileSync(${JSON.stringify(file)}, 'utf8'));
-    const s = dgram.createSocket('udp4');
+    const s = dgram.createSocket(${JSON.stringify(from.includes(':') ? 'udp6' : 'udp4')});
     s.bind({ address: ${JSON.stringify(from)}, port: 0 }, async () => {
       for (const h of ps) await new Promise((r) => s.send(Buffer.from(h, 'hex'), ${port}, ${JSON.stringify(to)}, r));
       s.close();

@@ -37,6 +37,8 @@ export interface CharonCase {
   swanctlConf?: (lab: CharonLab) => string;
   /** Replaces iiptran's vlink lines after `peer:` (address, liveness, keying, ...), each without indentation. */
   iiptranVlink?: (lab: CharonLab) => string[];
+  /** An IPv6 underlay (fd00:233:<subnet>::1 and ::2): IKE over IPv6, ID_IPV6_ADDR, TS_IPV6_ADDR_RANGE. */
+  ipv6?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -56,8 +58,8 @@ export class CharonLab {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
     this.nsI = `${prefix}-i`;
     this.nsC = `${prefix}-c`;
-    this.addrI = `10.233.${subnet}.1`;
-    this.addrC = `10.233.${subnet}.2`;
+    this.addrI = c.ipv6 === true ? `fd00:233:${subnet}::1` : `10.233.${subnet}.1`;
+    this.addrC = c.ipv6 === true ? `fd00:233:${subnet}::2` : `10.233.${subnet}.2`;
   }
 
   get charonDir(): string {
@@ -80,7 +82,8 @@ export class CharonLab {
     process.once('exit', this.exitHook);
     await addNs(this.nsI);
     await addNs(this.nsC);
-    await vethPair(this.nsI, 'eth-u', `${this.addrI}/24`, this.nsC, 'eth-u', `${this.addrC}/24`);
+    const len = this.c.ipv6 === true ? 64 : 24;
+    await vethPair(this.nsI, 'eth-u', `${this.addrI}/${len}`, this.nsC, 'eth-u', `${this.addrC}/${len}`);
     await this.startCharon();
     await this.startIiptran();
   }

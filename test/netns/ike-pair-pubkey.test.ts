@@ -44,7 +44,7 @@ for (const type of ['ed25519', 'ecdsa-p256'] as const) {
         const view = (await lab.show(n, 'ike')) as Obj;
         const sa = view.peers[0].sas.find((s: Obj) => s.state === 'ESTABLISHED');
         assert.deepEqual(sa.peerPublicKey, {
-          type, spki: spki.toString('base64'), sha256: createHash('sha256').update(spki).digest('hex'), source: 'cert', authMethod: 14,
+          type, spki: spki.toString('base64'), sha256: createHash('sha256').update(spki).digest('hex'), source: 'cert', ipseca: null, authMethod: 14,
         });
         assert.match(renderIke(view), new RegExp(`<> 10\\.200\\.0\\.\\d \\(key ${type} sha256:${sa.peerPublicKey.sha256.slice(0, 16)}\\)`));
       }

@@ -38,17 +38,18 @@ export function cli(args: string[], env: Record<string, string> = {}, timeoutMs 
 }
 
 /** A copy of topologies/<file> under a unique lab name (≤ 12 chars). */
-export function topologyCopy(file: string, tag: string): { name: string; file: string } {
+export function topologyCopy(file: string, tag: string, edit: (text: string) => string = (t) => t): { name: string; file: string } {
   const name = `${tag}${process.pid % 100000}${Math.floor(Math.random() * 100)}`.slice(0, 12);
-  const text = fs.readFileSync(path.join(REPO_ROOT, 'topologies', file), 'utf8').replace(/^name: .*$/m, `name: ${name}`);
+  const text = edit(fs.readFileSync(path.join(REPO_ROOT, 'topologies', file), 'utf8').replace(/^name: .*$/m, `name: ${name}`));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iil-test-'));
   const out = path.join(dir, file);
   fs.writeFileSync(out, text);
   return { name, file: out };
 }
 
-export async function labUp(file: string, tag: string, env: Record<string, string> = {}): Promise<{ name: string; state: LabState; out: CliResult }> {
-  const t = topologyCopy(file, tag);
+/** `edit`: a change to the topology's text (a variant of a shipped file), applied to the copy. */
+export async function labUp(file: string, tag: string, env: Record<string, string> = {}, edit?: (text: string) => string): Promise<{ name: string; state: LabState; out: CliResult }> {
+  const t = topologyCopy(file, tag, edit);
   const out = await cli(['lab', 'up', t.file, '--timeout', '60'], env);
   const state = readState(t.name);
   if (out.code !== 0 || state === null) {
@@ -106,9 +107,9 @@ export async function waitFor(cond: () => Promise<boolean>, what: string, timeou
   }
 }
 
-/** The device the kernel would send VN traffic from `from` to `to` by. */
-export async function routeDev(s: LabState, from: string, to: string): Promise<string> {
-  const r = await nsExec(node(s, from).ns, ['ip', '-j', 'route', 'get', node(s, to).vnAddr]);
+/** The device the kernel would send VN traffic from `from` to `to` by (IPv6: to its IPv6 VN address). */
+export async function routeDev(s: LabState, from: string, to: string, family: 4 | 6 = 4): Promise<string> {
+  const r = await nsExec(node(s, from).ns, ['ip', '-j', 'route', 'get', family === 6 ? node(s, to).vnAddr6! : node(s, to).vnAddr]);
   return (JSON.parse(r.stdout) as { dev: string }[])[0]!.dev;
 }
 
@@ -116,9 +117,10 @@ export async function routeDev(s: LabState, from: string, to: string): Promise<s
  * A fast ping stream (-D timestamps each reply); the outage is the longest gap between two
  * consecutive replies, which does not depend on how fast ping manages to send.
  */
-export function pingStream(s: LabState, from: string, to: string): { stop: () => Promise<{ outageMs: number; replies: number; sent: number }> } {
+export function pingStream(s: LabState, from: string, to: string, family: 4 | 6 = 4): { stop: () => Promise<{ outageMs: number; replies: number; sent: number }> } {
   const a = node(s, from);
-  const p = spawn('ip', ['netns', 'exec', a.ns, 'ping', '-D', '-n', '-i', '0.01', '-W', '1', '-I', a.vnAddr, node(s, to).vnAddr], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const [src, dst] = family === 6 ? [a.vnAddr6!, node(s, to).vnAddr6!] : [a.vnAddr, node(s, to).vnAddr];
+  const p = spawn('ip', ['netns', 'exec', a.ns, 'ping', `-${family}`, '-D', '-n', '-i', '0.01', '-W', '1', '-I', src, dst], { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
   p.stdout.on('data', (d) => (out += String(d)));
   return {

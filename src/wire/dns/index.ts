@@ -9,3 +9,4 @@ export * from './edns.js';
 export * from './present.js';
 export * from './parse-text.js';
 export * from './base32hex.js';
+export * from './ipseca.js';

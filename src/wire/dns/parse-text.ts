@@ -1,13 +1,14 @@
 // Zone-file lines to RRs: for trust anchors in config (DS or DNSKEY lines, as unbound-host -f
 // takes them) and for tests built from published examples (RFC 5155 appendices). Covers the
-// types rdata.ts decodes plus RFC 3597 "\# len hex". Throws CodecError naming what is wrong.
+// types rdata.ts decodes plus RFC 3597 "\# len hex", which for a known type (IPSECA as servers
+// print it) gives the typed record. Throws CodecError naming what is wrong.
 
 import { CodecError } from '../../errors.js';
 import { parseHex } from '../hex.js';
 import { fromBase32Hex } from './base32hex.js';
 import { parseName, type DnsName } from './name.js';
-import type { Rdata } from './rdata.js';
-import { rdataKind } from './rdata.js';
+import { decodeRdata, rdataKind, type Rdata } from './rdata.js';
+import { DnsMalformed } from './reason.js';
 import type { DnsRR } from './rr.js';
 import { DnsClass, RRType, typeFromString } from './types.js';
 
@@ -122,7 +123,12 @@ function rdata(type: number, t: string[], origin: DnsName): Rdata {
     const len = num(t[1], 0xffff, 'generic rdata length');
     const bytes = hex(t.slice(2).join('') || '', 'generic rdata');
     if (bytes.length !== len) throw new CodecError(`generic rdata: ${bytes.length} octets, length says ${len}`);
-    return { kind: 'UNKNOWN', bytes };
+    const kind = rdataKind(type);
+    if (kind === 'UNKNOWN' || kind === 'OPT') return { kind: 'UNKNOWN', bytes };
+    // RFC 3597 §5: a known type in generic form means the same record as its own syntax would.
+    const d = decodeRdata(type, bytes, 0, bytes.length);
+    if (d instanceof DnsMalformed) throw new CodecError(`generic rdata for type ${type}: ${d.detail}`);
+    return d;
   }
   const name = (tok: string | undefined) => {
     if (tok === undefined) throw new CodecError('missing name');
@@ -158,6 +164,11 @@ function rdata(type: number, t: string[], origin: DnsName): Rdata {
     }
     case 'NSEC3PARAM':
       return { kind: 'NSEC3PARAM', hashAlgorithm: num(t[0], 255, 'NSEC3PARAM hash algorithm'), flags: num(t[1], 255, 'NSEC3PARAM flags'), iterations: num(t[2], 0xffff, 'NSEC3PARAM iterations'), salt: hex(t[3] ?? '', 'NSEC3PARAM salt') };
+    case 'IPSECA': {
+      const data = t.length > 3 ? hex(t.slice(3).join(''), 'IPSECA association data') : Buffer.alloc(0);
+      return { kind: 'IPSECA', usage: num(t[0], 255, 'IPSECA usage'), selector: num(t[1], 255, 'IPSECA selector'),
+        matchingType: num(t[2], 255, 'IPSECA matching type'), data };
+    }
     case 'OPT':
     case 'UNKNOWN':
       throw new CodecError(`type ${type} needs the generic \\# form`);

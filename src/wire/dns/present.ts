@@ -3,9 +3,10 @@
 
 import { toBase32Hex } from './base32hex.js';
 import { ednsOf } from './edns.js';
+import { Ipseca } from './ipseca.js';
 import type { DnsMessage } from './message.js';
 import { nameToString } from './name.js';
-import type { Rdata } from './rdata.js';
+import { encodeRdata, type Rdata } from './rdata.js';
 import type { DnsRR } from './rr.js';
 import { classToString, rcodeToString, typeToString } from './types.js';
 
@@ -67,8 +68,26 @@ export function rdataToString(type: number, d: Rdata): string {
       return [d.hashAlgorithm, d.flags, d.iterations, d.salt.length ? hexUpper(d.salt) : '-', toBase32Hex(d.nextHashed).toUpperCase(), ...d.types.map(typeToString)].join(' ');
     case 'NSEC3PARAM': return `${d.hashAlgorithm} ${d.flags} ${d.iterations} ${d.salt.length ? hexUpper(d.salt) : '-'}`;
     case 'OPT': return d.options.map((o) => `${o.code}:${o.data.toString('hex')}`).join(' ');
-    case 'UNKNOWN': return d.bytes.length ? `\\# ${d.bytes.length} ${d.bytes.toString('hex')}` : '\\# 0';
+    case 'IPSECA': return Ipseca.toString(d);
+    case 'UNKNOWN': return genericRdata(d.bytes);
   }
+}
+
+function genericRdata(b: Buffer): string {
+  return b.length ? `\\# ${b.length} ${b.toString('hex')}` : '\\# 0';
+}
+
+/**
+ * RFC 3597 §5 generic form of any RDATA, `\# len hex`: what servers that lack a type's mnemonic
+ * read and print (NSD, ldns, Knot, unbound and delv all do so for IPSECA).
+ */
+export function rdataToGenericString(d: Rdata): string {
+  return genericRdata(d.kind === 'UNKNOWN' ? d.bytes : encodeRdata(d));
+}
+
+/** One zone-file line in RFC 3597 form (TYPEnnn and `\# len hex`), for zone files fed to such servers. */
+export function rrToGenericString(rr: DnsRR): string {
+  return `${nameToString(rr.name)}\t${rr.ttl}\t${classToString(rr.class)}\tTYPE${rr.type}\t${rdataToGenericString(rr.data)}`;
 }
 
 /** One zone-file line: owner TTL CLASS TYPE RDATA. */

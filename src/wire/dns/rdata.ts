@@ -1,11 +1,12 @@
 // RDATA reprs per type, and their decode/encode. Decoding reads names through compression
 // (pointers are message-relative, so it takes the whole message); encoding never compresses,
 // so encode(decode(x)) is the uncompressed RDATA that DNSSEC signs. Unknown types stay bytes
-// (RFC 3597), IPSECA (TYPE65347) included until its codec lands.
+// (RFC 3597).
 
 import { CodecError } from '../../errors.js';
 import { decodeTypeBitmap, encodeTypeBitmap } from './bitmap.js';
 import { checkName, nameToWire, readName, type DnsName } from './name.js';
+import { Ipseca, type IpsecaRdata } from './ipseca.js';
 import { DnsMalformed } from './reason.js';
 import { RRType } from './types.js';
 
@@ -35,6 +36,7 @@ export type Rdata =
   | { kind: 'NSEC3'; hashAlgorithm: number; flags: number; iterations: number; salt: Buffer; nextHashed: Buffer; types: number[] }
   | { kind: 'NSEC3PARAM'; hashAlgorithm: number; flags: number; iterations: number; salt: Buffer }
   | { kind: 'OPT'; options: { code: number; data: Buffer }[] }
+  | ({ kind: 'IPSECA' } & IpsecaRdata)
   | { kind: 'UNKNOWN'; bytes: Buffer };
 
 export type RdataKind = Rdata['kind'];
@@ -56,6 +58,7 @@ export function rdataKind(type: number): RdataKind {
     case RRType.NSEC3: return 'NSEC3';
     case RRType.NSEC3PARAM: return 'NSEC3PARAM';
     case RRType.OPT: return 'OPT';
+    case RRType.IPSECA: return 'IPSECA';
     default: return 'UNKNOWN';
   }
 }
@@ -170,6 +173,10 @@ export function decodeRdata(type: number, msg: Buffer, start: number, end: numbe
       }
       return { kind: 'OPT', options };
     }
+    case 'IPSECA': {
+      const r = Ipseca.decode(msg, start, end);
+      return r instanceof DnsMalformed ? r : { kind: 'IPSECA', ...r };
+    }
     case 'UNKNOWN':
       return { kind: 'UNKNOWN', bytes: Buffer.from(msg.subarray(start, end)) };
   }
@@ -234,6 +241,7 @@ export function encodeRdata(r: Rdata): Buffer {
       return Buffer.concat([u8(r.hashAlgorithm, 'NSEC3PARAM hash algorithm'), u8(r.flags, 'NSEC3PARAM flags'), u16b(r.iterations, 'NSEC3PARAM iterations'), sized(r.salt, 'NSEC3PARAM salt')]);
     case 'OPT':
       return Buffer.concat(r.options.flatMap((o) => [u16b(o.code, 'EDNS option code'), u16b(o.data.length, 'EDNS option length'), o.data]));
+    case 'IPSECA': return Ipseca.encode(r);
     case 'UNKNOWN': return Buffer.from(r.bytes);
   }
 }

@@ -21,7 +21,7 @@ export const RRType = {
   NSEC3: 50,
   NSEC3PARAM: 51,
   ANY: 255,
-  /** IPSECA (draft-osterweil-dane-ipsec); kept as RFC 3597 bytes until its codec lands. */
+  /** IPSECA (draft-osterweil-dane-ipsec): TLSA's RDATA for IPsec gateways; servers print it TYPE65347. */
   IPSECA: 65347,
 } as const;
 
@@ -29,14 +29,10 @@ export const DnsClass = { IN: 1, CH: 3, ANY: 255 } as const;
 
 export const Rcode = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
 
-const TYPE_NAMES = new Map<number, string>(
-  Object.entries(RRType)
-    .filter(([k]) => k !== 'IPSECA')
-    .map(([k, v]) => [v, k]),
-);
+const TYPE_NAMES = new Map<number, string>(Object.entries(RRType).map(([k, v]) => [v, k]));
 const TYPE_NUMBERS = new Map<string, number>([...TYPE_NAMES].map(([v, k]) => [k, v]));
 
-/** Mnemonic, or TYPEnnn (RFC 3597 §5) for types without one here (IPSECA included, as its tools print it). */
+/** Mnemonic, or TYPEnnn (RFC 3597 §5) for types without one here. */
 export function typeToString(t: number): string {
   return TYPE_NAMES.get(t) ?? `TYPE${t}`;
 }

@@ -6,6 +6,7 @@ import { CodecError } from '../../errors.js';
 import { PayloadType } from './header.js';
 import { Malformed, malformed } from './reason.js';
 import { u32ToIpv4, ipv4ToU32 } from '../addr.js';
+import { formatIpv6 } from '../ipv6-text.js';
 
 export const IdType = {
   IPV4_ADDR: 1,
@@ -62,6 +63,8 @@ export function idToString(p: Pick<IdPayload, 'idType' | 'data'>): string {
   switch (p.idType) {
     case IdType.IPV4_ADDR:
       return p.data.length === 4 ? u32ToIpv4(p.data.readUInt32BE(0)) : `ipv4?${p.data.toString('hex')}`;
+    case IdType.IPV6_ADDR:
+      return p.data.length === 16 ? formatIpv6(Uint8Array.from(p.data)) : `ipv6?${p.data.toString('hex')}`;
     case IdType.FQDN:
     case IdType.RFC822_ADDR:
       return p.data.toString('latin1');

@@ -12,7 +12,9 @@ import { nodeTransport, type DnsTransport } from '../../../src/dns/transport.js'
 import { Message } from '../../../src/wire/dns/message.js';
 import { nameToString } from '../../../src/wire/dns/name.js';
 import { rrToString } from '../../../src/wire/dns/present.js';
+import { encodeRdata } from '../../../src/wire/dns/rdata.js';
 import { typeFromString } from '../../../src/wire/dns/types.js';
+import { runKxDecisions, type KxDecisionSpec } from './kx-decisions.js';
 
 export interface ProbeRequest {
   server: string;
@@ -21,6 +23,8 @@ export interface ProbeRequest {
   record?: boolean;
   /** Pin the clock (ms); default the system clock. */
   nowMs?: number;
+  /** Also run these KX and IPSECA decisions over the same resolver. */
+  kx?: KxDecisionSpec;
 }
 
 export interface ProbeVerdict {
@@ -31,6 +35,8 @@ export interface ProbeVerdict {
   reason: string;
   status: string;
   rrset: string[];
+  /** Each answer record's RDATA in hex, to compare with what other tools print. */
+  rdata: string[];
 }
 
 export interface Exchange {
@@ -71,10 +77,11 @@ async function main(): Promise<void> {
     const r = await resolver.lookup(q.name, typeFromString(q.type)!);
     verdicts.push({
       name: q.name, type: q.type, verdict: r.verdict, code: r.reason?.code ?? null, reason: r.reason ? `${r.reason.text}: ${r.reason.detail}` : '',
-      status: r.status, rrset: r.rrset.map(rrToString),
+      status: r.status, rrset: r.rrset.map(rrToString), rdata: r.rrset.map((rr) => encodeRdata(rr.data).toString('hex')),
     });
   }
-  process.stdout.write(JSON.stringify({ verdicts, exchanges, counters: stub.counters }) + '\n');
+  const kx = req.kx ? await runKxDecisions((n, t) => resolver.lookup(n, t), clock, req.kx) : undefined;
+  process.stdout.write(JSON.stringify({ verdicts, exchanges, counters: stub.counters, kx }) + '\n');
 }
 
 if (process.argv[1]?.endsWith('probe.js')) void main();

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  Message, RR, decodeRR, encodeRdata, ednsOf, nameToString, parseName, parseRR, rrToString, compareNames, RRType, DnsMalformed,
+  Message, RR, decodeRR, encodeRdata, ednsOf, nameToString, parseName, parseRR, rrToString, rrToGenericString, compareNames, RRType, DnsMalformed,
   type DecodedRR,
 } from '../../../src/wire/dns/index.js';
 
@@ -72,8 +72,10 @@ test('known records print as ldns and unbound print them', () => {
   });
   const kx = all.find((r) => r.type === RRType.KX)!;
   assert.match(rrToString(kx), /^site-b\.overlay\.test\.\t300\tIN\tKX\t10 b\.overlay\.test\.$/);
+  // IPSECA: its own presentation (TLSA's), and the RFC 3597 form ldns and unbound print for TYPE65347.
   const ipseca = all.find((r) => r.type === RRType.IPSECA)!;
-  assert.equal(rrToString(ipseca).split('\t')[4], '\\# 35 0301015ed57bfb59aa45b067c32087a96c4146ed6260a3dc889f6904767c2649627d82');
+  assert.equal(rrToString(ipseca).split('\t').slice(3).join(' '), 'IPSECA 3 1 1 5ED57BFB59AA45B067C32087A96C4146ED6260A3DC889F6904767C2649627D82');
+  assert.equal(rrToGenericString(ipseca).split('\t').slice(3).join(' '), 'TYPE65347 \\# 35 0301015ed57bfb59aa45b067c32087a96c4146ed6260a3dc889f6904767c2649627d82');
   const v6 = all.find((r) => r.type === RRType.AAAA)!;
   assert.equal(rrToString(v6).split('\t')[4], '2001:db8::1');
   const txt = all.find((r) => r.type === RRType.TXT)!;
@@ -124,11 +126,20 @@ test('bad names and RRs give named reasons, never exceptions', () => {
 });
 
 test('unknown types stay RFC 3597 bytes and encode back exactly', () => {
-  const rr = parseRR('_500.b.overlay.test. 300 IN TYPE65347 \\# 3 030101');
+  const rr = parseRR('x.overlay.test. 300 IN TYPE65300 \\# 3 030101');
   assert.equal(rr.data.kind, 'UNKNOWN');
   const wire = RR.encode(rr);
   const back = decodeRR(wire, 0);
   assert.ok(!(back instanceof DnsMalformed));
   assert.deepEqual(back.rr.rdata, Buffer.from('030101', 'hex'));
-  assert.equal(rrToString(back.rr), '_500.b.overlay.test.\t300\tIN\tTYPE65347\t\\# 3 030101');
+  assert.equal(rrToString(back.rr), 'x.overlay.test.\t300\tIN\tTYPE65300\t\\# 3 030101');
+});
+
+test('a known type in the generic form is the typed record (RFC 3597 §5); a bad one names the type', () => {
+  const a = parseRR('a.overlay.test. 300 IN TYPE1 \\# 4 0ac80101');
+  assert.equal(rrToString(a), 'a.overlay.test.\t300\tIN\tA\t10.200.1.1');
+  const kx = parseRR('site.overlay.test. 300 IN KX \\# 3 000a00');
+  assert.deepEqual(kx.data, { kind: 'PREF', preference: 10, exchange: [] });
+  assert.throws(() => parseRR('a.overlay.test. IN A \\# 3 0ac801'), /generic rdata for type 1: A rdata of 3 octets/);
+  assert.throws(() => parseRR('a.overlay.test. IN A \\# 4 0ac801'), /3 octets, length says 4/);
 });

@@ -1,0 +1,235 @@
+// IPv6 underlay sockets (issue #10): UDP for RFC 3948 over IPv6 and raw ESP (next header 50),
+// their names, and the batched send with a per-datagram traffic class. Kept apart from the
+// IPv4 sockets.c and batch.c: the only change the IPv4 files see is the Reader, which learned
+// to hand over 16-byte source addresses (reader_poll.c, `addrs6`) and IPV6_TCLASS.
+//
+// Addresses cross the boundary as text for setup (udp6Open, raw6Open, sockName6) and as 16
+// network-order bytes per datagram on the batch path (sendBatch6's `addrs`, the Reader's addrs6).
+
+#include "addon.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define SOCK6_BUF_BYTES (1 << 20)
+#define SEND6_CHUNK 64
+
+// Text IPv6 address (no zone) to in6_addr; throws and returns false otherwise.
+static bool arg_ipv6(napi_env env, napi_value v, struct in6_addr *out) {
+  char buf[64];
+  size_t len = 0;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_string ||
+      napi_get_value_string_utf8(env, v, buf, sizeof buf, &len) != napi_ok || len >= sizeof buf - 1 ||
+      inet_pton(AF_INET6, buf, out) != 1) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "address must be an IPv6 address string");
+    return false;
+  }
+  return true;
+}
+
+// The IPv4 sockets' settings, for IPv6: 1 MiB buffers; IPV6_PMTUDISC_PROBE so a stray Packet
+// Too Big never turns sends into EMSGSIZE (the data plane sizes outer packets to underlay.mtu,
+// and an IPv6 host must not fragment them either); IPv6 only, so the socket never sees mapped
+// IPv4; and the traffic class of each datagram received, for RFC 6040 decapsulation.
+static int prepare6(int fd, bool raw) {
+  int sz = SOCK6_BUF_BYTES;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof sz) < 0) (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof sz) < 0) (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+  int probe = IPV6_PMTUDISC_PROBE;
+  (void)setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe, sizeof probe);
+  int on = 1;
+  // A raw IPv6 socket sees IPv6 only anyway, and the kernel refuses the option on it (EINVAL).
+  if (!raw && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) < 0) return errno;
+  if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &on, sizeof on) < 0) return errno;
+  return 0;
+}
+
+static napi_value open6(napi_env env, int type, int proto, napi_value addr_v, int64_t port) {
+  struct sockaddr_in6 sa;
+  memset(&sa, 0, sizeof sa);
+  if (!arg_ipv6(env, addr_v, &sa.sin6_addr)) return NULL;
+  int fd = socket(AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+  if (fd < 0) {
+    throw_errno(env, "socket", type == SOCK_RAW ? "raw6" : "udp6", errno);
+    return NULL;
+  }
+  int e = prepare6(fd, type == SOCK_RAW);
+  if (e != 0) {
+    close(fd);
+    throw_errno(env, "setsockopt", "IPV6_V6ONLY/IPV6_RECVTCLASS", e);
+    return NULL;
+  }
+  sa.sin6_family = AF_INET6;
+  sa.sin6_port = htons((uint16_t)port);
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    e = errno;
+    close(fd);
+    char a[INET6_ADDRSTRLEN];
+    char subj[INET6_ADDRSTRLEN + 16];
+    inet_ntop(AF_INET6, &sa.sin6_addr, a, sizeof a);
+    snprintf(subj, sizeof subj, "[%s]:%d", a, (int)port);
+    throw_errno(env, "bind", subj, e);
+    return NULL;
+  }
+  return make_int(env, fd);
+}
+
+// udp6Open(addr, port) -> fd. No SO_REUSEADDR, as for IPv4 (sockets.c says why).
+napi_value js_udp6_open(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int64_t port;
+  if (!get_args(env, info, 2, argv, NULL, NULL) || !arg_int(env, argv[1], "port", 0, 65535, &port)) return NULL;
+  return open6(env, SOCK_DGRAM, 0, argv[0], port);
+}
+
+// raw6Open(proto, addr) -> fd. Unlike IPv4, an IPv6 raw socket delivers the payload without the
+// IPv6 header (RFC 3542 §3), so received ESP starts at byte 0 and the traffic class comes as a cmsg.
+napi_value js_raw6_open(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int64_t proto;
+  if (!get_args(env, info, 2, argv, NULL, NULL) || !arg_int(env, argv[0], "proto", 1, 254, &proto)) return NULL;
+  return open6(env, SOCK_RAW, (int)proto, argv[1], 0);
+}
+
+// sockName6(fd) -> { addr (text), port }
+napi_value js_sock_name6(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd;
+  if (!get_args(env, info, 1, argv, NULL, NULL) || !arg_fd(env, argv[0], &fd)) return NULL;
+  struct sockaddr_in6 sa;
+  socklen_t sl = sizeof sa;
+  memset(&sa, 0, sizeof sa);
+  if (getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
+    throw_errno(env, "getsockname", NULL, errno);
+    return NULL;
+  }
+  if (sa.sin6_family != AF_INET6) {
+    throw_errno(env, "getsockname", "not AF_INET6", EAFNOSUPPORT);
+    return NULL;
+  }
+  char a[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, &sa.sin6_addr, a, sizeof a);
+  napi_value obj, v;
+  NAPI_CALL(env, napi_create_object(env, &obj));
+  NAPI_CALL(env, napi_create_string_utf8(env, a, NAPI_AUTO_LENGTH, &v));
+  NAPI_CALL(env, napi_set_named_property(env, obj, "addr", v));
+  NAPI_CALL(env, napi_create_uint32(env, ntohs(sa.sin6_port), &v));
+  NAPI_CALL(env, napi_set_named_property(env, obj, "port", v));
+  return obj;
+}
+
+typedef union {
+  char buf[CMSG_SPACE(sizeof(int))];
+  struct cmsghdr align;
+} tclass_cmsg_t;
+
+// sendBatch6(fd, bufs, addrs: Uint8Array(16 * count), ports: Uint16Array, count, status?,
+//            tclass?: Uint8Array) -> accepted. As sendBatch: a non-zero traffic class gets an
+// IPV6_TCLASS control message for that datagram alone (RFC 2983 uniform DSCP, RFC 6040 ECN).
+napi_value js_send_batch6(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  int fd;
+  int64_t count;
+  bool ok;
+  if (!get_args(env, info, 7, argv, NULL, NULL) || !arg_fd(env, argv[0], &fd)) return NULL;
+  uint32_t alen = 0;
+  if (napi_get_array_length(env, argv[1], &alen) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "bufs must be an array of Buffers");
+    return NULL;
+  }
+  if (!arg_int(env, argv[4], "count", 0, alen, &count)) return NULL;
+  napi_typedarray_type at, pt;
+  void *addrs_v, *ports_v;
+  if (!typed_array_arg(env, argv[2], "addrs", (size_t)count * 16, &at, &addrs_v) ||
+      !typed_array_arg(env, argv[3], "ports", (size_t)count, &pt, &ports_v))
+    return NULL;
+  if (at != napi_uint8_array || pt != napi_uint16_array) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "addrs must be a Uint8Array (16 bytes each), ports a Uint16Array");
+    return NULL;
+  }
+  int32_t *status = status_arg(env, argv[5], &ok);
+  if (!ok) return NULL;
+  const uint8_t *tclass = NULL;
+  napi_valuetype tt;
+  if (napi_typeof(env, argv[6], &tt) == napi_ok && tt != napi_undefined && tt != napi_null) {
+    napi_typedarray_type kind;
+    void *tv;
+    if (!typed_array_arg(env, argv[6], "tclass", (size_t)count, &kind, &tv)) return NULL;
+    if (kind != napi_uint8_array) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "tclass must be a Uint8Array");
+      return NULL;
+    }
+    tclass = tv;
+  }
+  const uint8_t *addrs = addrs_v;
+  const uint16_t *ports = ports_v;
+  struct mmsghdr msgs[SEND6_CHUNK];
+  struct iovec iov[SEND6_CHUNK];
+  struct sockaddr_in6 sas[SEND6_CHUNK];
+  tclass_cmsg_t cms[SEND6_CHUNK];
+  int64_t accepted = 0;
+  int last_err = 0;
+  uint32_t total = (uint32_t)count, base = 0;
+  bool stop = false;
+  while (base < total && !stop) {
+    unsigned n = total - base < SEND6_CHUNK ? total - base : SEND6_CHUNK;
+    for (unsigned j = 0; j < n; j++) {
+      uint32_t i = base + j;
+      napi_value b;
+      void *data;
+      size_t len;
+      if (napi_get_element(env, argv[1], i, &b) != napi_ok || !bytes_of(env, b, &data, &len)) {
+        napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "bufs must be an array of Buffers");
+        return NULL;
+      }
+      memset(&sas[j], 0, sizeof sas[j]);
+      sas[j].sin6_family = AF_INET6;
+      memcpy(&sas[j].sin6_addr, addrs + (size_t)i * 16, 16);
+      sas[j].sin6_port = htons(ports[i]);
+      iov[j].iov_base = data;
+      iov[j].iov_len = len;
+      memset(&msgs[j], 0, sizeof msgs[j]);
+      msgs[j].msg_hdr.msg_name = &sas[j];
+      msgs[j].msg_hdr.msg_namelen = sizeof sas[j];
+      msgs[j].msg_hdr.msg_iov = &iov[j];
+      msgs[j].msg_hdr.msg_iovlen = 1;
+      if (tclass != NULL && tclass[i] != 0) {
+        struct cmsghdr *c = &cms[j].align;
+        int v = tclass[i];
+        c->cmsg_level = IPPROTO_IPV6;
+        c->cmsg_type = IPV6_TCLASS;
+        c->cmsg_len = CMSG_LEN(sizeof v);
+        memcpy(CMSG_DATA(c), &v, sizeof v);
+        msgs[j].msg_hdr.msg_control = cms[j].buf;
+        msgs[j].msg_hdr.msg_controllen = sizeof cms[j].buf;
+      }
+    }
+    unsigned done = 0;
+    while (done < n) {
+      int r = sendmmsg(fd, msgs + done, n - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (r > 0) {
+        accepted += r;
+        done += (unsigned)r;
+        continue;
+      }
+      int e = errno;
+      if (r < 0 && e == EINTR) continue;
+      if (r == 0) e = EAGAIN;
+      last_err = e;
+      if (e == EAGAIN || e == EWOULDBLOCK || e == EBADF || e == ENOTSOCK) {
+        stop = true;
+        break;
+      }
+      done++;
+    }
+    base += n;
+  }
+  if (status) status[0] = last_err;
+  return make_int(env, accepted);
+}

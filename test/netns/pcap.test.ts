@@ -1,0 +1,78 @@
+// The pcap reader leaves out the kernel's IPv6 link upkeep on a fresh veth (what made an
+// IPv4-only capture test fail on a machine whose DAD fell inside the capture window) and
+// keeps everything else. The frames are a real capture: tcpdump on a veth as it came up.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readPcap } from './pcap.js';
+
+// 12 frames: MLDv2 reports and neighbour solicitations from ::, then MLDv2 and router
+// solicitations from fe80::/10 (tshark names all twelve).
+const CAPTURE = [
+  'd4c3b2a10200040000000000000000000000040001000000bbbd0c6b790b0a005a0000005a00000033330000001662fbfea4',
+  'd6f386dd600000000024000100000000000000000000000000000000ff0200000000000000000000000000163a0005020000',
+  '01008f0097f20000000104000000ff0200000000000000000001ffa4d6f3bbbd0c6b900b0a005a0000005a00000033330000',
+  '00169acc1e92641686dd600000000024000100000000000000000000000000000000ff020000000000000000000000000016',
+  '3a000502000001008f000ae20000000104000000ff0200000000000000000001ff926416bcbd0c6b5fe702005a0000005a00',
+  '000033330000001662fbfea4d6f386dd600000000024000100000000000000000000000000000000ff020000000000000000',
+  '0000000000163a000502000001008f0097f20000000104000000ff0200000000000000000001ffa4d6f3bcbd0c6b72c90700',
+  '5a0000005a0000003333000000169acc1e92641686dd600000000024000100000000000000000000000000000000ff020000',
+  '0000000000000000000000163a000502000001008f000ae20000000104000000ff0200000000000000000001ff926416bcbd',
+  '0c6b6f40090056000000560000003333ff9264169acc1e92641686dd6000000000203aff0000000000000000000000000000',
+  '0000ff0200000000000000000001ff9264168700e1f300000000fe8000000000000098cc1efffe9264160e01c72c1f93264d',
+  'bcbd0c6b61bd090056000000560000003333ffa4d6f362fbfea4d6f386dd6000000000203aff000000000000000000000000',
+  '00000000ff0200000000000000000001ffa4d6f38700ebba00000000fe8000000000000060fbfefffea4d6f30e019105cf3a',
+  '14f7bdbd0c6b499e09005a0000005a0000003333000000169acc1e92641686dd6000000000240001fe8000000000000098cc',
+  '1efffe926416ff0200000000000000000000000000163a000502000001008f00f1eb0000000104000000ff02000000000000',
+  '00000001ff926416bdbd0c6b5a9e090046000000460000003333000000029acc1e92641686dd6000000000103afffe800000',
+  '0000000098cc1efffe926416ff020000000000000000000000000002850044440000000001019acc1e926416bdbd0c6b371b',
+  '0a005a0000005a00000033330000001662fbfea4d6f386dd6000000000240001fe8000000000000060fbfefffea4d6f3ff02',
+  '00000000000000000000000000163a000502000001008f0063dd0000000104000000ff0200000000000000000001ffa4d6f3',
+  'bdbd0c6b4d1b0a00460000004600000033330000000262fbfea4d6f386dd6000000000103afffe8000000000000060fbfeff',
+  'fea4d6f3ff02000000000000000000000000000285000e0600000000010162fbfea4d6f3bebd0c6bd79c04005a0000005a00',
+  '00003333000000169acc1e92641686dd6000000000240001fe8000000000000098cc1efffe926416ff020000000000000000',
+  '0000000000163a000502000001008f00f1eb0000000104000000ff0200000000000000000001ff926416bebd0c6bca900600',
+  '5a0000005a00000033330000001662fbfea4d6f386dd6000000000240001fe8000000000000060fbfefffea4d6f3ff020000',
+  '0000000000000000000000163a000502000001008f0063dd0000000104000000ff0200000000000000000001ffa4d6f3',
+].join('');
+
+function withFile(bytes: Buffer, fn: (file: string) => void): void {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pcap-'));
+  try {
+    const file = path.join(dir, 'c.pcap');
+    fs.writeFileSync(file, bytes);
+    fn(file);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The capture's first frame with its ICMPv6 type changed: the same link-local source. */
+function retyped(type: number): Buffer {
+  const b = Buffer.from(CAPTURE, 'hex');
+  const first = b.readUInt32LE(24 + 8);
+  const frame = b.subarray(24 + 16, 24 + 16 + first);
+  const ip6 = frame.subarray(14);
+  // MLD reports carry hop-by-hop options first; find the ICMPv6 header after them.
+  const at = ip6[6] === 0 ? 40 + (ip6[41]! + 1) * 8 : 40;
+  ip6[at] = type;
+  return Buffer.concat([b.subarray(0, 24), b.subarray(24, 24 + 16 + first)]);
+}
+
+test('the kernel\'s ND and MLD on a fresh veth are not reported', () => {
+  const raw = Buffer.from(CAPTURE, 'hex');
+  assert.equal(raw.readUInt32LE(0), 0xa1b2c3d4);
+  withFile(raw, (f) => assert.deepEqual(readPcap(f), []));
+});
+
+test('other ICMPv6 from the same source is reported (an echo request, type 128)', () => {
+  withFile(retyped(128), (f) => {
+    const got = readPcap(f);
+    assert.equal(got.length, 1);
+    assert.equal(got[0]!.proto, 0, 'hop-by-hop first, as captured');
+    assert.equal(got[0]!.src, '::');
+  });
+});
