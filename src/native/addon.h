@@ -4,7 +4,7 @@
 // One file per concern, all wired up in module.c:
 //   napi_util.c  argument checks, errno errors      tun.c        TUN open, TUNSETCARRIER
 //   sockets.c    UDP and raw IPv4 sockets            batch.c      writeBatch, sendBatch
-//   sock6.c      UDP and raw IPv6 sockets, sendBatch6
+//   sock6.c      UDP and raw IPv6 sockets, sendBatch6 (batch.c's sendBatch for IPv6)
 //   reader*.c    the batched Reader (construction, polling, lifetime)
 //   ifctl.c      interface ioctls: MTU read; MTU set and IFF_UP only under `testOnly`
 //   send_seg.c   sendSeg: datagrams in one buffer, equal-sized runs as one UDP GSO send

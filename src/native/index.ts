@@ -130,12 +130,14 @@ export interface NativeAddon {
   /**
    * sendmmsg(); returns how many the kernel accepted. status[0] = last errno, 0 if none.
    * `tos[i]`, when given, is datagram i's outer IPv4 TOS byte (an IP_TOS control message for
-   * that datagram alone; 0 sends none, leaving the socket default of 0).
+   * that datagram alone; 0 sends none, leaving the socket default of 0). Either family: a
+   * Uint32Array of host-order IPv4 addresses, or for an IPv6 socket a Uint8Array of 16 bytes per
+   * datagram, `tos` then being the traffic class (batch.c; sendBatch6 is this call for IPv6).
    */
   sendBatch(
     fd: number,
     bufs: readonly Uint8Array[],
-    addrs: Uint32Array,
+    addrs: Uint32Array | Uint8Array,
     ports: Uint16Array | Int32Array | Uint32Array,
     count: number,
     status?: Int32Array | null,
@@ -179,7 +181,7 @@ export interface NativeAddon {
   /** IPv6 raw socket for `proto` bound to addr; received datagrams do NOT include the IPv6 header. */
   raw6Open(proto: number, addr: string): number;
   sockName6(fd: number): { addr: string; port: number };
-  /** sendBatch for an IPv6 socket: `addrs` holds 16 bytes per datagram, `tclass[i]` its traffic class (0: none set). */
+  /** sendBatch for an IPv6 socket, refusing anything but 16-byte addresses: `addrs` holds 16 bytes per datagram, `tclass[i]` its traffic class (0: none set). */
   sendBatch6(
     fd: number,
     bufs: readonly Uint8Array[],
