@@ -9,6 +9,10 @@ export interface Tunnel {
   detail: string;
   /** Extra teardown beyond NsPair.destroy() (which already stops spawned processes). */
   close?: () => Promise<void>;
+  /** The two tunnel daemons' pids (A, B), for CPU and RSS metering; none for raw veth. */
+  pids?: [number, number];
+  /** The data path the tunnel runs (offloads, crypto), read once after the measurements. */
+  path?: () => Promise<string>;
 }
 
 export interface Contender {

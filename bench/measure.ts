@@ -1,5 +1,6 @@
 // The measurements: iperf3 TCP throughput (both directions) and ping RTT (idle and under load).
 
+import { Meter, type DaemonUsage } from './meter.js';
 import type { NsPair } from './netns.js';
 import { sleep } from './proc.js';
 
@@ -11,6 +12,8 @@ export interface PingStats {
   avgMs: number;
   maxMs: number;
   mdevMs: number;
+  /** Median of the individual replies: robust to the few multi-ms outliers a loaded host adds. */
+  medianMs: number;
 }
 
 export interface ThroughputResult {
@@ -20,12 +23,17 @@ export interface ThroughputResult {
   retransmits: number | undefined;
   /** start.tcp_mss_default: the MSS the sender's TCP used (after any MSS clamping). */
   mss: number | undefined;
+  /**
+   * The tunnel daemons (A, B) from the end of the omitted second to the end of the run: CPU
+   * seconds per GB received (CPU rate over throughput, both from that window) and peak RSS.
+   */
+  daemons?: Array<DaemonUsage & { cpuSPerGB: number }>;
 }
 
 export const PING_COUNT = 200;
 export const PING_INTERVAL_S = '0.005';
 
-/** Parse the summary of `ping -q`. */
+/** Parse ping's summary, and its per-reply lines for the median when it printed them. */
 export function parsePing(out: string): PingStats {
   const pk = out.match(/(\d+) packets transmitted, (\d+) (?:packets )?received.*?([\d.]+)% packet loss/);
   if (!pk) throw new Error(`cannot parse ping output: ${out.trim().slice(-300)}`);
@@ -39,12 +47,28 @@ export function parsePing(out: string): PingStats {
     avgMs: Number(rtt[2]),
     maxMs: Number(rtt[3]),
     mdevMs: Number(rtt[4]),
+    medianMs: median([...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]))) ?? Number(rtt[2]),
   };
 }
 
-/** `ping -c 200 -i 0.005 -q` from A to `addr`. */
-export async function ping(pair: NsPair, addr: string): Promise<PingStats> {
-  const r = await pair.exec('a', 'ping', ['-n', '-q', '-c', String(PING_COUNT), '-i', PING_INTERVAL_S, '-W', '2', addr], {
+function median(xs: number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** Pings sent and thrown away before the idle RTT is measured, for every contender alike. */
+export const PING_WARMUP = 100;
+
+/**
+ * `ping -c 200 -i 0.005` from A to `addr`. With `warmup`, PING_WARMUP pings first, not counted:
+ * the idle RTT is then the tunnel's steady state, not its first packets (JIT, caches, ARP).
+ */
+export async function ping(pair: NsPair, addr: string, warmup = false): Promise<PingStats> {
+  if (warmup) {
+    await pair.exec('a', 'ping', ['-n', '-q', '-c', String(PING_WARMUP), '-i', PING_INTERVAL_S, '-W', '2', addr], { timeoutMs: 30_000 });
+  }
+  const r = await pair.exec('a', 'ping', ['-n', '-c', String(PING_COUNT), '-i', PING_INTERVAL_S, '-W', '2', addr], {
     timeoutMs: 30_000,
   });
   // ping exits 1 when some replies were lost; parsePing still reports the loss.
@@ -56,6 +80,8 @@ export interface IperfOptions {
   reverse: boolean;
   /** Called when the measured (non-omitted) part of the test starts; used for the loaded ping. */
   duringLoad?: () => Promise<void>;
+  /** Tunnel daemons to meter (CPU, RSS) over the measured part. */
+  pids?: readonly number[];
 }
 
 /**
@@ -75,7 +101,12 @@ export async function iperf(pair: NsPair, addr: string, opts: IperfOptions): Pro
       // 1 s omitted (-O 1) + ~0.5 s connection setup: start measuring at steady state.
       loadP = sleep(1500).then(cb);
     }
-    const [client] = await Promise.all([clientP, loadP]);
+    const meter = opts.pids && opts.pids.length > 0 ? new Meter(opts.pids) : undefined;
+    let meterT0 = 0;
+    const meterP = meter ? sleep(1500).then(() => meter.start()).then(() => void (meterT0 = Date.now())) : undefined;
+    const [client] = await Promise.all([clientP, loadP, meterP]);
+    const usage = meter ? await meter.stop() : undefined;
+    const wallS = (Date.now() - meterT0) / 1000;
     let j: {
       error?: string;
       start?: { tcp_mss_default?: number };
@@ -89,7 +120,13 @@ export async function iperf(pair: NsPair, addr: string, opts: IperfOptions): Pro
     if (j.error) throw new Error(`iperf3: ${j.error}`);
     const bps = j.end?.sum_received?.bits_per_second;
     if (typeof bps !== 'number') throw new Error('iperf3 JSON lacks end.sum_received.bits_per_second');
-    return { mbps: bps / 1e6, retransmits: j.end?.sum_sent?.retransmits, mss: j.start?.tcp_mss_default };
+    const gbPerS = bps / 8 / 1e9;
+    return {
+      mbps: bps / 1e6,
+      retransmits: j.end?.sum_sent?.retransmits,
+      mss: j.start?.tcp_mss_default,
+      ...(usage ? { daemons: usage.map((u) => ({ ...u, cpuSPerGB: u.cpuS / wallS / gbPerS })) } : {}),
+    };
   } finally {
     await server.stop(1000);
   }

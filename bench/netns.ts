@@ -109,6 +109,28 @@ export class NsPair {
   }
 }
 
+/** A lone namespace with lo up, tracked like a pair's (for the scaling row's star). */
+export async function createNs(name: string): Promise<void> {
+  await run('ip', ['netns', 'del', name]);
+  await runOk('ip', ['netns', 'add', name]);
+  created.add(name);
+  await runOk('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+}
+
+/** Kill what runs in a namespace created here and delete it. */
+export async function destroyNs(name: string): Promise<void> {
+  if (!created.has(name)) return;
+  for (const pid of (await run('ip', ['netns', 'pids', name])).stdout.split(/\s+/).filter(Boolean)) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  await run('ip', ['netns', 'del', name]);
+  created.delete(name);
+}
+
 /** Synchronous last-resort cleanup of every namespace we created (SIGINT / uncaught error). */
 export function destroyAllSync(): void {
   for (const ns of created) {

@@ -67,6 +67,7 @@ export const openvpn: Contender = {
     const ver = (await run('openvpn', ['--version'], { timeoutMs: 5000 })).stdout.split('\n')[0] ?? '';
     return {
       target: OVPN_B,
+      pids: [procs[0]!.child.pid!, procs[1]!.child.pid!],
       detail: `${ver.split(' ').slice(0, 2).join(' ')}, p2p TLS (peer-fingerprint), UDP, data cipher ${cipher}, DCO off, tun-mtu 1500`,
     };
   },

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Contender } from './contender.js';
 import { UNDERLAY_A, UNDERLAY_B, UNDERLAY_MTU, type Side } from './netns.js';
-import type { BgProcess } from './proc.js';
+import { run, type BgProcess } from './proc.js';
 
 export const OVERLAY_A = '10.255.0.0';
 export const OVERLAY_B = '10.255.0.1';
@@ -16,6 +16,27 @@ const READY_TIMEOUT_MS = 15_000;
 
 /** <repo>/bin/iiptran.js, from dist/bench/overlay.js. IIPTRAN_BIN overrides it (e.g. another checkout). */
 export const IIPTRAN_BIN = process.env['IIPTRAN_BIN'] || fileURLToPath(new URL('../../bin/iiptran.js', import.meta.url));
+
+/** Node options for the daemons (run.ts sets `--cpu-prof` here for --profile). */
+export const daemonNodeArgs: { args: (name: string, side: Side) => string[] } = { args: () => [] };
+
+/**
+ * What `show links --json` says about the data path of A's vlink: offloads, crypto, drops at the
+ * TUN. Older daemons without those fields say "?".
+ */
+async function pathOf(sock: string, bin: string): Promise<string> {
+  const r = await run(process.execPath, [bin, 'show', 'links', '--json', '--socket', sock], { timeoutMs: 10_000 });
+  try {
+    type Link = { path?: Record<string, unknown>; tunDrops?: { tx: number; rx: number } | null; tsoSplit?: number };
+    const l = (JSON.parse(r.stdout) as { links: Link[] }).links[0];
+    const p = l?.path;
+    if (p === undefined) return '?';
+    const drops = l!.tunDrops ? `; TUN kernel drops tx=${l!.tunDrops.tx} rx=${l!.tunDrops.rx}` : '';
+    return `${Object.entries(p).map(([k, v]) => `${k}=${String(v)}`).join(' ')}; super-packets split ${l!.tsoSplit ?? '?'}${drops}`;
+  } catch {
+    return `? (${(r.stderr || r.stdout).trim().slice(0, 120)})`;
+  }
+}
 
 function nodeConfig(side: Side, encap: 'udp' | 'esp', dir: string): string {
   const a = side === 'a';
@@ -40,17 +61,32 @@ function nodeConfig(side: Side, encap: 'udp' | 'esp', dir: string): string {
   ].join('\n');
 }
 
-export function iiptran(encap: 'udp' | 'esp'): Contender {
+/**
+ * A variant of the daemon for a row: another checkout's entry point (`bin`, e.g. the commit
+ * before a change, for before/after in one run) and/or environment switches of the data path.
+ */
+export interface IiptranVariant {
+  /** Row name suffix: `iiptran-<encap>-<suffix>`. */
+  suffix: string;
+  bin?: string;
+  env?: Record<string, string>;
+  /** Short tag for namespace names. */
+  tag: string;
+}
+
+export function iiptran(encap: 'udp' | 'esp', variant?: IiptranVariant): Contender {
+  const name = `iiptran-${encap}${variant ? `-${variant.suffix}` : ''}`;
+  const bin = variant?.bin ?? IIPTRAN_BIN;
+  const env = variant?.env ? { ...process.env, ...variant.env } : undefined;
   return {
-    name: `iiptran-${encap}`,
-    tag: `ii${encap}`,
+    name,
+    tag: `ii${encap}${variant?.tag ?? ''}`,
     requires: [],
     async setup(pair, dir) {
-      const name = `iiptran-${encap}`;
       try {
-        await access(IIPTRAN_BIN);
+        await access(bin);
       } catch {
-        throw new Error(`${name}: ${IIPTRAN_BIN} does not exist (daemon not built/written yet?)`);
+        throw new Error(`${name}: ${bin} does not exist (daemon not built/written yet?)`);
       }
       // key||salt, 32 + 4 bytes, hex. A's outbound SA is B's inbound SA and vice versa.
       const ab = randomBytes(36).toString('hex');
@@ -63,7 +99,8 @@ export function iiptran(encap: 'udp' | 'esp'): Contender {
       for (const side of ['a', 'b'] as Side[]) {
         const file = join(dir, `${side}.yaml`);
         await writeFile(file, nodeConfig(side, encap, dir), { mode: 0o600 });
-        procs.push(pair.spawn(side, `${name} daemon ${side.toUpperCase()}`, process.execPath, [IIPTRAN_BIN, 'node', '--config', file]));
+        const nodeArgs = daemonNodeArgs.args(name, side);
+        procs.push(pair.spawn(side, `${name} daemon ${side.toUpperCase()}`, process.execPath, [...nodeArgs, bin, 'node', '--config', file], env));
       }
       try {
         await pair.waitPing('a', OVERLAY_B, READY_TIMEOUT_MS, `${name} overlay`, procs);
@@ -75,7 +112,13 @@ export function iiptran(encap: 'udp' | 'esp'): Contender {
         );
       }
       const mtu = (await pair.exec('a', 'cat', ['/sys/class/net/vl-b/mtu'])).stdout.trim() || '?';
-      return { target: OVERLAY_B, detail: `iiptran vlink encap ${encap}, aes-gcm-256 manual keying, TUN MTU ${mtu}` };
+      const what = variant ? ` (${variant.bin ? `daemon ${variant.bin}` : ''}${variant.env ? ` ${Object.entries(variant.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''})` : '';
+      return {
+        target: OVERLAY_B,
+        detail: `iiptran vlink encap ${encap}, aes-gcm-256 manual keying, TUN MTU ${mtu}${what}`,
+        pids: [procs[0]!.child.pid!, procs[1]!.child.pid!],
+        path: () => pathOf(join(dir, 'a.sock'), bin),
+      };
     },
   };
 }

@@ -56,6 +56,10 @@ export const wireguardGo: Contender = {
       throw new Error(`${(err as Error).message}\n--- wg show (A) ---\n${show.stdout}${show.stderr}\n--- wireguard-go A log ---\n${procs[0]!.tail(600)}\n--- wireguard-go B log ---\n${procs[1]!.tail(600)}`);
     }
     const ver = (await run('wireguard-go', ['--version'], { timeoutMs: 5000 })).stdout.trim().split('\n')[0] ?? '';
-    return { target: WG_B, detail: `${ver || 'wireguard-go'}, ChaCha20-Poly1305, UDP, MTU ${MTU}` };
+    return {
+      target: WG_B,
+      detail: `${ver || 'wireguard-go'}, ChaCha20-Poly1305, UDP, MTU ${MTU}`,
+      pids: [procs[0]!.child.pid!, procs[1]!.child.pid!],
+    };
   },
 };

@@ -61,6 +61,26 @@ export function saView(sa: OutboundSa | InboundSa, vlink: string, now: number) {
   };
 }
 
+/**
+ * The data path a vlink runs (README "Data path"): where ESP crypto runs, which offloads the TUN
+ * and the underlay socket took, and how many packets the kernel dropped at the TUN.
+ */
+function pathView(node: OverlayNode, v: Vlink) {
+  const udp = v.encap === 'udp';
+  return {
+    crypto: node.nativeCrypto ? ('native' as const) : ('js' as const),
+    tunOffload: v.tun.path?.tunOffload ?? false,
+    uso: v.tun.path?.uso ?? false,
+    udpGso: udp && (v.underlay.path?.udpGso ?? false),
+    udpGro: udp && (v.underlay.path?.udpGro ?? false),
+  };
+}
+
+/** tx: packets the kernel dropped before the daemon read them (the TUN queue was full); rx: writes it refused. */
+function tunDrops(v: Vlink): { tx: number; rx: number } | null {
+  return v.tun.kernelDrops?.() ?? null;
+}
+
 export function linksView(node: OverlayNode) {
   return {
     schema: SCHEMA,
@@ -86,6 +106,8 @@ export function linksView(node: OverlayNode) {
       spiOut: hex32x(v.policy.sa?.spi ?? 0),
       spiIn: v.inbound.map((s) => hex32x(s.spi)),
       liveness: node.livenessOf(v.name),
+      path: pathView(node, v),
+      tunDrops: tunDrops(v),
       ...v.stats,
       drops: nonZero(v.drops),
     })),
@@ -120,7 +142,10 @@ export function sasView(node: OverlayNode) {
 
 export function countersView(node: OverlayNode) {
   const vlinks: Record<string, Record<string, number>> = {};
-  for (const v of node.vlinks.values()) vlinks[v.name] = { ...v.stats, ...v.drops };
+  for (const v of node.vlinks.values()) {
+    const k = tunDrops(v);
+    vlinks[v.name] = { ...v.stats, ...v.drops, tunTxDropped: k?.tx ?? 0, tunRxDropped: k?.rx ?? 0 };
+  }
   return {
     schema: SCHEMA,
     node: node.cfg.node,

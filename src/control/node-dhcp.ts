@@ -134,7 +134,8 @@ export class NodeDhcp {
     const toClient = ports.sport === DHCP_SERVER_PORT && ports.dport === DHCP_CLIENT_PORT ? this.clients.get(v.name) : undefined;
     const toRelay = ports.sport === DHCP_CLIENT_PORT && ports.dport === DHCP_SERVER_PORT && this.relay !== null && this.relay.served.has(v.name);
     if (toClient === undefined && !toRelay) return false;
-    const f = unframeDhcp(ip);
+    // The batch receive path hands over a view of its socket memory, reused by the next read.
+    const f = unframeDhcp(Buffer.from(ip));
     if (typeof f === 'string') return this.drop(f);
     if (toClient !== undefined) {
       toClient.receive(f.payload);

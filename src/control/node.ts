@@ -3,7 +3,7 @@
 // real TUN, sockets and netlink.
 
 import type { Logger } from 'pino';
-import type { TunDevice, UnderlaySocket } from '../io/types.js';
+import type { EspCrypto, PacketBatch, TunDevice, UnderlaySocket } from '../io/types.js';
 import type { NetSys } from '../io/netsys.js';
 import { ConfigError, IiptranError } from '../errors.js';
 import { addrFromString, formatAddr, ipv4ToU32 } from '../wire/addr.js';
@@ -52,6 +52,8 @@ export interface NodeIo {
   guard?: Guard;
   /** How DNS queries travel (named peers); tests pass dns/transport-fake.ts. Default: UDP/TCP sockets. */
   dnsTransport?: DnsTransport;
+  /** Native batch ESP crypto (io/esp-native.ts); without it the data plane seals and opens in JS. */
+  espCrypto?: EspCrypto;
   /** DHCP over the overlay (node-dhcp.ts); needed only when the config uses it. */
   dhcp?: DhcpIo;
 }
@@ -65,7 +67,7 @@ export class OverlayNode {
   readonly vlinks = new Map<string, Vlink>();
   readonly nodeDrops: DropCounters = newDropCounters();
   readonly startedAt = Date.now();
-  private readonly sender = new Sender(this.spd);
+  private readonly sender: Sender;
   private readonly receiver: Receiver;
   private udp: UnderlaySocket | null = null;
   private esp: UnderlaySocket | null = null;
@@ -89,7 +91,8 @@ export class OverlayNode {
     private readonly io: NodeIo,
     private readonly log: Logger,
   ) {
-    this.receiver = new Receiver(this.sad, (n) => this.vlinks.get(n), this.nodeDrops);
+    this.sender = new Sender(this.spd, io.espCrypto ?? null);
+    this.receiver = new Receiver(this.sad, (n) => this.vlinks.get(n), this.nodeDrops, null, io.espCrypto ?? null);
     this.childSas = new ChildSas(this, this.log, () => this.prepared, () => this.stopped);
     if (cfg.dns !== undefined) this.dns = this.newDns(cfg.dns);
   }
@@ -149,16 +152,22 @@ export class OverlayNode {
    * throw; should a bug make one throw anyway, that input is dropped, counted and logged with
    * the first bytes that caused it, and the node keeps serving everyone else.
    */
-  private guarded(what: string, sample: Buffer | undefined, fn: () => void): void {
+  private guarded(what: string, sample: Buffer | (() => Buffer | undefined) | undefined, fn: () => void): void {
     try {
       fn();
     } catch (e) {
       this.nodeDrops['internal-error']++;
+      const bytes = typeof sample === 'function' ? sample() : sample;
       this.log.error(
-        { err: e instanceof Error ? e.stack : String(e), sample: sample?.subarray(0, 64).toString('hex') },
+        { err: e instanceof Error ? e.stack : String(e), sample: bytes?.subarray(0, 64).toString('hex') },
         `${what} made a handler throw (a bug, please report it with this line): dropped, daemon keeps running`,
       );
     }
+  }
+
+  /** Whether ESP crypto runs in the addon (show links `path.crypto`). */
+  get nativeCrypto(): boolean {
+    return this.io.espCrypto !== undefined;
   }
 
   private ikeSend(d: IkeDatagram): void {
@@ -226,14 +235,16 @@ export class OverlayNode {
     const u = this.cfg.underlay;
     if (encap === 'udp') {
       if (this.udp === null) {
-        this.udp = this.io.openUdp(u.address, u.port);
-        this.udp.onDatagrams((d) => this.guarded('UDP batch', d[0]?.data, () => this.receiver.process('udp', d)));
+        const udp = (this.udp = this.io.openUdp(u.address, u.port));
+        if (udp.onBatch) udp.onBatch((b) => this.guarded('UDP batch', () => batchHead(b), () => this.receiver.processBatch('udp', b)));
+        else udp.onDatagrams((d) => this.guarded('UDP batch', d[0]?.data, () => this.receiver.process('udp', d)));
       }
       return this.udp;
     }
     if (this.esp === null) {
-      this.esp = this.io.openRawEsp(u.address);
-      this.esp.onDatagrams((d) => this.guarded('ESP batch', d[0]?.data, () => this.receiver.process('esp', d)));
+      const esp = (this.esp = this.io.openRawEsp(u.address));
+      if (esp.onBatch) esp.onBatch((b) => this.guarded('ESP batch', () => batchHead(b), () => this.receiver.processBatch('esp', b)));
+      else esp.onDatagrams((d) => this.guarded('ESP batch', d[0]?.data, () => this.receiver.process('esp', d)));
     }
     return this.esp;
   }
@@ -304,7 +315,8 @@ export class OverlayNode {
     };
     this.vlinks.set(c.name, v);
     this.prepared.set(c.name, p);
-    tun.onPackets((pkts) => this.guarded(`${c.name} batch`, pkts[0], () => this.sender.process(v, pkts)));
+    if (tun.onBatch) tun.onBatch((b) => this.guarded(`${c.name} batch`, () => batchHead(b), () => this.sender.processBatch(v, b)));
+    else tun.onPackets((pkts) => this.guarded(`${c.name} batch`, pkts[0], () => this.sender.process(v, pkts)));
     this.setLiveness(v, c.liveness);
     // Before the IKE peer: an initiator's first attempt resolves the name through it.
     this.dns?.addVlink(p);
@@ -451,3 +463,7 @@ function snake(s: string): string {
 /** RFC 3948 §2.3: a NAT-keepalive is a single 0xff octet. */
 const NAT_KEEPALIVE = Buffer.from([0xff]);
 
+/** The first packet of a batch, for the log line of a handler that threw on it. */
+function batchHead(b: PacketBatch): Buffer | undefined {
+  return b.count > 0 ? b.buf.subarray(b.off[0]!, b.off[0]! + Math.max(0, b.len[0]!)) : undefined;
+}

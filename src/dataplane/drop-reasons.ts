@@ -24,6 +24,8 @@ export const DROP_REASONS = [
   'non-esp-marker',   // UDP 4500 datagram with the non-ESP marker (IKE) while no IKE handler
   'keepalive',        // NAT keepalive (0xff), consumed, not an error
   'internal-error',   // a handler threw on this input (a bug): dropped, logged, daemon keeps running
+  'bad-offload',      // a TUN with offloads handed a virtio_net_hdr / GSO metadata that does not fit its packet
+  'congestion',       // the daemon fell behind its TUN: one packet of the largest flow, so it backs off (fair-drop.ts)
 ] as const;
 
 export type DropReason = (typeof DROP_REASONS)[number];

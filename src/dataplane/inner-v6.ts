@@ -23,9 +23,10 @@ const chain = new Ipv6Chain();
  * Outbound check of the IPv6 packet at buf[o..o+l) from vlink `v`'s TUN. Returns the length to
  * seal (trailing bytes past the payload length cut off), or -1 when the packet was dropped and
  * counted; a Packet Too Big for an oversize packet is pushed onto `errors` (to be written back
- * into the TUN, towards its sender).
+ * into the TUN, towards its sender). `limit` replaces the MTU for a TUN super-packet (USO),
+ * whose segments the caller found to fit.
  */
-export function outboundV6(v: Vlink, buf: Buffer, o: number, l: number, errors: Buffer[]): number {
+export function outboundV6(v: Vlink, buf: Buffer, o: number, l: number, errors: Buffer[], limit = v.mtu): number {
   const drops = v.drops;
   const total = ipv6Check(buf, o, o + l);
   if (typeof total !== 'number') {
@@ -36,7 +37,7 @@ export function outboundV6(v: Vlink, buf: Buffer, o: number, l: number, errors: 
     drops['ipv6-ext-chain']++;
     return -1;
   }
-  if (total > v.mtu) {
+  if (total > limit) {
     drops.mtu++;
     const from = v.icmp6Src;
     if (from !== null) {

@@ -36,6 +36,12 @@ function key(src: IpAddr, dst: IpAddr, proto: number): string {
 
 export class Spd {
   private readonly byKey = new Map<string, SpdEntry>();
+  // The last lookup's answer, by the identity of its address objects (a vlink's own, batch
+  // after batch): no key string for the common case. Any change to the table forgets it.
+  private lastSrc: IpAddr | null = null;
+  private lastDst: IpAddr | null = null;
+  private lastProto = -1;
+  private lastEntry: SpdEntry | undefined = undefined;
   /** Policies of named peers not resolved yet: they select nothing until `move` gives them a peer. */
   private readonly unbound = new Set<SpdEntry>();
   private nextId = 1;
@@ -54,11 +60,23 @@ export class Spd {
     }
     const entry: SpdEntry = { ...e, id: this.nextId++ };
     this.byKey.set(k, entry);
+    this.forgetLast();
     return entry;
   }
 
   lookup(src: IpAddr, dst: IpAddr, proto: number): SpdEntry | undefined {
-    return this.byKey.get(key(src, dst, proto));
+    if (src === this.lastSrc && dst === this.lastDst && proto === this.lastProto) return this.lastEntry;
+    const e = this.byKey.get(key(src, dst, proto));
+    this.lastSrc = src;
+    this.lastDst = dst;
+    this.lastProto = proto;
+    this.lastEntry = e;
+    return e;
+  }
+
+  private forgetLast(): void {
+    this.lastSrc = this.lastDst = null;
+    this.lastEntry = undefined;
   }
 
   /** A named peer resolved to `dst`: the policy's selector follows. Throws if another policy has it. */
@@ -72,9 +90,11 @@ export class Spd {
     this.unbound.delete(e);
     e.dst = dst;
     this.byKey.set(k, e);
+    this.forgetLast();
   }
 
   removeVlink(vlink: string): void {
+    this.forgetLast();
     for (const [k, e] of this.byKey) if (e.vlink === vlink) this.byKey.delete(k);
     for (const e of this.unbound) if (e.vlink === vlink) this.unbound.delete(e);
   }

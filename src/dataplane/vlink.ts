@@ -23,6 +23,8 @@ export interface VlinkStats {
   probesRx: number;
   /** Times the peer's UDP source port changed (a NAT rebinding). */
   peerPortChanges: number;
+  /** TCP/UDP super-packets from a TUN with offloads, split into segments as they were sealed. */
+  tsoSplit: number;
 }
 
 /**
@@ -74,7 +76,10 @@ export interface Vlink {
 }
 
 export function newVlinkStats(): VlinkStats {
-  return { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, icmpFragNeeded: 0, icmp6PacketTooBig: 0, probesTx: 0, probesRx: 0, peerPortChanges: 0 };
+  return {
+    txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0, icmpFragNeeded: 0, icmp6PacketTooBig: 0, probesTx: 0, probesRx: 0,
+    peerPortChanges: 0, tsoSplit: 0,
+  };
 }
 
 export { newDropCounters };

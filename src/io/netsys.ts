@@ -144,11 +144,16 @@ function addressMessage(a: LinkAddress, index: number) {
 }
 
 /**
- * The TUN's qdisc is where packets wait when the daemon is the bottleneck, so its length is
- * the overlay's queueing delay under load. The kernel default (500) gave 10.7 ms average RTT
- * under an iperf3 load in our pair lab; 64 gave 4.8 ms at the same throughput.
+ * The TUN's queue (its ring: a TUN drops what does not fit, never pushes back) is where packets
+ * wait when the daemon is the bottleneck. 64 kept the RTT under an iperf3 load at 4.8 ms on the
+ * old packet-at-a-time path, but a saturating flow's bursts then overflowed it, and the kernel
+ * dropped whatever arrived, interactive packets included: 12-17% of pings beside iperf3 without
+ * offloads. With 500 (the kernel's default) and the daemon dropping from the largest flow itself
+ * when it falls behind (dataplane/fair-drop.ts), pings lost 0-0.8% without offloads (RTT under
+ * load 7-8 ms, throughput up a third), and with offloads, where an entry is a super-packet and
+ * TCP small queues bound a flow's share, 0-0.2% at an unchanged 3.3-3.6 ms.
  */
-export const VLINK_TXQUEUELEN = 64;
+export const VLINK_TXQUEUELEN = 500;
 const RT_TABLE_MAIN = 254;
 
 export class RtNetSys implements NetSys {

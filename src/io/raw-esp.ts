@@ -1,9 +1,9 @@
 // UnderlaySocket over a raw IPv4 protocol-50 socket (ESP directly on IP). Holding this socket
 // open is also what stops the kernel from answering incoming ESP with "protocol unreachable".
 
-import { loadNative } from '../native/index.js';
+import { loadNative, type NativeReader } from '../native/index.js';
 import { SocketUnderlay } from './udp-underlay.js';
-import type { Datagram } from './types.js';
+import type { Datagram, DatagramBatch } from './types.js';
 import { formatAddr, type IpAddr } from '../wire/addr.js';
 
 export const IPPROTO_ESP = 50;
@@ -41,6 +41,24 @@ export class RawEspUnderlay extends SocketUnderlay {
     if (this.family === 6) return { data, addr, port: 0, tos: tos < 0 ? undefined : tos };
     const esp = stripIpv4Header(data);
     return esp === undefined ? undefined : { data: esp, addr, port: 0, tos: data[1]! };
+  }
+
+  protected decodeSlot(b: DatagramBatch, r: NativeReader, i: number, o: number, l: number): void {
+    if (this.family === 6) {
+      b.off[i] = o;
+      b.len[i] = l;
+      b.tos[i] = r.tos![i]!;
+      return;
+    }
+    const buf = b.buf;
+    b.len[i] = -1;
+    if (l < 20 || buf[o]! >> 4 !== 4) return;
+    const hlen = (buf[o]! & 0x0f) * 4;
+    const total = buf.readUInt16BE(o + 2);
+    if (hlen < 20 || hlen > l || total < hlen || total > l) return;
+    b.off[i] = o + hlen;
+    b.len[i] = total - hlen;
+    b.tos[i] = buf[o + 1]!;
   }
 
   // Raw IP has no ports: whatever the caller put there is ignored.

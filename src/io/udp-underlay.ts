@@ -1,11 +1,11 @@
 // UnderlaySocket over a UDP socket (RFC 3948 encapsulation, normally port 4500), plus the
 // socket plumbing that raw-esp.ts reuses: batched recvmmsg delivery and sendmmsg sends.
 
-import { loadNative, type NativeReader } from '../native/index.js';
+import { loadNative, SEG_F_GSO, type NativeReader } from '../native/index.js';
 import { addrFromString, formatAddr, ipv4, type Endpoint, type IpAddr } from '../wire/addr.js';
 import { Ipv6Send, sourceOf } from './underlay6.js';
-import { IO_BATCH_SIZE, newIoErrors, type IoErrors } from './tun.js';
-import type { Datagram, UnderlaySocket } from './types.js';
+import { IO_BATCH_SIZE, newIoErrors, OFFLOAD_BATCH_SIZE, type IoErrors } from './tun.js';
+import type { Datagram, DatagramBatch, IoPath, UnderlaySocket } from './types.js';
 
 // The largest IPv4 datagram; anything smaller could truncate a legal (fragmented) packet.
 export const UDP_SLOT_SIZE = 65536;
@@ -14,10 +14,13 @@ export abstract class SocketUnderlay implements UnderlaySocket {
   abstract readonly kind: 'udp' | 'esp';
   readonly fd: number;
   readonly errors: IoErrors = newIoErrors();
+  readonly path: Pick<IoPath, 'udpGso' | 'udpGro'> = { udpGso: false, udpGro: false };
   private reader: NativeReader | undefined;
   private cb: ((dgrams: Datagram[]) => void) | undefined;
+  private batchCb: ((b: DatagramBatch) => void) | undefined;
+  private batch: DatagramBatch | undefined;
   private closed = false;
-  private readonly status = new Int32Array(1);
+  private readonly status = new Int32Array(2);
   private bufs: Buffer[] = [];
   private addrs = new Uint32Array(IO_BATCH_SIZE);
   private ports = new Uint16Array(IO_BATCH_SIZE);
@@ -39,16 +42,70 @@ export abstract class SocketUnderlay implements UnderlaySocket {
    */
   protected abstract decode(data: Buffer, addr: IpAddr, port: number, tos: number): Datagram | undefined;
 
-  /** Port to put on the wire for `d`, or -1 if it cannot be sent. */
-  protected abstract wirePort(d: Datagram): number;
+  /**
+   * Batch form of decode for slot i (at `o`, `l` bytes): set b.off[i], b.len[i] (-1 to drop it,
+   * counted by the caller) and b.tos[i] from what the kernel delivered.
+   */
+  protected abstract decodeSlot(b: DatagramBatch, r: NativeReader, i: number, o: number, l: number): void;
+
+  /** Port to put on the wire for a datagram to `port`, or -1 if it cannot be sent. */
+  protected abstract wirePort(port: number): number;
+
+  private startReader(): void {
+    if (this.reader) return;
+    const batch = this.path.udpGro ? OFFLOAD_BATCH_SIZE : IO_BATCH_SIZE;
+    this.reader = new (loadNative().Reader)(this.fd, 'recvmmsg', UDP_SLOT_SIZE, batch, (n) =>
+      this.batchCb !== undefined ? this.deliverBatch(n) : this.deliver(n),
+    );
+  }
 
   onDatagrams(cb: (dgrams: Datagram[]) => void): void {
     if (this.closed) return;
     this.cb = cb;
-    if (this.reader) return;
-    this.reader = new (loadNative().Reader)(this.fd, 'recvmmsg', UDP_SLOT_SIZE, IO_BATCH_SIZE, (n) =>
-      this.deliver(n),
-    );
+    this.batchCb = undefined;
+    this.startReader();
+  }
+
+  onBatch(cb: (b: DatagramBatch) => void): void {
+    if (this.closed) return;
+    this.batchCb = cb;
+    this.cb = undefined;
+    this.startReader();
+  }
+
+  private deliverBatch(n: number): void {
+    const r = this.reader;
+    const cb = this.batchCb;
+    if (r === undefined || cb === undefined || this.closed) return;
+    if (n < 0) {
+      this.errors.read++;
+      this.errors.lastErrno = -n;
+      return;
+    }
+    const b = (this.batch ??= {
+      buf: Buffer.from(r.data),
+      off: new Int32Array(r.batchSize),
+      len: new Int32Array(r.batchSize),
+      count: 0,
+      addr: r.addrs!,
+      port: r.ports!,
+      tos: new Int16Array(r.batchSize),
+      gso: this.path.udpGro ? r.gso : null,
+      addr6: this.family === 6 ? r.addrs6 : null,
+    });
+    const lens = r.lengths;
+    for (let i = 0; i < n; i++) {
+      const l = lens[i]!;
+      if (l < 0) {
+        b.len[i] = -1;
+        this.errors.dropped++;
+        continue;
+      }
+      this.decodeSlot(b, r, i, i * r.slotSize, l);
+      if (b.len[i]! < 0) this.errors.dropped++;
+    }
+    b.count = n;
+    cb(b);
   }
 
   /** False before onDatagrams, after close, or once the kernel reported a fatal poll error. */
@@ -87,7 +144,7 @@ export abstract class SocketUnderlay implements UnderlaySocket {
 
   send(dgrams: Datagram[]): number {
     if (this.closed || dgrams.length === 0) return 0;
-    if (this.v6send !== null) return this.v6send.send(this.fd, dgrams, (d) => this.wirePort(d), this.errors);
+    if (this.v6send !== null) return this.v6send.send(this.fd, dgrams, (d) => this.wirePort(d.port), this.errors);
     if (this.addrs.length < dgrams.length) {
       this.addrs = new Uint32Array(dgrams.length);
       this.ports = new Uint16Array(dgrams.length);
@@ -99,7 +156,7 @@ export abstract class SocketUnderlay implements UnderlaySocket {
       const addr = d.addr;
       // An IPv6 destination on an IPv4 socket: counted as a write error, like a bad port.
       const a = addr.family === 4 ? addr.v4 : 0;
-      const p = this.wirePort(d);
+      const p = this.wirePort(d.port);
       const t = d.tos ?? 0;
       // 0.0.0.0 would be delivered to this host, never to a peer. A TOS that is not a byte
       // would be silently truncated by the Uint8Array: refuse it like a bad port.
@@ -120,6 +177,28 @@ export abstract class SocketUnderlay implements UnderlaySocket {
     bufs.length = 0;
     if (sent < k) {
       this.errors.write += k - sent;
+      this.errors.lastErrno = this.status[0]!;
+    }
+    return sent;
+  }
+
+  sendBatch(buf: Buffer, off: Int32Array, len: Int32Array, tos: Uint8Array, count: number, addr: IpAddr, port: number): number {
+    if (this.closed || count === 0) return 0;
+    // The destination in the socket's family: 0.0.0.0 or :: would be delivered to this host, and
+    // the other family cannot be sent on this socket (counted like a bad port).
+    let a: number | Uint8Array = 0;
+    if (this.family === 4 && addr.family === 4) a = addr.v4;
+    else if (this.family === 6 && addr.family === 6 && addr.v6.some((x) => x !== 0)) a = addr.v6;
+    const p = this.wirePort(port);
+    if (a === 0 || p < 0) {
+      this.errors.write += count;
+      return 0;
+    }
+    const sent = loadNative().sendSeg(this.fd, buf, off, len, tos, count, a, p, this.path.udpGso ? SEG_F_GSO : 0, this.status);
+    // The kernel refused GSO (no checksum offload on the way out, say): stop asking.
+    if (this.status[1] === 1) this.path.udpGso = false;
+    if (sent < count) {
+      this.errors.write += count - sent;
       this.errors.lastErrno = this.status[0]!;
     }
     return sent;
@@ -151,13 +230,18 @@ export class UdpUnderlay extends SocketUnderlay {
   readonly localAddr: string;
   readonly localPort: number;
 
-  constructor(bindAddr: string, port: number) {
+  constructor(bindAddr: string, port: number, opts: { offload?: boolean } = {}) {
     // An IPv6 underlay address opens an IPv6 socket (sock6.c).
     const six = bindAddr.includes(':');
     super(six ? loadNative().udp6Open(bindAddr, port) : loadNative().udpOpen(bindAddr, port), six ? 6 : 4);
     const local = this.localAddress();
     this.localAddr = formatAddr(local.addr);
     this.localPort = local.port;
+    if (opts.offload === true) {
+      const o = loadNative().udpOffload(this.fd, true);
+      this.path.udpGso = o.gso;
+      this.path.udpGro = o.gro;
+    }
   }
 
   protected decode(data: Buffer, addr: IpAddr, port: number, tos: number): Datagram {
@@ -165,13 +249,21 @@ export class UdpUnderlay extends SocketUnderlay {
     return { data, addr, port, tos: tos < 0 ? undefined : tos };
   }
 
-  protected wirePort(d: Datagram): number {
-    const p = d.port;
+  protected decodeSlot(b: DatagramBatch, r: NativeReader, i: number, o: number, l: number): void {
+    b.off[i] = o;
+    b.len[i] = l;
+    b.tos[i] = r.tos![i]!;
+  }
+
+  protected wirePort(p: number): number {
     return Number.isInteger(p) && p > 0 && p <= 65535 ? p : -1;
   }
 }
 
-/** UDP underlay bound to bindAddr:port; port 0 lets the kernel choose (see localPort). */
-export function openUdpUnderlay(bindAddr: string, port: number): UdpUnderlay {
-  return new UdpUnderlay(bindAddr, port);
+/**
+ * UDP underlay bound to bindAddr:port; port 0 lets the kernel choose (see localPort). With
+ * `offload`, UDP GSO sends and UDP GRO receives where the kernel has them (see `path`).
+ */
+export function openUdpUnderlay(bindAddr: string, port: number, opts: { offload?: boolean } = {}): UdpUnderlay {
+  return new UdpUnderlay(bindAddr, port, opts);
 }

@@ -4,9 +4,14 @@
 // One file per concern, all wired up in module.c:
 //   napi_util.c  argument checks, errno errors      tun.c        TUN open, TUNSETCARRIER
 //   sockets.c    UDP and raw IPv4 sockets            batch.c      writeBatch, sendBatch
-//   sock6.c      UDP and raw IPv6 sockets, sendBatch6
+//   sock6.c      UDP and raw IPv6 sockets, sendBatch6 (batch.c's sendBatch for IPv6)
 //   reader*.c    the batched Reader (construction, polling, lifetime)
 //   ifctl.c      interface ioctls: MTU read; MTU set and IFF_UP only under `testOnly`
+//   send_seg.c   sendSeg: datagrams in one buffer, equal-sized runs as one UDP GSO send
+//   tun_write.c  tunWrite: packets in one buffer into a TUN, TCP coalesced (GRO) with offloads
+//   esp_sa.c     EspSa: an OpenSSL AEAD context per SA     esp_seal.c / esp_open.c  batch ESP
+//   csum.c       the Internet checksum for segmentation, completion and coalescing
+//   exec.c       execSelf: node again, same pid, with options only the command line can set
 //
 // Conventions shared with src/native/index.ts:
 //  - IPv4 addresses cross the boundary as uint32 in HOST byte order (10.0.0.1 == 0x0a000001),
@@ -36,6 +41,15 @@ napi_value js_udp_open(napi_env env, napi_callback_info info);
 napi_value js_raw_open(napi_env env, napi_callback_info info);
 napi_value js_sock_name(napi_env env, napi_callback_info info);
 napi_value js_close_fd(napi_env env, napi_callback_info info);
+napi_value js_udp_offload(napi_env env, napi_callback_info info);
+
+// send_seg.c, tun_write.c: batches laid out in one buffer (UDP GSO; TUN GRO)
+napi_value js_send_seg(napi_env env, napi_callback_info info);
+napi_value js_tun_write(napi_env env, napi_callback_info info);
+napi_value js_tun_write_capture(napi_env env, napi_callback_info info);  // testOnly
+
+// exec.c: the daemon re-executes itself with V8 heap options
+napi_value js_exec_self(napi_env env, napi_callback_info info);
 
 // batch.c
 napi_value js_write_batch(napi_env env, napi_callback_info info);

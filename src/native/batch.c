@@ -68,14 +68,16 @@ napi_value js_write_batch(napi_env env, napi_callback_info info) {
   return make_int(env, written);
 }
 
-// One IP_TOS control message, aligned as the kernel's CMSG_NXTHDR walk expects.
+// One IP_TOS / IPV6_TCLASS control message, aligned as the kernel's CMSG_NXTHDR walk expects.
 typedef union {
   char buf[CMSG_SPACE(sizeof(int))];
   struct cmsghdr align;
 } tos_cmsg_t;
 
-// sendBatch(fd, bufs, addrs: Uint32Array(host order), ports: Uint16/Int32/Uint32Array, count,
-//           status?, tos?: Uint8Array) -> accepted
+// sendBatch(fd, bufs, addrs, ports: Uint16/Int32/Uint32Array, count, status?, tos?: Uint8Array)
+//   -> accepted. One routine for both families, told apart by `addrs`: a Uint32Array of
+// host-order IPv4 addresses, or a Uint8Array of 16 network-order bytes per datagram for an
+// IPv6 socket (sock6.c), whose `tos` is then the traffic class (IPV6_TCLASS).
 napi_value js_send_batch(napi_env env, napi_callback_info info) {
   napi_value argv[7];
   int fd;
@@ -90,17 +92,19 @@ napi_value js_send_batch(napi_env env, napi_callback_info info) {
   if (!typed_array_arg(env, argv[2], "addrs", (size_t)count, &at, &addrs_v) ||
       !typed_array_arg(env, argv[3], "ports", (size_t)count, &pt, &ports_v))
     return NULL;
-  if (at != napi_uint32_array) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "addrs must be a Uint32Array");
+  if (at != napi_uint32_array && at != napi_uint8_array) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "addrs must be a Uint32Array (IPv4) or a Uint8Array (IPv6, 16 bytes each)");
     return NULL;
   }
+  bool v6 = at == napi_uint8_array;
+  // The same call again for its length check: 16 bytes per IPv6 datagram.
+  if (v6 && !typed_array_arg(env, argv[2], "addrs", (size_t)count * 16, &at, &addrs_v)) return NULL;
   if (pt != napi_uint16_array && pt != napi_int32_array && pt != napi_uint32_array) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "ports must be a Uint16Array, Int32Array or Uint32Array");
     return NULL;
   }
   int32_t *status = status_arg(env, argv[5], &ok);
   if (!ok) return NULL;
-  const uint32_t *addrs = addrs_v;
   const uint8_t *tos = NULL;
   napi_valuetype tos_t;
   if (napi_typeof(env, argv[6], &tos_t) == napi_ok && tos_t != napi_undefined && tos_t != napi_null) {
@@ -116,7 +120,10 @@ napi_value js_send_batch(napi_env env, napi_callback_info info) {
 
   struct mmsghdr msgs[SEND_CHUNK];
   struct iovec iov[SEND_CHUNK];
-  struct sockaddr_in sas[SEND_CHUNK];
+  union {
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+  } sas[SEND_CHUNK];
   // Per datagram, because the outer TOS copies each inner packet's DSCP and ECN (RFC 2983
   // uniform model, RFC 6040 §4.1 normal mode). Only a non-zero TOS gets a control message: 0
   // is what the socket sends anyway, so best-effort, Not-ECT traffic pays no cmsg parsing.
@@ -142,21 +149,28 @@ napi_value js_send_batch(napi_env env, napi_callback_info info) {
         return NULL;
       }
       memset(&sas[j], 0, sizeof sas[j]);
-      sas[j].sin_family = AF_INET;
-      sas[j].sin_addr.s_addr = htonl(addrs[i]);
-      sas[j].sin_port = htons((uint16_t)port);
+      memset(&msgs[j], 0, sizeof msgs[j]);
+      if (v6) {
+        sas[j].v6.sin6_family = AF_INET6;
+        memcpy(&sas[j].v6.sin6_addr, (const uint8_t *)addrs_v + (size_t)i * 16, 16);
+        sas[j].v6.sin6_port = htons((uint16_t)port);
+        msgs[j].msg_hdr.msg_namelen = sizeof sas[j].v6;
+      } else {
+        sas[j].v4.sin_family = AF_INET;
+        sas[j].v4.sin_addr.s_addr = htonl(((const uint32_t *)addrs_v)[i]);
+        sas[j].v4.sin_port = htons((uint16_t)port);
+        msgs[j].msg_hdr.msg_namelen = sizeof sas[j].v4;
+      }
       iov[j].iov_base = data;
       iov[j].iov_len = len;
-      memset(&msgs[j], 0, sizeof msgs[j]);
       msgs[j].msg_hdr.msg_name = &sas[j];
-      msgs[j].msg_hdr.msg_namelen = sizeof sas[j];
       msgs[j].msg_hdr.msg_iov = &iov[j];
       msgs[j].msg_hdr.msg_iovlen = 1;
       if (tos != NULL && tos[i] != 0) {
         struct cmsghdr *c = &cms[j].align;
         int v = tos[i];
-        c->cmsg_level = IPPROTO_IP;
-        c->cmsg_type = IP_TOS;
+        c->cmsg_level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+        c->cmsg_type = v6 ? IPV6_TCLASS : IP_TOS;
         c->cmsg_len = CMSG_LEN(sizeof v);
         memcpy(CMSG_DATA(c), &v, sizeof v);
         msgs[j].msg_hdr.msg_control = cms[j].buf;

@@ -1,7 +1,8 @@
 // Interface MTU and IFF_UP by ioctl. The daemon configures its links over rtnetlink
 // (src/io/netsys.ts): only the MTU read is on the daemon surface, as `iiptran doctor`'s one
 // real system call; setting MTU and IFF_UP is exported only under `testOnly`, so the TUN tests
-// can drive a device without a netlink client. src/native/index.ts documents the split.
+// can drive a device without a netlink client. src/native/index.ts documents the split. The
+// `testOnly` object also carries tun_write.c's capture mode (coalescing tested without a TUN).
 
 #include "addon.h"
 
@@ -104,6 +105,7 @@ napi_status test_only_exports(napi_env env, napi_value *obj) {
   napi_property_descriptor fns[] = {
       FN("ifSetMtu", js_if_set_mtu),
       FN("ifSetUp", js_if_set_up),
+      FN("tunWriteCapture", js_tun_write_capture),
   };
   napi_status st = napi_create_object(env, obj);
   if (st != napi_ok) return st;

@@ -56,6 +56,12 @@ export interface NativeReader {
    */
   readonly tos: Int16Array | null;
   /**
+   * UDP GRO segment size of each datagram (the socket has UDP_GRO on): datagram i is then
+   * several back-to-back datagrams of gso[i] bytes, the last possibly shorter; 0 when it is one.
+   * Null in 'read' mode.
+   */
+  readonly gso: Uint16Array | null;
+  /**
    * Source addresses of IPv6 datagrams, 16 network-order bytes per slot (slot i at i * 16);
    * `addrs[i]` is 0 for those. Only an IPv6 socket (udp6Open, raw6Open) fills it. Null in 'read'
    * mode. The traffic class of an IPv6 datagram arrives in `tos` (IPV6_RECVTCLASS).
@@ -71,7 +77,12 @@ export interface NativeReader {
 }
 
 export interface NativeReaderCtor {
-  new (fd: number, mode: ReaderMode, slotSize: number, batchSize: number, cb: (count: number) => void): NativeReader;
+  /**
+   * `arena`, when given, is the packet memory instead of a fresh one ((headroom + slotSize) *
+   * batchSize bytes at least): readers whose batches are always consumed within their callback
+   * may share one (a node's TUNs), since the loop never reads two fds at once.
+   */
+  new (fd: number, mode: ReaderMode, slotSize: number, batchSize: number, cb: (count: number) => void, arena?: ArrayBuffer): NativeReader;
 }
 
 export interface TunOpenResult {
@@ -79,7 +90,21 @@ export interface TunOpenResult {
   /** Name the kernel gave the device (differs from the request only with a %d pattern). */
   name: string;
   ifindex: number;
+  /** Opened with IFF_VNET_HDR and offloads: every packet carries a virtio_net_hdr both ways. */
+  vnet: boolean;
+  /** TUN_F_* flags in force (TUN_F_CSUM 1, TSO4 2, USO4 0x20, USO6 0x40); 0 without offloads. */
+  offloads: number;
 }
+
+/** TUNSETOFFLOAD flags (linux/if_tun.h). */
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_USO4 = 0x20;
+
+/** Flags of sendSeg and tunWrite. */
+export const SEG_F_GSO = 1;
+export const TW_VNET = 1;
+export const TW_GRO = 2;
 
 export interface SockName {
   /** Host byte order. */
@@ -89,7 +114,8 @@ export interface SockName {
 
 /** The addon's surface. Setup calls throw NativeError; batch calls only throw on bad arguments. */
 export interface NativeAddon {
-  tunOpen(name: string): TunOpenResult;
+  /** With `offload`, IFF_VNET_HDR and the best TUNSETOFFLOAD the kernel accepts (see TunOpenResult). */
+  tunOpen(name: string, offload?: boolean): TunOpenResult;
   tunSetCarrier(fd: number, on: boolean): void;
   /** SIOCGIFMTU on any interface (read-only; `iiptran doctor` uses it as a real system call). */
   ifGetMtu(name: string): number;
@@ -104,23 +130,58 @@ export interface NativeAddon {
   /**
    * sendmmsg(); returns how many the kernel accepted. status[0] = last errno, 0 if none.
    * `tos[i]`, when given, is datagram i's outer IPv4 TOS byte (an IP_TOS control message for
-   * that datagram alone; 0 sends none, leaving the socket default of 0).
+   * that datagram alone; 0 sends none, leaving the socket default of 0). Either family: a
+   * Uint32Array of host-order IPv4 addresses, or for an IPv6 socket a Uint8Array of 16 bytes per
+   * datagram, `tos` then being the traffic class (batch.c; sendBatch6 is this call for IPv6).
    */
   sendBatch(
     fd: number,
     bufs: readonly Uint8Array[],
-    addrs: Uint32Array,
+    addrs: Uint32Array | Uint8Array,
     ports: Uint16Array | Int32Array | Uint32Array,
     count: number,
     status?: Int32Array | null,
     tos?: Uint8Array,
+  ): number;
+  /** Whether the kernel does UDP GSO on this UDP socket, and turns UDP GRO on when asked (result: on or not). */
+  udpOffload(fd: number, gro: boolean): { gso: boolean; gro: boolean };
+  /**
+   * Datagrams at off/len in `buf`, all to addr:port (a host-order IPv4 address, or 16 IPv6
+   * bytes on an IPv6 socket): runs of equal-sized,
+   * back-to-back datagrams with one TOS as one UDP GSO send when `flags` has SEG_F_GSO, the rest
+   * by sendmmsg. Returns how many were accepted; status[0] = last errno, status[1] = 1 when the
+   * kernel refused GSO (the run went out one by one).
+   */
+  sendSeg(
+    fd: number, buf: Buffer, off: Int32Array, len: Int32Array, tos: Uint8Array, count: number, addr: number | Uint8Array,
+    port: number, flags: number, status: Int32Array,
+  ): number;
+  /**
+   * Packets at off/len in `buf` into a TUN; TW_VNET prepends a virtio_net_hdr, TW_GRO also
+   * coalesces TCP segments of one flow. Returns packets written; status[0] = last errno,
+   * status[1] = 1 when the kernel refused a coalesced packet (GRO is then off for the batch).
+   */
+  tunWrite(fd: number, buf: Buffer, off: Int32Array, len: Int32Array, count: number, flags: number, status: Int32Array): number;
+  /** Replace this process (same pid) with `argv` run by this node binary; returns only by throwing. */
+  execSelf(argv: string[]): never;
+  /** An AEAD context for one SA (suite 0 aes-gcm-128, 1 aes-gcm-256, 2 chacha20-poly1305). */
+  espSaNew(suite: number, key: Buffer, salt: Buffer, encrypt: boolean): object;
+  /** Batch seal; see src/native/esp_seal.c and dataplane/esp-batch.ts. */
+  espSeal(
+    sa: object, inBuf: Buffer, inOff: Int32Array, inLen: Int32Array, status: Int32Array, start: number, end: number,
+    out: Buffer, outOff: Int32Array, outLen: Int32Array, outTos: Uint8Array, ctl: Uint32Array,
+  ): number;
+  /** Batch open in place; see src/native/esp_open.c. */
+  espOpen(
+    sa: object, buf: Buffer, off: Int32Array, len: Int32Array, seqHi: Uint32Array | null, start: number, end: number,
+    result: Int32Array, nextHeader: Uint8Array, spi: number, esn: boolean,
   ): number;
   /** IPv6 (sock6.c): a UDP socket bound to [addr]:port, IPv6 only, IPV6_PMTUDISC_PROBE, IPV6_RECVTCLASS on. */
   udp6Open(addr: string, port: number): number;
   /** IPv6 raw socket for `proto` bound to addr; received datagrams do NOT include the IPv6 header. */
   raw6Open(proto: number, addr: string): number;
   sockName6(fd: number): { addr: string; port: number };
-  /** sendBatch for an IPv6 socket: `addrs` holds 16 bytes per datagram, `tclass[i]` its traffic class (0: none set). */
+  /** sendBatch for an IPv6 socket, refusing anything but 16-byte addresses: `addrs` holds 16 bytes per datagram, `tclass[i]` its traffic class (0: none set). */
   sendBatch6(
     fd: number,
     bufs: readonly Uint8Array[],
@@ -143,6 +204,11 @@ export interface NativeTestOnly {
   ifSetMtu(name: string, mtu: number): void;
   /** Set or clear IFF_UP on any interface. */
   ifSetUp(name: string, up: boolean): void;
+  /**
+   * tunWrite without a TUN: returns the writes it would make as (u32 host-order length, bytes)
+   * records, virtio_net_hdr included with TW_VNET, so the coalescing can be tested without root.
+   */
+  tunWriteCapture(buf: Buffer, off: Int32Array, len: Int32Array, count: number, flags: number): Buffer;
 }
 
 interface RawAddon extends NativeAddon {
@@ -196,10 +262,11 @@ function wrap(raw: RawAddon): NativeAddon {
     slotSize: number,
     batchSize: number,
     cb: (count: number) => void,
+    arena?: ArrayBuffer,
   ): NativeReader {
     let r: NativeReader;
     try {
-      r = new RawReader(fd, mode, slotSize, batchSize, cb);
+      r = new RawReader(fd, mode, slotSize, batchSize, cb, arena);
     } catch (e) {
       throw toNativeError('Reader', e);
     }
@@ -214,9 +281,16 @@ function wrap(raw: RawAddon): NativeAddon {
     rawOpen: guarded('rawOpen', raw.rawOpen),
     sockName: guarded('sockName', raw.sockName),
     closeFd: guarded('closeFd', raw.closeFd),
+    udpOffload: guarded('udpOffload', raw.udpOffload),
+    espSaNew: guarded('espSaNew', raw.espSaNew),
+    execSelf: guarded('execSelf', raw.execSelf),
     // Hot path: no wrapper; these never throw for kernel errors.
     writeBatch: raw.writeBatch,
     sendBatch: raw.sendBatch,
+    sendSeg: raw.sendSeg,
+    tunWrite: raw.tunWrite,
+    espSeal: raw.espSeal,
+    espOpen: raw.espOpen,
     udp6Open: guarded('udp6Open', raw.udp6Open),
     raw6Open: guarded('raw6Open', raw.raw6Open),
     sockName6: guarded('sockName6', raw.sockName6),
@@ -229,6 +303,7 @@ function wrapTestOnly(raw: NativeTestOnly): NativeTestOnly {
   return {
     ifSetMtu: guarded('ifSetMtu', raw.ifSetMtu),
     ifSetUp: guarded('ifSetUp', raw.ifSetUp),
+    tunWriteCapture: raw.tunWriteCapture,
   };
 }
 

@@ -2,6 +2,7 @@
 // what). Functions only tests may call live under `testOnly`, apart from the daemon's surface.
 
 #include "addon.h"
+#include "esp_batch.h"
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
@@ -10,6 +11,10 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("udpOpen", js_udp_open),     FN("rawOpen", js_raw_open),
       FN("sockName", js_sock_name),   FN("closeFd", js_close_fd),
       FN("writeBatch", js_write_batch), FN("sendBatch", js_send_batch),
+      FN("espSaNew", js_esp_sa_new),  FN("espSeal", js_esp_seal),
+      FN("espOpen", js_esp_open),    FN("udpOffload", js_udp_offload),
+      FN("sendSeg", js_send_seg),     FN("tunWrite", js_tun_write),
+      FN("execSelf", js_exec_self),
       FN("udp6Open", js_udp6_open),   FN("raw6Open", js_raw6_open),
       FN("sockName6", js_sock_name6), FN("sendBatch6", js_send_batch6),
   };

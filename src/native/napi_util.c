@@ -185,6 +185,34 @@ bool typed_array_arg(napi_env env, napi_value v, const char *what, size_t need,
   return true;
 }
 
+bool typed_of(napi_env env, napi_value v, const char *what, napi_typedarray_type want, void **data, size_t *n) {
+  bool is = false;
+  napi_typedarray_type t;
+  napi_value ab;
+  size_t off;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, v, &t, n, data, &ab, &off) != napi_ok || t != want ||
+      (*n > 0 && *data == NULL)) {
+    char m[96];
+    snprintf(m, sizeof m, "%s has the wrong type", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", m);
+    return false;
+  }
+  return true;
+}
+
+bool bytes_arg(napi_env env, napi_value v, const char *what, uint8_t **data, size_t *len) {
+  void *d = NULL;
+  if (!bytes_of(env, v, &d, len)) {
+    char m[96];
+    snprintf(m, sizeof m, "%s must be a Buffer", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", m);
+    return false;
+  }
+  *data = d;
+  return true;
+}
+
 int32_t *status_arg(napi_env env, napi_value v, bool *ok) {
   napi_valuetype t;
   *ok = true;

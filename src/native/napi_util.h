@@ -48,6 +48,10 @@ bool bytes_of(napi_env env, napi_value v, void **data, size_t *len);
 // A TypedArray of any kind with at least `need` elements; reports its kind in *type.
 bool typed_array_arg(napi_env env, napi_value v, const char *what, size_t need, napi_typedarray_type *type,
                      void **data);
+// A TypedArray of exactly type `want`; its element count in *n. Throws naming `what` otherwise.
+bool typed_of(napi_env env, napi_value v, const char *what, napi_typedarray_type want, void **data, size_t *n);
+// bytes_of, throwing a TypeError naming `what` when `v` holds no bytes.
+bool bytes_arg(napi_env env, napi_value v, const char *what, uint8_t **data, size_t *len);
 // Optional trailing Int32Array receiving the last errno of a batch call (0 when none); NULL
 // when absent, with *ok false when it was given but is not one.
 int32_t *status_arg(napi_env env, napi_value v, bool *ok);

@@ -50,10 +50,30 @@ static void reader_close_js(napi_env env, reader_t *r) {
   }
 }
 
-// new Reader(fd, mode: 'read'|'recvmmsg', slotSize, batchSize, cb)
+// The caller's ArrayBuffer as the reader's packet memory, when it is one and big enough: TUN
+// readers of one node share one, since a batch is consumed before the loop reads the next fd.
+static bool shared_arena(napi_env env, napi_value v, size_t need, void **data, bool *given) {
+  bool is = false;
+  *given = false;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t == napi_undefined || t == napi_null) return true;
+  size_t len = 0;
+  if (napi_is_arraybuffer(env, v, &is) != napi_ok || !is || napi_get_arraybuffer_info(env, v, data, &len) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "arena must be an ArrayBuffer");
+    return false;
+  }
+  if (len < need || *data == NULL) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "arena is smaller than (headroom + slotSize) * batchSize");
+    return false;
+  }
+  *given = true;
+  return true;
+}
+
+// new Reader(fd, mode: 'read'|'recvmmsg', slotSize, batchSize, cb, arena?: ArrayBuffer)
 static napi_value js_reader_new(napi_env env, napi_callback_info info) {
-  napi_value argv[5], self, target;
-  if (!get_args(env, info, 5, argv, NULL, &self)) return NULL;
+  napi_value argv[6], self, target;
+  if (!get_args(env, info, 6, argv, NULL, &self)) return NULL;
   if (napi_get_new_target(env, info, &target) != napi_ok || target == NULL) {
     napi_throw_type_error(env, "ERR_CONSTRUCT_CALL_REQUIRED", "Reader must be called with new");
     return NULL;
@@ -100,10 +120,17 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
   r->closing = true;  // until the poll handle exists, there is nothing for libuv to close
   r->handle_closed = true;
 
-  napi_value data_ab, lens_arr, addrs_arr = NULL, ports_arr = NULL, tos_arr = NULL, addrs6_arr = NULL, name;
+  napi_value data_ab, lens_arr, addrs_arr = NULL, ports_arr = NULL, tos_arr = NULL, gso_arr = NULL;
+  napi_value addrs6_arr = NULL, name;
   void *p;
-  if (!make_typed(env, (size_t)r->stride * (size_t)batch, (napi_typedarray_type)-1, 0, &p, &data_ab, &r->data_ref))
+  bool given;
+  if (!shared_arena(env, argv[5], (size_t)r->stride * (size_t)batch, &p, &given)) goto fail_js;
+  if (given) {
+    data_ab = argv[5];
+    if (napi_create_reference(env, data_ab, 1, &r->data_ref) != napi_ok) goto fail_js;
+  } else if (!make_typed(env, (size_t)r->stride * (size_t)batch, (napi_typedarray_type)-1, 0, &p, &data_ab, &r->data_ref)) {
     goto fail_js;
+  }
   r->data = p;
   if (!make_typed(env, (size_t)batch * 4, napi_int32_array, (size_t)batch, &p, &lens_arr, &r->lens_ref))
     goto fail_js;
@@ -118,6 +145,9 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
     if (!make_typed(env, (size_t)batch * 2, napi_int16_array, (size_t)batch, &p, &tos_arr, &r->tos_ref))
       goto fail_js;
     r->tos = p;
+    if (!make_typed(env, (size_t)batch * 2, napi_uint16_array, (size_t)batch, &p, &gso_arr, &r->gso_ref))
+      goto fail_js;
+    r->gso = p;
     if (!make_typed(env, (size_t)batch * 16, napi_uint8_array, (size_t)batch * 16, &p, &addrs6_arr, &r->addrs6_ref))
       goto fail_js;
     r->addrs6 = p;
@@ -148,6 +178,7 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
     if (napi_set_named_property(env, self, "addrs", addrs_arr) != napi_ok ||
         napi_set_named_property(env, self, "ports", ports_arr) != napi_ok ||
         napi_set_named_property(env, self, "tos", tos_arr) != napi_ok ||
+        napi_set_named_property(env, self, "gso", gso_arr) != napi_ok ||
         napi_set_named_property(env, self, "addrs6", addrs6_arr) != napi_ok)
       goto fail_js;
   } else {
@@ -156,6 +187,7 @@ static napi_value js_reader_new(napi_env env, napi_callback_info info) {
     napi_set_named_property(env, self, "addrs", nul);
     napi_set_named_property(env, self, "ports", nul);
     napi_set_named_property(env, self, "tos", nul);
+    napi_set_named_property(env, self, "gso", nul);
     napi_set_named_property(env, self, "addrs6", nul);
   }
   napi_value v;

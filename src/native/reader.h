@@ -24,8 +24,8 @@
 
 enum reader_mode { MODE_READ = 0, MODE_RECVMMSG = 1 };
 
-// Room for IP_TOS plus a few more cmsgs, should some later option ask for them: a truncated
-// control buffer (MSG_CTRUNC) would cost us the TOS, never the datagram.
+// Room for IP_TOS and UDP_GRO plus a few more cmsgs, should some later option ask for them: a
+// truncated control buffer (MSG_CTRUNC) would cost us the TOS, never the datagram.
 #define CTRL_SLOT 64
 
 typedef struct reader {
@@ -43,6 +43,7 @@ typedef struct reader {
   uint32_t *addrs;    // recvmmsg only
   uint16_t *ports;    // recvmmsg only
   int16_t *tos;       // recvmmsg only: outer TOS byte, -1 when no IP_TOS cmsg came with it
+  uint16_t *gso;      // recvmmsg only: UDP GRO segment size, 0 when the datagram is not coalesced
   uint8_t *addrs6;    // recvmmsg only: 16-byte source of an IPv6 datagram (addrs[i] is then 0)
   struct mmsghdr *msgs;
   struct iovec *iov;
@@ -50,7 +51,7 @@ typedef struct reader {
   uint8_t *ctrl;      // recvmmsg only: CTRL_SLOT bytes of control data per slot
   napi_ref self_ref;  // strong while polling so a forgotten reader cannot be freed under libuv
   napi_ref cb_ref;
-  napi_ref data_ref, lens_ref, addrs_ref, ports_ref, tos_ref, addrs6_ref;
+  napi_ref data_ref, lens_ref, addrs_ref, ports_ref, tos_ref, gso_ref, addrs6_ref;
   napi_async_context actx;
   bool poll_inited;
   bool closing;       // uv_close requested (or never started)

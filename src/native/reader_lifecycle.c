@@ -83,6 +83,7 @@ void reader_release_js(napi_env env, reader_t *r) {
   delete_ref(env, &r->addrs_ref);
   delete_ref(env, &r->ports_ref);
   delete_ref(env, &r->tos_ref);
+  delete_ref(env, &r->gso_ref);
   delete_ref(env, &r->addrs6_ref);
 }
 

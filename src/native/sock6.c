@@ -1,7 +1,7 @@
 // IPv6 underlay sockets (issue #10): UDP for RFC 3948 over IPv6 and raw ESP (next header 50),
 // their names, and the batched send with a per-datagram traffic class. Kept apart from the
-// IPv4 sockets.c and batch.c: the only change the IPv4 files see is the Reader, which learned
-// to hand over 16-byte source addresses (reader_poll.c, `addrs6`) and IPV6_TCLASS.
+// IPv4 sockets.c. batch.c sends for both families (sendBatch6 hands over to it), and the
+// Reader learned to hand over 16-byte source addresses (reader_poll.c, `addrs6`) and IPV6_TCLASS.
 //
 // Addresses cross the boundary as text for setup (udp6Open, raw6Open, sockName6) and as 16
 // network-order bytes per datagram on the batch path (sendBatch6's `addrs`, the Reader's addrs6).
@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #define SOCK6_BUF_BYTES (1 << 20)
-#define SEND6_CHUNK 64
 
 // Text IPv6 address (no zone) to in6_addr; throws and returns false otherwise.
 static bool arg_ipv6(napi_env env, napi_value v, struct in6_addr *out) {
@@ -124,112 +123,23 @@ napi_value js_sock_name6(napi_env env, napi_callback_info info) {
   return obj;
 }
 
-typedef union {
-  char buf[CMSG_SPACE(sizeof(int))];
-  struct cmsghdr align;
-} tclass_cmsg_t;
-
 // sendBatch6(fd, bufs, addrs: Uint8Array(16 * count), ports: Uint16Array, count, status?,
-//            tclass?: Uint8Array) -> accepted. As sendBatch: a non-zero traffic class gets an
-// IPV6_TCLASS control message for that datagram alone (RFC 2983 uniform DSCP, RFC 6040 ECN).
+//            tclass?: Uint8Array) -> accepted. batch.c's sendBatch sends for both families
+// (a Uint8Array of addresses means IPv6); this name checks that the caller meant IPv6 and
+// hands over, so there is one sendmmsg loop to keep right.
 napi_value js_send_batch6(napi_env env, napi_callback_info info) {
   napi_value argv[7];
-  int fd;
-  int64_t count;
-  bool ok;
-  if (!get_args(env, info, 7, argv, NULL, NULL) || !arg_fd(env, argv[0], &fd)) return NULL;
-  uint32_t alen = 0;
-  if (napi_get_array_length(env, argv[1], &alen) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "bufs must be an array of Buffers");
-    return NULL;
-  }
-  if (!arg_int(env, argv[4], "count", 0, alen, &count)) return NULL;
-  napi_typedarray_type at, pt;
-  void *addrs_v, *ports_v;
-  if (!typed_array_arg(env, argv[2], "addrs", (size_t)count * 16, &at, &addrs_v) ||
-      !typed_array_arg(env, argv[3], "ports", (size_t)count, &pt, &ports_v))
-    return NULL;
-  if (at != napi_uint8_array || pt != napi_uint16_array) {
+  if (!get_args(env, info, 7, argv, NULL, NULL)) return NULL;
+  bool is = false;
+  napi_typedarray_type at;
+  size_t n;
+  void *d;
+  napi_value ab;
+  size_t off;
+  if (napi_is_typedarray(env, argv[2], &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, argv[2], &at, &n, &d, &ab, &off) != napi_ok || at != napi_uint8_array) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "addrs must be a Uint8Array (16 bytes each), ports a Uint16Array");
     return NULL;
   }
-  int32_t *status = status_arg(env, argv[5], &ok);
-  if (!ok) return NULL;
-  const uint8_t *tclass = NULL;
-  napi_valuetype tt;
-  if (napi_typeof(env, argv[6], &tt) == napi_ok && tt != napi_undefined && tt != napi_null) {
-    napi_typedarray_type kind;
-    void *tv;
-    if (!typed_array_arg(env, argv[6], "tclass", (size_t)count, &kind, &tv)) return NULL;
-    if (kind != napi_uint8_array) {
-      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "tclass must be a Uint8Array");
-      return NULL;
-    }
-    tclass = tv;
-  }
-  const uint8_t *addrs = addrs_v;
-  const uint16_t *ports = ports_v;
-  struct mmsghdr msgs[SEND6_CHUNK];
-  struct iovec iov[SEND6_CHUNK];
-  struct sockaddr_in6 sas[SEND6_CHUNK];
-  tclass_cmsg_t cms[SEND6_CHUNK];
-  int64_t accepted = 0;
-  int last_err = 0;
-  uint32_t total = (uint32_t)count, base = 0;
-  bool stop = false;
-  while (base < total && !stop) {
-    unsigned n = total - base < SEND6_CHUNK ? total - base : SEND6_CHUNK;
-    for (unsigned j = 0; j < n; j++) {
-      uint32_t i = base + j;
-      napi_value b;
-      void *data;
-      size_t len;
-      if (napi_get_element(env, argv[1], i, &b) != napi_ok || !bytes_of(env, b, &data, &len)) {
-        napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "bufs must be an array of Buffers");
-        return NULL;
-      }
-      memset(&sas[j], 0, sizeof sas[j]);
-      sas[j].sin6_family = AF_INET6;
-      memcpy(&sas[j].sin6_addr, addrs + (size_t)i * 16, 16);
-      sas[j].sin6_port = htons(ports[i]);
-      iov[j].iov_base = data;
-      iov[j].iov_len = len;
-      memset(&msgs[j], 0, sizeof msgs[j]);
-      msgs[j].msg_hdr.msg_name = &sas[j];
-      msgs[j].msg_hdr.msg_namelen = sizeof sas[j];
-      msgs[j].msg_hdr.msg_iov = &iov[j];
-      msgs[j].msg_hdr.msg_iovlen = 1;
-      if (tclass != NULL && tclass[i] != 0) {
-        struct cmsghdr *c = &cms[j].align;
-        int v = tclass[i];
-        c->cmsg_level = IPPROTO_IPV6;
-        c->cmsg_type = IPV6_TCLASS;
-        c->cmsg_len = CMSG_LEN(sizeof v);
-        memcpy(CMSG_DATA(c), &v, sizeof v);
-        msgs[j].msg_hdr.msg_control = cms[j].buf;
-        msgs[j].msg_hdr.msg_controllen = sizeof cms[j].buf;
-      }
-    }
-    unsigned done = 0;
-    while (done < n) {
-      int r = sendmmsg(fd, msgs + done, n - done, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (r > 0) {
-        accepted += r;
-        done += (unsigned)r;
-        continue;
-      }
-      int e = errno;
-      if (r < 0 && e == EINTR) continue;
-      if (r == 0) e = EAGAIN;
-      last_err = e;
-      if (e == EAGAIN || e == EWOULDBLOCK || e == EBADF || e == ENOTSOCK) {
-        stop = true;
-        break;
-      }
-      done++;
-    }
-    base += n;
-  }
-  if (status) status[0] = last_err;
-  return make_int(env, accepted);
+  return js_send_batch(env, info);
 }

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -77,6 +78,39 @@ napi_value js_udp_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   return make_int(env, fd);
+}
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+// udpOffload(fd, gro: boolean) -> { gso, gro }: whether the kernel does UDP GSO on this socket
+// (it knows the UDP_SEGMENT option), and whether UDP GRO is now on (asked for and accepted).
+napi_value js_udp_offload(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int fd;
+  bool want_gro;
+  if (!get_args(env, info, 2, argv, NULL, NULL) || !arg_fd(env, argv[0], &fd) ||
+      !arg_bool(env, argv[1], "gro", &want_gro))
+    return NULL;
+  int v = 0;
+  socklen_t vl = sizeof v;
+  bool gso = getsockopt(fd, SOL_UDP, UDP_SEGMENT, &v, &vl) == 0;
+  bool gro = false;
+  if (want_gro) {
+    int on = 1;
+    gro = setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) == 0;
+  }
+  napi_value obj, b;
+  NAPI_CALL(env, napi_create_object(env, &obj));
+  NAPI_CALL(env, napi_get_boolean(env, gso, &b));
+  NAPI_CALL(env, napi_set_named_property(env, obj, "gso", b));
+  NAPI_CALL(env, napi_get_boolean(env, gro, &b));
+  NAPI_CALL(env, napi_set_named_property(env, obj, "gro", b));
+  return obj;
 }
 
 // rawOpen(proto, addr) -> fd. Receives carry the IPv4 header; sends do not (no IP_HDRINCL).

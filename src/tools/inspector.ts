@@ -31,15 +31,28 @@ function dnsCell(l: Obj): string {
   return `${d.name} = ${state}`;
 }
 
+/** The data path in one cell: "native tso+uso gso+gro" (crypto, TUN offloads, UDP offloads). */
+function pathCell(p: Obj | undefined): string {
+  if (p == null) return '-';
+  const tun = p.tunOffload ? `tso${p.uso ? '+uso' : ''}` : 'no-tso';
+  const udp = [p.udpGso ? 'gso' : '', p.udpGro ? 'gro' : ''].filter(Boolean).join('+') || 'no-gso';
+  return `${p.crypto} ${tun} ${udp}`;
+}
+
+function tunDropsCell(d: Obj | null | undefined): string {
+  return d == null ? '-' : `tx=${d.tx} rx=${d.rx}`;
+}
+
 export function renderLinks(v: Obj): string {
   const named = (v.links as Obj[]).some((l) => l.dns != null || l.kx != null);
-  const head = ['VLINK', 'STATE', 'ADDRESS', 'MTU', 'OUTER HEADER', 'SPI OUT', 'SPI IN', 'TX PKTS', 'RX PKTS', 'DROPS'];
+  const head = ['VLINK', 'STATE', 'ADDRESS', 'MTU', 'OUTER HEADER', 'SPI OUT', 'SPI IN', 'TX PKTS', 'RX PKTS', 'DROPS', 'PATH', 'TUN DROPS'];
   return table(
     named ? [...head, 'PEER NAME'] : head,
     v.links.map((l: Obj) => {
       // An IPv6 vlink shows its address6 (or link-local address) beside the IPv4 one.
       const address = l.linkLocal == null ? l.address : `${l.address} ${l.address6 ?? `${l.linkLocal}/64`}`;
-      const row = [l.name, l.state, address, l.mtu, outerStr(l.outer), l.spiOut, l.spiIn.join(','), l.txPackets, l.rxPackets, drops(l.drops)];
+      const row = [l.name, l.state, address, l.mtu, outerStr(l.outer), l.spiOut, l.spiIn.join(','), l.txPackets, l.rxPackets, drops(l.drops),
+        pathCell(l.path), tunDropsCell(l.tunDrops)];
       return named ? [...row, dnsCell(l)] : row;
     }),
   );
@@ -92,7 +105,8 @@ export function renderSas(v: Obj): string {
 export function renderCounters(v: Obj): string {
   const names: string[] = Object.keys(v.vlinks);
   const rows = (v.reasons as string[]).map((r) => [r, v.node_drops[r], ...names.map((n) => v.vlinks[n][r])]);
-  const stats = ['txPackets', 'txBytes', 'rxPackets', 'rxBytes', 'icmpFragNeeded'].map((s) => [s, '-', ...names.map((n) => v.vlinks[n][s])]);
+  const stats = ['txPackets', 'txBytes', 'rxPackets', 'rxBytes', 'icmpFragNeeded', 'tsoSplit', 'tunTxDropped', 'tunRxDropped']
+    .map((s) => [s, '-', ...names.map((n) => v.vlinks[n][s] ?? '-')]);
   return table(['COUNTER', '(node)', ...names], [...stats, ...rows]);
 }
 

@@ -37,3 +37,19 @@ test('an SA takes IPv6 selectors (an IPv6 underlay), refuses mixed families and 
   assert.throws(() => newOutboundSa({ ...base, dst: 'nowhere' }), refusal('dst', /not an IPv4 or IPv6 address/));
   assert.deepEqual(newInboundSa({ ...base, src: addrOf('192.0.2.9') }).src, addrOf('192.0.2.9'));
 });
+
+test('SPD: the cached last answer never outlives a change to the table', () => {
+  const spd = new Spd();
+  const src = addrOf('192.0.2.1');
+  const dst = addrOf('192.0.2.2');
+  assert.equal(spd.lookup(src, dst, IPPROTO_IPIP), undefined);
+  const e = spd.add(entry('192.0.2.1', '192.0.2.2', 'vl-a'));
+  assert.equal(spd.lookup(src, dst, IPPROTO_IPIP), e, 'an add is seen by the very same address objects');
+  assert.equal(spd.lookup(src, dst, IPPROTO_IPIP), e);
+  const moved = addrOf('192.0.2.3');
+  spd.move(e, moved);
+  assert.equal(spd.lookup(src, dst, IPPROTO_IPIP), undefined, 'a move is seen');
+  assert.equal(spd.lookup(src, moved, IPPROTO_IPIP), e);
+  spd.removeVlink('vl-a');
+  assert.equal(spd.lookup(src, moved, IPPROTO_IPIP), undefined, 'a removal is seen');
+});

@@ -236,6 +236,35 @@ describe('native Reader headroom', () => {
   });
 });
 
+describe('native Reader shared arena', () => {
+  it('two readers take turns in one ArrayBuffer; one too small is refused', async () => {
+    const socks = [n.udpOpen('127.0.0.1', 0), n.udpOpen('127.0.0.1', 0)];
+    const tx = n.udpOpen('127.0.0.1', 0);
+    const arena = new ArrayBuffer((READ_HEADROOM + 2048) * 4);
+    const seen: string[] = [];
+    const readers = socks.map((fd, k) => {
+      const r = new n.Reader(fd, 'read', 2048, 4, (count) => {
+        for (let i = 0; i < count; i++) seen.push(`${k}:${Buffer.from(r.data, i * r.stride + r.headroom, r.lengths[i]!).toString()}`);
+      }, arena);
+      return r;
+    });
+    try {
+      assert.ok(readers.every((r) => r.data === arena), 'the arena is the readers\' data');
+      assert.throws(() => new n.Reader(tx, 'read', 2048, 8, () => {}, arena), RangeError);
+      assert.throws(() => new n.Reader(tx, 'read', 2048, 1, () => {}, 'x' as unknown as ArrayBuffer), TypeError);
+      for (const [k, fd] of socks.entries()) {
+        const port = n.sockName(fd).port;
+        n.sendBatch(tx, [Buffer.from(`to-${k}-a`), Buffer.from(`to-${k}-b`)], new Uint32Array(2).fill(0x7f000001), new Uint16Array(2).fill(port), 2);
+      }
+      for (let i = 0; i < 100 && seen.length < 4; i++) await new Promise((res) => setTimeout(res, 10));
+      assert.deepEqual(seen.sort(), ['0:to-0-a', '0:to-0-b', '1:to-1-a', '1:to-1-b']);
+    } finally {
+      for (const r of readers) r.close();
+      for (const fd of [...socks, tx]) n.closeFd(fd);
+    }
+  });
+});
+
 describe('native test-only export', () => {
   it('keeps the MTU/up setters off the daemon surface, and src/ never reaches for them', () => {
     for (const name of ['ifSetMtu', 'ifSetUp']) {

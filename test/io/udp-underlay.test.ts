@@ -111,7 +111,7 @@ describe('UdpUnderlay on 127.0.0.1', () => {
   it('skips and counts datagrams it cannot address', () => {
     const a = open();
     const n = a.send([
-      // An address this socket cannot carry (the addon's batch path is IPv4 only so far).
+      // An address this socket cannot carry (an IPv6 destination on an IPv4 socket).
       { data: Buffer.from('x'), addr: addrOf('2001:db8::1'), port: 9 },
       { data: Buffer.from('x'), addr: addrOf('0.0.0.0'), port: 9 },
       { data: Buffer.from('x'), addr: addrOf('127.0.0.1'), port: 0 },
