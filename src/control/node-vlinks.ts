@@ -14,7 +14,13 @@ import { loadKeyFile } from './keyfile.js';
 import { vlinkMtuProblem } from './config.js';
 import { loadDnsAuth, loadPskFile, loadPubkeyAuth } from './credentials.js';
 import { ikePeerConfig } from './ike-peer-config.js';
-import { familyOf } from './config-ipv6.js';
+import { familyOf, ipv6ErrorSource } from './config-ipv6.js';
+import type { IpAddr } from '../wire/addr.js';
+import { ipv4ToU32 } from '../wire/addr.js';
+import { linkPeerU32, newVlinkStats, type Vlink } from '../dataplane/vlink.js';
+import { newDropCounters } from '../dataplane/drop-reasons.js';
+import type { TunDevice, UnderlaySocket } from '../io/types.js';
+import type { SpdEntry } from '../dataplane/spd.js';
 
 /** Where an unresolved named peer's SAs point: nowhere (no packet can come from 0.0.0.0). */
 export const UNRESOLVED = '0.0.0.0';
@@ -84,4 +90,34 @@ export function prepareVlink(cfg: NodeConfig, v: VlinkConfig, i: number, known?:
   });
   const keyId = Buffer.concat([kin.key, kin.salt, kout.key, kout.salt]).toString('base64');
   return { cfg: v, mtu, out, in: inn, ike: null, keyId };
+}
+
+/** A running vlink's data-plane state: counters at zero, carrier on, addresses parsed once. */
+export function newVlink(p: PreparedVlink, o: { local: IpAddr; peer: IpAddr; vnAddr: string; tun: TunDevice; underlay: UnderlaySocket; policy: SpdEntry }): Vlink {
+  const c = p.cfg;
+  const vn = ipv4ToU32(o.vnAddr);
+  return {
+    name: c.name,
+    local: o.local,
+    peer: o.peer,
+    peerDst: o.peer,
+    peerPort: c.peerPort,
+    encap: c.encap,
+    vnAddr: o.vnAddr,
+    vnAddrU32: vn,
+    vnPrefixLen: c.prefixLen,
+    vnPeer: c.peerAddress,
+    icmpSrcU32: linkPeerU32(vn, c.prefixLen, c.peerAddress === undefined ? undefined : ipv4ToU32(c.peerAddress)),
+    icmp6Src: ipv6ErrorSource(c),
+    mtu: p.mtu,
+    tun: o.tun,
+    underlay: o.underlay,
+    policy: o.policy,
+    inbound: p.in === null ? [] : [p.in],
+    drops: newDropCounters(),
+    stats: newVlinkStats(),
+    carrier: true,
+    rxAlive: false,
+    lastAliveAt: Date.now(),
+  };
 }

@@ -6,34 +6,34 @@ import type { Logger } from 'pino';
 import type { EspCrypto, PacketBatch, TunDevice, UnderlaySocket } from '../io/types.js';
 import type { NetSys } from '../io/netsys.js';
 import { ConfigError, IiptranError } from '../errors.js';
-import { addrFromString, formatAddr, ipv4ToU32 } from '../wire/addr.js';
+import { addrFromString, formatAddr } from '../wire/addr.js';
 import { newDropCounters, type DropCounters } from '../dataplane/drop-reasons.js';
 import { Spd, IPPROTO_IPIP } from '../dataplane/spd.js';
 import { Sad } from '../dataplane/sad.js';
 import { Sender } from '../dataplane/send.js';
 import { Receiver } from '../dataplane/receive.js';
-import { linkPeerU32, newVlinkStats, type Vlink } from '../dataplane/vlink.js';
+import type { Vlink } from '../dataplane/vlink.js';
 import { LivenessMonitor } from '../dataplane/liveness.js';
 import type { Liveness, NodeConfig } from './config-types.js';
 import type { IkeUdpReceive, IkeUdpSocket } from '../io/ike-udp.js';
 import { IkeEngine } from '../ike/engine.js';
-import { IKE_PORT, ikeTunables } from './ike-peer-config.js';
-import type { ChildSaInstall, IkeDatagram, IkeKeyLogRecord } from '../ike/types.js';
+import { ikeTunables } from './ike-peer-config.js';
+import { startNodeIke } from './node-ike.js';
+import type { ChildSaInstall, IkeKeyLogRecord } from '../ike/types.js';
 import type { RetransmitPolicy } from '../ike/retransmit.js';
 import type { Clock } from '../clock.js';
-import { NON_ESP_MARKER_LEN } from '../wire/ike/index.js';
 import { applyReload, type ReloadHost, type ReloadResult } from './reload.js';
 import type { Guard, GuardSpec } from '../io/guard.js';
 import { applyGuard, removeGuard } from './vn-guard.js';
 import { hex32x } from '../wire/hex.js';
 import { ChildSas } from './node-child-sa.js';
-import { prepareVlink, preparedPeer, usableOut, type PreparedVlink } from './node-vlinks.js';
+import { newVlink, prepareVlink, preparedPeer, usableOut, type PreparedVlink } from './node-vlinks.js';
 import { NodeDns } from './node-dns.js';
 import type { DnsTransport } from '../dns/transport.js';
 import { realClock } from '../clock.js';
 import { NodeDhcp, peerIdentity, type DhcpIo } from './node-dhcp.js';
 import { dhcpReloadProblem } from './config-dhcp.js';
-import { ipv6ErrorSource, ipv6LinkSetup } from './config-ipv6.js';
+import { ipv6LinkSetup } from './config-ipv6.js';
 
 export interface NodeIo {
   openTun(name: string): TunDevice;
@@ -110,41 +110,16 @@ export class OverlayNode {
 
   private async ikeEngine(): Promise<IkeEngine> {
     if (this.ike !== null) return this.ike;
-    const u = this.cfg.underlay;
-    if (this.io.openIkeUdp === undefined) throw new IiptranError('IIPTRAN_ERR_CONFIG', 'ikev2 keying needs an IKE socket, and this node was started without one');
-    const engine = new IkeEngine({
-      log: this.log.child({ ike: true }),
-      host: {
-        send: (d) => this.ikeSend(d),
-        installChild: (v, c, o) => this.childSas.installChildSa(v, c, o),
-        removeChild: (v, c) => this.childSas.removeChildSa(v, c),
-        activateChild: (v, c) => this.childSas.activateChildSa(v, c),
-        childUsage: (v, c) => this.childSas.childUsage(v, c),
-        allocSpi: () => this.childSas.allocSpi(),
-        sendKeepalive: (addr, port) => this.udp?.send([{ data: NAT_KEEPALIVE, addr: addrFromString(addr), port, tos: 0 }]),
-        // Named peers (node-dns.ts); without a dns section no vlink names its peer.
-        resolvePeer: (v, attempt) => this.dns?.resolvePeer(v, attempt) ?? Promise.resolve({ error: 'the node has no dns section' }),
-        checkPeerAddress: (v, addr) => this.dns?.checkPeer(v, addr) ?? Promise.resolve('the node has no dns section'),
-        peerRelocated: (v, addr) => this.dns?.relocated(v, addr),
-        peerAttempt: (v, addr, ok, why) => this.dns?.attempt(v, addr, ok, why),
-      },
-      ...(this.io.ikeKeyLog === undefined ? {} : { keyLog: this.io.ikeKeyLog }),
-      ...(this.io.ikeRetransmit === undefined ? {} : { retransmit: this.io.ikeRetransmit }),
-      ...(this.io.ikeClock === undefined ? {} : { clock: this.io.ikeClock }),
-      ...ikeTunables(this.cfg),
+    const node = this;
+    const r = await startNodeIke({
+      cfg: this.cfg, io: this.io, log: this.log, childSas: this.childSas, receiver: this.receiver,
+      dns: () => this.dns,
+      udp: () => this.udp,
+      guarded: (what, sample, fn) => node.guarded(what, sample, fn),
     });
-    this.ikeSocket = await this.io.openIkeUdp(
-      u.address,
-      IKE_PORT,
-      (data, from) => this.guarded('IKE message', data, () => engine.receive(data, from, 500)),
-      (e) => this.log.warn({ err: e.message }, 'IKE socket error'),
-    );
-    // IKE on 4500 shares the ESP socket, marked by four zero bytes (RFC 3948 §2.2).
-    this.receiver.onNonEsp = (d) =>
-      this.guarded('IKE message', d.data, () => engine.receive(d.data.subarray(NON_ESP_MARKER_LEN), { addr: formatAddr(d.addr), port: d.port }, 4500));
-    this.ike = engine;
-    if (this.io.ikeKeyLog !== undefined) this.log.warn('IKE key log enabled: every IKE and ESP secret is written out; never do this in production');
-    return engine;
+    this.ikeSocket = r.socket;
+    this.ike = r.engine;
+    return r.engine;
   }
 
   /**
@@ -168,15 +143,6 @@ export class OverlayNode {
   /** Whether ESP crypto runs in the addon (show links `path.crypto`). */
   get nativeCrypto(): boolean {
     return this.io.espCrypto !== undefined;
-  }
-
-  private ikeSend(d: IkeDatagram): void {
-    if (d.localPort === 500) {
-      this.ikeSocket?.send(d.data, d.addr, d.port);
-      return;
-    }
-    const marked = Buffer.concat([Buffer.alloc(NON_ESP_MARKER_LEN), d.data]);
-    this.udp?.send([{ data: marked, addr: addrFromString(d.addr), port: d.port, tos: 0 }]);
   }
 
   /** Validate keys, SAs and MTUs of every vlink without touching the system. */
@@ -289,30 +255,7 @@ export class OverlayNode {
       sa: usableOut(p),
     });
     if (p.in !== null) this.sad.add(p.in, c.name);
-    const v: Vlink = {
-      name: c.name,
-      local,
-      peer,
-      peerDst: peer,
-      peerPort: c.peerPort,
-      encap: c.encap,
-      vnAddr,
-      vnAddrU32: ipv4ToU32(vnAddr),
-      vnPrefixLen: c.prefixLen,
-      vnPeer: c.peerAddress,
-      icmpSrcU32: linkPeerU32(ipv4ToU32(vnAddr), c.prefixLen, c.peerAddress === undefined ? undefined : ipv4ToU32(c.peerAddress)),
-      icmp6Src: ipv6ErrorSource(c),
-      mtu: p.mtu,
-      tun,
-      underlay,
-      policy,
-      inbound: p.in === null ? [] : [p.in],
-      drops: newDropCounters(),
-      stats: newVlinkStats(),
-      carrier: true,
-      rxAlive: false,
-      lastAliveAt: Date.now(),
-    };
+    const v = newVlink(p, { local, peer, vnAddr, tun, underlay, policy });
     this.vlinks.set(c.name, v);
     this.prepared.set(c.name, p);
     if (tun.onBatch) tun.onBatch((b) => this.guarded(`${c.name} batch`, () => batchHead(b), () => this.sender.processBatch(v, b)));
@@ -461,7 +404,6 @@ function snake(s: string): string {
 }
 
 /** RFC 3948 §2.3: a NAT-keepalive is a single 0xff octet. */
-const NAT_KEEPALIVE = Buffer.from([0xff]);
 
 /** The first packet of a batch, for the log line of a handler that threw on it. */
 function batchHead(b: PacketBatch): Buffer | undefined {
