@@ -25,7 +25,7 @@ import type { ExchangeContext } from './context.js';
 import type { ChildSaInstall } from './types.js';
 import { natInstall, natTsCfg } from './nat.js';
 import { pubkeyCredentials } from './auth-pubkey.js';
-import { checkChildAnswer, checkChildRequest, childTsPayloads } from './tunnel-any.js';
+import { checkChildAnswer, checkChildRequest, childProtocols, childTsPayloads } from './tunnel-any.js';
 import { authorisePeer, PSK_HINT, type AddressCheck } from './authorise.js';
 import { noProposalDetail } from './proposal-text.js';
 import { hex32 } from '../wire/hex.js';
@@ -46,14 +46,14 @@ function install(ctx: ExchangeContext, sa: IkeSa, c: ChildSaInstall): boolean {
     ctx.log.error({ vlink: sa.cfg.vlink, err: (e as Error).message }, 'could not install the CHILD_SA into the data plane');
     return false;
   }
-  sa.children.push({ spiIn: c.spiIn, spiOut: c.spiOut, suite: c.suite, esn: c.esn, createdAt: sa.clock.now() });
+  sa.children.push({ spiIn: c.spiIn, spiOut: c.spiOut, suite: c.suite, esn: c.esn, protocols: c.protocols ?? [4], createdAt: sa.clock.now() });
   ctx.keyLog({
     type: 'child', vlink: sa.cfg.vlink, spiIn: hex32(c.spiIn), spiOut: hex32(c.spiOut), suite: c.suite,
     keyIn: Buffer.concat([c.keyIn, c.saltIn]).toString('hex'), keyOut: Buffer.concat([c.keyOut, c.saltOut]).toString('hex'),
   });
   ctx.log.info(
-    { vlink: sa.cfg.vlink, peer: sa.remote.addr, spiIn: hex32(c.spiIn), spiOut: hex32(c.spiOut), suite: c.suite, esn: c.esn },
-    `CHILD_SA installed for ${sa.cfg.vlink}: in 0x${hex32(c.spiIn)}, out 0x${hex32(c.spiOut)}, ${c.suite}`,
+    { vlink: sa.cfg.vlink, peer: sa.remote.addr, spiIn: hex32(c.spiIn), spiOut: hex32(c.spiOut), suite: c.suite, esn: c.esn, protocols: c.protocols },
+    `CHILD_SA installed for ${sa.cfg.vlink}: in 0x${hex32(c.spiIn)}, out 0x${hex32(c.spiOut)}, ${c.suite}, protocols ${(c.protocols ?? [4]).join('+')}`,
   );
   return true;
 }
@@ -138,7 +138,8 @@ function childFromResponse(ctx: ExchangeContext, sa: IkeSa, ps: readonly Payload
     ctx.log.error({ vlink: sa.cfg.vlink, peer }, bad);
     return bad;
   }
-  return install(ctx, sa, childInstall(sa.suite!.prf.id, sa.keys!.skD, sa.ni, sa.nr, choice, sa.childSpiIn, 'initiator')) ? null : 'the CHILD_SA could not be installed';
+  const protocols = childProtocols(sa.cfg, 'requester', tsi!, tsr!);
+  return install(ctx, sa, childInstall(sa.suite!.prf.id, sa.keys!.skD, sa.ni, sa.nr, choice, sa.childSpiIn, 'initiator', protocols)) ? null : 'the CHILD_SA could not be installed';
 }
 
 export interface AuthRequestOutcome {
@@ -195,12 +196,14 @@ export async function onAuthRequest(ctx: ExchangeContext, sa: IkeSa, ps: readonl
     return { reply: [...reply, notify(refuse ?? NotifyType.NO_PROPOSAL_CHOSEN)], error: null };
   }
   const spiIn = ctx.host.allocSpi();
+  const tsCfg = natTsCfg(sa, sa.cfg, tsi, tsr);
+  const protocols = childProtocols(tsCfg, 'responder', tsi, tsr);
   // Installed before the response leaves: the initiator may send ESP as soon as it reads it.
-  if (!install(ctx, sa, childInstall(sa.suite!.prf.id, sa.keys!.skD, sa.ni, sa.nr, choice, spiIn, 'responder'))) {
+  if (!install(ctx, sa, childInstall(sa.suite!.prf.id, sa.keys!.skD, sa.ni, sa.nr, choice, spiIn, 'responder', protocols))) {
     sa.childError = `IKE_AUTH from ${peer}: IKE_SA established, but the CHILD_SA could not be installed`;
     return { reply: [...reply, notify(NotifyType.NO_PROPOSAL_CHOSEN)], error: null };
   }
-  const ts = childTsPayloads(natTsCfg(sa, sa.cfg, tsi, tsr), 'responder');
+  const ts = childTsPayloads(tsCfg, 'responder', protocols);
   reply.push(...ts.mode, espAnswer(choice, spiIn), ts.tsi, ts.tsr);
   return { reply, error: null };
 }

@@ -22,7 +22,7 @@ import { spiBytes, type IkeSa } from './ike-sa.js';
 import { checkEspAnswer, checkIkeAnswer, espAnswer, espOffer, ikeOffer, selectEsp, selectIke, type EspChoice } from './negotiate.js';
 import { errorNotify, find, notifies } from './payloads.js';
 import { SkContext } from './protect.js';
-import { checkChildAnswer, checkChildRequest, childTsPayloads } from './tunnel-any.js';
+import { checkChildAnswer, checkChildRequest, childProtocols, childTsPayloads } from './tunnel-any.js';
 import { natTsCfg } from './nat.js';
 import type { ChildSaInstall, IkePeerConfig } from './types.js';
 import { noProposalDetail } from './proposal-text.js';
@@ -65,7 +65,7 @@ export function childRekeyRequest(cfg: IkePeerConfig, oldSpiIn: number, newSpiIn
 }
 
 export type ChildAnswer =
-  | { ok: true; choice: EspChoice; nr: Buffer }
+  | { ok: true; choice: EspChoice; nr: Buffer; protocols: number[] }
   | { ok: false; notify: number | null; why: string };
 
 /** The initiator's view of the response. */
@@ -84,7 +84,7 @@ export function checkChildRekeyAnswer(cfg: IkePeerConfig, ps: readonly PayloadRe
   if (bad !== null) return { ok: false, notify: null, why: bad };
   const choice = checkEspAnswer(saP, cfg.esp);
   if (typeof choice === 'string') return { ok: false, notify: null, why: choice };
-  return { ok: true, choice, nr: Buffer.from(nonce.data) };
+  return { ok: true, choice, nr: Buffer.from(nonce.data), protocols: childProtocols(cfg, 'requester', tsi, tsr) };
 }
 
 /**
@@ -92,10 +92,10 @@ export function checkChildRekeyAnswer(cfg: IkePeerConfig, ps: readonly PayloadRe
  * that exchange's nonces, and g^ir when PFS was used. `weInitiated` is about this exchange, not
  * about who set up the IKE SA.
  */
-export function rekeyedChild(sa: IkeSa, choice: EspChoice, ni: Buffer, nr: Buffer, spiIn: number, weInitiated: boolean, gir?: Buffer): ChildSaInstall {
+export function rekeyedChild(sa: IkeSa, choice: EspChoice, ni: Buffer, nr: Buffer, spiIn: number, weInitiated: boolean, protocols: readonly number[], gir?: Buffer): ChildSaInstall {
   const k = childSaKeys(sa.suite!.prf.id, sa.keys!.skD, choice.suite, ni, nr, gir);
   const [inn, out] = weInitiated ? [k.responderToInitiator, k.initiatorToResponder] : [k.initiatorToResponder, k.responderToInitiator];
-  return { spiIn, spiOut: choice.peerSpi, suite: choice.suite, keyIn: inn.key, saltIn: inn.salt, keyOut: out.key, saltOut: out.salt, esn: choice.esn };
+  return { spiIn, spiOut: choice.peerSpi, suite: choice.suite, keyIn: inn.key, saltIn: inn.salt, keyOut: out.key, saltOut: out.salt, esn: choice.esn, protocols: [...protocols] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -165,10 +165,11 @@ export function answerChildRekey(sa: IkeSa, req: Extract<CreateChildRequest, { k
     gir = shared;
   }
   const nr = randomBytes(REKEY_NONCE_LEN);
-  const install = rekeyedChild(sa, choice, req.ni, nr, spiIn, false, gir);
+  const protocols = childProtocols(cfg, 'responder', req.tsi, req.tsr);
+  const install = rekeyedChild(sa, choice, req.ni, nr, spiIn, false, protocols, gir);
   const answer = espAnswer(choice, spiIn);
   if (dh !== null) answer.proposals[0]!.transforms.push({ type: TransformType.DH, id: dh.group });
-  const ts = childTsPayloads(cfg, 'responder');
+  const ts = childTsPayloads(cfg, 'responder', protocols);
   const reply: PayloadRepr[] = [...ts.mode, answer, { type: PayloadType.NONCE, data: nr }];
   if (dh !== null) reply.push({ type: PayloadType.KE, group: dh.group, data: dh.publicValue });
   reply.push(ts.tsi, ts.tsr);

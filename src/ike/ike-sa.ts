@@ -29,6 +29,8 @@ export interface ChildSaRecord {
   spiOut: number;
   suite: ChildSaInstall['suite'];
   esn: boolean;
+  /** ChildSaInstall.protocols: what the traffic selectors agreed on. */
+  protocols: number[];
   createdAt: number;
 }
 

@@ -224,9 +224,14 @@ function chosenProposal(initResponse: Buffer): SaPayload | null {
   return find(m.payloads, PayloadType.SA) ?? null;
 }
 
+/** The one host every selector names (one per protocol, child.ts), or null. */
 function singleHost(ts: TsPayload): string | null {
-  if (ts.selectors.length !== 1) return null;
-  const s = ts.selectors[0]!;
+  if (ts.selectors.length === 0) return null;
+  const hosts = new Set(ts.selectors.map(selectorHost));
+  return hosts.size === 1 ? [...hosts][0]! : null;
+}
+
+function selectorHost(s: TsPayload['selectors'][number]): string | null {
   if (s.tsType === TS_IPV6_ADDR_RANGE) {
     const w = s as Ipv6Selector;
     return w.startAddress.equals(w.endAddress) ? bytesAddr(w.startAddress) : null;

@@ -10,7 +10,7 @@
 // decides what goes into the vlink, which is exactly why route-based peers use 0/0.
 
 import { NotifyType, PayloadType, TS_IPV4_ADDR_RANGE, notify, type Ipv4Selector, type PayloadRepr, type TsPayload } from '../wire/ike/index.js';
-import { coversHost, isExactlyHost, tsPayload } from './child.js';
+import { agreedProtocols, coveredProtocols, exactProtocols, tsPayload, VLINK_PROTOCOLS } from './child.js';
 import { hasNotify } from './payloads.js';
 
 export type ChildMode = 'transport' | 'tunnel-any';
@@ -51,10 +51,23 @@ export function coversAnyTs(ts: TsPayload): boolean {
  * Our selectors as the requester of a CHILD_SA exchange (IKE_AUTH or CREATE_CHILD_SA), TSi = us,
  * or as its responder (TSi = the peer): the payloads in order, mode notify first.
  */
-export function childTsPayloads(cfg: ModeCfg, side: 'requester' | 'responder'): { mode: PayloadRepr[]; tsi: TsPayload; tsr: TsPayload } {
+export function childTsPayloads(cfg: ModeCfg, side: 'requester' | 'responder', protocols: readonly number[] = VLINK_PROTOCOLS): { mode: PayloadRepr[]; tsi: TsPayload; tsr: TsPayload } {
   if (childMode(cfg) === 'tunnel-any') return { mode: [], tsi: anyTs(PayloadType.TSi), tsr: anyTs(PayloadType.TSr) };
   const [i, r] = side === 'requester' ? [cfg.local, cfg.peer] : [cfg.peer, cfg.local];
-  return { mode: [notify(NotifyType.USE_TRANSPORT_MODE)], tsi: tsPayload(PayloadType.TSi, i), tsr: tsPayload(PayloadType.TSr, r) };
+  return { mode: [notify(NotifyType.USE_TRANSPORT_MODE)], tsi: tsPayload(PayloadType.TSi, i, protocols), tsr: tsPayload(PayloadType.TSr, r, protocols) };
+}
+
+/**
+ * The IP protocols a CHILD_SA covers, from selectors checkChildAnswer (requester) or
+ * checkChildRequest (responder) accepted: [4] or [4, 41]. tunnel-any's 0.0.0.0/0 names IPv4
+ * inner addresses, so it covers IPv4 inner packets only.
+ */
+export function childProtocols(cfg: ModeCfg, side: 'requester' | 'responder', tsi: TsPayload, tsr: TsPayload): number[] {
+  if (childMode(cfg) === 'tunnel-any') return [4];
+  const agreed = side === 'requester'
+    ? agreedProtocols(exactProtocols(tsi, cfg.local), exactProtocols(tsr, cfg.peer))
+    : agreedProtocols(coveredProtocols(tsi, cfg.peer), coveredProtocols(tsr, cfg.local));
+  return agreed ?? [4];
 }
 
 /** Requester: is the response's mode and narrowing what this vlink can use? Null if so. */
@@ -67,7 +80,9 @@ export function checkChildAnswer(cfg: ModeCfg, ps: readonly PayloadRepr[], tsi: 
     return null;
   }
   if (!transport) return 'peer did not accept transport mode';
-  if (!isExactlyHost(tsi, cfg.local) || !isExactlyHost(tsr, cfg.peer)) return 'peer narrowed the traffic selectors to something other than the two underlay addresses with protocol 4';
+  if (agreedProtocols(exactProtocols(tsi, cfg.local), exactProtocols(tsr, cfg.peer)) === null) {
+    return 'peer narrowed the traffic selectors to something other than the two underlay addresses with protocol 4 (and optionally 41)';
+  }
   return null;
 }
 
@@ -86,7 +101,7 @@ export function checkChildRequest(cfg: ModeCfg, ps: readonly PayloadRepr[], tsi:
   if (!transport) {
     return { refuse: NotifyType.NO_PROPOSAL_CHOSEN, why: 'peer asked for a tunnel-mode CHILD_SA; IIPtran vlinks use transport mode (set mode = transport on the peer, or child_mode tunnel-any here)' };
   }
-  if (!coversHost(tsi, cfg.peer) || !coversHost(tsr, cfg.local)) {
+  if (agreedProtocols(coveredProtocols(tsi, cfg.peer), coveredProtocols(tsr, cfg.local)) === null) {
     return { refuse: NotifyType.TS_UNACCEPTABLE, why: `traffic selectors do not cover ${cfg.peer} <-> ${cfg.local} protocol 4 (on strongSwan: local_ts/remote_ts = dynamic[ipencap])` };
   }
   return null;

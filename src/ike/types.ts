@@ -53,6 +53,11 @@ export interface ChildSaInstall {
   keyOut: Buffer;
   saltOut: Buffer;
   esn: boolean;
+  /**
+   * IP protocols the traffic selectors agreed on (child.ts): [4] or [4, 41]; IPv6 inner packets
+   * (next header 41) belong to this SA only with 41. Absent (manual keying): [4, 41].
+   */
+  protocols?: number[];
   /** Where the IKE SA sees the peer (a NAT's public address and mapped port, nat.ts); absent: the vlink's `peer`. */
   peerAddr?: string;
   peerPort?: number;

@@ -12,6 +12,8 @@ export interface IkeChildView {
   suite: string;
   esn: boolean;
   mode: 'transport' | 'tunnel-any';
+  /** IP protocols the traffic selectors agreed on: [4] or [4, 41] (41: IPv6 inner packets). */
+  protocols: number[];
   ageSeconds: number;
   /** Seconds until the lifetime rekey (rekey.ts; byte/packet limits may come first); null if none is scheduled. */
   rekeyInSeconds: number | null;
@@ -89,7 +91,7 @@ export function ikeSaView(sa: IkeSa, now: number): IkeSaView {
     rekeyInSeconds: ikeRekeyInSeconds(sa, now),
     lastError: sa.lastError,
     nat: sa.nat === null ? null : { detected: sa.nat.local || sa.nat.remote, local: sa.nat.local, remote: sa.nat.remote },
-    children: sa.children.map((c) => ({ spiIn: hex32x(c.spiIn), spiOut: hex32x(c.spiOut), suite: c.suite, esn: c.esn, mode: sa.cfg.childMode ?? 'transport', ageSeconds: secs(now - c.createdAt), ...childRekeyView(c, now) })),
+    children: sa.children.map((c) => ({ spiIn: hex32x(c.spiIn), spiOut: hex32x(c.spiOut), suite: c.suite, esn: c.esn, mode: sa.cfg.childMode ?? 'transport', protocols: c.protocols, ageSeconds: secs(now - c.createdAt), ...childRekeyView(c, now) })),
     peerPublicKey: sa.peerKey,
   };
 }

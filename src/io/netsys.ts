@@ -222,7 +222,8 @@ export class RtNetSys implements NetSys {
     for (const l of links) if (l.data.index !== undefined && l.attrs.ifname) names.set(l.data.index, l.attrs.ifname);
     const index = [...names].find(([, n]) => n === name)?.[0];
     if (index === undefined) throw new NativeError('routesVia', 19, `no such interface ${name}`);
-    const routes = await this.sock.getRoutes({ family: AF_INET });
+    // Both families: a vlink with IPv6 inside has IPv6 routes through it too.
+    const routes = [...(await this.sock.getRoutes({ family: AF_INET })), ...(await this.sock.getRoutes({ family: AF_INET6 }))];
     return routes.map((r) => saveRoute(r, index, names)).filter((r): r is SavedRoute => r !== null);
   }
 

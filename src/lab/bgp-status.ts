@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { birdCommand } from './bird-ctl.js';
 import { frrCommand } from './frr-ctl.js';
-import { bgpPeers } from './bgp.js';
+import { bgpPeers, birdName6 } from './bgp.js';
 import type { LabModel, ModelNode } from './topology-model.js';
 
 export interface BgpSession {
@@ -17,6 +17,8 @@ export interface BgpSession {
   state: string;
   /** Prefixes received from the peer (FRR only; null from BIRD). */
   prefixes: number | null;
+  /** Dual stack: the state of the IPv6 session over the same vlink (MP-BGP, IPv6 unicast). */
+  state6?: string;
 }
 
 const FSM = /\b(Idle|Connect|Active|OpenSent|OpenConfirm|Established|Close)\b/;
@@ -40,13 +42,16 @@ interface FrrPeerJson {
 /** Per peer address, state and received prefixes from `show bgp summary json` (FRR 8). */
 export function parseFrrBgpSummary(json: string): Map<string, { state: string; prefixes: number | null }> {
   const out = new Map<string, { state: string; prefixes: number | null }>();
-  let doc: { ipv4Unicast?: { peers?: Record<string, FrrPeerJson> } };
+  let doc: { ipv4Unicast?: { peers?: Record<string, FrrPeerJson> }; ipv6Unicast?: { peers?: Record<string, FrrPeerJson> } };
   try {
     doc = JSON.parse(json) as typeof doc;
   } catch {
     return out;
   }
-  for (const [addr, p] of Object.entries(doc.ipv4Unicast?.peers ?? {})) out.set(addr, { state: p.state ?? 'unknown', prefixes: p.pfxRcd ?? null });
+  // Each session is listed under the family it carries; IPv6 sessions have IPv6 addresses.
+  for (const af of [doc.ipv4Unicast, doc.ipv6Unicast]) {
+    for (const [addr, p] of Object.entries(af?.peers ?? {})) out.set(addr, { state: p.state ?? 'unknown', prefixes: p.pfxRcd ?? null });
+  }
   return out;
 }
 
@@ -57,11 +62,17 @@ export async function bgpSessions(model: LabModel, n: ModelNode, paths: { birdSo
     const r = await birdCommand(paths.birdSocket, 'show protocols', 5000).catch(() => null);
     if (r === null || r.code >= 8000) return null;
     const states = parseBirdBgpStates(r.text);
-    return peers.map((p) => ({ iface: p.iface, peer: p.peer, address: p.address, asn: p.asn, state: states.get(p.birdName) ?? 'none', prefixes: null }));
+    return peers.map((p) => ({
+      iface: p.iface, peer: p.peer, address: p.address, asn: p.asn, state: states.get(p.birdName) ?? 'none', prefixes: null,
+      ...(p.address6 === undefined ? {} : { state6: states.get(birdName6(p)) ?? 'none' }),
+    }));
   }
   if (paths.frrDir === null || paths.frrDir === undefined) return null;
   const text = await frrCommand(path.join(paths.frrDir, 'bgpd.vty'), 'show bgp summary json', 5000).catch(() => null);
   if (text === null) return null;
   const states = parseFrrBgpSummary(text);
-  return peers.map((p) => ({ iface: p.iface, peer: p.peer, address: p.address, asn: p.asn, state: states.get(p.address)?.state ?? 'none', prefixes: states.get(p.address)?.prefixes ?? null }));
+  return peers.map((p) => ({
+    iface: p.iface, peer: p.peer, address: p.address, asn: p.asn, state: states.get(p.address)?.state ?? 'none', prefixes: states.get(p.address)?.prefixes ?? null,
+    ...(p.address6 === undefined ? {} : { state6: states.get(p.address6)?.state ?? 'none' }),
+  }));
 }

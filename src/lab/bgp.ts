@@ -1,8 +1,11 @@
-// BGP for a lab node (routing: bgp): eBGP, one AS per node, one session per vlink between
-// the two ends' vlink addresses (directly connected, TTL 1), each node originating its VN
-// prefix and passing on what it learned, so a route crosses several vlinks with a growing AS
-// path. BFD guards every session. The same sessions from BIRD or from FRR: a node picks its
-// daemon (bgp_daemon), and the two interoperate across a vlink.
+// BGP for a lab node (routing: bgp), one session per vlink between the two ends' vlink addresses
+// (directly connected, TTL 1), BFD on every session, each node originating its VN prefix:
+//   - eBGP (default): one AS per node; a route crosses several vlinks with a growing AS path.
+//   - iBGP (`bgp.mode: ibgp`, topology-bgp.ts): one AS; route reflectors pass their clients'
+//     routes on, and set themselves as next hop, so every next hop is a vlink neighbour.
+// Dual stack (`ipv6: true`): a second session per vlink between the IPv6 link addresses carries
+// IPv6 unicast (MP-BGP, RFC 4760) for the IPv6 VN prefixes. The same sessions from BIRD or from
+// FRR: a node picks its daemon (bgp_daemon), and the two interoperate across a vlink.
 
 import type { LabModel, ModelNode } from './topology-model.js';
 
@@ -12,8 +15,12 @@ export interface BgpPeer {
   peer: string;
   /** The peer's vlink address: the session's remote end and the next hop of what it sends. */
   address: string;
+  /** Dual stack: the peer's IPv6 vlink address, the IPv6 session's remote end. */
+  address6?: string;
   asn: number;
-  /** BIRD protocol name (a symbol: no "-"). */
+  /** iBGP and we are a route reflector: this peer is our client (a reflector peer is not). */
+  rrClient: boolean;
+  /** BIRD protocol name (a symbol: no "-"); the IPv6 session's is `bgp6_<peer>`. */
   birdName: string;
 }
 
@@ -26,27 +33,50 @@ export function bgpTimers(model: LabModel): { hold: number; keepalive: number } 
 export function bgpPeers(model: LabModel, n: ModelNode): BgpPeer[] {
   return n.vlinks.map((v) => {
     const peer = model.nodes.find((x) => x.name === v.peer)!;
-    return { iface: v.ifname, peer: v.peer, address: v.peerLinkAddr, asn: peer.bgp?.asn ?? 0, birdName: `bgp_${v.peer.replace(/-/g, '_')}` };
+    return {
+      iface: v.ifname,
+      peer: v.peer,
+      address: v.peerLinkAddr,
+      ...(v.peerLinkAddr6 !== undefined && n.vn6 !== undefined ? { address6: v.peerLinkAddr6 } : {}),
+      asn: peer.bgp?.asn ?? 0,
+      rrClient: model.bgpMode === 'ibgp' && n.bgp?.rr === true && peer.bgp?.rr !== true,
+      birdName: `bgp_${v.peer.replace(/-/g, '_')}`,
+    };
   });
+}
+
+export const birdName6 = (p: BgpPeer): string => p.birdName.replace(/^bgp_/, 'bgp6_');
+
+/** The per-neighbour lines of one address family: iBGP next hop and reflection. */
+function frrAfLines(model: LabModel, addr: string, rrClient: boolean): string {
+  if (model.bgpMode !== 'ibgp') return '';
+  // `force`: a reflector rewrites the next hop of the routes it reflects too, so a client's next
+  // hop is always the vlink neighbour it heard the route from (there is no IGP to resolve others).
+  return `  neighbor ${addr} next-hop-self force\n${rrClient ? `  neighbor ${addr} route-reflector-client\n` : ''}`;
 }
 
 /** FRR bgpd: eBGP needs no policy here (FRR 8 refuses to pass routes on without one by default), no MRAI delay. */
 export function frrBgpdConfig(model: LabModel, n: ModelNode, bfdProfile: string): string {
   const { hold, keepalive } = bgpTimers(model);
   const peers = bgpPeers(model, n);
-  const neighbors = peers
-    .map((p) => {
-      const lines = [
-        `remote-as ${p.asn}`,
-        `description ${p.iface}`,
-        // ConnectRetry 1 s: a restored vlink gets its session back in seconds, not in 120.
-        'timers connect 1',
-        'advertisement-interval 0',
-        ...(model.bfd ? [`bfd profile ${bfdProfile}`] : []),
-      ];
-      return lines.map((l) => ` neighbor ${p.address} ${l}\n`).join('');
-    })
-    .join('');
+  const neighbor = (addr: string, p: BgpPeer) => [
+    `remote-as ${p.asn}`,
+    `description ${p.iface}`,
+    // ConnectRetry 1 s: a restored vlink gets its session back in seconds, not in 120.
+    'timers connect 1',
+    'advertisement-interval 0',
+    ...(model.bfd ? [`bfd profile ${bfdProfile}`] : []),
+  ].map((l) => ` neighbor ${addr} ${l}\n`).join('');
+  const neighbors = peers.map((p) => neighbor(p.address, p) + (p.address6 === undefined ? '' : neighbor(p.address6, p))).join('');
+  // iBGP: one best path. Multipath would join a direct path with a reflected one of equal
+  // attributes (cluster lists are not compared for it), and two reflectors then forward a
+  // client's traffic to each other in a loop. The best path prefers the shorter cluster list.
+  const single = model.bgpMode === 'ibgp' ? '  maximum-paths ibgp 1\n' : '';
+  const v4 = single + peers.map((p) => frrAfLines(model, p.address, p.rrClient) + (p.address6 === undefined ? '' : `  no neighbor ${p.address6} activate\n`)).join('');
+  const six = n.vn6 === undefined ? '' : ` address-family ipv6 unicast
+  network ${n.vn6}
+${single}${peers.filter((p) => p.address6 !== undefined).map((p) => `  neighbor ${p.address6} activate\n${frrAfLines(model, p.address6!, p.rrClient)}`).join('')} exit-address-family
+`;
   return `! generated by iiptran lab ${model.name} for node ${n.name} (bgpd)
 hostname ${n.name}
 log stdout informational
@@ -58,9 +88,28 @@ router bgp ${n.bgp!.asn}
  timers bgp ${keepalive} ${hold}
 ${neighbors} address-family ipv4 unicast
   network ${n.vn}
- exit-address-family
-exit
+${v4} exit-address-family
+${six}exit
 !
+`;
+}
+
+/**
+ * A BIRD kernel protocol that installs BGP routes (not our own VN prefix) with the VN source.
+ * `merge`: ECMP of equal paths; never under iBGP (see the FRR side's maximum-paths).
+ */
+function birdKernel(name: string, family: 'ipv4' | 'ipv6', vn: string, src: string, scanS: number, merge: boolean): string {
+  return `protocol kernel ${name} {
+  ${family} {
+    import none;
+    export filter {
+      if source = RTS_BGP && net != ${vn} then { krt_prefsrc = ${src}; accept; }
+      reject;
+    };
+  };
+  merge paths ${merge ? 'yes' : 'no'};
+  scan time ${scanS};
+}
 `;
 }
 
@@ -68,10 +117,34 @@ exit
 export function birdBgpConfig(model: LabModel, n: ModelNode, kernelScanS: number): string {
   const { hold, keepalive } = bgpTimers(model);
   const bfd = model.bfd ? ' bfd yes;' : '';
-  const sessions = bgpPeers(model, n)
-    .map((p) => `protocol bgp ${p.birdName} from vlink { neighbor ${p.address} as ${p.asn}; description "${p.iface}"; }\n`)
+  const ibgp = model.bgpMode === 'ibgp';
+  const peers = bgpPeers(model, n);
+  const rr = (p: BgpPeer) => (p.rrClient ? ' rr client;' : '');
+  const sessions = peers
+    .map((p) => `protocol bgp ${p.birdName} from vlink { neighbor ${p.address} as ${p.asn}; description "${p.iface}";${rr(p)} }\n`
+      + (p.address6 === undefined ? '' : `protocol bgp ${birdName6(p)} from vlink6 { neighbor ${p.address6} as ${p.asn}; description "${p.iface}";${rr(p)} }\n`))
     .join('');
-  return `# generated by iiptran lab ${model.name} for node ${n.name} (BGP)
+  // iBGP: BIRD resolves iBGP next hops recursively through an IGP table by default, and there is
+  // none; every next hop is a vlink neighbour (next hop self on both sides), so `gateway direct`.
+  const channel = (fam: 'ipv4' | 'ipv6', vnProto: string) => `  ${fam} {
+    import all;
+    export where source = RTS_BGP || proto = "${vnProto}";${ibgp ? '\n    next hop self;\n    gateway direct;' : ''}
+  };`;
+  const template = (name: string, fam: 'ipv4' | 'ipv6', vnProto: string) => `template bgp ${name} {
+  local as ${n.bgp!.asn};
+  direct;
+  hold time ${hold};
+  keepalive time ${keepalive};
+  # BIRD waits 120 s before retrying and 60-300 s after an error by default: a restored vlink
+  # would stay unused for minutes.
+  connect retry time 1;
+  connect delay time 1;
+  error wait time 1, 5;${bfd}
+${channel(fam, vnProto)}
+}
+`;
+  const six = n.vn6 !== undefined;
+  return `# generated by iiptran lab ${model.name} for node ${n.name} (${ibgp ? `iBGP${n.bgp!.rr === true ? ', route reflector' : ''}` : 'BGP'})
 log stderr all;
 router id ${n.vnAddr};
 
@@ -83,38 +156,17 @@ protocol static vn {
   ipv4;
   route ${n.vn} unreachable;
 }
-
-protocol kernel {
-  ipv4 {
-    import none;
-    export filter {
-      if source = RTS_BGP && net != ${n.vn} then { krt_prefsrc = ${n.vnAddr}; accept; }
-      reject;
-    };
-  };
-  merge paths yes;
-  scan time ${kernelScanS};
+${six ? `
+protocol static vn6 {
+  ipv6;
+  route ${n.vn6} unreachable;
 }
-${model.bfd ? `
+` : ''}
+${birdKernel('kernel4', 'ipv4', n.vn, n.vnAddr, kernelScanS, !ibgp)}${six ? `\n${birdKernel('kernel6', 'ipv6', n.vn6!, n.vnAddr6!, kernelScanS, !ibgp)}` : ''}${model.bfd ? `
 protocol bfd {
   interface "vl-*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; };
 }
 ` : ''}
-template bgp vlink {
-  local as ${n.bgp!.asn};
-  direct;
-  hold time ${hold};
-  keepalive time ${keepalive};
-  # BIRD waits 120 s before retrying and 60-300 s after an error by default: a restored vlink
-  # would stay unused for minutes.
-  connect retry time 1;
-  connect delay time 1;
-  error wait time 1, 5;${bfd}
-  ipv4 {
-    import all;
-    export where source = RTS_BGP || proto = "vn";
-  };
-}
-
+${template('vlink', 'ipv4', 'vn')}${six ? `\n${template('vlink6', 'ipv6', 'vn6')}` : ''}
 ${sessions}`;
 }

@@ -50,7 +50,7 @@ exit
 !
 ip protocol ${zebraProtocol(n)} route-map ${ROUTE_MAP}
 !
-${n.vn6 === undefined || n.routing !== 'frr' ? '' : zebraIpv6(n.vnAddr6!)}`;
+${n.vn6 === undefined || (n.routing !== 'frr' && n.routing !== 'bgp') ? '' : zebraIpv6(n.vnAddr6!, n.routing === 'bgp' ? 'bgp' : 'ospf6')}`;
 }
 
 function bfddConfig(model: LabModel, n: ModelNode): string {

@@ -7,12 +7,13 @@ import type { LabModel, ModelNode } from './topology-model.js';
 
 const ROUTE_MAP6 = 'VNSRC6';
 
-export function zebraIpv6(vnAddr6: string): string {
+/** `proto`: zebra's name of the protocol whose IPv6 routes get the source (ospf6, or bgp in BGP labs). */
+export function zebraIpv6(vnAddr6: string, proto: 'ospf6' | 'bgp' = 'ospf6'): string {
   return `route-map ${ROUTE_MAP6} permit 10
  set src ${vnAddr6}
 exit
 !
-ipv6 protocol ospf6 route-map ${ROUTE_MAP6}
+ipv6 protocol ${proto} route-map ${ROUTE_MAP6}
 !
 `;
 }

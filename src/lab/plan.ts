@@ -211,8 +211,9 @@ function routingTitle(m: LabModel): string {
   const add = (k: number, what: string) => k > 0 && parts.push(`${what} on ${k} node${k === 1 ? '' : 's'}`);
   add(count((n) => n.routing === 'bird'), `start BIRD (OSPFv2${bfd})`);
   add(count((n) => n.routing === 'frr'), `start FRR (OSPFv2${bfd})`);
-  add(count((n) => n.routing === 'bgp' && routingDaemon(n) === 'bird'), `start BIRD (eBGP${bfd})`);
-  add(count((n) => n.routing === 'bgp' && routingDaemon(n) === 'frr'), `start FRR (eBGP${bfd})`);
+  const bgp = `${m.bgpMode === 'ibgp' ? 'iBGP' : 'eBGP'}${m.ipv6 === true ? ' + MP-BGP IPv6' : ''}${bfd}`;
+  add(count((n) => n.routing === 'bgp' && routingDaemon(n) === 'bird'), `start BIRD (${bgp})`);
+  add(count((n) => n.routing === 'bgp' && routingDaemon(n) === 'frr'), `start FRR (${bgp})`);
   add(count((n) => n.routing === 'static'), 'static routes');
   return parts.join(', ');
 }

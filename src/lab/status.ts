@@ -144,7 +144,7 @@ export async function labStatus(lab: LabState, concurrency = probeConcurrency(os
       if (ifname === null) return { state: 'none (impostor)', ospf: null, bgp: null, ospf6: null };
       const link = n.links.find((l) => l.name === ifname);
       const nb = n.neighbors.find((x) => x.iface === ifname);
-      const bgp = n.routing === 'bgp' ? (n.sessions?.find((x) => x.iface === ifname)?.state ?? 'none') : null;
+      const bgp = n.routing === 'bgp' ? bgpEndState(n.sessions?.find((x) => x.iface === ifname)) : null;
       const nb6 = n.neighbors6?.find((x) => x.iface === ifname);
       const ospf6 = n.neighbors6 === undefined || routingProtocol(n.routing) !== 'ospf' ? null : (nb6?.state ?? 'none');
       return { state: n.daemon ? (link?.state ?? 'missing') : 'no daemon', ospf: routingProtocol(n.routing) === 'ospf' ? (nb?.state ?? 'none') : null, bgp, ospf6 };
@@ -239,4 +239,11 @@ export function renderStatus(st: LabStatus, reach?: Map<string, string[]>): stri
   const d = st.dns;
   const dns = d === undefined ? '' : `\nDNS: zone ${d.zone}. served by NSD on ${d.server} (${d.running ? 'running' : 'NOT running'}), serial ${d.serial}, ${d.signed ? 'signed' : 'UNSIGNED'}${Object.keys(d.breaks).length > 0 ? `, broken: ${Object.entries(d.breaks).map(([h, m]) => `${h} ${m}`).join(', ')}` : ''}\n`;
   return `lab ${st.name} (${st.status})\n\n${nodes}\n\n${vlinks}\n${dns}`;
+}
+
+/** A vlink end's BGP state: `Established` only when its IPv6 session (dual stack) is too. */
+function bgpEndState(x: BgpSession | undefined): string {
+  if (x === undefined) return 'none';
+  if (x.state6 === undefined || x.state6 === x.state) return x.state;
+  return `${x.state}, IPv6 ${x.state6}`;
 }

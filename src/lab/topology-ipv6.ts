@@ -71,8 +71,6 @@ export function parseTopoIpv6(v: SchemaValidator, top: Obj, addressing: Obj | un
   if (written(addressing, 'vn6')) out.vn6 = pool6(v, addressing!['vn6'], ['addressing', 'vn6'], 120) ?? out.vn6;
   if (written(addressing, 'vlinks6')) out.vlinks6 = pool6(v, addressing!['vlinks6'], ['addressing', 'vlinks6'], 120) ?? out.vlinks6;
   for (const [n, o] of nodes) {
-    // BGP carries IPv4 unicast only in these labs.
-    if (routing(n) === 'bgp') v.err(['nodes', n], 'has routing bgp, and BGP labs carry IPv4 only; ipv6: true needs static, bird or frr routing');
     if (!written(o, 'vn6')) continue;
     const raw = o!['vn6'];
     const c = typeof raw === 'string' ? parseCidr6(raw.trim().includes('/') ? raw.trim() : `${raw.trim()}/128`) : null;

@@ -82,7 +82,7 @@ export interface ModelNode {
   vnAddr: string;
   routing: Routing;
   /** routing bgp: the daemon and this node's AS number (eBGP: one AS per node). */
-  bgp?: { daemon: RoutingDaemon; asn: number };
+  bgp?: { daemon: RoutingDaemon; asn: number; /** iBGP: a route reflector (topology-bgp.ts). */ rr?: boolean };
   logLevel: LogLevel;
   /** keying ikev2; absent in state files written before ike_auth: psk. */
   ikeAuth?: IkeAuth;
@@ -138,6 +138,8 @@ export interface LabModel {
   ospf: { hello: number; dead: number };
   /** routing bgp: hold time in seconds; absent in state files written before BGP labs. */
   bgpHold?: number;
+  /** routing bgp: `ibgp` (one AS, route reflectors: topology-bgp.ts); absent: eBGP, one AS per node. */
+  bgpMode?: 'ibgp';
   liveness: Liveness | null;
   underlayMtu: number;
   /** Every node's `vn_prefixes` (its fail-closed guard); absent in state files written before the guard. */
@@ -268,7 +270,7 @@ export function buildModel(t: Topology): LabModel {
       vn: n.vn,
       vnAddr: n.vn.split('/')[0]!,
       routing: n.routing,
-      ...(n.routing === 'bgp' ? { bgp: { daemon: n.bgpDaemon, asn: t.bgp.asnBase + t.nodes.indexOf(n) + 1 } } : {}),
+      ...(n.routing === 'bgp' ? { bgp: bgpOf(t, n) } : {}),
       logLevel: n.logLevel,
       ikeAuth: n.ikeAuth,
       ...(n.dnssec !== null ? { dnssec: n.dnssec } : {}),
@@ -360,7 +362,7 @@ export function buildModel(t: Topology): LabModel {
   }
 
   const segments: ModelSegment[] = t.segments.map((s) => ({ name: s, ns: prefix + s, ports: networks.find((n) => n.name === s)!.members.map((m) => `p-${m.element}`) }));
-  const model: LabModel = { name: t.name, nsPrefix: prefix, keying: t.keying, suite: t.suite, bfd: t.bfd, ospf: t.ospf, ...(t.nodes.some((n) => n.routing === 'bgp') ? { bgpHold: t.bgp.hold } : {}), liveness: t.liveness, underlayMtu: t.underlayMtu, vnPrefixes: labVnPrefixes(t), nodes, routers, segments, networks, vlinks, veths, ...(dns ? { dns } : {}), ...(sites ? { sites } : {}) };
+  const model: LabModel = { name: t.name, nsPrefix: prefix, keying: t.keying, suite: t.suite, bfd: t.bfd, ospf: t.ospf, ...(t.nodes.some((n) => n.routing === 'bgp') ? { bgpHold: t.bgp.hold, ...(t.bgp.mode === 'ibgp' ? { bgpMode: 'ibgp' as const } : {}) } : {}), liveness: t.liveness, underlayMtu: t.underlayMtu, vnPrefixes: labVnPrefixes(t), nodes, routers, segments, networks, vlinks, veths, ...(dns ? { dns } : {}), ...(sites ? { sites } : {}) };
   if (t.dhcp !== undefined) addDhcp(t, model);
   addIpv6(t, model);
   if (up.family === 6) model.underlayFamily = 6;
@@ -382,4 +384,10 @@ export function labVnPrefixes(t: Topology): string[] {
   const out: string[] = [];
   for (const p of byWidth) if (!coveredBy(p, out)) out.push(p);
   return out;
+}
+
+/** eBGP: node k (file order) is AS asn_base + k. iBGP: every node is AS asn_base, reflectors marked. */
+function bgpOf(t: Topology, n: Topology['nodes'][number]): NonNullable<ModelNode['bgp']> {
+  if (t.bgp.mode === 'ibgp') return { daemon: n.bgpDaemon, asn: t.bgp.asnBase, ...(t.bgp.reflectors.includes(n.name) ? { rr: true } : {}) };
+  return { daemon: n.bgpDaemon, asn: t.bgp.asnBase + t.nodes.indexOf(n) + 1 };
 }

@@ -11,6 +11,7 @@ import { ConfigErrors, parseYaml, type ConfigProblem, type Path, type YamlSource
 import { SchemaValidator, describe, type Obj } from '../control/yaml-validator.js';
 import { DNS_RESERVED_NAME, DNSSEC_MODES, parseDnsSection, type DnssecMode, type TopoDns } from './topology-dns.js';
 import { DHCP_VN, parseTopoDhcp, type TopoDhcp } from './topology-dhcp.js';
+import { BGP_MODES, checkIbgp, parseReflectors, type BgpMode } from './topology-bgp.js';
 import { checkIpv6Underlay, parseTopoIpv6, underlayPool6, type TopoIpv6 } from './topology-ipv6.js';
 import { isIpv6Underlay } from './underlay-pool.js';
 import { checkSiteAuth, checkSiteNames, checkSites, endNodes, parseSitesSection, type TopoSite } from './topology-sites.js';
@@ -78,7 +79,7 @@ export interface Topology {
   bfd: boolean;
   ospf: { hello: number; dead: number };
   /** routing bgp: node k (1-based, file order) is AS asnBase + k; hold time in seconds (keepalive a third). */
-  bgp: { daemon: RoutingDaemon; asnBase: number; hold: number };
+  bgp: { daemon: RoutingDaemon; asnBase: number; hold: number; mode: BgpMode; reflectors: string[] };
   liveness: Liveness | null;
   underlayMtu: number;
   pools: { vn: string; vlinks: string; underlay: string };
@@ -110,7 +111,7 @@ export const DEFAULTS = {
   encap: 'udp' as Encap,
   routing: 'static' as Routing,
   ospf: { hello: 1, dead: 4 },
-  bgp: { daemon: 'frr' as RoutingDaemon, asnBase: 65000, hold: 3 },
+  bgp: { daemon: 'frr' as RoutingDaemon, asnBase: 65000, hold: 3, mode: 'ebgp' as BgpMode, reflectors: [] as string[] },
   liveness: { intervalMs: 200, deadMs: 1000 },
   underlayMtu: 1500,
   pools: { vn: '10.10.0.0/16', vlinks: '10.255.0.0/16', underlay: '10.200.0.0/16' },
@@ -205,15 +206,18 @@ class TopologyValidator extends SchemaValidator {
         if (ospf.dead <= ospf.hello) this.err(['ospf', 'dead'], `must be greater than ospf.hello (${ospf.hello})`);
       }
     }
-    const bgp = { ...DEFAULTS.bgp };
+    const bgp = { ...DEFAULTS.bgp, reflectors: [] as string[] };
     if (this.present(top, 'bgp')) {
-      const o = this.mapping(top['bgp'], ['bgp'], ['daemon', 'asn_base', 'hold']);
+      const o = this.mapping(top['bgp'], ['bgp'], ['daemon', 'asn_base', 'hold', 'mode', 'route_reflectors']);
       if (o !== undefined) {
         bgp.daemon = this.oneOf(o, 'daemon', ['bgp'], DAEMONS, bgp.daemon);
         // Private 32-bit ASNs would do too, but 16-bit ones keep `show` output short.
         bgp.asnBase = this.integer(o, 'asn_base', ['bgp'], 1, 4200000000, bgp.asnBase);
         // 3 s is the least both BIRD and FRR accept (RFC 4271: 0 or at least 3).
         bgp.hold = this.integer(o, 'hold', ['bgp'], 3, 65535, bgp.hold);
+        // iBGP with route reflectors (topology-bgp.ts).
+        bgp.mode = this.oneOf(o, 'mode', ['bgp'], BGP_MODES, bgp.mode);
+        bgp.reflectors = parseReflectors(this, o, bgp.mode);
       }
     }
     let liveness: Liveness | null = { ...DEFAULTS.liveness };
@@ -400,6 +404,7 @@ class TopologyValidator extends SchemaValidator {
     if (this.present(top, 'bgp') && !nodes.some((n) => n.routing === 'bgp')) this.err(['bgp'], 'is only used when some node has routing: bgp');
     const topo: Topology = { name, keying, ikeAuth, suite, encap, bfd, ospf, bgp, liveness, underlayMtu, pools, nodes, routers, segments, underlay, vlinks, fullMesh, dns, ...(dhcp === undefined ? {} : { dhcp }), ...(withSites ? { sites } : {}), ...(ipv6 === null ? {} : { ipv6 }) };
     if (isIpv6Underlay(pools.underlay)) checkIpv6Underlay(this, topo);
+    checkIbgp(this, topo);
     if (this.problems.length === 0) checkModel(topo, explicitVn, this);
     return topo;
   }

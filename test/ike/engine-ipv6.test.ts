@@ -36,17 +36,18 @@ test('an IPv6 address is ID_IPV6_ADDR with its 16 bytes; FQDNs and IPv4 are as b
   assert.equal(idToString({ idType: IdType.IPV6_ADDR, data: Buffer.alloc(3) }), 'ipv6?000000');
 });
 
-test('transport selectors over IPv6: TS_IPV6_ADDR_RANGE (addr, addr, protocol 4), round-tripped by the codec', () => {
+test('transport selectors over IPv6: TS_IPV6_ADDR_RANGE (addr, addr, protocol 4 and 41), round-tripped by the codec', () => {
   const ts = tsPayload(PayloadType.TSi, A6);
-  assert.equal(ts.selectors.length, 1);
+  assert.equal(ts.selectors.length, 2);
+  assert.equal(ts.selectors[1]!.ipProtocol, 41);
   const s = ts.selectors[0]! as { tsType: number; ipProtocol: number; startAddress: Buffer; endAddress: Buffer };
   assert.equal(s.tsType, TS_IPV6_ADDR_RANGE);
   assert.equal(s.ipProtocol, 4);
   assert.deepEqual(s.startAddress, addrBytes(A6));
   assert.deepEqual(s.endAddress, addrBytes(A6));
-  const buf = Buffer.alloc(64);
+  const buf = Buffer.alloc(128);
   const n = encodeTsBody(ts, buf, 0);
-  assert.equal(n, 4 + 40);
+  assert.equal(n, 4 + 2 * 40);
   const back = decodeTsBody(buf.subarray(0, n), PayloadType.TSi) as TsPayload;
   assert.deepEqual(back.selectors, ts.selectors);
   assert.ok(isExactlyHost(ts, A6));

@@ -68,3 +68,29 @@ test('restoreRequest moves only the hops of the replaced interface to the new if
   const big = restoreRequest({ ...single, table: 1000 }, 42);
   assert.deepEqual([big.data.table, big.attrs.table], [0, 1000], 'tables above 255 go in RTA_TABLE');
 });
+
+test('IPv6 routes through the interface are saved and put back too: link-local and global gateways, ECMP, prefsrc', () => {
+  const b6 = (s: string) => Buffer.from(s.replace(/:/g, ''), 'hex');
+  const DST = b6('fd00:0010:0000:0000:0000:0000:0000:0002');
+  const LL = b6('fe80:0000:0000:0000:0000:0000:0aff:0001');
+  const SRC = b6('fd00:0010:0000:0000:0000:0000:0000:0001');
+  const m6 = (data: rt.Route, attrs: rt.RouteAttrs) => msg({ family: 10, ...data }, attrs);
+  const frr = saveRoute(m6({ dstLen: 128, protocol: 'ZEBRA' }, { dst: DST, gateway: LL, oif: 2, priority: 20, prefsrc: SRC }), 2, names)!;
+  assert.deepEqual(frr, {
+    dst: 'fd00:10::2/128', family: 6, table: 254, protocol: 'ZEBRA', scope: 'UNIVERSE', type: 'UNICAST', tos: 0, metric: 20, prefsrc: 'fd00:10::1', multipath: false,
+    hops: [{ gateway: 'fe80::aff:1', ifindex: 2, weight: 1, onlink: false, onVlink: true, dev: 'vl-b' }],
+  });
+  const r = restoreRequest(frr, 42);
+  assert.equal(r.data.family, 10);
+  assert.deepEqual([r.data.dstLen, r.attrs.oif], [128, 42]);
+  assert.deepEqual([r.attrs.dst, r.attrs.gateway, r.attrs.prefsrc].map((b) => Buffer.from(b!).toString('hex')), [DST, LL, SRC].map((b) => b.toString('hex')));
+  // The kernel's own IPv6 routes on the link (fe80::/64, the address's prefix) come back by themselves.
+  assert.equal(saveRoute(m6({ dstLen: 64, protocol: 'KERNEL' }, { dst: b6('fe80:0000:0000:0000:0000:0000:0000:0000'), oif: 2 }), 2, names), null);
+  // ECMP with IPv6 gateways: 16-byte RTA_GATEWAY inside each rtnexthop, both ways.
+  const mpBytes = encodeMultipath([{ gateway: 'fe80::aff:1', ifindex: 2, weight: 1, onlink: false }, { gateway: 'fd00:255::3', ifindex: 3, weight: 2, onlink: false }]);
+  assert.equal(mpBytes.length, 2 * (8 + 4 + 16));
+  const mp = saveRoute(m6({ dstLen: 128, protocol: 'BIRD' }, { dst: DST, multipath: mpBytes }), 3, names)!;
+  assert.deepEqual(mp.hops.map((h) => [h.gateway, h.onVlink, h.weight]), [['fe80::aff:1', false, 1], ['fd00:255::3', true, 2]]);
+  assert.deepEqual(parseMultipath(restoreRequest(mp, 42).attrs.multipath!).map((h) => [h.gateway, h.ifindex]), [['fe80::aff:1', 2], ['fd00:255::3', 42]]);
+  assert.equal(routeText(mp), 'fd00:10::2/128 via fe80::aff:1 + via fd00:255::3 proto bird');
+});

@@ -60,7 +60,7 @@ test('bgp fields: daemon, asn_base, hold; bgp_daemon only on bgp nodes; bgp only
   has(problems(tri('frr', undefined, 'bgp: { daemon: frr }\n')), /^bgp: is only used when some node has routing: bgp/);
   has(problems(tri('bgp', undefined, 'bgp: { daemon: quagga, hold: 2 }\n')), /^bgp\.daemon: must be one of bird, frr/);
   has(problems(tri('bgp', undefined, 'bgp: { hold: 2 }\n')), /^bgp\.hold: /);
-  has(problems(tri('bgp', undefined, 'bgp: { asn: 1 }\n')), /^bgp\.asn: unknown field \(allowed here: daemon, asn_base, hold\)/);
+  has(problems(tri('bgp', undefined, 'bgp: { asn: 1 }\n')), /^bgp\.asn: unknown field \(allowed here: daemon, asn_base, hold, mode, route_reflectors\)/);
   has(problems(tri('ospf')), /^routing: must be one of static, bird, frr, bgp/);
 });
 

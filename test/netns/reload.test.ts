@@ -152,6 +152,24 @@ describe('reload under static routing (pair)', { skip }, () => {
     assert.notEqual((await nsExec(lab.a.ns, ['ip', 'link', 'show', 'vl-b'], { allowFail: true })).code, 0, 'the old TUN is gone');
     assert.match(lab.logs(lab.a), /put back 2 route\(s\) through vl-x/);
   });
+
+  test('a rename puts the IPv6 routes through the old TUN back as well', async () => {
+    // IPv6 inside the vlink at both ends (in place), then two IPv6 routes through it: a global
+    // and a link-local gateway (link_local auto: fe80:: + b's IPv4 link address).
+    await hup([lab.a, lab.b], (y) => y.replace(/(\n    address: 10\.255\.0\.(\d)\/31\n)/, '$1    address6: fd00:255::$2/127\n'));
+    await within(5000, 'IPv6 over the vlink', async () => (await nsExec(lab.a.ns, ['ping', '-6', '-c', '1', '-W', '1', 'fd00:255::1'], { allowFail: true })).code === 0);
+    await nsExec(lab.a.ns, ['ip', '-6', 'route', 'add', 'fd00:10::2/128', 'via', 'fd00:255::1', 'dev', 'vl-x', 'proto', 'static', 'metric', '32']);
+    await nsExec(lab.a.ns, ['ip', '-6', 'route', 'add', 'fd00:77::/64', 'via', 'fe80::aff:1', 'dev', 'vl-x', 'proto', 'static']);
+    const r = await step('rename (IPv6)', [lab.a], (y) => y.replace('name: vl-x', 'name: vl-y'));
+    assert.ok(r.lost <= 5, `rename: ${r.lost} lost`);
+    const v6 = (dst: string) => nsExec(lab.a.ns, ['ip', '-6', 'route', 'show', dst]).then((x) => x.stdout.trim());
+    assert.match(await v6('fd00:10::2/128'), /^fd00:10::2 via fd00:255::1 dev vl-y proto static metric 32/);
+    assert.match(await v6('fd00:77::/64'), /^fd00:77::\/64 via fe80::aff:1 dev vl-y proto static/);
+    assert.match(await routeTo(lab.a.ns, lab.b.vn), /dev vl-y/, 'and the IPv4 one');
+    // Two IPv4 routes and the two IPv6 ones.
+    assert.match(lab.logs(lab.a), /put back 4 route\(s\) through vl-y/);
+    assert.equal((await nsExec(lab.a.ns, ['ping', '-6', '-c', '2', '-i', '0.2', '-W', '1', 'fd00:255::1'], { allowFail: true })).code, 0, 'IPv6 over the renamed vlink');
+  });
 });
 
 describe('reload under BIRD (two-node lab, IKEv2)', { skip }, () => {

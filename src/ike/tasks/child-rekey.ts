@@ -61,7 +61,7 @@ export class ChildRekeyTask implements IkeTask {
       rc.log[level]({ vlink: sa.cfg.vlink, retryInMs: Math.round(cs.retryAt - now) }, `rekey of CHILD_SA ${hex32x(c.spiIn)} refused: ${ans.why}; retrying`);
       return;
     }
-    const fresh = natInstall(sa, rekeyedChild(sa, ans.choice, ni, ans.nr, spiIn, true));
+    const fresh = natInstall(sa, rekeyedChild(sa, ans.choice, ni, ans.nr, spiIn, true, ans.protocols));
     if (collision !== null) {
       const ours = lowestNonce([ni, ans.nr]);
       const theirs = lowestNonce(collision.nonces);

@@ -26,7 +26,7 @@ export function installRekeyed(rc: RekeyContext, sa: IkeSa, c: ChildSaInstall, o
     rc.log.error({ vlink: sa.cfg.vlink, err: (e as Error).message }, 'could not install the rekeyed CHILD_SA into the data plane');
     return null;
   }
-  const rec: ChildSaRecord = { spiIn: c.spiIn, spiOut: c.spiOut, suite: c.suite, esn: c.esn, createdAt: rc.now() };
+  const rec: ChildSaRecord = { spiIn: c.spiIn, spiOut: c.spiOut, suite: c.suite, esn: c.esn, protocols: c.protocols ?? [4], createdAt: rc.now() };
   sa.children.push(rec);
   rc.child(rec, sa, outbound || !canDefer);
   rc.h.ctx.keyLog({
