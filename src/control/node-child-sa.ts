@@ -75,10 +75,12 @@ export class ChildSas {
     const seen = c.peerAddr === undefined ? v.peerDst : addrFromString(c.peerAddr, 'IKE peer address');
     v.peerDst = seen;
     if (c.peerPort !== undefined && v.encap === 'udp') v.peerPort = c.peerPort;
+    // IPv6 inside only if the traffic selectors named protocol 41 (child.ts).
+    const ipv6 = c.protocols === undefined || c.protocols.includes(41);
     const inn = newInboundSa({
-      spi: c.spiIn, suite: c.suite, key: c.keyIn, salt: c.saltIn, esn: c.esn, src: seen, dst: local, replayWindow: p.cfg.replayWindow, keying: 'ikev2',
+      spi: c.spiIn, suite: c.suite, key: c.keyIn, salt: c.saltIn, esn: c.esn, src: seen, dst: local, replayWindow: p.cfg.replayWindow, keying: 'ikev2', ipv6,
     });
-    const out = newOutboundSa({ spi: c.spiOut, suite: c.suite, key: c.keyOut, salt: c.saltOut, esn: c.esn, src: local, dst: seen, keying: 'ikev2' });
+    const out = newOutboundSa({ spi: c.spiOut, suite: c.suite, key: c.keyOut, salt: c.saltOut, esn: c.esn, src: local, dst: seen, keying: 'ikev2', ipv6 });
     this.sad.add(inn, vlink);
     v.inbound.push(inn);
     if (opts?.outbound === false) this.pendingOut.set(c.spiOut, { vlink, sa: out });

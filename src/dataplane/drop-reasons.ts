@@ -17,6 +17,7 @@ export const DROP_REASONS = [
   'inner-version-mismatch', // next header 4 over a non-IPv4 packet, or 41 over a non-IPv6 one
   'ipv6-truncated',   // inner IPv6 shorter than its fixed header or its payload length
   'ipv6-ext-chain',   // inner IPv6 extension-header chain malformed, misordered or too long
+  'ipv6-not-negotiated', // IPv6 inner packet on an SA whose IKE traffic selectors left out protocol 41
   'ecn-ce-not-ect',   // RFC 6040: outer CE over a Not-ECT inner packet must be dropped
   'not-ip',           // vlink delivered a packet that is neither IPv4 nor IPv6
   'tun-write',        // writing to the TUN failed (link down, EIO)

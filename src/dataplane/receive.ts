@@ -253,6 +253,11 @@ export class Receiver {
       v.drops.replay++;
       return;
     }
+    // IPv6 inside only where the CHILD_SA's selectors named protocol 41.
+    if (w.nh[k] === IPPROTO_IPV6 && !sa.ipv6) {
+      v.drops['ipv6-not-negotiated']++;
+      return;
+    }
     sa.replay.accept(seq);
     sa.stats.packets++;
     sa.stats.bytes += r;

@@ -29,6 +29,8 @@ export type SaKeying = 'manual' | 'ikev2';
 export interface OutboundSa {
   readonly dir: 'out';
   readonly keying: SaKeying;
+  /** See SaParams.ipv6. */
+  readonly ipv6: boolean;
   readonly spi: number;
   readonly suite: Suite;
   readonly key: Buffer;
@@ -58,6 +60,8 @@ export interface OutboundSa {
 export interface InboundSa {
   readonly dir: 'in';
   readonly keying: SaKeying;
+  /** See SaParams.ipv6. */
+  readonly ipv6: boolean;
   readonly spi: number;
   readonly suite: Suite;
   readonly key: Buffer;
@@ -87,6 +91,12 @@ export interface SaParams {
   createdAt?: number;
   /** Default 'manual'. */
   keying?: SaKeying;
+  /**
+   * Whether the SA carries IPv6 inner packets (ESP next header 41). Default true: manual keys
+   * are the operator's word for both ends; an IKE CHILD_SA only when its traffic selectors
+   * agreed on protocol 41 (a peer installing kernel policies from them drops anything else).
+   */
+  ipv6?: boolean;
 }
 
 export interface InboundSaParams extends SaParams {
@@ -126,6 +136,7 @@ interface Common {
   dst: IpAddr;
   createdAt: number;
   keying: SaKeying;
+  ipv6: boolean;
 }
 
 function validate(p: SaParams): Common {
@@ -153,6 +164,7 @@ function validate(p: SaParams): Common {
     dst: sameFamily(addrField(p.src, 'src'), addrField(p.dst, 'dst')),
     createdAt: p.createdAt ?? Date.now(),
     keying: p.keying ?? 'manual',
+    ipv6: p.ipv6 ?? true,
   };
 }
 

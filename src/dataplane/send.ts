@@ -176,7 +176,8 @@ export class Sender {
         const six = buf[off[s]!]! >> 4 === 6;
         let e = s + 1;
         while (e < n && (buf[off[e]!]! >> 4 === 6) === six) e++;
-        this.sealRun(v, sa, b, s, e, six ? IPPROTO_IPV6 : IPPROTO_IPIP);
+        if (six && !sa.ipv6) this.refuse(st, s, e, drops);
+        else this.sealRun(v, sa, b, s, e, six ? IPPROTO_IPV6 : IPPROTO_IPIP);
         s = e;
       }
     }
@@ -185,6 +186,15 @@ export class Sender {
     if (icmp !== undefined && icmp.length > 0) {
       const w = v.tun.write(icmp);
       if (w < icmp.length) drops['tun-write'] += icmp.length - w;
+    }
+  }
+
+  /** Items [start, end) may not go on this SA: those still standing are counted, none sealed. */
+  private refuse(st: Int32Array, start: number, end: number, drops: Vlink['drops']): void {
+    for (let i = start; i < end; i++) {
+      if (st[i]! !== ST_OK) continue;
+      st[i] = ST_SKIP;
+      drops['ipv6-not-negotiated']++;
     }
   }
 

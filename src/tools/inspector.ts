@@ -170,7 +170,7 @@ export function renderIke(v: Obj): string {
     const peer = p.kx != null ? `${kxCell(p.kx)}` : p.peerName == null ? p.peer : `${p.peerName} (${p.peer || 'unresolved'}${p.dns?.verdict == null ? '' : `, ${p.dns.verdict}`})`;
     if (p.sas.length === 0) rows.push([p.vlink, peer, p.role, peerStateText(p as never), '-', '-', '-', '-', '-', p.lastError ?? '']);
     for (const s of p.sas as Obj[]) {
-      const kids = (s.children as Obj[]).map((c) => `in ${c.spiIn} out ${c.spiOut} ${c.suite}${c.esn ? '+esn' : ''}${c.mode === 'tunnel-any' ? ' tunnel-any' : ''}${childRekeyText(c)}`).join('; ');
+      const kids = (s.children as Obj[]).map((c) => `in ${c.spiIn} out ${c.spiOut} ${c.suite}${c.esn ? '+esn' : ''}${c.mode === 'tunnel-any' ? ' tunnel-any' : ''}${Array.isArray(c.protocols) && !c.protocols.includes(41) && c.mode !== 'tunnel-any' ? ' ipv4-only' : ''}${childRekeyText(c)}`).join('; ');
       const st = s.state === 'CONNECTING' && s.role === 'initiator' && p.attempt > 1 ? `CONNECTING (attempt ${p.attempt})` : s.state;
       rows.push([p.vlink, `${s.peer}:${s.peerPort}${natTag(s.nat)}`, s.role, st, `${s.spiI}_i ${s.spiR}_r`, ikeSuite(s.ike), `${s.ageSeconds}s${s.rekeyInSeconds == null ? '' : ` (rekey in ${s.rekeyInSeconds}s)`}`,
         `${s.localId} <> ${s.remoteId}${s.peerPublicKey == null ? '' : ` (key ${s.peerPublicKey.type} sha256:${String(s.peerPublicKey.sha256).slice(0, 16)})`}`, kids === '' ? '-' : kids, s.lastError ?? p.lastError ?? '']);

@@ -22,11 +22,11 @@ import { bytes, tcpPacket, udpPacket } from './offload-fixtures.js';
 
 const IPPROTO_IPV6 = 41;
 
-function setup(crypto: EspCrypto | null, local: string, peer: string) {
+function setup(crypto: EspCrypto | null, local: string, peer: string, ipv6 = true) {
   const common = { spi: 0x4001, suite: 'aes-gcm-128' as const, key: bytes(16, 1), salt: bytes(4, 2) };
   const peerOut = newOutboundSa({ ...common, src: peer, dst: local });
-  const inSa = newInboundSa({ ...common, src: peer, dst: local });
-  const outSa = newOutboundSa({ ...common, src: local, dst: peer });
+  const inSa = newInboundSa({ ...common, src: peer, dst: local, ipv6 });
+  const outSa = newOutboundSa({ ...common, src: local, dst: peer, ipv6 });
   const peerIn = newInboundSa({ ...common, src: local, dst: peer });
   const sad = new Sad();
   sad.add(inSa, 'vl-b');
@@ -114,6 +114,27 @@ for (const [name, crypto] of engines) {
       assert.equal(v.stats.rxPackets, 3, 'what the node took is not counted as received for the TUN');
     });
   }
+
+  test(`${name}: SAs whose traffic selectors left out protocol 41 carry IPv4 only, both ways`, () => {
+    const { peerOut, v, tun, underlay, rx, tx } = setup(crypto, '192.0.2.1', '192.0.2.2', false);
+    const four = [tcpPacket({ payload: bytes(100, 1) }), udpPacket({ payload: bytes(20, 2) })];
+    tx.process(v, [four[0]!, udp6(bytes(200, 2)), udp6(bytes(20, 3)), four[1]!]);
+    assert.equal(underlay.sent.length, 2, 'only the IPv4 packets leave');
+    assert.equal(v.drops['ipv6-not-negotiated'], 2);
+    assert.equal(v.stats.txPackets, 2);
+    // The peer (which negotiated nothing else either) sends IPv6 anyway: authentic, still refused.
+    const seal = (p: Buffer, nh: number) => {
+      const out = Buffer.alloc(2048);
+      return out.subarray(0, espSeal(peerOut, p, nh, out, 0) as number);
+    };
+    rx.process('udp', [
+      { data: seal(udp6(bytes(50, 4)), IPPROTO_IPV6), addr: addrOf('192.0.2.2'), port: 4500, tos: 0 },
+      { data: seal(four[1]!, IPPROTO_IPIP), addr: addrOf('192.0.2.2'), port: 4500, tos: 0 },
+    ]);
+    assert.deepEqual(tun.written.map((p) => p.toString('hex')), [four[1]!.toString('hex')]);
+    assert.equal(v.drops['ipv6-not-negotiated'], 3);
+    assert.equal(v.drops.replay + v.drops['bad-icv'], 0);
+  });
 
   test(`${name}: an SA re-pointed to a new peer address between batches is followed both ways`, () => {
     const { peerOut, peerIn, inSa, outSa, v, underlay, tun, rx, tx, spd } = setup(crypto, '192.0.2.1', '192.0.2.2');
