@@ -85,6 +85,8 @@ export class Receiver {
   private readonly work = new Work();
   private readonly packer = new BatchPacker();
   private readonly views: Buffer[] = [];
+  /** Called before a peer's NAT port moves (the outbound fast path turns off: fast-state.ts). */
+  onPeerPort: (() => void) | null = null;
 
   constructor(
     private readonly sad: Sad,
@@ -231,6 +233,7 @@ export class Receiver {
     // port is whatever the NAT last mapped it to.
     v.rxAlive = true;
     if (kind === 'udp' && b.port[i] !== v.peerPort) {
+      this.onPeerPort?.();
       v.peerPort = b.port[i]!;
       v.stats.peerPortChanges++;
     }

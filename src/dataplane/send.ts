@@ -26,6 +26,7 @@ import { espSeal } from './esp-engine.js';
 import { BatchPacker } from './batch-pack.js';
 import { EspBatch, SealOut, ST_OK, ST_SKIP, statusReason } from './esp-batch.js';
 import { FairDrop } from './fair-drop.js';
+import { FastPath } from './fast-state.js';
 import type { Spd } from './spd.js';
 import type { Vlink } from './vlink.js';
 
@@ -47,12 +48,15 @@ export class Sender {
   private readonly packer = new BatchPacker();
   private readonly views: Datagram[] = [];
   private readonly fair = new FairDrop();
+  /** The native outbound fast path for established SAs (fast-state.ts), when the crypto offers it. */
+  readonly fast: FastPath | null;
 
   constructor(
     private readonly spd: Spd,
     crypto: EspCrypto | null = null,
   ) {
     this.engine = new EspBatch(crypto);
+    this.fast = crypto?.fastPath === true ? new FastPath(spd, crypto) : null;
   }
 
   /** Whether sealing runs in the addon (native OpenSSL contexts) or in the JS reference engine. */
@@ -162,6 +166,7 @@ export class Sender {
       const w = v.tun.write(icmp);
       if (w < icmp.length) drops['tun-write'] += icmp.length - w;
     }
+    this.fast?.arm(v, pol, sa);
   }
 
   private flush(v: Vlink): void {

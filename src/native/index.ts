@@ -166,6 +166,11 @@ export interface NativeAddon {
     sa: object, buf: Buffer, off: Int32Array, len: Int32Array, seqHi: Uint32Array | null, start: number, end: number,
     result: Int32Array, nextHeader: Uint8Array, spi: number, esn: boolean,
   ): number;
+  /**
+   * Installs the outbound fast path on a TUN reader (src/native/fastpath.c), or removes it
+   * with null cells. The cell layouts are dataplane/fast-state.ts's.
+   */
+  fastOutSet(reader: NativeReader, vlinkCells: Float64Array | null, saCells: Float64Array | null, sa: object | null): void;
   Reader: NativeReaderCtor;
 }
 
@@ -259,6 +264,7 @@ function wrap(raw: RawAddon): NativeAddon {
     udpOffload: guarded('udpOffload', raw.udpOffload),
     espSaNew: guarded('espSaNew', raw.espSaNew),
     execSelf: guarded('execSelf', raw.execSelf),
+    fastOutSet: guarded('fastOutSet', raw.fastOutSet),
     // Hot path: no wrapper; these never throw for kernel errors.
     writeBatch: raw.writeBatch,
     sendBatch: raw.sendBatch,

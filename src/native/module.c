@@ -3,6 +3,7 @@
 
 #include "addon.h"
 #include "esp_batch.h"
+#include "fastpath.h"
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
@@ -14,7 +15,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("espSaNew", js_esp_sa_new),  FN("espSeal", js_esp_seal),
       FN("espOpen", js_esp_open),    FN("udpOffload", js_udp_offload),
       FN("sendSeg", js_send_seg),     FN("tunWrite", js_tun_write),
-      FN("execSelf", js_exec_self),
+      FN("execSelf", js_exec_self),   FN("fastOutSet", js_fast_out_set),
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
 

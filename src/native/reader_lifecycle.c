@@ -3,6 +3,7 @@
 // reader_release_js, so neither path can leave a reference into JS behind.
 
 #include "reader.h"
+#include "fastpath.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -84,6 +85,7 @@ void reader_release_js(napi_env env, reader_t *r) {
   delete_ref(env, &r->ports_ref);
   delete_ref(env, &r->tos_ref);
   delete_ref(env, &r->gso_ref);
+  fast_out_free(env, r);
 }
 
 void reader_finalize(napi_env env, void *data, void *hint) {
