@@ -13,6 +13,7 @@ import { Sad } from '../dataplane/sad.js';
 import { Sender } from '../dataplane/send.js';
 import { Receiver } from '../dataplane/receive.js';
 import { linkPeerU32, newVlinkStats, type Vlink } from '../dataplane/vlink.js';
+import type { FastStats } from '../dataplane/fast-state.js';
 import { LivenessMonitor } from '../dataplane/liveness.js';
 import type { Liveness, NodeConfig } from './config-types.js';
 import type { IkeUdpReceive, IkeUdpSocket } from '../io/ike-udp.js';
@@ -90,6 +91,7 @@ export class OverlayNode {
     if (fast !== null) {
       fast.watchSad(this.sad);
       this.receiver.onPeerPort = () => fast.clearAll();
+      this.receiver.fast = fast;
     }
     this.childSas = new ChildSas(this, this.log, () => this.prepared, () => this.stopped);
     if (cfg.dns !== undefined) this.dns = this.newDns(cfg.dns);
@@ -166,7 +168,7 @@ export class OverlayNode {
   }
 
   /** The native outbound fast path on `v` (show links `path.fastOut`): null when never installed. */
-  fastOut(v: Vlink): { on: boolean; batches: number; fallbacks: number } | null {
+  fastOut(v: Vlink): FastStats | null {
     return this.sender.fast?.stats(v) ?? null;
   }
 

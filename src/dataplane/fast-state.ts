@@ -1,4 +1,4 @@
-// The outbound fast path's JS half (src/native/fastpath.c is the other). An idle ping costs a
+// The native fast path's JS half (src/native/fastpath.c sends, fastpath_in.c receives). An idle ping costs a
 // daemon a JS entry per packet (the libuv wakeup into V8, the pipeline, a dozen N-API argument
 // conversions); once a vlink's SA is established, its TUN reader can seal and send an ordinary
 // batch itself. JS stays the owner of everything:
@@ -15,9 +15,14 @@
 //    every vlink before the change takes effect; the next JS batch installs it again.
 //  - Whatever the native side cannot handle exactly as send.ts would (fair drops, ICMP errors,
 //    super-packets, other IP versions, malformed packets, an SA near exhaustion) goes to JS.
+//  - Inbound likewise: receive.ts installs an SA after it delivered one of its packets; the
+//    replay window is the JS ReplayWindow's own memory; a batch with anything receive.ts would
+//    not simply deliver (keepalives, IKE, probes, replays, forgeries, a moved NAT port, ECN to
+//    rewrite, GRO trains) goes to JS with its bytes as they arrived. rxAlive is folded in before
+//    each liveness probe (send.ts sendProbe), one interval late at most.
 
 import type { EspCrypto, TunDevice } from '../io/types.js';
-import type { OutboundSa } from './sa.js';
+import type { InboundSa, OutboundSa } from './sa.js';
 import type { Sad } from './sad.js';
 import type { Spd, SpdEntry } from './spd.js';
 import type { Suite } from './suite.js';
@@ -26,7 +31,12 @@ import type { Vlink } from './vlink.js';
 // src/native/fastpath.h enum fo_cell.
 export const FO_ON = 0, FO_FD = 1, FO_ADDR = 2, FO_PORT = 3, FO_MTU = 4, FO_VNET = 5, FO_GSO = 6,
   FO_TX_PACKETS = 7, FO_TX_BYTES = 8, FO_SEND_ERR = 9, FO_INTERNAL = 10, FO_BATCHES = 11, FO_FALLBACKS = 12,
-  FO_LEN = 13;
+  FI_RX_PACKETS = 13, FI_RX_BYTES = 14, FI_ALIVE = 15, FI_TUN_WRITE = 16, FI_TUN_FD = 17, FI_TUN_FLAGS = 18,
+  FI_BATCHES = 19, FI_FALLBACKS = 20, FO_LEN = 21;
+// enum si_cell.
+export const SI_ON = 0, SI_SRC = 1, SI_PORT = 2, SI_PACKETS = 3, SI_BYTES = 4, SI_LEN = 5;
+// src/native/tun_write.c.
+const TW_VNET = 1, TW_GRO = 2;
 // enum so_cell.
 export const SO_SEQ = 0, SO_SEQ_MAX = 1, SO_SPI = 2, SO_IV_HI = 3, SO_IV_LO = 4, SO_ESN = 5, SO_PACKETS = 6,
   SO_BYTES = 7, SO_LEN = 8;
@@ -37,6 +47,15 @@ const MAX_SEQ_32 = 0xffffffff;
 /** What a TUN and a socket must offer for the fast path (io/tun.ts, io/udp-underlay.ts). */
 interface FastTun extends TunDevice {
   setFastOut(vlinkCells: Float64Array | null, saCells: Float64Array | null, sa: object | null): boolean;
+}
+
+/** What a socket must offer for the inbound half (io/udp-underlay.ts). */
+interface FastSocket {
+  readonly kind: string;
+  setFastIn(
+    spi: number, vlinkCells: Float64Array | null, saCells: Float64Array | null, top: Float64Array | null,
+    bits: Uint32Array | null, size: number, sa: object | null,
+  ): boolean;
 }
 
 /** Turns a data property into a view of cells[i]; the value moves over. */
@@ -66,6 +85,16 @@ function watch<T extends object>(obj: T, key: keyof T & string, changed: () => v
   });
 }
 
+/** show links `path.fast`: out = the TUN side, in = the socket side. */
+export interface FastStats {
+  on: boolean;
+  batches: number;
+  fallbacks: number;
+  inSas: number;
+  inBatches: number;
+  inFallbacks: number;
+}
+
 interface VlinkFast {
   readonly cells: Float64Array;
   /** The SA the state was installed for; null while it is off. */
@@ -75,7 +104,10 @@ interface VlinkFast {
 export class FastPath {
   private readonly vlinks = new Map<Vlink, VlinkFast>();
   private readonly saCells = new WeakMap<OutboundSa, Float64Array>();
-  private readonly contexts = new WeakMap<OutboundSa, object>();
+  private readonly contexts = new WeakMap<OutboundSa | InboundSa, object>();
+  /** Inbound SAs installed, with their cells and socket; emptied by clearAll. */
+  private readonly inbound = new Map<InboundSa, { cells: Float64Array; socket: FastSocket }>();
+  private readonly inCells = new WeakMap<InboundSa, Float64Array>();
   private readonly watched = new WeakSet<object>();
   private readonly off = (): void => this.clearAll();
   private suspended = false;
@@ -115,7 +147,7 @@ export class FastPath {
     if (pol.action !== 'protect' || pol.sa !== sa || sa.exhausted || v.policy !== pol) return;
     const dst = v.peerDst;
     if (dst.family !== 4 || dst.v4 <= 0 || !(v.peerPort > 0 && v.peerPort <= 65535)) return;
-    const cells = f?.cells ?? new Float64Array(FO_LEN);
+    const cells = this.cellsOf(v);
     const s = this.outSaCells(sa);
     this.watchPolicy(pol);
     cells[FO_FD] = u.fd;
@@ -125,20 +157,55 @@ export class FastPath {
     cells[FO_VNET] = v.tun.path?.tunOffload === true ? 1 : 0;
     cells[FO_GSO] = u.path?.udpGso === true ? 1 : 0;
     cells[FO_ON] = 1;
-    if (!(tun as FastTun).setFastOut(cells, s, this.context(sa))) {
+    if (!(tun as FastTun).setFastOut(cells, s, this.context(sa, true))) {
       cells[FO_ON] = 0;
       return;
     }
-    this.vlinks.set(v, { cells, sa });
+    this.vlinks.get(v)!.sa = sa;
+  }
+
+  /**
+   * Called by the receive path after it delivered a packet of `sa` to `v`'s TUN: installs the
+   * inbound state of that SA on the socket it came in on, unless it is there already.
+   */
+  armIn(v: Vlink, sa: InboundSa): void {
+    const have = this.inbound.get(sa);
+    if ((have !== undefined && have.cells[SI_ON] === 1) || this.suspended) return;
+    const u = v.underlay as Partial<FastSocket> & { kind: string };
+    const tun = v.tun as { fd?: unknown; gro?: unknown; path?: { tunOffload: boolean } };
+    if (typeof u.setFastIn !== 'function' || u.kind !== 'udp' || v.encap !== 'udp' || typeof tun.fd !== 'number') return;
+    if (sa.esn || sa.src.family !== 4 || !(v.peerPort > 0 && v.peerPort <= 65535)) return;
+    const cells = this.cellsOf(v);
+    cells[FI_TUN_FD] = tun.fd;
+    cells[FI_TUN_FLAGS] = (tun.path?.tunOffload === true ? TW_VNET : 0) | (tun.gro === true ? TW_GRO : 0);
+    const c = this.inSaCells(sa);
+    c[SI_SRC] = sa.src.v4;
+    c[SI_PORT] = v.peerPort;
+    c[SI_ON] = 1;
+    const w = sa.replay.shared;
+    if (!u.setFastIn(sa.spi, cells, c, w.top, w.bits, sa.replay.size, this.context(sa, false))) {
+      c[SI_ON] = 0;
+      return;
+    }
+    this.inbound.set(sa, { cells: c, socket: u as FastSocket });
   }
 
   /** Every vlink back to the JS path (the native side checks FO_ON on each batch). */
   clearAll(): void {
     for (const [v, f] of this.vlinks) {
+      if (f.sa === null) continue;
       f.cells[FO_ON] = 0;
       f.sa = null;
       (v.tun as Partial<FastTun>).setFastOut?.(null, null, null);
     }
+    if (this.inbound.size === 0) return;
+    const sockets = new Set<FastSocket>();
+    for (const e of this.inbound.values()) {
+      e.cells[SI_ON] = 0;
+      sockets.add(e.socket);
+    }
+    for (const s of sockets) s.setFastIn(-1, null, null, null, null, 0, null);
+    this.inbound.clear();
   }
 
   /** Folds what the native side counted into the vlinks' stats and drops; before anything shows them. */
@@ -150,14 +217,48 @@ export class FastPath {
       v.drops['send-error'] += c[FO_SEND_ERR]!;
       v.drops['internal-error'] += c[FO_INTERNAL]!;
       c[FO_TX_PACKETS] = c[FO_TX_BYTES] = c[FO_SEND_ERR] = c[FO_INTERNAL] = 0;
+      v.stats.rxPackets += c[FI_RX_PACKETS]!;
+      v.stats.rxBytes += c[FI_RX_BYTES]!;
+      v.drops['tun-write'] += c[FI_TUN_WRITE]!;
+      c[FI_RX_PACKETS] = c[FI_RX_BYTES] = c[FI_TUN_WRITE] = 0;
+      if (c[FI_ALIVE] === 1) {
+        v.rxAlive = true;
+        c[FI_ALIVE] = 0;
+      }
     }
   }
 
   /** Batches the native side handled and handed back to JS for `v` (show links). */
-  stats(v: Vlink): { on: boolean; batches: number; fallbacks: number } | null {
+  stats(v: Vlink): FastStats | null {
     const f = this.vlinks.get(v);
     if (f === undefined) return null;
-    return { on: f.cells[FO_ON] === 1, batches: f.cells[FO_BATCHES]!, fallbacks: f.cells[FO_FALLBACKS]! };
+    const c = f.cells;
+    let inbound = 0;
+    for (const sa of this.inbound.keys()) if (v.inbound.includes(sa)) inbound++;
+    return {
+      on: c[FO_ON] === 1, batches: c[FO_BATCHES]!, fallbacks: c[FO_FALLBACKS]!,
+      inSas: inbound, inBatches: c[FI_BATCHES]!, inFallbacks: c[FI_FALLBACKS]!,
+    };
+  }
+
+  private cellsOf(v: Vlink): Float64Array {
+    let f = this.vlinks.get(v);
+    if (f === undefined) {
+      f = { cells: new Float64Array(FO_LEN), sa: null };
+      this.vlinks.set(v, f);
+    }
+    return f.cells;
+  }
+
+  private inSaCells(sa: InboundSa): Float64Array {
+    let c = this.inCells.get(sa);
+    if (c === undefined) {
+      c = new Float64Array(SI_LEN);
+      alias(sa.stats, 'packets', c, SI_PACKETS);
+      alias(sa.stats, 'bytes', c, SI_BYTES);
+      this.inCells.set(sa, c);
+    }
+    return c;
   }
 
   /** Forgets a vlink that is gone (its counts folded in first). */
@@ -183,10 +284,10 @@ export class FastPath {
     return c;
   }
 
-  private context(sa: OutboundSa): object {
+  private context(sa: OutboundSa | InboundSa, encrypt: boolean): object {
     let h = this.contexts.get(sa);
     if (h === undefined) {
-      h = this.crypto.newSa(SUITE_NUMBER[sa.suite], sa.key, sa.salt, true);
+      h = this.crypto.newSa(SUITE_NUMBER[sa.suite], sa.key, sa.salt, encrypt);
       this.contexts.set(sa, h);
     }
     return h;

@@ -85,8 +85,10 @@ export class Receiver {
   private readonly work = new Work();
   private readonly packer = new BatchPacker();
   private readonly views: Buffer[] = [];
-  /** Called before a peer's NAT port moves (the outbound fast path turns off: fast-state.ts). */
+  /** Called before a peer's NAT port moves (the native fast path turns off: fast-state.ts). */
   onPeerPort: (() => void) | null = null;
+  /** The native inbound fast path, told about each SA whose packet was delivered (fast-state.ts). */
+  fast: { armIn(v: Vlink, sa: InboundSa): void } | null = null;
 
   constructor(
     private readonly sad: Sad,
@@ -282,6 +284,7 @@ export class Receiver {
     q.n++;
     v.stats.rxPackets++;
     v.stats.rxBytes += innerLen;
+    this.fast?.armIn(v, sa);
   }
 
   /** For TUNs without batch writes (fakes): a view per packet. */

@@ -75,6 +75,8 @@ export class Sender {
 
   /** A liveness probe: an authenticated ESP dummy packet (next header 59, empty payload). */
   sendProbe(v: Vlink): void {
+    // Liveness reads rxAlive each interval: what the native receive path saw is folded in here.
+    this.fast?.sync();
     const sa = this.spd.lookup(v.local, v.peer, IPPROTO_IPIP)?.sa;
     if (sa === null || sa === undefined || sa.exhausted) return;
     const buf = this.slot(0);

@@ -171,6 +171,11 @@ export interface NativeAddon {
    * with null cells. The cell layouts are dataplane/fast-state.ts's.
    */
   fastOutSet(reader: NativeReader, vlinkCells: Float64Array | null, saCells: Float64Array | null, sa: object | null): void;
+  /** The inbound half on a socket reader (src/native/fastpath_in.c). */
+  fastInSet(
+    reader: NativeReader, spi: number, vlinkCells: Float64Array | null, saCells: Float64Array | null,
+    top: Float64Array | null, bits: Uint32Array | null, size: number, sa: object | null,
+  ): void;
   Reader: NativeReaderCtor;
 }
 
@@ -265,6 +270,7 @@ function wrap(raw: RawAddon): NativeAddon {
     espSaNew: guarded('espSaNew', raw.espSaNew),
     execSelf: guarded('execSelf', raw.execSelf),
     fastOutSet: guarded('fastOutSet', raw.fastOutSet),
+    fastInSet: guarded('fastInSet', raw.fastInSet),
     // Hot path: no wrapper; these never throw for kernel errors.
     writeBatch: raw.writeBatch,
     sendBatch: raw.sendBatch,

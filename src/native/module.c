@@ -16,6 +16,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("espOpen", js_esp_open),    FN("udpOffload", js_udp_offload),
       FN("sendSeg", js_send_seg),     FN("tunWrite", js_tun_write),
       FN("execSelf", js_exec_self),   FN("fastOutSet", js_fast_out_set),
+      FN("fastInSet", js_fast_in_set),
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
 

@@ -86,6 +86,7 @@ void reader_release_js(napi_env env, reader_t *r) {
   delete_ref(env, &r->tos_ref);
   delete_ref(env, &r->gso_ref);
   fast_out_free(env, r);
+  fast_in_free(env, r);
 }
 
 void reader_finalize(napi_env env, void *data, void *hint) {
