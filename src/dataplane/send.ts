@@ -112,6 +112,8 @@ export class Sender {
       drops[sa === null ? 'no-sa' : 'sa-exhausted'] += n;
       return;
     }
+    // Policy and SA are what this batch goes out with: the native path may take the next ones.
+    this.fast?.arm(v, pol, sa);
     if (this.status.length < n) this.status = new Int32Array(Math.max(n, this.status.length * 2));
     const st = this.status;
     const { buf, off, len } = b;
@@ -168,7 +170,6 @@ export class Sender {
       const w = v.tun.write(icmp);
       if (w < icmp.length) drops['tun-write'] += icmp.length - w;
     }
-    this.fast?.arm(v, pol, sa);
   }
 
   private flush(v: Vlink): void {

@@ -3,18 +3,28 @@
 // sane header, within the vlink MTU, no segmentation, the TUN not backlogged, the SA with
 // sequence numbers to spare. Anything else (probes, ICMP errors to make, drops, super-packets,
 // another IP version) goes to JS whole and untouched, so the two paths never split a batch.
-// Sealing and sending are the very functions espSeal and sendSeg use.
+// Sealing is the very loop espSeal runs; the datagrams leave by sendmmsg, each with its TOS as
+// sendSeg sends it (an idle link's batches are a packet or two: no UDP GSO runs to build).
 
 #include "fastpath.h"
 #include "reader.h"
 #include "csum.h"
 #include "vnet.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define FAST_OUT_BYTES (256u << 10)
 #define MAX_SEQ_32 4294967295.0
+
+typedef union {
+  char buf[CMSG_SPACE(sizeof(int))];
+  struct cmsghdr align;
+} tos_cmsg_t;
 
 typedef struct fast_out {
   double *v;  // vlink cells (FO_*)
@@ -24,7 +34,56 @@ typedef struct fast_out {
   uint32_t cap;  // items
   int32_t *ioff, *ilen, *st, *ooff, *olen;
   uint8_t *otos, *out;
+  struct mmsghdr *msgs;
+  struct iovec *iov;
+  tos_cmsg_t *cms;
 } fast_out_t;
+
+// sendmmsg of the sealed datagrams to addr:port, an IP_TOS control message on each whose TOS is
+// not 0 (as send_seg.c does); returns how many the kernel took. A full socket drops the rest,
+// another error only the datagram it names.
+static int64_t fast_send(fast_out_t *f, int fd, size_t count, uint32_t addr, uint16_t port) {
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(addr);
+  sa.sin_port = htons(port);
+  for (size_t j = 0; j < count; j++) {
+    struct msghdr *mh = &f->msgs[j].msg_hdr;
+    memset(&f->msgs[j], 0, sizeof f->msgs[j]);
+    f->iov[j].iov_base = f->out + f->ooff[j];
+    f->iov[j].iov_len = (size_t)f->olen[j];
+    mh->msg_name = &sa;
+    mh->msg_namelen = sizeof sa;
+    mh->msg_iov = &f->iov[j];
+    mh->msg_iovlen = 1;
+    int tos = f->otos[j];
+    if (tos != 0) {
+      mh->msg_control = f->cms[j].buf;
+      mh->msg_controllen = CMSG_SPACE(sizeof(int));
+      struct cmsghdr *c = CMSG_FIRSTHDR(mh);
+      c->cmsg_level = IPPROTO_IP;
+      c->cmsg_type = IP_TOS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      memcpy(CMSG_DATA(c), &tos, sizeof tos);
+    }
+  }
+  int64_t accepted = 0;
+  size_t done = 0;
+  while (done < count) {
+    int r = sendmmsg(fd, f->msgs + done, (unsigned)(count - done), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (r > 0) {
+      accepted += r;
+      done += (size_t)r;
+      continue;
+    }
+    int e = r == 0 ? EAGAIN : errno;
+    if (e == EINTR) continue;
+    if (e == EAGAIN || e == EWOULDBLOCK || e == EBADF || e == ENOTSOCK) break;
+    done++;
+  }
+  return accepted;
+}
 
 void fast_out_free(napi_env env, reader_t *r) {
   fast_out_t *f = r->fast_out;
@@ -40,6 +99,9 @@ void fast_out_free(napi_env env, reader_t *r) {
   free(f->olen);
   free(f->otos);
   free(f->out);
+  free(f->msgs);
+  free(f->iov);
+  free(f->cms);
   free(f);
 }
 
@@ -99,11 +161,7 @@ bool fast_out_batch(reader_t *r, int n) {
   // Only OpenSSL failing can leave an item unsealed here: the checks above ruled out the rest.
   for (int i = 0; i < n; i++) if (f->st[i] < 0) v[FO_INTERNAL] += 1;
   if (run.count > 0) {
-    bool gso = v[FO_GSO] == 1.0;
-    int err = 0;
-    int64_t sent = send_seg_run((int)v[FO_FD], f->out, f->ooff, f->olen, f->otos, (int64_t)run.count,
-                                (uint32_t)v[FO_ADDR], (uint16_t)v[FO_PORT], &gso, &err);
-    if (!gso) v[FO_GSO] = 0;
+    int64_t sent = fast_send(f, (int)v[FO_FD], run.count, (uint32_t)v[FO_ADDR], (uint16_t)v[FO_PORT]);
     if (sent < (int64_t)run.count) v[FO_SEND_ERR] += (double)((int64_t)run.count - sent);
   }
   v[FO_BATCHES] += 1;
@@ -164,7 +222,10 @@ napi_value js_fast_out_set(napi_env env, napi_callback_info info) {
   f->olen = calloc(f->cap, sizeof *f->olen);
   f->otos = calloc(f->cap, 1);
   f->out = malloc(FAST_OUT_BYTES);
-  if (!f->ioff || !f->ilen || !f->st || !f->ooff || !f->olen || !f->otos || !f->out) {
+  f->msgs = calloc(f->cap, sizeof *f->msgs);
+  f->iov = calloc(f->cap, sizeof *f->iov);
+  f->cms = calloc(f->cap, sizeof *f->cms);
+  if (!f->ioff || !f->ilen || !f->st || !f->ooff || !f->olen || !f->otos || !f->out || !f->msgs || !f->iov || !f->cms) {
     fast_out_free(env, r);
     throw_errno(env, "calloc", "fastOutSet", 12);
     return NULL;

@@ -17,7 +17,7 @@ enum fo_cell {
   FO_PORT,        // peer UDP port
   FO_MTU,         // vlink MTU: a bigger packet goes to JS (ICMP fragmentation needed)
   FO_VNET,        // 1: the TUN hands over a virtio_net_hdr before each packet
-  FO_GSO,         // 1: UDP GSO may be used (cleared here when the kernel refuses it)
+  FO_GSO,         // unused (the fast path sends by sendmmsg); kept so the layout stays put
   FO_TX_PACKETS,  // vlink stats.txPackets
   FO_TX_BYTES,    // vlink stats.txBytes
   FO_SEND_ERR,    // vlink drops['send-error']

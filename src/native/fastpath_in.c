@@ -4,7 +4,7 @@
 // replay window (the JS ReplayWindow's own memory), authentic, well padded, next header IPIP,
 // a sane inner IPv4 packet whose ECN needs no change. Each datagram is copied aside before it
 // is decrypted in place, so a batch with anything else in it (keepalives, IKE, probes, replays,
-// forgeries, a moved NAT port, GRO trains) is restored and handed to JS untouched, which then
+// forgeries, a moved NAT port, GRO trains, DHCP) is restored and handed to JS untouched, which then
 // does and counts exactly what it always did. Only ESN-less SAs are installed.
 
 #include "fastpath.h"
@@ -113,6 +113,13 @@ static bool open_one(fin_sa_t *e, uint8_t *esp, int l, int16_t tos, int32_t *pay
   for (int k = 0; k < pad; k++)
     if (pt[payload + k] != (uint8_t)(k + 1)) return false;
   if (pt[ct_len - 1] != 4 /* IPIP */ || !inner_ok(pt, payload)) return false;
+  // DHCP inside the vlink may be for the node itself (the receive path's onLocal hook on main):
+  // any UDP to or from ports 67/68 is left to JS.
+  int hl = (pt[0] & 0x0f) * 4;
+  if (pt[9] == 17 && (rd16(pt + 6) & 0x1fff) == 0 && rd16(pt + 2) >= hl + 8) {
+    int sp = rd16(pt + hl), dp = rd16(pt + hl + 2);
+    if (sp == 67 || sp == 68 || dp == 67 || dp == 68) return false;
+  }
   if (tos >= 0) {
     int inner = pt[1] & 3;
     if (DECAP_ECN[tos & 3][inner] != inner) return false;

@@ -7,6 +7,7 @@
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
+      FN("fastOutSet", js_fast_out_set), FN("fastInSet", js_fast_in_set),
       FN("tunOpen", js_tun_open),     FN("tunSetCarrier", js_tun_set_carrier),
       FN("ifGetMtu", js_if_get_mtu),
       FN("udpOpen", js_udp_open),     FN("rawOpen", js_raw_open),
@@ -15,8 +16,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN("espSaNew", js_esp_sa_new),  FN("espSeal", js_esp_seal),
       FN("espOpen", js_esp_open),    FN("udpOffload", js_udp_offload),
       FN("sendSeg", js_send_seg),     FN("tunWrite", js_tun_write),
-      FN("execSelf", js_exec_self),   FN("fastOutSet", js_fast_out_set),
-      FN("fastInSet", js_fast_in_set),
+      FN("execSelf", js_exec_self),
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
 

@@ -73,6 +73,8 @@ void reader_env_cleanup(void *arg) {
 
 // Stop polling and drop every reference the reader holds into JS (callback and the views).
 void reader_release_js(napi_env env, reader_t *r) {
+  fast_out_free(env, r);
+  fast_in_free(env, r);
   if (r->hook_added) {
     napi_remove_env_cleanup_hook(env, reader_env_cleanup, r);
     r->hook_added = false;
@@ -85,8 +87,6 @@ void reader_release_js(napi_env env, reader_t *r) {
   delete_ref(env, &r->ports_ref);
   delete_ref(env, &r->tos_ref);
   delete_ref(env, &r->gso_ref);
-  fast_out_free(env, r);
-  fast_in_free(env, r);
 }
 
 void reader_finalize(napi_env env, void *data, void *hint) {

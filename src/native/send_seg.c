@@ -134,51 +134,6 @@ static bool send_gso(sender_t *s, uint8_t *data, size_t total, uint16_t size, in
   }
 }
 
-// The sends of sendSeg, shared with the fast path (fastpath.c). *gso is cleared when the kernel
-// refuses UDP GSO; *last_err gets the last errno (0 if none). Returns datagrams accepted.
-int64_t send_seg_run(int fd, uint8_t *buf, const int32_t *off, const int32_t *len, const uint8_t *tos, int64_t count,
-                     uint32_t addr, uint16_t port, bool *gso_io, int *last_err) {
-  static __thread sender_t s;  // too big for the stack; one per thread (workers load the addon too)
-  memset(&s.sa, 0, sizeof s.sa);
-  s.fd = fd;
-  s.sa.sin_family = AF_INET;
-  s.sa.sin_addr.s_addr = htonl(addr);
-  s.sa.sin_port = htons(port);
-  s.n = 0;
-  s.accepted = 0;
-  s.last_err = 0;
-  s.stop = false;
-  bool gso = *gso_io;
-  for (int64_t i = 0; i < count && !s.stop;) {
-    // The run starting at i: contiguous, same size (the last may be shorter), same TOS.
-    int64_t j = i + 1;
-    size_t total = (size_t)len[i];
-    if (gso) {
-      while (j < count && j - i < GSO_MAX_SEGS && off[j] == off[j - 1] + len[j - 1] && tos[j] == tos[i] &&
-             len[j - 1] == len[i] && len[j] <= len[i] && total + (size_t)len[j] <= GSO_MAX_BYTES) {
-        total += (size_t)len[j];
-        j++;
-      }
-    }
-    if (j - i >= 2) {
-      flush_mmsg(&s);
-      if (s.stop) break;
-      if (send_gso(&s, buf + off[i], total, (uint16_t)len[i], (int)(j - i), tos[i])) {
-        i = j;
-        continue;
-      }
-      gso = false;
-      *gso_io = false;
-      j = i + 1;  // and send this run one by one
-    }
-    queue_one(&s, buf + off[i], (size_t)len[i], tos[i]);
-    i++;
-  }
-  flush_mmsg(&s);
-  *last_err = s.last_err;
-  return s.accepted;
-}
-
 // sendSeg(fd, buf, off: Int32Array, len: Int32Array, tos: Uint8Array, count, addr (host order),
 //         port, flags, status: Int32Array(2)) -> datagrams accepted.
 // status[0] = last errno (0 if none), status[1] = 1 when the kernel refused UDP GSO.
@@ -208,10 +163,44 @@ napi_value js_send_seg(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
+  static __thread sender_t s;  // too big for the stack; one per thread (workers load the addon too)
+  memset(&s.sa, 0, sizeof s.sa);
+  s.fd = fd;
+  s.sa.sin_family = AF_INET;
+  s.sa.sin_addr.s_addr = htonl((uint32_t)addr);
+  s.sa.sin_port = htons((uint16_t)port);
+  s.n = 0;
+  s.accepted = 0;
+  s.last_err = 0;
+  s.stop = false;
   bool gso = (flags & SEG_F_GSO) != 0;
-  int err = 0;
-  int64_t accepted = send_seg_run(fd, buf, off, len, tos, count, (uint32_t)addr, (uint16_t)port, &gso, &err);
-  status[0] = err;
-  status[1] = (flags & SEG_F_GSO) != 0 && !gso ? 1 : 0;
-  return make_int(env, accepted);
+  status[1] = 0;
+  for (int64_t i = 0; i < count && !s.stop;) {
+    // The run starting at i: contiguous, same size (the last may be shorter), same TOS.
+    int64_t j = i + 1;
+    size_t total = (size_t)len[i];
+    if (gso) {
+      while (j < count && j - i < GSO_MAX_SEGS && off[j] == off[j - 1] + len[j - 1] && tos[j] == tos[i] &&
+             len[j - 1] == len[i] && len[j] <= len[i] && total + (size_t)len[j] <= GSO_MAX_BYTES) {
+        total += (size_t)len[j];
+        j++;
+      }
+    }
+    if (j - i >= 2) {
+      flush_mmsg(&s);
+      if (s.stop) break;
+      if (send_gso(&s, buf + off[i], total, (uint16_t)len[i], (int)(j - i), tos[i])) {
+        i = j;
+        continue;
+      }
+      gso = false;
+      status[1] = 1;
+      j = i + 1;  // and send this run one by one
+    }
+    queue_one(&s, buf + off[i], (size_t)len[i], tos[i]);
+    i++;
+  }
+  flush_mmsg(&s);
+  status[0] = s.last_err;
+  return make_int(env, s.accepted);
 }
