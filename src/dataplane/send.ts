@@ -23,10 +23,10 @@ import type { Datagram, EspCrypto, TunBatch, UnderlaySocket } from '../io/types.
 import { ipv4Check, IPPROTO_IPIP, IPPROTO_NONE, IPPROTO_TCP } from '../wire/ipv4.js';
 import { buildFragNeeded } from '../wire/icmp.js';
 import { espSeal } from './esp-engine.js';
+import { FastPath } from './fast-state.js';
 import { BatchPacker } from './batch-pack.js';
 import { EspBatch, SealOut, ST_OK, ST_SKIP, statusReason } from './esp-batch.js';
 import { FairDrop } from './fair-drop.js';
-import { FastPath } from './fast-state.js';
 import type { Spd } from './spd.js';
 import type { Vlink } from './vlink.js';
 
