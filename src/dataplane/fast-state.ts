@@ -29,7 +29,7 @@ import type { Suite } from './suite.js';
 import type { Vlink } from './vlink.js';
 
 // src/native/fastpath.h enum fo_cell.
-export const FO_ON = 0, FO_FD = 1, FO_ADDR = 2, FO_PORT = 3, FO_MTU = 4, FO_VNET = 5, FO_GSO = 6,
+export const FO_ON = 0, FO_FD = 1, FO_ADDR = 2, FO_PORT = 3, FO_MTU = 4, FO_VNET = 5, /* 6 unused */
   FO_TX_PACKETS = 7, FO_TX_BYTES = 8, FO_SEND_ERR = 9, FO_INTERNAL = 10, FO_BATCHES = 11, FO_FALLBACKS = 12,
   FI_RX_PACKETS = 13, FI_RX_BYTES = 14, FI_ALIVE = 15, FI_TUN_WRITE = 16, FI_TUN_FD = 17, FI_TUN_FLAGS = 18,
   FI_BATCHES = 19, FI_FALLBACKS = 20, FO_LEN = 21;
@@ -135,14 +135,14 @@ export class FastPath {
   }
 
   /**
-   * Called by the send path after it sealed and sent a batch of `v` with `pol` and `sa`: installs
+   * Called by the send path for a batch of `v` it is about to seal with `pol` and `sa`: installs
    * the fast state when the vlink can have one and does not have it for this SA yet.
    */
   arm(v: Vlink, pol: SpdEntry, sa: OutboundSa): void {
     const f = this.vlinks.get(v);
     if ((f !== undefined && f.sa === sa && f.cells[FO_ON] === 1) || this.suspended) return;
     const tun = v.tun as Partial<FastTun>;
-    const u = v.underlay as { fd?: unknown; kind: string; path?: { udpGso: boolean } };
+    const u = v.underlay as { fd?: unknown; kind: string };
     if (typeof tun.setFastOut !== 'function' || typeof u.fd !== 'number' || u.kind !== 'udp' || v.encap !== 'udp') return;
     if (pol.action !== 'protect' || pol.sa !== sa || sa.exhausted || v.policy !== pol) return;
     const dst = v.peerDst;
@@ -155,7 +155,6 @@ export class FastPath {
     cells[FO_PORT] = v.peerPort;
     cells[FO_MTU] = v.mtu;
     cells[FO_VNET] = v.tun.path?.tunOffload === true ? 1 : 0;
-    cells[FO_GSO] = u.path?.udpGso === true ? 1 : 0;
     cells[FO_ON] = 1;
     if (!(tun as FastTun).setFastOut(cells, s, this.context(sa, true))) {
       cells[FO_ON] = 0;

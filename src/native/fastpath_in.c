@@ -134,12 +134,16 @@ bool fast_in_batch(reader_t *r, int n) {
   // The cheap disqualifiers first, for the whole batch, so a bulk batch with a GRO train or IKE
   // in it costs no decryption before it goes to JS.
   size_t total = 0;
+  fin_sa_t *first = NULL;
   for (int j = 0; j < n; j++) {
     int32_t l = r->lens[j];
-    if (l < ESP_FIXED_OVERHEAD || r->gso[j] != 0) return false;
-    total += (size_t)l;
-    fin_sa_t *e = find(f, rd32(reader_packet(r, (uint32_t)j)));
-    if (e == NULL || total > FAST_IN_BYTES) return false;
+    fin_sa_t *e = l >= ESP_FIXED_OVERHEAD ? find(f, rd32(reader_packet(r, (uint32_t)j))) : NULL;
+    if (first == NULL) first = e;
+    total += l > 0 ? (size_t)l : 0;
+    if (e == NULL || r->gso[j] != 0 || total > FAST_IN_BYTES) {
+      if (first != NULL) first->v[FI_FALLBACKS] += 1;
+      return false;
+    }
   }
   size_t saved = 0;
   int k = 0;
