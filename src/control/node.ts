@@ -11,9 +11,9 @@ import { newDropCounters, type DropCounters } from '../dataplane/drop-reasons.js
 import { Spd, IPPROTO_IPIP } from '../dataplane/spd.js';
 import { Sad } from '../dataplane/sad.js';
 import { Sender } from '../dataplane/send.js';
+import type { FastPath } from '../dataplane/fast-state.js';
 import { Receiver } from '../dataplane/receive.js';
 import { linkPeerU32, newVlinkStats, type Vlink } from '../dataplane/vlink.js';
-import type { FastStats } from '../dataplane/fast-state.js';
 import { LivenessMonitor } from '../dataplane/liveness.js';
 import type { Liveness, NodeConfig } from './config-types.js';
 import type { IkeUdpReceive, IkeUdpSocket } from '../io/ike-udp.js';
@@ -168,7 +168,7 @@ export class OverlayNode {
   }
 
   /** The native outbound fast path on `v` (show links `path.fastOut`): null when never installed. */
-  fastOut(v: Vlink): FastStats | null {
+  fastOut(v: Vlink): ReturnType<FastPath['stats']> {
     return this.sender.fast?.stats(v) ?? null;
   }
 
