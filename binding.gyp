@@ -19,7 +19,9 @@
         "src/native/esp_open.c",
         "src/native/send_seg.c",
         "src/native/tun_write.c",
-        "src/native/exec.c"
+        "src/native/exec.c",
+        "src/native/fastpath.c",
+        "src/native/fastpath_in.c"
       ],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11", "-fvisibility=hidden"],

@@ -32,10 +32,18 @@ async function pathOf(sock: string, bin: string): Promise<string> {
     const p = l?.path;
     if (p === undefined) return '?';
     const drops = l!.tunDrops ? `; TUN kernel drops tx=${l!.tunDrops.tx} rx=${l!.tunDrops.rx}` : '';
-    return `${Object.entries(p).map(([k, v]) => `${k}=${String(v)}`).join(' ')}; super-packets split ${l!.tsoSplit ?? '?'}${drops}`;
+    return `${Object.entries(p).map(([k, v]) => `${k}=${fmtPath(v)}`).join(' ')}; super-packets split ${l!.tsoSplit ?? '?'}${drops}`;
   } catch {
     return `? (${(r.stderr || r.stdout).trim().slice(0, 120)})`;
   }
+}
+
+/** A path field: the fast path's counts as on/off with out and in batches handled / handed to JS. */
+function fmtPath(v: unknown): string {
+  if (v === null || typeof v !== 'object') return String(v);
+  const f = v as { on?: boolean; batches?: number; fallbacks?: number; inSas?: number; inBatches?: number; inFallbacks?: number };
+  if (f.batches === undefined) return JSON.stringify(v);
+  return `${f.on ? 'on' : 'off'}(out ${f.batches}/${f.fallbacks} in ${f.inBatches}/${f.inFallbacks} batches native/JS)`;
 }
 
 function nodeConfig(side: Side, encap: 'udp' | 'esp', dir: string): string {

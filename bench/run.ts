@@ -27,6 +27,7 @@ const VARIANTS: Contender[] = [
   iiptran('udp', { suffix: 'nooffload', tag: 'no', env: { IIPTRAN_OFFLOAD: '0' } }),
   iiptran('udp', { suffix: 'jscrypto', tag: 'js', env: { IIPTRAN_NATIVE_CRYPTO: '0' } }),
   iiptran('udp', { suffix: 'plain', tag: 'pl', env: { IIPTRAN_OFFLOAD: '0', IIPTRAN_NATIVE_CRYPTO: '0' } }),
+  iiptran('udp', { suffix: 'nofast', tag: 'nf', env: { IIPTRAN_FASTPATH: '0' } }),
 ];
 /** The scaling row: one node, 30 vlinks to 30 peers, all loaded at once (scale.ts). */
 const SCALE = 'iiptran-30vlinks';

@@ -27,7 +27,8 @@ export async function nodeCommand(o: { config: string; socket?: string | undefin
   // offloads where the kernel has them, and ESP crypto in the addon.
   const offload = process.env['IIPTRAN_OFFLOAD'] !== '0';
   const nativeCrypto = process.env['IIPTRAN_NATIVE_CRYPTO'] !== '0';
-  const espCrypto = nativeCrypto ? loadEspCrypto() : undefined;
+  // IIPTRAN_FASTPATH=0: every packet through the JS pipeline (bench row iiptran-udp-nofast).
+  const espCrypto = nativeCrypto ? loadEspCrypto({ fastPath: process.env['IIPTRAN_FASTPATH'] !== '0' }) : undefined;
   if (process.env['IIPTRAN_WARMUP'] !== '0') warmDataPath(espCrypto ?? null);
   const handle = await runDaemon(
     o.config,

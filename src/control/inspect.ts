@@ -73,6 +73,8 @@ function pathView(node: OverlayNode, v: Vlink) {
     uso: v.tun.path?.uso ?? false,
     udpGso: udp && (v.underlay.path?.udpGso ?? false),
     udpGro: udp && (v.underlay.path?.udpGro ?? false),
+    // Batches the native fast path sealed and sent without JS, and those it handed to JS.
+    fastOut: node.fastOut(v),
   };
 }
 
@@ -82,6 +84,7 @@ function tunDrops(v: Vlink): { tx: number; rx: number } | null {
 }
 
 export function linksView(node: OverlayNode) {
+  node.syncCounters();
   return {
     schema: SCHEMA,
     node: node.cfg.node,
@@ -141,6 +144,7 @@ export function sasView(node: OverlayNode) {
 }
 
 export function countersView(node: OverlayNode) {
+  node.syncCounters();
   const vlinks: Record<string, Record<string, number>> = {};
   for (const v of node.vlinks.values()) {
     const k = tunDrops(v);

@@ -11,6 +11,7 @@ import { newDropCounters, type DropCounters } from '../dataplane/drop-reasons.js
 import { Spd, IPPROTO_IPIP } from '../dataplane/spd.js';
 import { Sad } from '../dataplane/sad.js';
 import { Sender } from '../dataplane/send.js';
+import type { FastPath } from '../dataplane/fast-state.js';
 import { Receiver } from '../dataplane/receive.js';
 import type { Vlink } from '../dataplane/vlink.js';
 import { LivenessMonitor } from '../dataplane/liveness.js';
@@ -93,6 +94,12 @@ export class OverlayNode {
   ) {
     this.sender = new Sender(this.spd, io.espCrypto ?? null);
     this.receiver = new Receiver(this.sad, (n) => this.vlinks.get(n), this.nodeDrops, null, io.espCrypto ?? null);
+    const fast = this.sender.fast;
+    if (fast !== null) {
+      fast.watchSad(this.sad);
+      this.receiver.onPeerPort = () => fast.clearAll();
+      this.receiver.fast = fast;
+    }
     this.childSas = new ChildSas(this, this.log, () => this.prepared, () => this.stopped);
     if (cfg.dns !== undefined) this.dns = this.newDns(cfg.dns);
   }
@@ -138,6 +145,16 @@ export class OverlayNode {
         `${what} made a handler throw (a bug, please report it with this line): dropped, daemon keeps running`,
       );
     }
+  }
+
+  /** The native outbound fast path on `v` (show links `path.fastOut`): null when never installed. */
+  fastOut(v: Vlink): ReturnType<FastPath['stats']> {
+    return this.sender.fast?.stats(v) ?? null;
+  }
+
+  /** Folds the fast path's counts into the vlinks' stats and drops (before a view reads them). */
+  syncCounters(): void {
+    this.sender.fast?.sync();
   }
 
   /** Whether ESP crypto runs in the addon (show links `path.crypto`). */
@@ -311,6 +328,7 @@ export class OverlayNode {
     this.spd.removeVlink(name);
     this.sad.removeVlink(name);
     this.receiver.forget(v);
+    this.sender.fast?.forget(v);
     this.vlinks.delete(name);
     this.prepared.delete(name);
     v.tun.close();
@@ -339,6 +357,8 @@ export class OverlayNode {
     }
     const t0 = Date.now();
     const prepared = this.prepare(next);
+    // Vlinks change in place over several turns of the loop: JS alone sends until it is done.
+    this.sender.fast?.suspend();
     // Vlinks on their way out stay allowed until they are gone: a renamed vlink's routes move to
     // its new TUN before the old one closes, and until then traffic still leaves by the old one.
     const leaving = this.cfg.vlinks.filter((v) => !prepared.has(v.name));
@@ -356,6 +376,7 @@ export class OverlayNode {
     }
     if (leaving.length > 0) this.guardSpec = await applyGuard(this.io.guard, next, this.guardSpec, 'reload', this.log);
     this.log.info({ ...r, ms: Date.now() - t0 }, 'config reloaded');
+    this.sender.fast?.resume();
     return r;
   }
 

@@ -106,6 +106,10 @@ export class Receiver {
   private readonly work = new Work();
   private readonly packer = new BatchPacker();
   private readonly views: Buffer[] = [];
+  /** Called before a peer's NAT port moves (the native fast path turns off: fast-state.ts). */
+  onPeerPort: (() => void) | null = null;
+  /** The native inbound fast path, told about each SA whose packet was delivered (fast-state.ts). */
+  fast: { armIn(v: Vlink, sa: InboundSa): void } | null = null;
 
   constructor(
     private readonly sad: Sad,
@@ -265,6 +269,7 @@ export class Receiver {
     // port is whatever the NAT last mapped it to.
     v.rxAlive = true;
     if (kind === 'udp' && b.port[i] !== v.peerPort) {
+      this.onPeerPort?.();
       v.peerPort = b.port[i]!;
       v.stats.peerPortChanges++;
     }
@@ -322,6 +327,7 @@ export class Receiver {
     q.n++;
     v.stats.rxPackets++;
     v.stats.rxBytes += innerLen;
+    this.fast?.armIn(v, sa);
   }
 
   /** For TUNs without batch writes (fakes): a view per packet. */

@@ -21,8 +21,11 @@ export class ReplayWindow {
   #size: number;
   readonly #esn: boolean;
   #bits: Uint32Array;
-  /** Highest authenticated sequence number seen; 0 until the first accept (0 is never valid). */
-  #top = 0;
+  /**
+   * Highest authenticated sequence number seen; 0 until the first accept (0 is never valid). In
+   * an array of its own so that the addon's inbound fast path reads and moves the same number.
+   */
+  readonly #topCell = new Float64Array(1);
 
   constructor(size = DEFAULT_REPLAY_WINDOW, esn = false) {
     if (!Number.isInteger(size) || size < MIN_REPLAY_WINDOW || size > MAX_REPLAY_WINDOW || size % 32 !== 0) {
@@ -42,7 +45,15 @@ export class ReplayWindow {
   }
 
   get top(): number {
-    return this.#top;
+    return this.#topCell[0]!;
+  }
+
+  /**
+   * The window's memory, for the addon's inbound fast path (dataplane/fast-state.ts): valid
+   * until resize(), which only a reload calls, and a reload turns the fast path off first.
+   */
+  get shared(): { top: Float64Array; bits: Uint32Array } {
+    return { top: this.#topCell, bits: this.#bits };
   }
 
   get esn(): boolean {
@@ -58,7 +69,7 @@ export class ReplayWindow {
   check(seqLow: number): number {
     const seq = this.#esn ? this.#infer(seqLow >>> 0) : seqLow >>> 0;
     if (seq <= 0 || seq > Number.MAX_SAFE_INTEGER) return -1;
-    const top = this.#top;
+    const top = this.#topCell[0]!;
     if (seq > top) return seq;
     if (seq + this.#size <= top) return -1;
     return this.#bitSet(seq) ? -1 : seq;
@@ -69,7 +80,7 @@ export class ReplayWindow {
    * the ring words between the old and new top; a jump of a whole window or more clears all.
    */
   accept(seq: number): void {
-    const top = this.#top;
+    const top = this.#topCell[0]!;
     if (seq > top) {
       const words = this.#bits.length;
       const oldBlock = Math.floor(top / 32);
@@ -80,7 +91,7 @@ export class ReplayWindow {
       } else {
         for (let b = oldBlock + 1; b <= newBlock; b++) this.#bits[b % words] = 0;
       }
-      this.#top = seq;
+      this.#topCell[0] = seq;
     } else if (seq + this.#size <= top) {
       // Left of the window: check() would have refused it; nothing to record.
       return;
@@ -97,7 +108,7 @@ export class ReplayWindow {
   resize(size: number): void {
     if (size === this.#size) return;
     const next = new ReplayWindow(size, this.#esn);
-    const top = this.#top;
+    const top = this.#topCell[0]!;
     if (top > 0) {
       const bits = next.#bits;
       const mark = (seq: number) => (bits[Math.floor(seq / 32) % bits.length]! |= 1 << (seq % 32));
@@ -119,7 +130,7 @@ export class ReplayWindow {
    * seqLow belongs to the previous block.
    */
   #infer(seqLow: number): number {
-    const top = this.#top;
+    const top = this.#topCell[0]!;
     const w = this.#size;
     const tl = top % TWO32;
     const th = Math.floor(top / TWO32);

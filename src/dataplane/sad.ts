@@ -13,11 +13,14 @@ export interface SadEntry {
 
 export class Sad {
   private readonly bySpi = new Map<number, SadEntry>();
+  /** Called on every change, before it takes effect (the fast path turns off: fast-state.ts). */
+  onChange: (() => void) | null = null;
 
   add(sa: InboundSa, vlink: string): void {
     if (this.bySpi.has(sa.spi)) {
       throw new IiptranError('IIPTRAN_ERR_INTERNAL', `SAD already has inbound SPI ${hexShort(sa.spi)}`);
     }
+    this.onChange?.();
     this.bySpi.set(sa.spi, { sa, vlink });
   }
 
@@ -27,10 +30,12 @@ export class Sad {
 
   /** Removes one inbound SA (an IKE CHILD_SA that was replaced or deleted). */
   remove(spi: number): boolean {
+    this.onChange?.();
     return this.bySpi.delete(spi);
   }
 
   removeVlink(vlink: string): void {
+    this.onChange?.();
     for (const [spi, e] of this.bySpi) if (e.vlink === vlink) this.bySpi.delete(spi);
   }
 

@@ -26,6 +26,7 @@ import type { Datagram, EspCrypto, TunBatch, UnderlaySocket } from '../io/types.
 import { ipv4Check, IPPROTO_IPIP, IPPROTO_NONE, IPPROTO_TCP } from '../wire/ipv4.js';
 import { buildFragNeeded } from '../wire/icmp.js';
 import { espSeal } from './esp-engine.js';
+import { FastPath } from './fast-state.js';
 import { BatchPacker } from './batch-pack.js';
 import { EspBatch, SealOut, ST_OK, ST_SKIP, statusReason } from './esp-batch.js';
 import { FairDrop } from './fair-drop.js';
@@ -52,12 +53,15 @@ export class Sender {
   private readonly packer = new BatchPacker();
   private readonly views: Datagram[] = [];
   private readonly fair = new FairDrop();
+  /** The native outbound fast path for established SAs (fast-state.ts), when the crypto offers it. */
+  readonly fast: FastPath | null;
 
   constructor(
     private readonly spd: Spd,
     crypto: EspCrypto | null = null,
   ) {
     this.engine = new EspBatch(crypto);
+    this.fast = crypto?.fastPath === true ? new FastPath(spd, crypto) : null;
   }
 
   /** Whether sealing runs in the addon (native OpenSSL contexts) or in the JS reference engine. */
@@ -76,6 +80,8 @@ export class Sender {
 
   /** A liveness probe: an authenticated ESP dummy packet (next header 59, empty payload). */
   sendProbe(v: Vlink): void {
+    // Liveness reads rxAlive each interval: what the native receive path saw is folded in here.
+    this.fast?.sync();
     const sa = this.spd.lookup(v.local, v.peer, IPPROTO_IPIP)?.sa;
     if (sa === null || sa === undefined || sa.exhausted) return;
     const buf = this.slot(0);
@@ -111,6 +117,8 @@ export class Sender {
       drops[sa === null ? 'no-sa' : 'sa-exhausted'] += n;
       return;
     }
+    // Policy and SA are what this batch goes out with: the native path may take the next ones.
+    this.fast?.arm(v, pol, sa);
     if (this.status.length < n) this.status = new Int32Array(Math.max(n, this.status.length * 2));
     const st = this.status;
     const { buf, off, len } = b;

@@ -45,6 +45,8 @@ export class Spd {
   /** Policies of named peers not resolved yet: they select nothing until `move` gives them a peer. */
   private readonly unbound = new Set<SpdEntry>();
   private nextId = 1;
+  /** Called on every change to the table, before it takes effect (the fast path turns off: fast-state.ts). */
+  onChange: (() => void) | null = null;
 
   add(e: Omit<SpdEntry, 'id'>): SpdEntry {
     if (isUnspecified(e.dst)) {
@@ -75,6 +77,7 @@ export class Spd {
   }
 
   private forgetLast(): void {
+    this.onChange?.();
     this.lastSrc = this.lastDst = null;
     this.lastEntry = undefined;
   }

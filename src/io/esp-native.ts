@@ -5,7 +5,7 @@
 import { loadNative } from '../native/index.js';
 import type { EspCrypto } from './types.js';
 
-export function loadEspCrypto(): EspCrypto {
+export function loadEspCrypto(opts: { fastPath?: boolean } = {}): EspCrypto {
   const n = loadNative();
-  return { newSa: n.espSaNew, seal: n.espSeal, open: n.espOpen };
+  return { newSa: n.espSaNew, seal: n.espSeal, open: n.espOpen, fastPath: opts.fastPath !== false };
 }

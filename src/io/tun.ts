@@ -8,6 +8,7 @@
 // refuses the offloads gets a plain TUN; `path` says which one runs.
 
 import { readFileSync } from 'node:fs';
+import { markAsUntransferable } from 'node:worker_threads';
 import { loadNative, READ_HEADROOM, TUN_F_USO4, TW_GRO, TW_VNET, type NativeReader } from '../native/index.js';
 import type { IoPath, TunBatch, TunDevice } from './types.js';
 
@@ -179,6 +180,20 @@ export class Tun implements TunDevice {
     const pkts: Buffer[] = [];
     for (let i = 0; i < k; i++) pkts.push(b.buf.subarray(b.off[i]!, b.off[i]! + b.len[i]!));
     cb(pkts);
+  }
+
+  /**
+   * The outbound fast path on this TUN's reader (dataplane/fast-state.ts, src/native/fastpath.c),
+   * or none with nulls. False when there is no reader to put it on.
+   */
+  setFastOut(vlinkCells: Float64Array | null, saCells: Float64Array | null, sa: object | null): boolean {
+    if (this.reader === undefined || this.closed) return false;
+    if (vlinkCells !== null) {
+      markAsUntransferable(vlinkCells.buffer);
+      if (saCells !== null) markAsUntransferable(saCells.buffer);
+    }
+    loadNative().fastOutSet(this.reader, vlinkCells, saCells, sa);
+    return true;
   }
 
   writeBatch(buf: Buffer, off: Int32Array, len: Int32Array, count: number): number {

@@ -128,6 +128,8 @@ export interface UnderlaySocket {
  * uses its JS engine when none is handed in; both follow dataplane/esp-batch.ts's contract.
  */
 export interface EspCrypto {
+  /** The send path may install the native outbound fast path (dataplane/fast-state.ts) on real TUNs. */
+  readonly fastPath?: boolean;
   /** One AEAD context for an SA: suite 0 aes-gcm-128, 1 aes-gcm-256, 2 chacha20-poly1305. */
   newSa(suite: number, key: Buffer, salt: Buffer, encrypt: boolean): object;
   seal(

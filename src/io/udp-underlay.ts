@@ -204,6 +204,20 @@ export abstract class SocketUnderlay implements UnderlaySocket {
     return sent;
   }
 
+  /**
+   * The inbound fast path for one SA on this socket's reader (dataplane/fast-state.ts,
+   * src/native/fastpath_in.c); null cells remove it, spi -1 with nulls removes all. False when
+   * there is no reader.
+   */
+  setFastIn(
+    spi: number, vlinkCells: Float64Array | null, saCells: Float64Array | null, top: Float64Array | null,
+    bits: Uint32Array | null, size: number, sa: object | null,
+  ): boolean {
+    if (this.reader === undefined || this.closed) return false;
+    loadNative().fastInSet(this.reader, spi, vlinkCells, saCells, top, bits, size, sa);
+    return true;
+  }
+
   /** Local address and port the socket is bound to (port 0 for raw sockets). */
   localAddress(): Endpoint {
     if (this.family === 6) {

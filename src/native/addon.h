@@ -46,6 +46,8 @@ napi_value js_udp_offload(napi_env env, napi_callback_info info);
 // send_seg.c, tun_write.c: batches laid out in one buffer (UDP GSO; TUN GRO)
 napi_value js_send_seg(napi_env env, napi_callback_info info);
 napi_value js_tun_write(napi_env env, napi_callback_info info);
+int64_t tun_write_run(int fd, const uint8_t *buf, const int32_t *off, const int32_t *len, int64_t count, int flags,
+                      bool *gso_refused, int *last_err);
 napi_value js_tun_write_capture(napi_env env, napi_callback_info info);  // testOnly
 
 // exec.c: the daemon re-executes itself with V8 heap options

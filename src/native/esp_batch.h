@@ -40,6 +40,34 @@ enum seal_ctl {
 #define SF_ESN 1
 #define SF_VNET 2  // every input packet is preceded by a virtio_net_hdr
 
+// One outbound SA's sealing state for a run of packets (the SA's counter moves in here).
+typedef struct seal_ctx {
+  esp_sa_t *sa;
+  uint32_t spi, seq_hi, seq_lo, iv_hi, iv_lo, left;
+  bool esn;
+  uint8_t nh;
+} seal_ctx_t;
+
+// A batch to seal: inputs, per-item status, and the output arrays; used/count move on, and
+// made/segmented/inner say what the call did.
+typedef struct seal_run {
+  const uint8_t *in;
+  size_t in_len;
+  const int32_t *ioff, *ilen;
+  int32_t *st;
+  bool vnet;
+  uint8_t *out;
+  size_t out_len;
+  int32_t *ooff, *olen;
+  uint8_t *otos;
+  size_t cap, used, count;
+  uint32_t made, segmented;
+  uint64_t inner;
+} seal_run_t;
+
+int64_t esp_seal_items(seal_ctx_t *c, seal_run_t *r, int64_t start, int64_t end);
+int esp_seal_plan(const uint8_t *pkt, int len, const uint8_t *vnet_hdr, int *gso);
+
 napi_value js_esp_seal(napi_env env, napi_callback_info info);
 napi_value js_esp_open(napi_env env, napi_callback_info info);
 

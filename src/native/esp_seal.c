@@ -14,13 +14,6 @@
 #include <netinet/in.h>
 #include <string.h>
 
-typedef struct seal_ctx {
-  esp_sa_t *sa;
-  uint32_t spi, seq_hi, seq_lo, iv_hi, iv_lo, left;
-  bool esn;
-  uint8_t nh;
-} seal_ctx_t;
-
 typedef struct piece {
   const uint8_t *src;  // NULL: the bytes are already in place in the output
   int len;
@@ -160,45 +153,19 @@ static void build_segment(uint8_t *h, const uint8_t *pkt, const plan_t *pl, int 
   }
 }
 
-// espSeal(sa, in, inOff: Int32Array, inLen: Int32Array, status: Int32Array, start, end,
-//         out, outOff: Int32Array, outLen: Int32Array, outTos: Uint8Array, ctl: Uint32Array)
-//   -> ESP packets made. Items [start, end) with status 0 are sealed into `out` from
-// ctl[SC_OUT_USED] on, their packets listed from ctl[SC_OUT_COUNT] on, until the output is full
-// (ctl[SC_ITEM_NEXT] says where to go on). A failing item gets a negative status.
-napi_value js_esp_seal(napi_env env, napi_callback_info info) {
-  napi_value argv[12];
-  if (!get_args(env, info, 12, argv, NULL, NULL)) return NULL;
-  esp_sa_t *sa = esp_sa_arg(env, argv[0]);
-  if (sa == NULL) return NULL;
-  uint8_t *in, *out;
-  size_t in_len, out_len, n_ioff, n_ilen, n_st, n_ooff, n_olen, n_otos, n_ctl;
-  int32_t *ioff, *ilen, *st, *ooff, *olen;
-  uint8_t *otos;
-  uint32_t *ctl;
-  int64_t start, end;
-  if (!bytes_arg(env, argv[1], "in", &in, &in_len) ||
-      !typed_of(env, argv[2], "inOff", napi_int32_array, (void **)&ioff, &n_ioff) ||
-      !typed_of(env, argv[3], "inLen", napi_int32_array, (void **)&ilen, &n_ilen) ||
-      !typed_of(env, argv[4], "status", napi_int32_array, (void **)&st, &n_st) ||
-      !arg_int(env, argv[5], "start", 0, INT32_MAX, &start) || !arg_int(env, argv[6], "end", start, INT32_MAX, &end) ||
-      !bytes_arg(env, argv[7], "out", &out, &out_len) ||
-      !typed_of(env, argv[8], "outOff", napi_int32_array, (void **)&ooff, &n_ooff) ||
-      !typed_of(env, argv[9], "outLen", napi_int32_array, (void **)&olen, &n_olen) ||
-      !typed_of(env, argv[10], "outTos", napi_uint8_array, (void **)&otos, &n_otos) ||
-      !typed_of(env, argv[11], "ctl", napi_uint32_array, (void **)&ctl, &n_ctl))
-    return NULL;
-  if ((size_t)end > n_ioff || (size_t)end > n_ilen || (size_t)end > n_st || n_ctl < SC_LEN || !sa->encrypt) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "espSeal: arrays shorter than `end`, short ctl, or an inbound SA");
-    return NULL;
-  }
-  size_t cap = n_ooff < n_olen ? n_ooff : n_olen;
-  if (n_otos < cap) cap = n_otos;
-  seal_ctx_t c = {.sa = sa, .spi = ctl[SC_SPI], .seq_hi = ctl[SC_SEQ_HI], .seq_lo = ctl[SC_SEQ_LO],
-                  .iv_hi = ctl[SC_IV_HI], .iv_lo = ctl[SC_IV_LO], .left = ctl[SC_SEQ_LEFT],
-                  .esn = (ctl[SC_FLAGS] & SF_ESN) != 0, .nh = (uint8_t)ctl[SC_NEXT_HDR]};
-  bool vnet = (ctl[SC_FLAGS] & SF_VNET) != 0;
-  size_t used = ctl[SC_OUT_USED];
-  size_t count = ctl[SC_OUT_COUNT];
+// The item loop of espSeal, shared with the fast path (fastpath.c): items [start, end) of `r`
+// with status 0 are sealed into r->out from r->used on, their packets listed from r->count on,
+// until the output is full. Returns the first item not processed.
+int64_t esp_seal_items(seal_ctx_t *cp, seal_run_t *r, int64_t start, int64_t end) {
+  seal_ctx_t c = *cp;
+  const uint8_t *in = r->in;
+  uint8_t *out = r->out;
+  size_t in_len = r->in_len, out_len = r->out_len, cap = r->cap;
+  const int32_t *ioff = r->ioff, *ilen = r->ilen;
+  int32_t *st = r->st, *ooff = r->ooff, *olen = r->olen;
+  uint8_t *otos = r->otos;
+  bool vnet = r->vnet;
+  size_t used = r->used, count = r->count;
   uint32_t made = 0, segmented = 0;
   uint64_t inner = 0;
   int64_t i = start;
@@ -214,9 +181,9 @@ napi_value js_esp_seal(napi_env env, napi_callback_info info) {
     if (vnet) {
       vnet_hdr_t h;
       vnet_read(&h, pkt - VNET_HDR_LEN);
-      int r = plan_packet(pkt, len, &h, &pl);
-      if (r != ST_OK) {
-        st[i] = r;
+      int rc = plan_packet(pkt, len, &h, &pl);
+      if (rc != ST_OK) {
+        st[i] = rc;
         continue;
       }
     }
@@ -268,14 +235,74 @@ napi_value js_esp_seal(napi_env env, napi_callback_info info) {
       inner += (uint64_t)pt_len;
     }
   }
+  *cp = c;
+  r->used = used;
+  r->count = count;
+  r->made = made;
+  r->segmented = segmented;
+  r->inner = inner;
+  return i;
+}
+
+// What espSeal would do with a packet's virtio_net_hdr: ST_OK and *gso (0: no segmentation),
+// or the status it would give the item.
+int esp_seal_plan(const uint8_t *pkt, int len, const uint8_t *vnet_hdr, int *gso) {
+  vnet_hdr_t h;
+  vnet_read(&h, vnet_hdr);
+  plan_t pl = {.gso = 0, .nseg = 1, .csum_at = -1};
+  int rc = plan_packet(pkt, len, &h, &pl);
+  *gso = pl.gso;
+  return rc;
+}
+
+// espSeal(sa, in, inOff: Int32Array, inLen: Int32Array, status: Int32Array, start, end,
+//         out, outOff: Int32Array, outLen: Int32Array, outTos: Uint8Array, ctl: Uint32Array)
+//   -> ESP packets made. Items [start, end) with status 0 are sealed into `out` from
+// ctl[SC_OUT_USED] on, their packets listed from ctl[SC_OUT_COUNT] on, until the output is full
+// (ctl[SC_ITEM_NEXT] says where to go on). A failing item gets a negative status.
+napi_value js_esp_seal(napi_env env, napi_callback_info info) {
+  napi_value argv[12];
+  if (!get_args(env, info, 12, argv, NULL, NULL)) return NULL;
+  esp_sa_t *sa = esp_sa_arg(env, argv[0]);
+  if (sa == NULL) return NULL;
+  uint8_t *in, *out;
+  size_t in_len, out_len, n_ioff, n_ilen, n_st, n_ooff, n_olen, n_otos, n_ctl;
+  int32_t *ioff, *ilen, *st, *ooff, *olen;
+  uint8_t *otos;
+  uint32_t *ctl;
+  int64_t start, end;
+  if (!bytes_arg(env, argv[1], "in", &in, &in_len) ||
+      !typed_of(env, argv[2], "inOff", napi_int32_array, (void **)&ioff, &n_ioff) ||
+      !typed_of(env, argv[3], "inLen", napi_int32_array, (void **)&ilen, &n_ilen) ||
+      !typed_of(env, argv[4], "status", napi_int32_array, (void **)&st, &n_st) ||
+      !arg_int(env, argv[5], "start", 0, INT32_MAX, &start) || !arg_int(env, argv[6], "end", start, INT32_MAX, &end) ||
+      !bytes_arg(env, argv[7], "out", &out, &out_len) ||
+      !typed_of(env, argv[8], "outOff", napi_int32_array, (void **)&ooff, &n_ooff) ||
+      !typed_of(env, argv[9], "outLen", napi_int32_array, (void **)&olen, &n_olen) ||
+      !typed_of(env, argv[10], "outTos", napi_uint8_array, (void **)&otos, &n_otos) ||
+      !typed_of(env, argv[11], "ctl", napi_uint32_array, (void **)&ctl, &n_ctl))
+    return NULL;
+  if ((size_t)end > n_ioff || (size_t)end > n_ilen || (size_t)end > n_st || n_ctl < SC_LEN || !sa->encrypt) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "espSeal: arrays shorter than `end`, short ctl, or an inbound SA");
+    return NULL;
+  }
+  size_t cap = n_ooff < n_olen ? n_ooff : n_olen;
+  if (n_otos < cap) cap = n_otos;
+  seal_ctx_t c = {.sa = sa, .spi = ctl[SC_SPI], .seq_hi = ctl[SC_SEQ_HI], .seq_lo = ctl[SC_SEQ_LO],
+                  .iv_hi = ctl[SC_IV_HI], .iv_lo = ctl[SC_IV_LO], .left = ctl[SC_SEQ_LEFT],
+                  .esn = (ctl[SC_FLAGS] & SF_ESN) != 0, .nh = (uint8_t)ctl[SC_NEXT_HDR]};
+  seal_run_t r = {.in = in, .in_len = in_len, .ioff = ioff, .ilen = ilen, .st = st,
+                  .vnet = (ctl[SC_FLAGS] & SF_VNET) != 0, .out = out, .out_len = out_len, .ooff = ooff,
+                  .olen = olen, .otos = otos, .cap = cap, .used = ctl[SC_OUT_USED], .count = ctl[SC_OUT_COUNT]};
+  int64_t i = esp_seal_items(&c, &r, start, end);
   ctl[SC_SEQ_HI] = c.seq_hi;
   ctl[SC_SEQ_LO] = c.seq_lo;
   ctl[SC_SEQ_LEFT] = c.left;
-  ctl[SC_OUT_USED] = (uint32_t)used;
-  ctl[SC_OUT_COUNT] = (uint32_t)count;
+  ctl[SC_OUT_USED] = (uint32_t)r.used;
+  ctl[SC_OUT_COUNT] = (uint32_t)r.count;
   ctl[SC_ITEM_NEXT] = (uint32_t)i;
-  ctl[SC_INNER_BYTES] = (uint32_t)inner;
-  ctl[SC_PACKETS] = made;
-  ctl[SC_SEGMENTED] = segmented;
-  return make_int(env, made);
+  ctl[SC_INNER_BYTES] = (uint32_t)r.inner;
+  ctl[SC_PACKETS] = r.made;
+  ctl[SC_SEGMENTED] = r.segmented;
+  return make_int(env, r.made);
 }

@@ -164,6 +164,16 @@ export interface NativeAddon {
   tunWrite(fd: number, buf: Buffer, off: Int32Array, len: Int32Array, count: number, flags: number, status: Int32Array): number;
   /** Replace this process (same pid) with `argv` run by this node binary; returns only by throwing. */
   execSelf(argv: string[]): never;
+  /**
+   * Installs the outbound fast path on a TUN reader (src/native/fastpath.c), or removes it
+   * with null cells. The cell layouts are dataplane/fast-state.ts's.
+   */
+  fastOutSet(reader: NativeReader, vlinkCells: Float64Array | null, saCells: Float64Array | null, sa: object | null): void;
+  /** The inbound half on a socket reader (src/native/fastpath_in.c). */
+  fastInSet(
+    reader: NativeReader, spi: number, vlinkCells: Float64Array | null, saCells: Float64Array | null,
+    top: Float64Array | null, bits: Uint32Array | null, size: number, sa: object | null,
+  ): void;
   /** An AEAD context for one SA (suite 0 aes-gcm-128, 1 aes-gcm-256, 2 chacha20-poly1305). */
   espSaNew(suite: number, key: Buffer, salt: Buffer, encrypt: boolean): object;
   /** Batch seal; see src/native/esp_seal.c and dataplane/esp-batch.ts. */
@@ -281,6 +291,8 @@ function wrap(raw: RawAddon): NativeAddon {
     rawOpen: guarded('rawOpen', raw.rawOpen),
     sockName: guarded('sockName', raw.sockName),
     closeFd: guarded('closeFd', raw.closeFd),
+    fastOutSet: guarded('fastOutSet', raw.fastOutSet),
+    fastInSet: guarded('fastInSet', raw.fastInSet),
     udpOffload: guarded('udpOffload', raw.udpOffload),
     espSaNew: guarded('espSaNew', raw.espSaNew),
     execSelf: guarded('execSelf', raw.execSelf),

@@ -3,9 +3,11 @@
 
 #include "addon.h"
 #include "esp_batch.h"
+#include "fastpath.h"
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
+      FN("fastOutSet", js_fast_out_set), FN("fastInSet", js_fast_in_set),
       FN("tunOpen", js_tun_open),     FN("tunSetCarrier", js_tun_set_carrier),
       FN("ifGetMtu", js_if_get_mtu),
       FN("udpOpen", js_udp_open),     FN("rawOpen", js_raw_open),

@@ -60,6 +60,8 @@ typedef struct reader {
   bool in_callback;
   bool actx_destroy_pending;
   bool hook_added;
+  struct fast_in *fast_in;   // socket readers: the inbound fast path's SAs (fastpath_in.c)
+  struct fast_out *fast_out; // TUN readers: the outbound fast path, when JS installed one (fastpath.c)
   struct reader *next; // registry of polled fds
 } reader_t;
 

@@ -3,6 +3,7 @@
 // reader_release_js, so neither path can leave a reference into JS behind.
 
 #include "reader.h"
+#include "fastpath.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -72,6 +73,8 @@ void reader_env_cleanup(void *arg) {
 
 // Stop polling and drop every reference the reader holds into JS (callback and the views).
 void reader_release_js(napi_env env, reader_t *r) {
+  fast_out_free(env, r);
+  fast_in_free(env, r);
   if (r->hook_added) {
     napi_remove_env_cleanup_hook(env, reader_env_cleanup, r);
     r->hook_added = false;

@@ -2,6 +2,7 @@
 // socket) and hand each batch to the JS callback.
 
 #include "reader.h"
+#include "fastpath.h"
 
 #include <arpa/inet.h>
 #include <netinet/udp.h>
@@ -153,6 +154,11 @@ void reader_on_poll(uv_poll_t *h, int status, int events) {
     if (n == 0) break;
     // Counted before the callback: it may change the lengths (the data plane trims in place).
     for (int i = 0; i < n; i++) bytes += r->lens[i] > 0 ? (size_t)r->lens[i] : 0;
+    // An established SA's ordinary packets need no JS (fastpath.c); the rest is delivered.
+    if (n > 0 && ((r->fast_out != NULL && fast_out_batch(r, n)) || (r->fast_in != NULL && fast_in_batch(r, n)))) {
+      if ((uint32_t)n < r->batch) break;
+      continue;
+    }
     if (!reader_deliver(r, n)) break;
     if (n < 0 || (uint32_t)n < r->batch) break;
   }

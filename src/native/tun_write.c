@@ -326,3 +326,16 @@ napi_value js_tun_write_capture(napi_env env, napi_callback_info info) {
   }
   return out;
 }
+
+// tunWrite's writes for the fast path (fastpath_in.c): flags TW_*; *gso_refused when the kernel
+// refused a coalesced packet, *last_err the last errno. Returns packets written.
+int64_t tun_write_run(int fd, const uint8_t *buf, const int32_t *off, const int32_t *len, int64_t count, int flags,
+                      bool *gso_refused, int *last_err) {
+  static __thread writer_t w;
+  w.fd = fd;
+  w.capture = NULL;
+  run(&w, buf, off, len, count, flags);
+  *gso_refused = w.gso_refused;
+  *last_err = w.last_err;
+  return w.written;
+}

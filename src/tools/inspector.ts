@@ -31,12 +31,13 @@ function dnsCell(l: Obj): string {
   return `${d.name} = ${state}`;
 }
 
-/** The data path in one cell: "native tso+uso gso+gro" (crypto, TUN offloads, UDP offloads). */
+/** The data path in one cell: "native tso+uso gso+gro fast" (crypto, TUN offloads, UDP offloads, the native fast path on). */
 function pathCell(p: Obj | undefined): string {
   if (p == null) return '-';
   const tun = p.tunOffload ? `tso${p.uso ? '+uso' : ''}` : 'no-tso';
   const udp = [p.udpGso ? 'gso' : '', p.udpGro ? 'gro' : ''].filter(Boolean).join('+') || 'no-gso';
-  return `${p.crypto} ${tun} ${udp}`;
+  const fast = (p.fastOut as Obj | null | undefined)?.on === true ? ' fast' : '';
+  return `${p.crypto} ${tun} ${udp}${fast}`;
 }
 
 function tunDropsCell(d: Obj | null | undefined): string {

@@ -48,7 +48,10 @@ describe('ping beside a saturating iperf3 on one vlink (pair, UDP, offloads on)'
 
   test('show links and show counters carry the path and the kernel drops at the TUN', async () => {
     const l = ((await lab.show(lab.a, 'links')) as Obj).links[0];
-    assert.deepEqual(Object.keys(l.path).sort(), ['crypto', 'tunOffload', 'udpGro', 'udpGso', 'uso']);
+    assert.deepEqual(Object.keys(l.path).sort(), ['crypto', 'fastOut', 'tunOffload', 'udpGro', 'udpGso', 'uso']);
+    // The pings went both ways through the native fast path, the iperf3 super-packets through JS.
+    assert.ok(l.path.fastOut.batches > 0 && l.path.fastOut.fallbacks > 0, JSON.stringify(l.path.fastOut));
+    assert.ok(l.path.fastOut.inBatches > 0, JSON.stringify(l.path.fastOut));
     assert.equal(l.path.crypto, 'native');
     assert.equal(typeof l.tunDrops.tx, 'number');
     assert.equal(typeof l.tunDrops.rx, 'number');
