@@ -174,12 +174,7 @@ fallback:
 
 static bool cells(napi_env env, napi_value val, const char *what, size_t want, double **out, napi_ref *ref) {
   size_t n;
-  if (!typed_of(env, val, what, napi_float64_array, (void **)out, &n)) return false;
-  if (n < want) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "fastOutSet: a cell array is too short");
-    return false;
-  }
-  return napi_create_reference(env, val, 1, ref) == napi_ok;
+  return typed_ref(env, val, what, napi_float64_array, want, (void **)out, &n, ref);
 }
 
 // fastOutSet(reader, vlinkCells: Float64Array | null, saCells: Float64Array, sa: EspSa): installs

@@ -213,16 +213,6 @@ bool fast_in_batch(reader_t *r, int n) {
   return true;
 }
 
-static bool cells_of(napi_env env, napi_value val, const char *what, napi_typedarray_type tt, size_t want, void **out,
-                     size_t *n, napi_ref *ref) {
-  if (!typed_of(env, val, what, tt, out, n)) return false;
-  if (*n < want) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "fastInSet: an array is too short");
-    return false;
-  }
-  return napi_create_reference(env, val, 1, ref) == napi_ok;
-}
-
 // fastInSet(reader, spi, vlinkCells: Float64Array | null, saCells: Float64Array, top: Float64Array,
 //           bits: Uint32Array, size, sa: EspSa): installs the inbound state of one SA on a UDP
 // reader, or with null cells removes it (spi -1: all of them).
@@ -281,10 +271,10 @@ napi_value js_fast_in_set(napi_env env, napi_callback_info info) {
   e->spi = (uint32_t)spi;
   e->sa = sa;
   e->size = (uint32_t)size;
-  if (!cells_of(env, argv[2], "vlinkCells", napi_float64_array, FO_LEN, (void **)&e->v, &nv, &e->v_ref) ||
-      !cells_of(env, argv[3], "saCells", napi_float64_array, SI_LEN, (void **)&e->c, &nc, &e->c_ref) ||
-      !cells_of(env, argv[4], "top", napi_float64_array, 1, (void **)&e->top, &nt, &e->top_ref) ||
-      !cells_of(env, argv[5], "bits", napi_uint32_array, (size_t)size / 32 + 1, (void **)&e->bits, &nb, &e->bits_ref) ||
+  if (!typed_ref(env, argv[2], "vlinkCells", napi_float64_array, FO_LEN, (void **)&e->v, &nv, &e->v_ref) ||
+      !typed_ref(env, argv[3], "saCells", napi_float64_array, SI_LEN, (void **)&e->c, &nc, &e->c_ref) ||
+      !typed_ref(env, argv[4], "top", napi_float64_array, 1, (void **)&e->top, &nt, &e->top_ref) ||
+      !typed_ref(env, argv[5], "bits", napi_uint32_array, (size_t)size / 32 + 1, (void **)&e->bits, &nb, &e->bits_ref) ||
       napi_create_reference(env, argv[7], 1, &e->sa_ref) != napi_ok) {
     entry_free(env, e);
     return NULL;

@@ -201,6 +201,18 @@ bool typed_of(napi_env env, napi_value v, const char *what, napi_typedarray_type
   return true;
 }
 
+bool typed_ref(napi_env env, napi_value v, const char *what, napi_typedarray_type tt, size_t want, void **data,
+               size_t *n, napi_ref *ref) {
+  if (!typed_of(env, v, what, tt, data, n)) return false;
+  if (*n < want) {
+    char m[96];
+    snprintf(m, sizeof m, "%s is too short", what);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", m);
+    return false;
+  }
+  return napi_create_reference(env, v, 1, ref) == napi_ok;
+}
+
 bool bytes_arg(napi_env env, napi_value v, const char *what, uint8_t **data, size_t *len) {
   void *d = NULL;
   if (!bytes_of(env, v, &d, len)) {

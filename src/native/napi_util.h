@@ -50,6 +50,10 @@ bool typed_array_arg(napi_env env, napi_value v, const char *what, size_t need, 
                      void **data);
 // A TypedArray of exactly type `want`; its element count in *n. Throws naming `what` otherwise.
 bool typed_of(napi_env env, napi_value v, const char *what, napi_typedarray_type want, void **data, size_t *n);
+// typed_of with at least `want` elements, held by a new reference in *ref (the caller deletes
+// it) so the memory stays while native code keeps the pointer. Throws naming `what` otherwise.
+bool typed_ref(napi_env env, napi_value v, const char *what, napi_typedarray_type tt, size_t want, void **data,
+               size_t *n, napi_ref *ref);
 // bytes_of, throwing a TypeError naming `what` when `v` holds no bytes.
 bool bytes_arg(napi_env env, napi_value v, const char *what, uint8_t **data, size_t *len);
 // Optional trailing Int32Array receiving the last errno of a batch call (0 when none); NULL
