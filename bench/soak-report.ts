@@ -6,6 +6,8 @@ export interface DaemonSample {
   rssMiB: number | null;
   fds: number | null;
   heapMiB: number | null;
+  /** Node's `external` memory: Buffers and other memory outside the JS heap that V8 is told of. */
+  externalMiB: number | null;
   /** Data-plane SAs (`show sas`: the outbound one and every inbound one). */
   sas: number | null;
   /** CHILD_SAs under the IKE SAs (`show ike`). */
@@ -152,6 +154,8 @@ export interface DaemonSummary {
   heapMax: number | null;
   heapEnd: number | null;
   heapSlope: number | null;
+  externalStart: number | null;
+  externalEnd: number | null;
   fdsStart: number | null;
   fdsEnd: number | null;
   fdsMax: number | null;
@@ -190,6 +194,8 @@ export function summarise(samples: Sample[], i: 0 | 1): DaemonSummary {
     heapMax: max('heapMiB'),
     heapEnd: last('heapMiB'),
     heapSlope: perMin('heapMiB'),
+    externalStart: first('externalMiB'),
+    externalEnd: last('externalMiB'),
     fdsStart: first('fds'),
     fdsEnd: last('fds'),
     fdsMax: max('fds'),
@@ -275,6 +281,7 @@ export function summaryTable(d: [DaemonSummary, DaemonSummary]): string {
       row('RSS slope MiB/min (2nd half)', (s) => n1(s.rssSlope, 3)),
       row('JS heap MiB start/max/end', (s) => `${n1(s.heapStart)}/${n1(s.heapMax)}/${n1(s.heapEnd)}`),
       row('heap slope MiB/min (2nd half)', (s) => n1(s.heapSlope, 3)),
+      row('external MiB start/end', (s) => `${n1(s.externalStart)}/${n1(s.externalEnd)}`),
       row('fds start/max/end', (s) => `${cell(s.fdsStart)}/${cell(s.fdsMax)}/${cell(s.fdsEnd)}`),
       row('SAs start/max/end', (s) => `${cell(s.sasStart)}/${cell(s.sasMax)}/${cell(s.sasEnd)}`),
       row('CHILD_SA rekeys (IKE SA rekeys)', (s) => `${cell(s.childRekeys)} (${cell(s.ikeRekeys)})`),

@@ -127,15 +127,14 @@ type Obj = Record<string, unknown>;
 async function sampleDaemon(pid: number, sock: string): Promise<R.DaemonSample> {
   const call = (method: string, params: Obj = {}): Promise<Obj | null> =>
     controlCall(sock, method, params, 5000).then((x) => x as Obj, () => null);
-  const [ping, sas, ike, counters, fdList, rss] = await Promise.all([
-    call('ping'),
-    call('show', { what: 'sas' }),
-    call('show', { what: 'ike' }),
-    call('show', { what: 'counters' }),
-    readdir(`/proc/${pid}/fd`).catch(() => null),
-    rssMiB(pid),
-  ]);
-  const mem = ping?.['memory'] as { heapUsedBytes?: number } | undefined;
+  // fds and RSS first: the control connections below are fds of the daemon while they last.
+  const fdList = await readdir(`/proc/${pid}/fd`).catch(() => null);
+  const rss = await rssMiB(pid);
+  const ping = await call('ping');
+  const sas = await call('show', { what: 'sas' });
+  const ike = await call('show', { what: 'ike' });
+  const counters = await call('show', { what: 'counters' });
+  const mem = ping?.['memory'] as { heapUsedBytes?: number; externalBytes?: number } | undefined;
   const peers = (ike?.['peers'] as Array<{ sas: Array<{ children: unknown[] }> }> | undefined) ?? null;
   const rekeys = ike ? Object.values((ike['stats'] as { rekeys?: Record<string, { ike: number; child: number }> }).rekeys ?? {}) : null;
   const vls = counters ? Object.values(counters['vlinks'] as Record<string, { tunTxDropped?: number }>) : null;
@@ -143,6 +142,7 @@ async function sampleDaemon(pid: number, sock: string): Promise<R.DaemonSample> 
     rssMiB: rss ?? null,
     fds: fdList?.length ?? null,
     heapMiB: typeof mem?.heapUsedBytes === 'number' ? mem.heapUsedBytes / 1048576 : null,
+    externalMiB: typeof mem?.externalBytes === 'number' ? mem.externalBytes / 1048576 : null,
     sas: sas ? (sas['sas'] as unknown[]).length : null,
     children: peers ? peers.reduce((n, p) => n + p.sas.reduce((m, s) => m + s.children.length, 0), 0) : null,
     ikeSas: peers ? peers.reduce((n, p) => n + p.sas.length, 0) : null,
