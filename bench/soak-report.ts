@@ -4,6 +4,9 @@
 
 export interface DaemonSample {
   rssMiB: number | null;
+  /** VmRSS's parts: anonymous memory (heap, malloc, buffers) and file-backed pages (code). */
+  rssAnonMiB: number | null;
+  rssFileMiB: number | null;
   fds: number | null;
   heapMiB: number | null;
   /** Node's `external` memory: Buffers and other memory outside the JS heap that V8 is told of. */
@@ -150,6 +153,11 @@ export interface DaemonSummary {
   rssEnd: number | null;
   /** MiB per minute, least squares over the samples of the second half of the run. */
   rssSlope: number | null;
+  anonStart: number | null;
+  anonEnd: number | null;
+  anonSlope: number | null;
+  fileStart: number | null;
+  fileEnd: number | null;
   heapStart: number | null;
   heapMax: number | null;
   heapEnd: number | null;
@@ -190,6 +198,11 @@ export function summarise(samples: Sample[], i: 0 | 1): DaemonSummary {
     rssMax: max('rssMiB'),
     rssEnd: last('rssMiB'),
     rssSlope: perMin('rssMiB'),
+    anonStart: first('rssAnonMiB'),
+    anonEnd: last('rssAnonMiB'),
+    anonSlope: perMin('rssAnonMiB'),
+    fileStart: first('rssFileMiB'),
+    fileEnd: last('rssFileMiB'),
     heapStart: first('heapMiB'),
     heapMax: max('heapMiB'),
     heapEnd: last('heapMiB'),
@@ -279,6 +292,8 @@ export function summaryTable(d: [DaemonSummary, DaemonSummary]): string {
     [
       row('RSS MiB start/max/end', (s) => `${n1(s.rssStart)}/${n1(s.rssMax)}/${n1(s.rssEnd)}`),
       row('RSS slope MiB/min (2nd half)', (s) => n1(s.rssSlope, 3)),
+      row('  anon MiB start/end, slope', (s) => `${n1(s.anonStart)}/${n1(s.anonEnd)}, ${n1(s.anonSlope, 3)}`),
+      row('  file-backed MiB start/end', (s) => `${n1(s.fileStart)}/${n1(s.fileEnd)}`),
       row('JS heap MiB start/max/end', (s) => `${n1(s.heapStart)}/${n1(s.heapMax)}/${n1(s.heapEnd)}`),
       row('heap slope MiB/min (2nd half)', (s) => n1(s.heapSlope, 3)),
       row('external MiB start/end', (s) => `${n1(s.externalStart)}/${n1(s.externalEnd)}`),

@@ -8,12 +8,11 @@
 
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { controlCall } from '../src/control/control-client.js';
-import { rssMiB } from './meter.js';
 import { destroyAllSync, NsPair, UNDERLAY_A, UNDERLAY_B, UNDERLAY_MTU, VETH_A, type Side } from './netns.js';
 import { IIPTRAN_BIN, OVERLAY_A, OVERLAY_B } from './overlay.js';
 import { killAllLive, run, sleep, type BgProcess } from './proc.js';
@@ -129,7 +128,11 @@ async function sampleDaemon(pid: number, sock: string): Promise<R.DaemonSample> 
     controlCall(sock, method, params, 5000).then((x) => x as Obj, () => null);
   // fds and RSS first: the control connections below are fds of the daemon while they last.
   const fdList = await readdir(`/proc/${pid}/fd`).catch(() => null);
-  const rss = await rssMiB(pid);
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const kb = (field: string): number | null => {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    return m ? Number(m[1]) / 1024 : null;
+  };
   const ping = await call('ping');
   const sas = await call('show', { what: 'sas' });
   const ike = await call('show', { what: 'ike' });
@@ -139,7 +142,9 @@ async function sampleDaemon(pid: number, sock: string): Promise<R.DaemonSample> 
   const rekeys = ike ? Object.values((ike['stats'] as { rekeys?: Record<string, { ike: number; child: number }> }).rekeys ?? {}) : null;
   const vls = counters ? Object.values(counters['vlinks'] as Record<string, { tunTxDropped?: number }>) : null;
   return {
-    rssMiB: rss ?? null,
+    rssMiB: kb('VmRSS'),
+    rssAnonMiB: kb('RssAnon'),
+    rssFileMiB: kb('RssFile'),
     fds: fdList?.length ?? null,
     heapMiB: typeof mem?.heapUsedBytes === 'number' ? mem.heapUsedBytes / 1048576 : null,
     externalMiB: typeof mem?.externalBytes === 'number' ? mem.externalBytes / 1048576 : null,

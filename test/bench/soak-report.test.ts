@@ -58,7 +58,7 @@ test('slope: least squares; null without two distinct x', () => {
 });
 
 function sample(t: number, rss: number, extra: Partial<DaemonSample> = {}): Sample {
-  const d: DaemonSample = { rssMiB: rss, fds: 20, heapMiB: 15, externalMiB: 3, sas: 2, children: 1, ikeSas: 1, childRekeys: t / 20, ikeRekeys: 0, tunTxDropped: 0, ...extra };
+  const d: DaemonSample = { rssMiB: rss, rssAnonMiB: rss - 40, rssFileMiB: 40, fds: 20, heapMiB: 15, externalMiB: 3, sas: 2, children: 1, ikeSas: 1, childRekeys: t / 20, ikeRekeys: 0, tunTxDropped: 0, ...extra };
   return { t, inCut: false, daemons: [d, { ...d, rssMiB: rss + 1 }] };
 }
 
