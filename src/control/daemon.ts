@@ -19,6 +19,12 @@ export interface DaemonHandle {
   stop(): Promise<void>;
 }
 
+/** The JS heap beside the RSS: a soak tells a leak in JS objects from one in native or buffer memory. */
+function memoryView() {
+  const m = process.memoryUsage();
+  return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external, arrayBuffersBytes: m.arrayBuffers };
+}
+
 export async function runDaemon(configPath: string, io: NodeIo, log: Logger, socketOverride?: string): Promise<DaemonHandle> {
   // The same validation as `iiptran check-config`: what it calls ok, the daemon accepts.
   const { cfg, controlSocketGid } = checkNodeConfig(configPath);
@@ -57,7 +63,7 @@ export async function runDaemon(configPath: string, io: NodeIo, log: Logger, soc
   const server: ControlServer = new ControlServer(
     cfg.controlSocket,
     {
-      ping: () => ({ node: cfg.node, pid: process.pid, uptimeSeconds: Math.round((Date.now() - node.startedAt) / 1000), control: server.stats }),
+      ping: () => ({ node: cfg.node, pid: process.pid, uptimeSeconds: Math.round((Date.now() - node.startedAt) / 1000), control: server.stats, memory: memoryView() }),
       show: (p) => {
         const what = String(p['what']);
         const v = views.get(what);
