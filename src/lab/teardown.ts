@@ -58,6 +58,16 @@ function nsPids(namespaces: string[]): number[] {
   return out;
 }
 
+/** The parent pid from /proc/PID/stat (the field after the state, past the parenthesised name); 0 when gone. */
+function parentOf(pid: number): number {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) || 0;
+  } catch {
+    return 0;
+  }
+}
+
 export async function teardown(name: string, log: (m: string) => void = () => {}): Promise<{ namespaces: number; processes: number }> {
   const s: LabState | null = readState(name);
   const dir = labDir(name);
@@ -67,6 +77,9 @@ export async function teardown(name: string, log: (m: string) => void = () => {}
   const pids = new Set<number>();
   for (const p of s?.processes ?? []) if (alive(p.pid) && isOurs(p.pid, dir)) pids.add(p.pid);
   for (const p of nsPids(namespaces)) pids.add(p);
+  // What the report counts: the lab's own processes, not the short-lived children one of them
+  // happens to be running (a daemon's nft, NSD's workers), which die with it anyway.
+  const own = [...pids].filter((p) => !pids.has(parentOf(p))).length;
   for (const p of pids) {
     try {
       process.kill(p, 'SIGTERM');
@@ -101,6 +114,6 @@ export async function teardown(name: string, log: (m: string) => void = () => {}
     /* FRR not installed */
   }
   fs.rmSync(dir, { recursive: true, force: true });
-  log(`removed ${namespaces.length} namespaces and ${pids.size} processes`);
-  return { namespaces: namespaces.length, processes: pids.size };
+  log(`removed ${namespaces.length} namespaces and ${own} processes`);
+  return { namespaces: namespaces.length, processes: own };
 }
