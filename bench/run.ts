@@ -3,8 +3,7 @@
 //
 //   node dist/bench/run.js [--only veth,openvpn,wireguard-go,iiptran-udp,iiptran-esp] [--time 8] [--json]
 
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
-import { rmSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,6 +13,7 @@ import { destroyAllSync, NsPair } from './netns.js';
 import { openvpn } from './openvpn.js';
 import { daemonNodeArgs, iiptran } from './overlay.js';
 import { killAllLive, run } from './proc.js';
+import { benchSetup, which } from './setup.js';
 import { measureScale, SCALE_VLINKS, type ScaleResult } from './scale.js';
 import { veth } from './veth.js';
 import { wireguardGo } from './wireguard.js';
@@ -84,11 +84,6 @@ function usage(): string {
     `  variants (only when named): ${VARIANTS.map((c) => c.name).join(', ')}`,
     '  -h, --help    this text',
   ].join('\n');
-}
-
-async function which(cmd: string): Promise<boolean> {
-  const r = await run('sh', ['-c', 'command -v "$1"', 'sh', cmd]);
-  return r.code === 0;
 }
 
 async function measureContender(c: Contender, root: string, seconds: number): Promise<Row> {
@@ -278,28 +273,8 @@ async function main(): Promise<number> {
     const dir = args.profile;
     daemonNodeArgs.args = (name, side) => ['--cpu-prof', '--cpu-prof-dir', join(dir, `${name}-${side}`)];
   }
-  if (process.getuid?.() !== 0) {
-    process.stderr.write('bench: must run as root (network namespaces, TUN devices)\n');
-    return 2;
-  }
-  for (const exe of ['ip', 'ping', 'iperf3']) {
-    if (!(await which(exe))) {
-      process.stderr.write(`bench: required tool '${exe}' is not installed\n`);
-      return 2;
-    }
-  }
-
-  const root = await mkdtemp(join(os.tmpdir(), 'iib-bench-'));
-  const onSignal = (sig: NodeJS.Signals): void => {
-    process.stderr.write(`\n[bench] ${sig}: cleaning up namespaces and processes\n`);
-    killAllLive();
-    destroyAllSync();
-    rmSync(root, { recursive: true, force: true });
-    process.exit(128 + (os.constants.signals[sig] ?? 1));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('SIGHUP', onSignal);
+  const root = await benchSetup('bench', 'network namespaces, TUN devices', ['ip', 'ping', 'iperf3']);
+  if (typeof root === 'number') return root;
 
   const started = new Date();
   const machine = {

@@ -7,8 +7,7 @@
 //   node dist/bench/soak.js [--minutes 10] [--rate 200] [--cut-every 60] [--cut-for 5] [--rekey 20] [--json]
 
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,6 +16,7 @@ import { destroyAllSync, NsPair, UNDERLAY_A, UNDERLAY_B, UNDERLAY_MTU, VETH_A, t
 import { IIPTRAN_BIN, OVERLAY_A, OVERLAY_B } from './overlay.js';
 import { killAllLive, run, sleep, type BgProcess } from './proc.js';
 import * as R from './soak-report.js';
+import { benchSetup } from './setup.js';
 
 const SAMPLE_S = 10;
 const PING_INTERVAL_S = 0.2;
@@ -295,27 +295,8 @@ async function main(): Promise<number> {
     process.stdout.write(usage() + '\n');
     return 0;
   }
-  if (process.getuid?.() !== 0) {
-    process.stderr.write('soak: must run as root (network namespaces, TUN devices, nft)\n');
-    return 2;
-  }
-  for (const exe of ['ip', 'ping', 'iperf3', 'nft']) {
-    if ((await run('sh', ['-c', 'command -v "$1"', 'sh', exe])).code !== 0) {
-      process.stderr.write(`soak: required tool '${exe}' is not installed\n`);
-      return 2;
-    }
-  }
-  const root = await mkdtemp(join(os.tmpdir(), 'iib-soak-'));
-  const onSignal = (sig: NodeJS.Signals): void => {
-    process.stderr.write(`\n[soak] ${sig}: cleaning up namespaces and processes\n`);
-    killAllLive();
-    destroyAllSync();
-    rmSync(root, { recursive: true, force: true });
-    process.exit(128 + (os.constants.signals[sig] ?? 1));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('SIGHUP', onSignal);
+  const root = await benchSetup('soak', 'network namespaces, TUN devices, nft', ['ip', 'ping', 'iperf3', 'nft']);
+  if (typeof root === 'number') return root;
   const date = new Date().toISOString();
   const machine = `nproc ${os.availableParallelism()} (${os.cpus()[0]?.model ?? '?'}), kernel ${os.release()}, node ${process.version}`;
   log(`${date}  ${machine}`);
